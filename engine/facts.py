@@ -1,0 +1,614 @@
+"""Load the facts a policy is evaluated on: one row per rep per month, exact to the cent.
+
+HR hands Merit the figures they already keep in spreadsheets (CSV exported from Excel, the .xlsx
+itself, or JSON from a CRM). Money decided from these numbers must be exact and every problem
+must be found in one pass, so this module:
+
+* parses amounts straight from text to `Decimal`, never through float (`.xlsx` cells are read
+  from their raw XML text by `engine.xlsx`, JSON with `parse_float=Decimal`);
+* accepts only unambiguous number forms (840000, 840000.00, -5, 840,000.50) and rejects the rest
+  (NaN, 1e5, TRUE) instead of guessing;
+* reports every problem of the file at once, each located by row and column, in one
+  `MeritInputError`, and returns nothing when there is any;
+* stays a pure function of the bytes and filename it is handed (no I/O, no framework), and is
+  deterministic: rows keep file order, `FactSet.for_month` sorts by rep_id.
+
+Rows are numbered as a spreadsheet shows them (the header is row 1, blank rows count) for CSV and
+XLSX, and by 1-based record index for JSON and in-memory records.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+import sys
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import cached_property, lru_cache
+from types import MappingProxyType
+
+from engine import xlsx
+from engine.gcpause import gc_paused
+from engine.periods import Month, parse_month
+from engine.problems import MeritInputError, Problem
+
+STANDARD_TEXT_COLUMNS = ("rep_id", "name", "region", "product_line", "manager_id")
+STANDARD_NUMBER_COLUMNS = ("target", "actual", "collected", "new_customers", "leads", "follow_ups", "deals")
+REQUIRED_COLUMNS = ("rep_id", "period", "target", "actual")
+
+#: Counts of things: whole numbers, never negative.
+COUNT_COLUMNS = ("new_customers", "leads", "follow_ups", "deals")
+#: Standard number columns other than target/actual; always present as keys of `FactRow.numbers`.
+OPTIONAL_NUMBER_COLUMNS = tuple(c for c in STANDARD_NUMBER_COLUMNS if c not in ("target", "actual"))
+
+_PLAIN_NUMBER = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
+_GROUPED_NUMBER = re.compile(r"^-?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?$")
+_EXPONENT_NUMBER = re.compile(r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)[eE][+-]?[0-9]+$")
+_FORMATS = {".csv": "csv", ".json": "json", ".xlsx": "xlsx"}
+
+
+@dataclass(frozen=True, slots=True)
+class FactRow:
+    """One rep's figures for one month, as read from one row of the source."""
+
+    rep_id: str
+    period: Month
+    target: Decimal
+    actual: Decimal
+    name: str | None
+    region: str | None
+    product_line: str | None
+    manager_id: str | None
+    numbers: Mapping[str, Decimal | None]
+    texts: Mapping[str, str]
+    row: int
+
+    def number(self, column: str) -> Decimal | None:
+        """The value of a number column (target, actual or any in `numbers`); None if absent or blank."""
+        name = _column_name(column)
+        if name == "target":
+            return self.target
+        if name == "actual":
+            return self.actual
+        return self.numbers.get(name)
+
+
+@dataclass(frozen=True)
+class FactSet:
+    """Every fact row of one source, validated, in file order."""
+
+    source: str
+    rows: tuple[FactRow, ...]
+    columns: tuple[str, ...]
+    sha256: str
+
+    @property
+    def periods(self) -> tuple[str, ...]:
+        """The distinct months present, sorted, as "YYYY-MM"."""
+        return tuple(str(m) for m in sorted({row.period for row in self.rows}))
+
+    def for_month(self, month: Month) -> tuple[FactRow, ...]:
+        """The rows of one month, sorted by rep_id (unique within a month)."""
+        return self._by_month.get(month, ())
+
+    @cached_property
+    def _by_month(self) -> dict[Month, tuple[FactRow, ...]]:
+        months: dict[Month, list[FactRow]] = {}
+        for r in self.rows:
+            months.setdefault(r.period, []).append(r)
+        return {m: tuple(sorted(rows, key=lambda r: r.rep_id)) for m, rows in months.items()}
+
+    def has_column(self, column: str) -> bool:
+        return _column_name(column) in self.columns
+
+
+def load_facts(data: bytes, filename: str, numeric_columns: Collection[str] = ()) -> FactSet:
+    """Parse and validate a fact file; the format comes from the extension (.csv, .json, .xlsx).
+
+    `numeric_columns` are extra columns the policy's metrics read: they must be present and are
+    parsed as numbers. Raises `MeritInputError` carrying every problem found.
+    """
+    with gc_paused():
+        return _load_facts(data, filename, numeric_columns)
+
+
+def _load_facts(data: bytes, filename: str, numeric_columns: Collection[str]) -> FactSet:
+    extras = _extra_numeric_columns(numeric_columns)
+    suffix = filename[filename.rfind(".") :].lower() if "." in filename else ""
+    fmt = _FORMATS.get(suffix)
+    digest = hashlib.sha256(data).hexdigest()
+    if fmt is None:
+        shown = f"{suffix!r} files" if suffix else "files without an extension"
+        raise MeritInputError(
+            [_problem(filename, None, None, "", f"cannot read {shown}: give a .csv, .json or .xlsx file")]
+        )
+    if fmt == "json":
+        records = _json_records(data, filename)
+        return _validate(_records_table(records, filename), extras, digest)
+    table = _csv_table(data, filename) if fmt == "csv" else _xlsx_table(data, filename)
+    return _validate(table, extras, digest)
+
+
+def facts_from_records(
+    records: Sequence[Mapping[str, object]], source: str, numeric_columns: Collection[str] = ()
+) -> FactSet:
+    """Validate in-memory records (a Gherkin table, decoded JSON) exactly as a file would be.
+
+    Values may be text, `Decimal`, int, bool or None; a float is refused (it cannot be exact).
+    Problems are located by 1-based record index and by the column's position among all keys.
+    """
+    extras = _extra_numeric_columns(numeric_columns)
+    return _validate(_records_table(records, source), extras, _records_digest(records))
+
+
+# --- cell values -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Opaque:
+    """A value that is neither text nor a number: a date or error cell, JSON NaN, a list, a float."""
+
+    shown: str
+    what: str
+
+
+_Value = str | Decimal | bool | _Opaque | None
+
+
+def _column_name(text: str) -> str:
+    return text.strip().lower()
+
+
+def _is_blank(value: _Value) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _as_text(value: _Value) -> str | None:
+    """The value as stripped text; None when blank."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, _Opaque):
+        return value.shown
+    return value.strip() or None
+
+
+def _as_number(value: _Value) -> tuple[Decimal | None, str | None]:
+    """(number, None), (None, None) when blank, or (None, why it is not a number)."""
+    if value is None:
+        return None, None
+    if isinstance(value, bool):
+        return None, f"{'TRUE' if value else 'FALSE'} is a true/false value, not a number"
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            return None, f"{value} is not a number"
+        return value, None
+    if isinstance(value, _Opaque):
+        return None, f"{value.shown} is {value.what}, not a number"
+    text = value.strip()
+    if not text:
+        return None, None
+    if _PLAIN_NUMBER.match(text):
+        return Decimal(text), None
+    if _GROUPED_NUMBER.match(text):
+        return Decimal(text.replace(",", "")), None
+    if _EXPONENT_NUMBER.match(text):
+        return None, f"{text!r} uses exponent notation; write the number out in full"
+    return None, f"{text!r} is not a number (write it like 840000, 840000.50 or 840,000.50)"
+
+
+def _from_python(value: object) -> _Value:
+    if value is None or isinstance(value, str | bool | Decimal | _Opaque):
+        return value
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        return _Opaque(repr(value), "a binary float, which cannot be exact (give it as text or Decimal)")
+    if isinstance(value, Mapping):
+        return _Opaque("{…}", "an object")
+    if isinstance(value, list | tuple):
+        return _Opaque("[…]", "a list")
+    return _Opaque(repr(value), f"a {type(value).__name__}")
+
+
+def _from_xlsx(cell: xlsx.Cell | None) -> _Value:
+    if cell is None:
+        return None
+    if cell.kind == "number":
+        return Decimal(cell.text)
+    if cell.kind == "bool":
+        return cell.text == "TRUE"
+    if cell.kind == "date":
+        return _Opaque(cell.text, "a date cell")
+    if cell.kind == "error":
+        return _Opaque(cell.text, "an error cell")
+    return cell.text
+
+
+# --- reading the formats into one table shape ---------------------------------------------------
+
+
+@dataclass
+class _Table:
+    """Header and data rows of a source, before any validation of values."""
+
+    source: str
+    header_line: int | None = None
+    header: list[tuple[int, str]] = field(default_factory=list)  # (1-based column, raw name)
+    # (row, column -> value); a lazy iterator for files, so a million rows are never all held as cells
+    rows: Iterable[tuple[int, dict[int, _Value]]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    unreadable: bool = False  # the source could not be read to its end
+    empty_message: str = "the file is empty"
+    no_rows_message: str = "there are no data rows, only the header"
+
+
+def _problem(source: str, line: int | None, column: int | None, name: str, message: str) -> Problem:
+    return Problem(source=source, line=line, column=column, field=name, message=message)
+
+
+def _decode_utf8(data: bytes, source: str) -> str | Problem:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        return _problem(
+            source,
+            line,
+            None,
+            "",
+            f"the file is not UTF-8 text (byte 0x{data[e.start]:02x}); save it as 'CSV UTF-8'",
+        )
+
+
+def _add_sheet_rows(table: _Table, rows: Iterable[tuple[int, dict[int, _Value]]]) -> None:
+    """First non-blank row is the header; later non-blank rows are data (consumed lazily)."""
+    remaining = iter(rows)
+    for number, cells in remaining:
+        if all(_is_blank(v) for v in cells.values()):
+            continue
+        table.header_line = number
+        table.header = [(col, _as_text(v) or "") for col, v in sorted(cells.items())]
+        break
+    table.rows = (r for r in remaining if not all(_is_blank(v) for v in r[1].values()))
+
+
+def _csv_table(data: bytes, source: str) -> _Table:
+    table = _Table(source)
+    text = _decode_utf8(data, source)
+    if isinstance(text, Problem):
+        table.problems.append(text)
+        return table
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+
+    def records() -> Iterator[tuple[int, dict[int, _Value]]]:
+        number = 0
+        try:
+            for number, record in enumerate(reader, start=1):
+                yield number, dict(enumerate(record, start=1))
+        except csv.Error as e:
+            table.unreadable = True
+            table.problems.append(_problem(source, number + 1, None, "", f"the CSV cannot be read here: {e}"))
+
+    _add_sheet_rows(table, records())
+    return table
+
+
+def _xlsx_table(data: bytes, source: str) -> _Table:
+    table = _Table(source, empty_message="the first worksheet is empty")
+    try:
+        sheet = xlsx.read_first_sheet(data)
+    except xlsx.XlsxError as e:
+        table.problems.append(_problem(source, None, None, "", str(e)))
+        return table
+    _add_sheet_rows(table, ((r.number, {i: _from_xlsx(c) for i, c in enumerate(r.cells, start=1)}) for r in sheet))
+    return table
+
+
+def _json_records(data: bytes, source: str) -> list[object]:
+    text = _decode_utf8(data, source)
+    if isinstance(text, Problem):
+        raise MeritInputError([text])
+    try:
+        decoded = json.loads(
+            text,
+            parse_float=Decimal,
+            parse_int=Decimal,
+            parse_constant=lambda name: _Opaque(name, "not a finite number"),
+        )
+    except json.JSONDecodeError as e:
+        raise MeritInputError([_problem(source, e.lineno, e.colno, "", f"invalid JSON: {e.msg}")]) from None
+    if isinstance(decoded, dict) and isinstance(decoded.get("facts"), list):
+        return list(decoded["facts"])
+    if isinstance(decoded, list):
+        return decoded
+    raise MeritInputError([_problem(source, None, None, "", 'expected a list of records, or {"facts": [records]}')])
+
+
+def _records_table(records: Sequence[object], source: str) -> _Table:
+    table = _Table(source, empty_message="there are no records", no_rows_message="every record is blank")
+    rows: list[tuple[int, dict[int, _Value]]] = []
+    table.rows = rows
+    positions: dict[str, int] = {}
+    for index, record in enumerate(records, start=1):
+        if not isinstance(record, Mapping):
+            table.problems.append(
+                _problem(source, index, None, "", f"record {index} is not an object of column: value")
+            )
+            continue
+        cells: dict[int, _Value] = {}
+        spelled: dict[str, str] = {}
+        for key, raw in record.items():
+            name = _column_name(str(key))
+            value = _from_python(raw)
+            if not name:
+                if not _is_blank(value):
+                    table.problems.append(_problem(source, index, None, "", "a value has an empty column name"))
+                continue
+            if name not in positions:
+                positions[name] = len(positions) + 1
+                table.header.append((positions[name], name))
+            if name in spelled:
+                table.problems.append(
+                    _problem(
+                        source,
+                        index,
+                        positions[name],
+                        name,
+                        f"column {name!r} is given twice in this record (as {spelled[name]!r} and {key!r})",
+                    )
+                )
+                continue
+            spelled[name] = str(key)
+            cells[positions[name]] = value
+        if not all(_is_blank(v) for v in cells.values()):
+            rows.append((index, cells))
+    if table.header:
+        table.header_line = 1
+    return table
+
+
+def _records_digest(records: Sequence[object]) -> str:
+    plain = [dict(r) if isinstance(r, Mapping) else r for r in records]
+    canonical = json.dumps(plain, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=_canonical_value)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _canonical_value(value: object) -> object:
+    if isinstance(value, Mapping):
+        return dict(value)
+    return str(value)
+
+
+# --- validation ----------------------------------------------------------------------------------
+
+
+def _extra_numeric_columns(numeric_columns: Collection[str]) -> tuple[str, ...]:
+    """The policy's number columns, normalized, in a deterministic order, without duplicates."""
+    if isinstance(numeric_columns, str):
+        raise TypeError("numeric_columns must be a collection of column names, not one string")
+    names: list[str] = []
+    for column in numeric_columns:
+        name = _column_name(column)
+        if name in STANDARD_TEXT_COLUMNS or name == "period" or not name:
+            raise ValueError(f"column {column!r} cannot be read as a number: it is not a number column")
+        if name not in names:
+            names.append(name)
+    return tuple(sorted(names))
+
+
+@dataclass
+class _Columns:
+    """Where each named column sits (1-based), and the names in file order."""
+
+    position: dict[str, int]
+    names: tuple[str, ...]
+    header: dict[int, str]  # column -> its name, for every named column (duplicates included)
+
+
+def _check_header(table: _Table, extras: tuple[str, ...]) -> _Columns:
+    source, line = table.source, table.header_line
+    position: dict[str, int] = {}
+    for col, raw in table.header:
+        name = _column_name(raw)
+        if not name:
+            continue
+        if name in position:
+            table.problems.append(
+                _problem(
+                    source,
+                    line,
+                    col,
+                    name,
+                    f"column {name!r} appears twice in the header (first as column {position[name]})",
+                )
+            )
+            continue
+        position[name] = col
+    if line is not None:
+        for name in REQUIRED_COLUMNS:
+            if name not in position:
+                table.problems.append(_problem(source, line, None, name, f"required column {name!r} is missing"))
+        for name in extras:
+            if name not in position:
+                table.problems.append(_problem(source, line, None, name, f"column {name!r} is required by the policy"))
+    header = {col: _column_name(raw) for col, raw in table.header if _column_name(raw)}
+    return _Columns(position, tuple(position), header)
+
+
+def _is_repeated_header(cells: Mapping[int, _Value], columns: _Columns) -> bool:
+    """A data row that reads like the header (e.g. two exports pasted one after another)."""
+    filled = [(col, v) for col, v in cells.items() if not _is_blank(v)]
+    return len(filled) >= 2 and all(
+        isinstance(v, str) and _column_name(v) == columns.header.get(col) for col, v in filled
+    )
+
+
+_NO_TEXTS: Mapping[str, str] = MappingProxyType({})
+
+
+@lru_cache(maxsize=256)
+def _month(text: str) -> Month:
+    """One shared Month per distinct period text."""
+    return parse_month(text)
+
+
+class _RowChecker:
+    """Validates one data row, collecting its problems."""
+
+    def __init__(self, table: _Table, columns: _Columns, extras: tuple[str, ...]) -> None:
+        self.table = table
+        self.columns = columns
+        self.extras = extras
+        self.number_columns = set(STANDARD_NUMBER_COLUMNS) | set(extras)
+        self.unknown = tuple(
+            n
+            for n in columns.names
+            if n not in self.number_columns and n not in STANDARD_TEXT_COLUMNS and n != "period"
+        )
+
+    def check(self, line: int, cells: Mapping[int, _Value]) -> tuple[FactRow | None, tuple[str, Month] | None]:
+        """The row as a fact (None if it has a problem) and its (rep_id, period) when both are valid."""
+        self.line, self.cells, self.ok = line, cells, True
+        for col, value in sorted(cells.items()):
+            if col not in self.columns.header and not _is_blank(value):
+                self._report(col, "", f"column {col} has a value but no name in the header")
+        rep_id = self._text("rep_id")
+        if "rep_id" in self.columns.position and rep_id is None:
+            self._report(self.columns.position["rep_id"], "rep_id", "rep_id is blank")
+        period = self._period()
+        target = self._required_amount("target")
+        actual = self._required_amount("actual")
+        numbers: dict[str, Decimal | None] = {}
+        for name in (*OPTIONAL_NUMBER_COLUMNS, *(e for e in self.extras if e not in STANDARD_NUMBER_COLUMNS)):
+            numbers[name] = self._number(name)
+        if target is not None and target <= 0:
+            message = (
+                "target is zero, so achievement (actual / target) cannot be computed"
+                if target == 0
+                else f"target is negative ({target})"
+            )
+            self._report(self.columns.position["target"], "target", message)
+        if actual is not None and actual < 0:
+            self._report(self.columns.position["actual"], "actual", f"actual is negative ({actual})")
+        for name in ("collected", *COUNT_COLUMNS):
+            value = numbers[name]
+            if value is not None and value < 0:
+                self._report(self.columns.position[name], name, f"{name} is negative ({value})")
+            elif name in COUNT_COLUMNS and value is not None and value != value.to_integral_value():
+                self._report(self.columns.position[name], name, f"{name} must be a whole number, not {value}")
+        key = (rep_id, period) if rep_id is not None and period is not None else None
+        if not self.ok or key is None or target is None or actual is None:
+            return None, key
+        fact = FactRow(
+            rep_id=key[0],
+            period=key[1],
+            target=target,
+            actual=actual,
+            name=self._text("name"),
+            region=self._text("region"),
+            product_line=self._text("product_line"),
+            manager_id=self._text("manager_id"),
+            numbers=numbers,
+            texts={n: self._text(n) or "" for n in self.unknown} if self.unknown else _NO_TEXTS,
+            row=line,
+        )
+        return fact, key
+
+    def _report(self, column: int | None, name: str, message: str) -> None:
+        self.ok = False
+        self.table.problems.append(_problem(self.table.source, self.line, column, name, message))
+
+    def _value(self, name: str) -> _Value:
+        col = self.columns.position.get(name)
+        return self.cells.get(col) if col is not None else None
+
+    def _text(self, name: str) -> str | None:
+        text = _as_text(self._value(name))
+        return None if text is None else sys.intern(text)  # ids, names, regions repeat every month
+
+    def _period(self) -> Month | None:
+        col = self.columns.position.get("period")
+        if col is None:
+            return None
+        value = self.cells.get(col)
+        if _is_blank(value):
+            self._report(col, "period", "period is blank")
+            return None
+        if not isinstance(value, str):
+            shown = _as_text(value)
+            self._report(
+                col,
+                "period",
+                f"period {shown} is not text: write the month as text in the form YYYY-MM, e.g. 2026-08"
+                " (in a spreadsheet, format the period column as Text)",
+            )
+            return None
+        try:
+            return _month(value)
+        except ValueError as e:
+            self._report(col, "period", f"{e} (e.g. 2026-08)")
+            return None
+
+    def _number(self, name: str) -> Decimal | None:
+        col = self.columns.position.get(name)
+        if col is None:
+            return None
+        number, error = _as_number(self.cells.get(col))
+        if error is not None:
+            self._report(col, name, error)
+        return number
+
+    def _required_amount(self, name: str) -> Decimal | None:
+        col = self.columns.position.get(name)
+        if col is None:
+            return None
+        if _is_blank(self.cells.get(col)):
+            self._report(col, name, f"{name} is blank")
+            return None
+        return self._number(name)
+
+
+def _validate(table: _Table, extras: tuple[str, ...], digest: str) -> FactSet:
+    source = table.source
+    unreadable = bool(table.problems)  # the source could not be read: no "empty" claims
+    columns = _check_header(table, extras)
+    if table.header_line is None and not unreadable and not table.unreadable:
+        table.problems.append(_problem(source, None, None, "", table.empty_message))
+    checker = _RowChecker(table, columns, extras)
+    facts: list[FactRow] = []
+    first_row: dict[tuple[str, Month], int] = {}
+    count = 0
+    for line, cells in table.rows:
+        count += 1
+        if _is_repeated_header(cells, columns):
+            table.problems.append(_problem(source, line, None, "", "the header row is repeated here"))
+            continue
+        fact, key = checker.check(line, cells)
+        if key is not None and key in first_row:
+            table.problems.append(
+                _problem(
+                    source,
+                    line,
+                    None,
+                    "rep_id",
+                    f"rep_id {key[0]!r} already has a row for {key[1]} (row {first_row[key]})",
+                )
+            )
+            continue
+        if key is not None:
+            first_row[key] = line
+        if fact is not None:
+            facts.append(fact)
+    if table.header_line is not None and count == 0 and not unreadable and not table.unreadable:
+        table.problems.append(_problem(source, None, None, "", table.no_rows_message))
+    if table.problems:
+        raise MeritInputError(table.problems)
+    return FactSet(source=source, rows=tuple(facts), columns=columns.names, sha256=digest)

@@ -1,0 +1,227 @@
+"""The output contract: what an evaluation says, as JSON, CSV and payout lines.
+
+`schemas/results.schema.json` is the contract in machine form and README.md in words. Money is a
+decimal string with two places, ratios are decimal strings, keys come in a fixed order and lines
+sorted by rep, so the same policy hash and facts give byte-identical JSON.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from engine.evaluation import ZERO, Line
+from engine.metrics import Ratio, format_ratio
+from engine.policy import Policy
+from engine.tiers import money_text
+
+CONTRACT_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class PayoutLine:
+    """One amount payroll pays: a rep, a period, a component (commission, bonus, award:<id>)."""
+
+    rep_id: str
+    name: str | None
+    period: str
+    component: str
+    label: str
+    amount: Decimal
+
+
+class Evaluation:
+    def __init__(
+        self,
+        policy: Policy,
+        period: str,
+        facts_sha256: str,
+        lines: list[Line],
+        previous_actual: Decimal | None,
+    ) -> None:
+        self.policy = policy
+        self.period = period
+        self.facts_sha256 = facts_sha256
+        self.results = sorted(lines, key=lambda ln: ln.rep_id)
+        self.previous_actual = previous_actual
+
+    @property
+    def total_payout(self) -> Decimal:
+        return sum((ln.total for ln in self.results), ZERO)
+
+    # ------------------------------------------------------------------ JSON
+    def as_dict(self, results: bool = True) -> dict[str, Any]:
+        return {
+            "contract": CONTRACT_VERSION,
+            "policy": self.policy.ref,
+            "period": self.period,
+            "facts_sha256": self.facts_sha256,
+            "currency": self.policy.currency,
+            "results": [line_dict(ln) for ln in self.results] if results else [],
+            "totals": self.totals() if results else {},
+        }
+
+    def to_json_bytes(self) -> bytes:
+        return "".join(self.json_chunks()).encode("utf-8")
+
+    def json_chunks(self) -> Iterator[str]:
+        """The JSON document in pieces, one result per line: streamable, diffable, byte-stable."""
+        head = {k: v for k, v in self.as_dict(results=False).items() if k != "totals"}
+        yield _dumps(head)[:-1] + ',\n"results":[\n'
+        for i, ln in enumerate(self.results):
+            yield ("," if i else "") + _dumps(line_dict(ln)) + "\n"
+        yield '],\n"totals":' + _dumps(self.totals()) + "}\n"
+
+    def totals(self) -> dict[str, Any]:
+        out = _summary(self.results)
+        out["lights"] = _count(ln.light for ln in self.results)
+        out["tiers"] = _count(ln.tier for ln in self._month_lines())
+        out["ratings"] = _count(ln.rating for ln in self.results)
+        out["flags"] = {e.id: sum(1 for ln in self.results if ln.flags.get(e.id)) for e in self.policy.eligibility}
+        out["by_region"] = _grouped(self.results, "region")
+        out["by_product_line"] = _grouped(self.results, "product_line")
+        if self.previous_actual is not None:
+            actual = sum((ln.numbers.get("actual") or ZERO for ln in self.results), ZERO)
+            out["mom"] = {
+                "previous_actual": money_text(self.previous_actual),
+                "change": money_text(actual - self.previous_actual),
+            }
+            if self.previous_actual:
+                out["mom"]["change_ratio"] = format_ratio(Ratio(actual - self.previous_actual, self.previous_actual))
+        return out
+
+    def _month_lines(self) -> list[Line]:
+        return [m for ln in self.results for m in (ln.months or [ln])]
+
+    # ------------------------------------------------------------------- CSV
+    CSV_COLUMNS = (
+        "period", "rep_id", "name", "region", "product_line", "target", "actual", "achievement",
+        "light", "tier", "commission", "bonus", "awards", "total", "score", "rating",
+        "policy_id", "policy_version", "policy_sha256",
+    )  # fmt: skip
+
+    def to_csv_text(self) -> str:
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(self.CSV_COLUMNS)
+        for ln in self.results:
+            ach = ln.metrics.get("achievement")
+            w.writerow(
+                [
+                    ln.period, safe_cell(ln.rep_id), safe_cell(ln.name), safe_cell(ln.region),
+                    safe_cell(ln.product_line), _money(ln.numbers.get("target")), _money(ln.numbers.get("actual")),
+                    "" if ach is None else format_ratio(ach), ln.light or "", ln.tier or "",
+                    money_text(ln.commission), money_text(ln.bonus), money_text(ln.award_total),
+                    money_text(ln.total), "" if ln.score is None else str(ln.score.display), ln.rating or "",
+                    self.policy.id, self.policy.version, self.policy.sha256,
+                ]
+            )  # fmt: skip
+        return buf.getvalue()
+
+    # ---------------------------------------------------------------- payroll
+    def payout_lines(self) -> list[PayoutLine]:
+        """Every non-zero amount, per rep, per period it belongs to, per component."""
+        out: list[PayoutLine] = []
+        for ln in self.results:
+            for m in ln.months or [ln]:
+                out.extend(_components(m))
+            if ln.months:
+                out.extend(
+                    PayoutLine(ln.rep_id, ln.name, a.period, f"award:{a.id}", a.label, a.amount)
+                    for a in ln.awards
+                    if a.period == ln.period and a.amount
+                )
+        return out
+
+
+def _components(m: Line) -> Iterable[PayoutLine]:
+    if m.commission:
+        yield PayoutLine(m.rep_id, m.name, m.period, "commission", "commission", m.commission)
+    if m.bonus:
+        yield PayoutLine(m.rep_id, m.name, m.period, "bonus", f"bonus ({m.tier})", m.bonus)
+    for a in m.awards:
+        if a.amount and a.period == m.period:
+            yield PayoutLine(m.rep_id, m.name, m.period, f"award:{a.id}", a.label, a.amount)
+
+
+def _dumps(obj: object) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+def safe_cell(text: str | None) -> str:
+    """Neutralise spreadsheet formula injection in text cells (=, +, -, @, tab, CR)."""
+    if not text:
+        return ""
+    return "'" + text if text[0] in "=+-@\t\r" else text
+
+
+def _money(v: Decimal | None) -> str:
+    return "" if v is None else money_text(v)
+
+
+def _count(values: Iterable[str | None]) -> dict[str, int]:
+    c = Counter(v for v in values if v is not None)
+    return {k: c[k] for k in sorted(c)}
+
+
+def _summary(lines: Sequence[Line]) -> dict[str, Any]:
+    target = sum((ln.numbers.get("target") or ZERO for ln in lines), ZERO)
+    actual = sum((ln.numbers.get("actual") or ZERO for ln in lines), ZERO)
+    commission = sum((ln.commission for ln in lines), ZERO)
+    bonus = sum((ln.bonus for ln in lines), ZERO)
+    awards = sum((ln.award_total for ln in lines), ZERO)
+    return {
+        "reps": len(lines),
+        "target": money_text(target),
+        "actual": money_text(actual),
+        "achievement": format_ratio(Ratio(actual, target)) if target else None,
+        "commission": money_text(commission),
+        "bonus": money_text(bonus),
+        "awards": money_text(awards),
+        "payout": money_text(commission + bonus + awards),
+    }
+
+
+def _grouped(lines: Sequence[Line], attr: str) -> dict[str, Any]:
+    groups: dict[str, list[Line]] = defaultdict(list)
+    for ln in lines:
+        groups[getattr(ln, attr) or "(none)"].append(ln)
+    return {k: _summary(groups[k]) for k in sorted(groups)}
+
+
+def line_dict(ln: Line) -> dict[str, Any]:
+    d: dict[str, Any] = {
+        "rep_id": ln.rep_id,
+        "name": ln.name,
+        "region": ln.region,
+        "product_line": ln.product_line,
+        "period": ln.period,
+        "target": _money(ln.numbers.get("target")),
+        "actual": _money(ln.numbers.get("actual")),
+        "metrics": {k: (None if v is None else format_ratio(v)) for k, v in ln.metrics.items()},
+        "light": ln.light,
+        "tier": ln.tier,
+        "commission": money_text(ln.commission),
+        "bonus": money_text(ln.bonus),
+        "awards": [
+            {"id": a.id, "label": a.label, "amount": money_text(a.amount), "period": a.period} for a in ln.awards
+        ],
+        "total": money_text(ln.total),
+        "score": None if ln.score is None else str(ln.score.display),
+        "rating": ln.rating,
+        "flags": dict(sorted(ln.flags.items())),
+        "warnings": ln.warnings,
+        "rules_fired": ln.rules,
+        "explanation": ln.explanation,
+    }
+    if ln.mom is not None:
+        d["mom"] = ln.mom
+    if ln.months:
+        d["months"] = [line_dict(m) for m in ln.months]
+    return d

@@ -1,0 +1,230 @@
+"""The one module that talks to durable_rules: a policy's decisions compiled into a ruleset.
+
+Why it looks the way it does (see docs/architecture.md for the longer story):
+
+* durable_rules compares C doubles, so a ratio is never sent to it. Python turns each value into
+  an integer *comparison key* on the scale of thresholds the question uses (below the first,
+  equal to the first, between, equal to the second, ...). Integers are exact in doubles, so the
+  rule `key >= 3` means exactly `value >= threshold[1]`.
+* Every question (which light, which tier, group award reached, prize position, rating,
+  eligibility) is compiled into rules that partition its whole key space, so every fact matches
+  exactly one rule: no `MessageNotHandledException`, and every outcome names the rule that fired.
+* Decisions depend only on (question, keys), so each distinct combination is asserted once per
+  process and remembered. The rule engine still makes every decision; Python never re-derives it.
+* The default `Host` runs timer threads that race with posts; `_QuietHost` turns them off. The C
+  engine is not thread-safe: one host per process, every call under `_LOCK`. Rulesets cannot be
+  redefined, so each is named by the policy's content hash and built at most once per process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import threading
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from durable import engine as _durable
+
+from engine.metrics import Ratio
+
+_LOCK = threading.RLock()
+_BATCH = 200  # facts per assert_facts call; the C engine degrades on very large batches
+
+
+class _QuietHost(_durable.Host):
+    """A Host without the background dispatch timers (they race with synchronous posts)."""
+
+    def _run(self) -> None:
+        return None
+
+
+_HOST: _QuietHost | None = None
+_SEQ = itertools.count(1)
+
+
+def _host() -> _QuietHost:
+    global _HOST
+    if _HOST is None:
+        _HOST = _QuietHost()
+    return _HOST
+
+
+class RuleEngineError(RuntimeError):
+    """The rule engine misbehaved (an action failed, or a fact matched no or several rules)."""
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Sorted distinct thresholds one question compares a value against."""
+
+    thresholds: tuple[Decimal, ...]
+
+    def key(self, value: Ratio) -> int:
+        """2 * (thresholds strictly below value) + 1 if value equals one of them."""
+        k = 0
+        for t in self.thresholds:
+            c = value.compare(t)
+            if c > 0:
+                k += 2
+            elif c == 0:
+                return k + 1
+            else:
+                break
+        return k
+
+    def key_of_int(self, value: int) -> int:
+        return self.key(Ratio(Decimal(value)))
+
+    def position(self, threshold: Decimal) -> int:
+        """Key of a value equal to `threshold`."""
+        return 2 * self.thresholds.index(threshold) + 1
+
+
+@dataclass(frozen=True)
+class Clause:
+    """`slot op key` on integer comparison keys: op is one of < <= == != >= >."""
+
+    slot: int
+    op: str
+    key: int
+
+    def holds(self, keys: Sequence[int]) -> bool:
+        v = keys[self.slot]
+        return {
+            "<": v < self.key,
+            "<=": v <= self.key,
+            "==": v == self.key,
+            "!=": v != self.key,
+            ">=": v >= self.key,
+            ">": v > self.key,
+        }[self.op]
+
+    def negated(self) -> Clause:
+        neg = {"<": ">=", "<=": ">", "==": "!=", "!=": "==", ">=": "<", ">": "<="}
+        return Clause(self.slot, neg[self.op], self.key)
+
+    def to_durable(self) -> dict[str, Any]:
+        name = f"k{self.slot}"
+        if self.op == "==":
+            return {name: self.key}
+        ops = {"<": "$lt", "<=": "$lte", "!=": "$neq", ">=": "$gte", ">": "$gt"}
+        return {ops[self.op]: {name: self.key}}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One compiled rule: all clauses (or, with `any_of`, at least one) -> outcome."""
+
+    id: str
+    question: str
+    clauses: tuple[Clause, ...]
+    outcome: Hashable
+    text: str  # the condition as HR wrote it, e.g. "achievement >= 0.80 and < 1.00"
+    any_of: bool = False
+
+    def holds(self, keys: Sequence[int]) -> bool:
+        results = (c.holds(keys) for c in self.clauses)
+        return any(results) if self.any_of else all(results)
+
+    def to_durable(self) -> dict[str, Any]:
+        conds = [c.to_durable() for c in self.clauses]
+        body: dict[str, Any]
+        if self.any_of and len(conds) > 1:
+            body = {"$and": [{"q": self.question}, {"$or": conds}]}
+        else:
+            body = {"$and": [{"q": self.question}, *conds]}
+        return {"all": [{"m": body}]}
+
+
+@dataclass
+class RuleBook:
+    """A policy's rules in one durable_rules ruleset, with its decisions remembered."""
+
+    name: str
+    rules: tuple[Rule, ...]
+    _by_id: dict[str, Rule] = field(default_factory=dict)
+    _decided: dict[tuple[str, tuple[int, ...]], Rule] = field(default_factory=dict)
+    _registered: bool = False
+
+    def __post_init__(self) -> None:
+        self._by_id = {r.id: r for r in self.rules}
+        if len(self._by_id) != len(self.rules):
+            raise RuleEngineError(f"duplicate rule ids in {self.name}")
+
+    def decide(self, question: str, keys: tuple[int, ...]) -> Rule:
+        """The rule that fires for this question and these keys."""
+        hit = self._decided.get((question, keys))
+        if hit is None:
+            self.decide_all([(question, keys)])
+            hit = self._decided[(question, keys)]
+        return hit
+
+    def decide_all(self, asked: Iterable[tuple[str, tuple[int, ...]]]) -> None:
+        """Assert every not-yet-decided (question, keys) as a fact, in batches."""
+        todo = sorted({a for a in asked if a not in self._decided})
+        if not todo:
+            return
+        with _LOCK:
+            self._register()
+            for start in range(0, len(todo), _BATCH):
+                self._assert_batch(todo[start : start + _BATCH])
+
+    def _register(self) -> None:
+        if self._registered:
+            return
+        host = _host()
+        if self.name not in host._ruleset_directory:
+            definition = {self.name: {r.id: {**r.to_durable(), "run": self._action(r.id)} for r in self.rules}}
+            host.set_rulesets(definition)
+        self._registered = True
+
+    def _action(self, rule_id: str) -> Callable[[Any], None]:
+        def fired(c: Any) -> None:
+            _FIRED.append((int(c.m["n"]), rule_id))
+
+        return fired
+
+    def _assert_batch(self, batch: list[tuple[str, tuple[int, ...]]]) -> None:
+        sid = f"s{next(_SEQ)}"
+        facts = []
+        for n, (question, keys) in enumerate(batch):
+            fact: dict[str, Any] = {"sid": sid, "id": n, "n": n, "q": question}
+            fact.update({f"k{i}": k for i, k in enumerate(keys)})
+            facts.append(fact)
+        host = _host()
+        _FIRED.clear()
+        try:
+            host.assert_facts(self.name, facts)
+            state = host.get_state(self.name, sid)
+        except _durable.MessageNotHandledException as exc:
+            raise RuleEngineError(f"{self.name}: a fact matched no rule: {exc}") from None
+        finally:
+            with contextlib.suppress(Exception):  # nothing to clean up if the session never started
+                host.delete_state(self.name, sid)
+        if state and state.get("exception"):
+            raise RuleEngineError(f"{self.name}: rule action failed: {state['exception']}")
+        fired: dict[int, list[str]] = {}
+        for n, rule_id in _FIRED:
+            ids = fired.setdefault(n, [])
+            if rule_id not in ids:  # an `any_of` rule fires once per matching disjunct
+                ids.append(rule_id)
+        _FIRED.clear()
+        for n, (question, keys) in enumerate(batch):
+            ids = fired.get(n, [])
+            if len(ids) != 1:
+                raise RuleEngineError(f"{self.name}: {question} {keys} fired {ids or 'no rule'}; expected one")
+            rule = self._by_id[ids[0]]
+            if not rule.holds(keys):  # the C engine's answer, cross-checked on exact integers
+                raise RuleEngineError(f"{self.name}: rule {rule.id} fired for {keys} but does not hold")
+            self._decided[(question, keys)] = rule
+
+
+_FIRED: list[tuple[int, str]] = []
+
+
+def new_ruleset_name(content_hash: str) -> str:
+    """Rulesets cannot be redefined: one name per policy content (and compile format)."""
+    return f"merit_{content_hash[:24]}_v1"

@@ -1,0 +1,876 @@
+"""What-if simulation: a baseline and a scenario over the same facts, and what changes between them.
+
+A simulation never stores anything: it is a pure function of two policies and the facts (the
+scenario's facts may carry changed targets, see `engine.quota`). It answers the manager's
+question "what would Q3 have cost, and who would have moved tier, if tier 2 paid 1.8% and East's
+quotas were 5% higher?": totals and their delta (per component and per region), payout as a share
+of sales, per-rep differences with their reasons, the tier migration matrix, the light
+distribution and promotion eligibility before and after, winners and losers.
+
+Why not call `engine.evaluation.evaluate` twice: an evaluation writes an explanation for every
+decision and scores every scorecard, which is what a published run needs and what makes it cost
+seconds per thousand reps. A simulation of 10,000 reps x 3 months, or 20 of them in a sweep, needs
+only the decisions that carry money and people: lights, tiers, commission, bonus, awards and
+eligibility flags. `_Lean` makes exactly those decisions, with the same compiled policy (the same
+durable_rules ruleset answers every question), the same metric ratios, the same ranking and the
+same rounding as the evaluator, and skips the words. tests/test_simulation.py checks, rep by rep,
+that it agrees with `evaluate` on the shipped policy, a marginal-commission policy, split ties and
+quarterly group awards; an unchanged scenario equals an evaluation's totals to the cent.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Context, Decimal, InvalidOperation
+from fractions import Fraction
+from typing import Any
+
+from engine.awards import Placing, sum_columns
+from engine.compiler import NONE, CompiledPolicy, compiled
+from engine.evaluation import ZERO, AwardLine
+from engine.facts import FactRow, FactSet
+from engine.metrics import Ratio, format_ratio, metric_value
+from engine.periods import Month, Period, Quarter, months_of, parse_period
+from engine.policy import GroupAward, Policy, RankAward
+from engine.problems import MeritInputError, Problem
+from engine.tiers import commission_for, money_text
+
+MAX_SWEEP_POINTS = 100
+NO_TIER = "none"
+COMPONENTS = ("commission", "bonus", "awards")
+
+
+# ------------------------------------------------------------------------ lean evaluation
+@dataclass(slots=True)
+class SimLine:
+    """One rep's money-relevant outcome for a month or a quarter (a quarter holds its months)."""
+
+    rep_id: str
+    name: str | None
+    region: str | None
+    product_line: str | None
+    period: str
+    numbers: dict[str, Decimal | None]
+    metrics: dict[str, Ratio | None] = field(default_factory=dict)
+    light: str | None = None
+    tier: str | None = None
+    commission: Decimal = ZERO
+    bonus: Decimal = ZERO
+    awards: list[AwardLine] = field(default_factory=list)
+    flags: dict[str, bool] = field(default_factory=dict)
+    months: list[SimLine] = field(default_factory=list)
+
+    @property
+    def award_total(self) -> Decimal:
+        return sum((a.amount for a in self.awards), ZERO)
+
+    @property
+    def total(self) -> Decimal:
+        return self.commission + self.bonus + self.award_total
+
+    @property
+    def month_lines(self) -> list[SimLine]:
+        return self.months or [self]
+
+
+RowsByMonth = dict[Month, tuple[FactRow, ...]]
+_EXACT = Context(prec=200)  # as engine.metrics: products of fact-sized decimals never round
+
+
+def rows_by_month(facts: FactSet) -> RowsByMonth:
+    """Each month's rows sorted by rep (what `FactSet.for_month` gives), computed once."""
+    out: dict[Month, list[FactRow]] = defaultdict(list)
+    for r in facts.rows:
+        out[r.period].append(r)
+    return {m: tuple(sorted(rs, key=lambda r: r.rep_id)) for m, rs in out.items()}
+
+
+class Prepared:
+    """Facts grouped by month, plus what depends only on facts and metric definitions.
+
+    A sweep evaluates the same facts under many policies; numbers per line, metric values,
+    comparison keys on a given threshold scale and rank placings do not change between its
+    points unless the definitions they come from do, so they are remembered here, keyed by those
+    definitions. Values are shared read-only between the points' lines.
+    """
+
+    def __init__(self, facts: FactSet) -> None:
+        self.facts = facts
+        self.rows = rows_by_month(facts)
+        self._memo: dict[Hashable, Any] = {}
+
+    def memo(self, key: Hashable, make: Callable[[], Any]) -> Any:
+        hit = self._memo.get(key, _MISSING)
+        if hit is _MISSING:
+            hit = self._memo[key] = make()
+        return hit
+
+
+_MISSING = object()
+
+
+def scale_key(thresholds: tuple[Decimal, ...], value: Ratio) -> int:
+    """`engine.rules.Scale.key` for one ratio: 2 x (thresholds below) + 1 when equal to one."""
+    num, den = value.numerator, value.denominator
+    k = 0
+    for t in thresholds:
+        right = _EXACT.multiply(t, den)
+        if num > right:
+            k += 2
+        elif num == right:
+            return k + 1
+        else:
+            break
+    return k
+
+
+def _place(values: Sequence[Ratio | None], order: str) -> dict[int, Placing]:
+    """`engine.awards.place` over ready values (exact keys; Decimal when every denominator is 1)."""
+    present = {i: v for i, v in enumerate(values) if v is not None}
+    if all(v.denominator == 1 for v in present.values()):
+        exact: dict[int, Any] = {i: v.numerator for i, v in present.items()}
+    else:
+        exact = {i: Fraction(v.numerator) / Fraction(v.denominator) for i, v in present.items()}
+    ordered = sorted(exact, key=lambda i: (-exact[i] if order == "desc" else exact[i], i))
+    result: dict[int, Placing] = {}
+    pos = 0
+    while pos < len(ordered):
+        end = pos
+        while end + 1 < len(ordered) and exact[ordered[end + 1]] == exact[ordered[pos]]:
+            end += 1
+        for j in range(pos, end + 1):
+            result[ordered[j]] = Placing(rank=pos + 1, tied=end - pos + 1, value=present[ordered[j]])
+        pos = end + 1
+    return result
+
+
+class _Lean:
+    """The evaluator's decisions that carry money and people, without explanations or scores."""
+
+    def __init__(self, policy: Policy, prep: Prepared) -> None:
+        self.policy = policy
+        self.cp: CompiledPolicy = compiled(policy)
+        self.prep = prep
+        p = policy
+        wanted: set[str] = set()
+        if p.warning is not None:
+            wanted.add(p.warning.metric)
+        if p.commission is not None:
+            wanted.add(p.commission.basis)
+        names: set[str] = set()
+        for a in p.awards:
+            if isinstance(a, GroupAward):
+                wanted.add(a.metric)
+            else:
+                names.add(a.rank_by)
+        for e in p.eligibility:
+            if e.rank_by is not None:
+                names.add(e.rank_by)
+            names.update(c.value for c in e.conditions)
+        wanted.update(n for n in names if n in p.metrics)
+        self.metrics = {n: p.metrics[n] for n in p.metrics if n in wanted}
+        cols = {"target", "actual"}
+        for m in self.metrics.values():
+            cols.update(m.columns)
+        if p.commission is not None:
+            cols.add(p.commission.base)
+        cols.update(
+            n for n in names if n not in p.metrics and n != "rank" and n != "months" and not n.endswith("_months")
+        )
+        self.columns = tuple(sorted(cols))
+        self.extra = tuple(c for c in self.columns if c not in ("target", "actual"))
+        self.tiers = {t.id: t for t in p.commission.tiers} if p.commission else {}
+        self.defs = (self.columns, tuple(sorted(self.metrics.items())))
+
+    def _scale(self, question: str) -> tuple[Decimal, ...]:
+        return self.cp.questions[question].scales[0].thresholds
+
+    def _decide_by(self, question: str) -> Callable[[int], Any]:
+        """key -> rule outcome for a one-slot question, each distinct key asked once."""
+        book = self.cp.book
+        seen: dict[int, Any] = {}
+
+        def outcome(key: int) -> Any:
+            hit = seen.get(key, _MISSING)
+            if hit is _MISSING:
+                hit = seen[key] = book.decide(question, (key,)).outcome
+            return hit
+
+        return outcome
+
+    # ------------------------------------------------------------------ per line
+    def _base(self, period: str, make: Callable[[], list[tuple[Any, ...]]]) -> list[tuple[Any, ...]]:
+        return self.prep.memo(("lines", period, self.defs), make)
+
+    def _month_base(self, month: Month) -> list[tuple[Any, ...]]:
+        def make() -> list[tuple[Any, ...]]:
+            out = []
+            text = str(month)
+            for row in self.prep.rows.get(month, ()):
+                numbers: dict[str, Decimal | None] = {"target": row.target, "actual": row.actual}
+                for c in self.extra:
+                    numbers[c] = row.numbers.get(c)
+                metrics = {n: metric_value(m, numbers) for n, m in self.metrics.items()}
+                out.append((row.rep_id, row.name, row.region, row.product_line, text, numbers, metrics))
+            return out
+
+        return self._base(str(month), make)
+
+    def _keys(
+        self, period: str, metric: str, thresholds: tuple[Decimal, ...], lines: Sequence[SimLine]
+    ) -> list[int | None]:
+        def make() -> list[int | None]:
+            return [None if (v := ln.metrics.get(metric)) is None else scale_key(thresholds, v) for ln in lines]
+
+        return self.prep.memo(("keys", period, self.defs, metric, thresholds), make)
+
+    def _measure(self, lines: Sequence[SimLine], period: str) -> None:
+        w = self.policy.warning
+        if w is None:
+            return
+        outcome = self._decide_by("light")
+        for line, key in zip(lines, self._keys(period, w.metric, self._scale("light"), lines), strict=True):
+            if key is not None:
+                o = outcome(key)
+                line.light = None if o == NONE else str(o)
+
+    def _pay(self, lines: Sequence[SimLine], period: str) -> None:
+        c = self.policy.commission
+        if c is None:
+            return
+        outcome = self._decide_by("tier")
+        money = self.policy.money
+        for line, key in zip(lines, self._keys(period, c.basis, self._scale("tier"), lines), strict=True):
+            base = line.numbers.get(c.base)
+            if key is None or base is None:
+                continue
+            o = outcome(key)
+            if o == NONE:
+                continue
+            tier = self.tiers[str(o)]
+            line.tier = tier.id
+            if c.mode == "flat":  # commission_for's flat branch, without composing its explanation
+                amount = money(base * tier.rate)
+                if c.cap is not None and amount > c.cap:
+                    amount = money(c.cap)
+                line.commission, line.bonus = amount, money(tier.bonus)
+            else:
+                basis = line.metrics[c.basis]
+                assert basis is not None
+                result = commission_for(self.policy, tier, base, basis)
+                line.commission, line.bonus = result.commission, result.bonus
+
+    def _value(self, line: SimLine, name: str) -> Ratio | None:
+        if name in self.policy.metrics:
+            return line.metrics.get(name)
+        v = line.numbers.get(name)
+        return None if v is None else Ratio(v)
+
+    def _placings(self, lines: Sequence[SimLine], period: str, by: str, order: str) -> dict[int, Placing]:
+        def make() -> dict[int, Placing]:
+            return _place([self._value(ln, by) for ln in lines], order)
+
+        return self.prep.memo(("place", period, self.defs, by, order), make)
+
+    # -------------------------------------------------------------- across lines
+    def _awards(self, lines: Sequence[SimLine], kind: str, period: str) -> None:
+        for award in self.policy.awards:
+            if award.period != kind:
+                continue
+            if isinstance(award, GroupAward):
+                self._group(award, lines, period)
+            else:
+                self._rank(award, lines, period)
+
+    def _group(self, award: GroupAward, lines: Sequence[SimLine], period: str) -> None:
+        metric = self.policy.metrics[award.metric]
+
+        def make() -> list[tuple[list[int], Ratio | None]]:
+            groups: dict[str, list[int]] = defaultdict(list)
+            for i, line in enumerate(lines):
+                key = getattr(line, award.group_by)
+                if key is not None:
+                    groups[key].append(i)
+            return [
+                (
+                    groups[k],
+                    metric_value(metric, sum_columns([lines[i].numbers for i in groups[k]], metric.columns)),
+                )
+                for k in sorted(groups)
+            ]
+
+        grouped = self.prep.memo(("groups", period, self.defs, award.group_by, metric), make)
+        q = f"award:{award.id}"
+        amount = self.policy.money(award.amount)
+        for members, value in grouped:
+            if value is None:
+                continue
+            if self.cp.book.decide(q, self.cp.keys(q, value)).outcome != NONE:
+                for i in members:
+                    lines[i].awards.append(AwardLine(award.id, award.label, amount, period))
+
+    def _rank(self, award: RankAward, lines: Sequence[SimLine], period: str) -> None:
+        q = f"award:{award.id}"
+        placings = self._placings(lines, period, award.rank_by, award.order)
+        thresholds = self._scale(q)
+        by_key = self._decide_by(q)
+        decided: dict[int, Any] = {}
+
+        def outcome(rank: int) -> Any:
+            hit = decided.get(rank, _MISSING)
+            if hit is _MISSING:
+                hit = decided[rank] = by_key(scale_key(thresholds, Ratio(Decimal(rank))))
+            return hit
+
+        money = self.policy.money
+        for i, pl in placings.items():
+            line = lines[i]
+            o = outcome(pl.rank)
+            if award.is_honour:
+                if o != NONE:
+                    line.awards.append(AwardLine(award.id, award.label, ZERO, period, honour=True))
+                continue
+            if award.ties == "split" and pl.tied > 1:
+                pool = Decimal(0)
+                for pos in range(pl.rank, pl.rank + pl.tied):
+                    r = outcome(pos)
+                    if r != NONE:
+                        pool += award.prizes[int(r) - 1]
+                amount = money(pool / pl.tied)
+            elif o == NONE:
+                continue
+            else:
+                amount = money(award.prizes[int(o) - 1])
+            if amount > 0:
+                line.awards.append(AwardLine(award.id, award.label, amount, period))
+
+    def _eligibility(self, lines: Sequence[SimLine], kind: str, period: str) -> None:
+        for rule_def in self.policy.eligibility:
+            if rule_def.period != kind:
+                continue
+            q = f"eligibility:{rule_def.id}"
+            scales = [sc.thresholds for sc in self.cp.questions[q].scales]
+            decided: dict[tuple[int, ...], bool] = {}
+            ranks: dict[int, Placing] = {}
+            if rule_def.rank_by is not None:
+                ranks = self._placings(lines, period, rule_def.rank_by, rule_def.order)
+            for i, line in enumerate(lines):
+                values: list[Decimal] = []
+                for cond in rule_def.conditions:
+                    pl = ranks.get(i)
+                    v = self._condition_value(cond.value, line, None if pl is None else pl.rank)
+                    if v is None:
+                        break
+                    values.append(v)
+                if len(values) != len(rule_def.conditions):
+                    line.flags[rule_def.id] = False
+                    continue
+                keys = tuple(scale_key(t, Ratio(v)) for t, v in zip(scales, values, strict=True))
+                hit = decided.get(keys)
+                if hit is None:
+                    hit = decided[keys] = bool(self.cp.book.decide(q, keys).outcome)
+                line.flags[rule_def.id] = hit
+
+    def _condition_value(self, name: str, line: SimLine, rank: int | None) -> Decimal | None:
+        if name == "rank":
+            return None if rank is None else Decimal(rank)
+        if name.endswith("_months"):
+            light = name[: -len("_months")]
+            return Decimal(sum(1 for m in line.month_lines if m.light == light))
+        if name == "months":
+            return Decimal(len(line.month_lines))
+        v = self._value(line, name)
+        return None if v is None else v.value
+
+    # ------------------------------------------------------------------ periods
+    def month(self, month: Month) -> list[SimLine]:
+        period = str(month)
+        lines = [SimLine(*base) for base in self._month_base(month)]
+        self._measure(lines, period)
+        self._pay(lines, period)
+        self._awards(lines, "month", period)
+        self._eligibility(lines, "month", period)
+        return lines
+
+    def quarter(self, quarter: Quarter) -> list[SimLine]:
+        period = str(quarter)
+        by_rep: dict[str, list[SimLine]] = defaultdict(list)
+        for month in quarter.months:
+            for line in self.month(month):
+                by_rep[line.rep_id].append(line)
+
+        def make() -> list[tuple[Any, ...]]:
+            out = []
+            for rep_id in sorted(by_rep):
+                months = by_rep[rep_id]
+                last = months[-1]
+                numbers = sum_columns([m.numbers for m in months], self.columns)
+                metrics = {n: metric_value(m, numbers) for n, m in self.metrics.items()}
+                out.append((rep_id, last.name, last.region, last.product_line, period, numbers, metrics))
+            return out
+
+        lines = []
+        for base in self._base(period, make):
+            line = SimLine(*base)
+            months = by_rep[line.rep_id]
+            line.months = months
+            line.commission = sum((m.commission for m in months), ZERO)
+            line.bonus = sum((m.bonus for m in months), ZERO)
+            for m in months:
+                line.awards.extend(m.awards)
+            lines.append(line)
+        self._measure(lines, period)
+        self._awards(lines, "quarter", period)
+        self._eligibility(lines, "quarter", period)
+        return lines
+
+    def run(self, period: Period) -> list[SimLine]:
+        lines = self.month(period) if isinstance(period, Month) else self.quarter(period)
+        return sorted(lines, key=lambda ln: ln.rep_id)
+
+
+def prepare(facts: FactSet) -> Prepared:
+    return Prepared(facts)
+
+
+def outcome_lines(policy: Policy, facts: FactSet | Prepared, period: Period | str) -> list[SimLine]:
+    """The money-relevant result lines of `period` (inputs checked as `evaluate` checks them)."""
+    per = _period(period)
+    prep = facts if isinstance(facts, Prepared) else Prepared(facts)
+    _check_inputs(policy, prep.facts, per)
+    return _Lean(policy, prep).run(per)
+
+
+def _period(period: Period | str) -> Period:
+    if not isinstance(period, str):
+        return period
+    try:
+        return parse_period(period)
+    except ValueError as exc:
+        raise MeritInputError([Problem("period", None, None, "", str(exc))]) from None
+
+
+def _check_inputs(policy: Policy, facts: FactSet, per: Period) -> None:
+    missing = [c for c in policy.numeric_columns if not facts.has_column(c)]
+    if missing:
+        raise MeritInputError(
+            [
+                Problem(facts.source, 1, None, c, f"column required by policy {policy.id} {policy.version}")
+                for c in missing
+            ]
+        )
+    if not any(r.period in months_of(per) for r in facts.rows):
+        raise MeritInputError([Problem(facts.source, None, None, "period", f"no facts for {per}")])
+
+
+# ------------------------------------------------------------------------ summaries
+def _sum(values: Iterable[Decimal]) -> Decimal:
+    return sum(values, ZERO)
+
+
+def _share(payout: Decimal, sales: Decimal) -> str | None:
+    return format_ratio(Ratio(payout, sales)) if sales > 0 else None
+
+
+def _counts(values: Iterable[str | None]) -> dict[str, int]:
+    c = Counter(v for v in values if v is not None)
+    return {k: c[k] for k in sorted(c)}
+
+
+def _tier_order(policy: Policy) -> list[str]:
+    return [t.id for t in policy.commission.tiers] if policy.commission else []
+
+
+def _bsd(b: Decimal, s: Decimal) -> dict[str, str]:
+    return {"baseline": money_text(b), "scenario": money_text(s), "delta": money_text(s - b)}
+
+
+@dataclass(frozen=True)
+class RepDifference:
+    rep_id: str
+    name: str | None
+    region: str | None
+    product_line: str | None
+    baseline: Decimal
+    scenario: Decimal
+    reasons: tuple[str, ...]
+
+    @property
+    def delta(self) -> Decimal:
+        return self.scenario - self.baseline
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rep_id": self.rep_id,
+            "name": self.name,
+            "region": self.region,
+            "product_line": self.product_line,
+            "baseline": money_text(self.baseline),
+            "scenario": money_text(self.scenario),
+            "delta": money_text(self.delta),
+            "reasons": list(self.reasons),
+        }
+
+
+def _awards_by_key(line: SimLine) -> dict[tuple[str, str], AwardLine]:
+    out: dict[tuple[str, str], AwardLine] = {}
+    for a in line.awards:
+        key = (a.id, a.period)
+        if key in out:  # not expected (one award per id per period); keep amounts exact anyway
+            prev = out[key]
+            out[key] = AwardLine(a.id, a.label, prev.amount + a.amount, a.period, a.honour)
+        else:
+            out[key] = a
+    return out
+
+
+def _reasons(b: SimLine | None, s: SimLine | None, labels: Mapping[str, str], quarter: bool) -> list[str]:
+    """Why a rep's result differs, in the order: targets, months (tier, money, light), awards, flags."""
+    out: list[str] = []
+    if b is None or s is None:
+        out.append("only in the scenario's facts" if b is None else "not in the scenario's facts")
+        return out
+    bm = {m.period: m for m in b.month_lines}
+    sm = {m.period: m for m in s.month_lines}
+    for period in sorted(set(bm) | set(sm)):
+        x, y = bm.get(period), sm.get(period)
+        pre = f"{period}: " if quarter else ""
+        if x is None or y is None:
+            out.append(f"{pre}{'no facts in the baseline' if x is None else 'no facts in the scenario'}")
+            continue
+        tx, ty = x.numbers.get("target"), y.numbers.get("target")
+        if tx != ty:
+            out.append(f"{pre}target {money_text(tx or ZERO)} -> {money_text(ty or ZERO)}")
+        if x.tier != y.tier:
+            out.append(f"{pre}tier moved {x.tier or NO_TIER} -> {y.tier or NO_TIER}")
+        else:
+            if x.commission != y.commission:
+                out.append(
+                    f"{pre}commission {money_text(x.commission)} -> {money_text(y.commission)}"
+                    f" (tier {x.tier or NO_TIER})"
+                )
+            if x.bonus != y.bonus:
+                out.append(f"{pre}bonus {money_text(x.bonus)} -> {money_text(y.bonus)} (tier {x.tier or NO_TIER})")
+        if x.light != y.light:
+            out.append(f"{pre}light changed {x.light or 'none'} -> {y.light or 'none'}")
+    if quarter and b.light != s.light:
+        out.append(f"{b.period}: light changed {b.light or 'none'} -> {s.light or 'none'}")
+    ba, sa = _awards_by_key(b), _awards_by_key(s)
+    for key in sorted(set(ba) | set(sa)):
+        x_a, y_a = ba.get(key), sa.get(key)
+        if x_a is None and y_a is not None:
+            what = "honour gained" if y_a.honour else "award gained"
+            amount = "" if y_a.honour else f" {money_text(y_a.amount)}"
+            out.append(f"{what}: {y_a.label}{amount} ({y_a.period})")
+        elif y_a is None and x_a is not None:
+            what = "honour lost" if x_a.honour else "award lost"
+            amount = "" if x_a.honour else f" {money_text(x_a.amount)}"
+            out.append(f"{what}: {x_a.label}{amount} ({x_a.period})")
+        elif x_a is not None and y_a is not None and x_a.amount != y_a.amount:
+            out.append(
+                f"award changed: {y_a.label} {money_text(x_a.amount)} -> {money_text(y_a.amount)} ({y_a.period})"
+            )
+    for fid in sorted(set(b.flags) | set(s.flags)):
+        fx, fy = b.flags.get(fid, False), s.flags.get(fid, False)
+        if fx != fy:
+            label = labels.get(fid, fid)
+            out.append(f"{label}: {'eligible' if fx else 'not eligible'} -> {'eligible' if fy else 'not eligible'}")
+    return out
+
+
+@dataclass
+class SimulationResult:
+    period: str
+    baseline_policy: Policy
+    scenario_policy: Policy
+    baseline: list[SimLine]
+    scenario: list[SimLine]
+    edits: tuple[str, ...] = ()
+    quotas: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        self._b = {ln.rep_id: ln for ln in self.baseline}
+        self._s = {ln.rep_id: ln for ln in self.scenario}
+        labels = {e.id: e.label for e in self.baseline_policy.eligibility}
+        labels.update({e.id: e.label for e in self.scenario_policy.eligibility})
+        self.flag_labels = labels
+        quarter = "Q" in self.period
+        diffs = []
+        for rep in sorted(set(self._b) | set(self._s)):
+            b, s = self._b.get(rep), self._s.get(rep)
+            ref = s or b
+            assert ref is not None
+            reasons = _reasons(b, s, labels, quarter)
+            bt = b.total if b else ZERO
+            st = s.total if s else ZERO
+            if reasons or bt != st:
+                diffs.append(RepDifference(rep, ref.name, ref.region, ref.product_line, bt, st, tuple(reasons)))
+        self.differences = sorted(diffs, key=lambda d: (-abs(d.delta), d.rep_id))
+
+    # ------------------------------------------------------------ the numbers
+    @property
+    def baseline_total(self) -> Decimal:
+        return _sum(ln.total for ln in self.baseline)
+
+    @property
+    def scenario_total(self) -> Decimal:
+        return _sum(ln.total for ln in self.scenario)
+
+    @property
+    def delta(self) -> Decimal:
+        return self.scenario_total - self.baseline_total
+
+    @staticmethod
+    def _component(lines: Sequence[SimLine], name: str) -> Decimal:
+        if name == "awards":
+            return _sum(ln.award_total for ln in lines)
+        return _sum(getattr(ln, name) for ln in lines)
+
+    def tier_migration(self) -> dict[str, Any]:
+        """Counts of month lines by (baseline tier, scenario tier), 'none' for no tier."""
+        order = _tier_order(self.baseline_policy)
+        order += [t for t in _tier_order(self.scenario_policy) if t not in order]
+        order.append(NO_TIER)
+        counts: Counter[tuple[str, str]] = Counter()
+        for rep in sorted(set(self._b) | set(self._s)):
+            b, s = self._b.get(rep), self._s.get(rep)
+            bm = {m.period: m for m in b.month_lines} if b else {}
+            sm = {m.period: m for m in s.month_lines} if s else {}
+            for period in set(bm) & set(sm):
+                counts[(bm[period].tier or NO_TIER, sm[period].tier or NO_TIER)] += 1
+        matrix = {f: {t: counts[(f, t)] for t in order} for f in order}
+        moved = [
+            {"from": f, "to": t, "count": counts[(f, t)]} for f in order for t in order if f != t and counts[(f, t)]
+        ]
+        return {"tiers": order, "matrix": matrix, "moved": moved}
+
+    def moved(self, from_tier: str, to_tier: str) -> int:
+        return int(self.tier_migration()["matrix"].get(from_tier, {}).get(to_tier, 0))
+
+    def eligible_counts(self) -> dict[str, dict[str, int]]:
+        ids = [e.id for e in self.baseline_policy.eligibility]
+        ids += [e.id for e in self.scenario_policy.eligibility if e.id not in ids]
+        return {
+            i: {
+                "baseline": sum(1 for ln in self.baseline if ln.flags.get(i)),
+                "scenario": sum(1 for ln in self.scenario if ln.flags.get(i)),
+            }
+            for i in ids
+        }
+
+    def _side(self, lines: Sequence[SimLine]) -> dict[str, Decimal]:
+        return {
+            "actual": _sum(ln.numbers.get("actual") or ZERO for ln in lines),
+            "target": _sum(ln.numbers.get("target") or ZERO for ln in lines),
+        }
+
+    def winners_losers(self, top: int = 10) -> dict[str, Any]:
+        win = [d for d in self.differences if d.delta > 0]
+        lose = [d for d in self.differences if d.delta < 0]
+
+        def part(ds: list[RepDifference]) -> dict[str, Any]:
+            return {
+                "count": len(ds),
+                "total": money_text(_sum(d.delta for d in ds)),
+                "top": [{"rep_id": d.rep_id, "name": d.name, "delta": money_text(d.delta)} for d in ds[:top]],
+            }
+
+        reps = len(set(self._b) | set(self._s))
+        return {"winners": part(win), "losers": part(lose), "unchanged": reps - len(win) - len(lose)}
+
+    def as_dict(self) -> dict[str, Any]:
+        b_side, s_side = self._side(self.baseline), self._side(self.scenario)
+        bt, st = self.baseline_total, self.scenario_total
+        regions = sorted({ln.region or "(none)" for ln in (*self.baseline, *self.scenario)})
+        by_region = {}
+        for r in regions:
+            bl = [ln for ln in self.baseline if (ln.region or "(none)") == r]
+            sl = [ln for ln in self.scenario if (ln.region or "(none)") == r]
+            by_region[r] = {
+                **_bsd(_sum(x.total for x in bl), _sum(x.total for x in sl)),
+                "reps": len(sl or bl),
+            }
+        bshare, sshare = _share(bt, b_side["actual"]), _share(st, s_side["actual"])
+        wl = self.winners_losers()
+        return {
+            "period": self.period,
+            "currency": self.scenario_policy.currency,
+            "baseline": {**self.baseline_policy.ref, "title": self.baseline_policy.title},
+            "scenario": {**self.scenario_policy.ref, "title": self.scenario_policy.title},
+            "changes": {"edits": list(self.edits), "quotas": list(self.quotas)},
+            "reps": len(set(self._b) | set(self._s)),
+            "totals": _bsd(bt, st),
+            "components": {
+                c: _bsd(self._component(self.baseline, c), self._component(self.scenario, c)) for c in COMPONENTS
+            },
+            "by_region": by_region,
+            "sales": {
+                "actual": _bsd(b_side["actual"], s_side["actual"]),
+                "target": _bsd(b_side["target"], s_side["target"]),
+            },
+            "payout_share_of_sales": {"baseline": bshare, "scenario": sshare},
+            "tier_migration": self.tier_migration(),
+            "lights": {
+                "baseline": _counts(ln.light for ln in self.baseline),
+                "scenario": _counts(ln.light for ln in self.scenario),
+            },
+            "eligible": self.eligible_counts(),
+            "winners": wl["winners"],
+            "losers": wl["losers"],
+            "unchanged_reps": wl["unchanged"],
+            "differences": [d.as_dict() for d in self.differences],
+        }
+
+
+def simulate(
+    baseline: Policy,
+    scenario: Policy,
+    facts: FactSet,
+    period: str | Period,
+    scenario_facts: FactSet | None = None,
+    *,
+    edits: Sequence[str] = (),
+    quotas: Sequence[str] = (),
+    prepared: Prepared | None = None,
+) -> SimulationResult:
+    """Baseline policy on `facts` against scenario policy on `scenario_facts` (default: the same).
+
+    `prepared` (from `prepare(facts)`) lets a caller reuse the grouped facts across simulations.
+    """
+    per = _period(period)
+    prep = prepared if prepared is not None and prepared.facts is facts else Prepared(facts)
+    b = outcome_lines(baseline, prep, per)
+    if scenario_facts is None or scenario_facts is facts:
+        s = b if scenario is baseline else outcome_lines(scenario, prep, per)
+    else:
+        s = outcome_lines(scenario, Prepared(scenario_facts), per)
+    return SimulationResult(str(per), baseline, scenario, b, s, tuple(edits), tuple(quotas))
+
+
+# ------------------------------------------------------------------------------ sweeps
+_RANGE = re.compile(r"^\s*([^:]+):([^:]+):([^:]+)\s*$")
+
+
+def parse_values(values: str | None = None, range_: str | None = None) -> list[Decimal]:
+    """'0.015,0.016' or 'start:stop:step' (stop included when reached exactly) -> Decimals."""
+    try:
+        if range_:
+            m = _RANGE.match(range_)
+            if not m:
+                raise ValueError("write a range as start:stop:step, e.g. 0.015:0.025:0.0005")
+            start, stop, step = (Decimal(m.group(i).strip()) for i in (1, 2, 3))
+            if step <= 0 or stop < start:
+                raise ValueError("a range needs step > 0 and stop >= start")
+            count = int((stop - start) / step) + 1
+            if count > MAX_SWEEP_POINTS:
+                raise ValueError(f"{count} points; a sweep has at most {MAX_SWEEP_POINTS}")
+            out = [start + i * step for i in range(count)]
+        else:
+            out = [Decimal(v.strip()) for v in (values or "").split(",") if v.strip()]
+    except (InvalidOperation, ValueError) as exc:
+        msg = str(exc) if isinstance(exc, ValueError) and str(exc) else "values must be decimal numbers"
+        raise MeritInputError(
+            [Problem("--range" if range_ else "--values", None, None, range_ or values or "", msg)]
+        ) from None
+    if not out:
+        raise MeritInputError([Problem("--values", None, None, "", "give at least one value")])
+    if len(out) > MAX_SWEEP_POINTS:
+        raise MeritInputError([Problem("--values", None, None, "", f"a sweep has at most {MAX_SWEEP_POINTS} points")])
+    return out
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    value: Decimal
+    sha256: str
+    payout: Decimal
+    commission: Decimal
+    bonus: Decimal
+    awards: Decimal
+    sales: Decimal
+    tiers: dict[str, int]
+    eligible: dict[str, int]
+
+    @property
+    def share_of_sales(self) -> str | None:
+        return _share(self.payout, self.sales)
+
+    def as_dict(self, baseline_payout: Decimal) -> dict[str, Any]:
+        return {
+            "value": format(self.value, "f"),
+            "policy_sha256": self.sha256,
+            "payout": money_text(self.payout),
+            "delta": money_text(self.payout - baseline_payout),
+            "commission": money_text(self.commission),
+            "bonus": money_text(self.bonus),
+            "awards": money_text(self.awards),
+            "share_of_sales": self.share_of_sales,
+            "tiers": self.tiers,
+            "eligible": self.eligible,
+        }
+
+
+@dataclass
+class SweepResult:
+    period: str
+    path: str
+    baseline_policy: Policy
+    baseline_payout: Decimal
+    points: list[SweepPoint]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "period": self.period,
+            "parameter": self.path,
+            "baseline": {**self.baseline_policy.ref, "payout": money_text(self.baseline_payout)},
+            "currency": self.baseline_policy.currency,
+            "points": [p.as_dict(self.baseline_payout) for p in self.points],
+        }
+
+
+def _point(value: Decimal, policy: Policy, lines: Sequence[SimLine]) -> SweepPoint:
+    months = [m for ln in lines for m in ln.month_lines]
+    tier_counts = Counter(m.tier or NO_TIER for m in months)
+    tiers = {t: tier_counts[t] for t in [*_tier_order(policy), NO_TIER]}
+    return SweepPoint(
+        value=value,
+        sha256=policy.sha256,
+        payout=_sum(ln.total for ln in lines),
+        commission=_sum(ln.commission for ln in lines),
+        bonus=_sum(ln.bonus for ln in lines),
+        awards=_sum(ln.award_total for ln in lines),
+        sales=_sum(ln.numbers.get("actual") or ZERO for ln in lines),
+        tiers=tiers,
+        eligible={e.id: sum(1 for ln in lines if ln.flags.get(e.id)) for e in policy.eligibility},
+    )
+
+
+def sweep(
+    baseline: Policy,
+    path: str,
+    values: Sequence[Decimal | str],
+    facts: FactSet,
+    period: str | Period,
+    scenario_facts: FactSet | None = None,
+) -> SweepResult:
+    """The cost curve of one parameter: every value is a scenario of `baseline` with `path=value`.
+
+    Facts are grouped by month once; each distinct policy is compiled once (`compiled` caches by
+    content hash, so a value equal to the baseline's reuses the baseline's ruleset).
+    """
+    from engine.edits import Edit, apply_edits
+
+    per = _period(period)
+    if len(values) > MAX_SWEEP_POINTS:
+        raise MeritInputError([Problem("--values", None, None, "", f"a sweep has at most {MAX_SWEEP_POINTS} points")])
+    policies = [apply_edits(baseline, [Edit(path, format(Decimal(str(v)), "f"))]) for v in values]
+    prep = Prepared(facts)
+    b = outcome_lines(baseline, prep, per)
+    sprep = prep if scenario_facts is None or scenario_facts is facts else Prepared(scenario_facts)
+    points = [
+        _point(Decimal(str(v)), pol, outcome_lines(pol, sprep, per)) for v, pol in zip(values, policies, strict=True)
+    ]
+    return SweepResult(str(per), path, baseline, _sum(ln.total for ln in b), points)

@@ -1,0 +1,147 @@
+"""Schema, migrations, tokens and the append-only audit log, below the HTTP layer."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from engine.problems import MeritInputError
+from service.auth import authenticate, create_token, hash_token
+from service.db import make_engine, make_sessionmaker, upgrade
+from service.db.migrate import current
+from service.db.models import ApiToken, AuditEntry, Base, PolicyVersion
+
+HEAD = "0002"
+
+
+def test_migrations_create_exactly_the_models_schema(database_url: str) -> None:
+    assert current(database_url) == HEAD
+    engine = make_engine(database_url)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    engine.dispose()
+    assert diff == []
+
+
+def test_upgrade_is_idempotent(database_url: str) -> None:
+    upgrade(database_url)
+    upgrade(database_url)
+    assert current(database_url) == HEAD
+
+
+def test_0002_backfills_policy_texts(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/old.db"
+    upgrade(url, "0001")
+    engine = make_engine(url)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO policy_contents VALUES ('c0ffee', 'p', 'v1', 'id: p # yaml', :n)"), {"n": now})
+        conn.execute(
+            text(
+                "INSERT INTO policy_versions (policy_id, version, sha256, effective_from, effective_to,"
+                " objection_days, locked, created_at, updated_at) VALUES ('p', 'v1', 'c0ffee', '2026-07', NULL,"
+                " 3, 0, :n, :n)"
+            ),
+            {"n": now},
+        )
+    engine.dispose()
+    upgrade(url)
+    engine = make_engine(url)
+    with make_sessionmaker(engine)() as s:
+        row = s.query(PolicyVersion).one()
+        assert (row.text, row.text_sha256) == ("id: p # yaml", hashlib.sha256(b"id: p # yaml").hexdigest())
+    engine.dispose()
+
+
+def test_tokens_store_only_a_hash(database_url: str) -> None:
+    engine = make_engine(database_url)
+    with make_sessionmaker(engine)() as s:
+        token, row = create_token(s, role="manager", name="王经理", regions=["East", "North"])
+        s.commit()
+        stored = s.get(ApiToken, row.id)
+        assert stored is not None
+        assert token not in (stored.token_sha256, stored.name, stored.regions)
+        assert stored.token_sha256 == hash_token(token)
+        who = authenticate(s, token)
+        assert who is not None and who.role == "manager" and who.regions == {"East", "North"}
+        assert authenticate(s, token + "x") is None
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("grant", "field"),
+    [
+        (dict(role="manager", name="m"), "region"),
+        (dict(role="rep", name="r"), "rep_id"),
+        (dict(role="hr", name="h", rep_id="R1"), "rep_id"),
+        (dict(role="boss", name="b"), "role"),
+        (dict(role="hr", name=" "), "name"),
+    ],
+)
+def test_bad_token_grants_are_refused(database_url: str, grant: dict[str, object], field: str) -> None:
+    engine = make_engine(database_url)
+    with make_sessionmaker(engine)() as s, pytest.raises(MeritInputError) as err:
+        create_token(s, **grant)  # type: ignore[arg-type]
+    engine.dispose()
+    assert [p.field for p in err.value.problems] == [field]
+
+
+def test_audit_log_is_append_only(database_url: str) -> None:
+    engine = make_engine(database_url)
+    with make_sessionmaker(engine)() as s:
+        s.add(AuditEntry(at=datetime.now(UTC), actor="a", role="hr", action="x", target="t", detail="{}"))
+        s.commit()
+    for statement in ("UPDATE audit_log SET actor = 'mallory'", "DELETE FROM audit_log"):
+        with engine.connect() as conn, pytest.raises(DBAPIError, match="append-only"):
+            conn.execute(text(statement))
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT actor FROM audit_log")).scalar_one() == "a"
+    engine.dispose()
+
+
+def _merit(*args: str) -> subprocess.CompletedProcess[str]:
+    code = (
+        "import argparse, sys\n"
+        "from service.server_cli import add_commands\n"
+        "p = argparse.ArgumentParser(prog='merit'); add_commands(p.add_subparsers(required=True))\n"
+        "a = p.parse_args(sys.argv[1:]); sys.exit(a.func(a))\n"
+    )
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120)
+
+
+def test_cli_db_upgrade_and_token_create(tmp_path: object) -> None:
+    url = f"sqlite:///{tmp_path}/cli.db"
+    up = _merit("db", "upgrade", "--database-url", url)
+    assert up.returncode == 0, up.stderr
+    made = _merit("token", "create", "--role", "manager", "--region", "East", "--name", "王经理", "--database-url", url)
+    assert made.returncode == 0, made.stderr
+    token = made.stdout.strip()
+    assert token.startswith("merit_") and "\n" not in token
+    engine = make_engine(url)
+    with make_sessionmaker(engine)() as s:
+        row = s.query(ApiToken).one()
+        assert row.token_sha256 == hash_token(token) and json.loads(row.regions) == ["East"]
+        entry = s.query(AuditEntry).one()
+        assert (entry.action, entry.target, entry.role) == ("token.create", f"token:{row.id}", "cli")
+        assert token not in entry.detail
+    engine.dispose()
+
+
+def test_cli_errors_are_one_line_per_problem_without_traceback(tmp_path: object) -> None:
+    bad = _merit("token", "create", "--role", "rep", "--name", "x", "--database-url", f"sqlite:///{tmp_path}/c.db")
+    assert bad.returncode == 1
+    assert "Traceback" not in bad.stderr
+    assert bad.stderr.strip().splitlines() == ["error: token: rep_id: a rep token needs --rep-id"]
+    unreachable = _merit("db", "upgrade", "--database-url", "postgresql+psycopg://nobody@127.0.0.1:1/none")
+    assert unreachable.returncode == 1
+    assert "Traceback" not in unreachable.stderr and unreachable.stderr.startswith("error: database:")

@@ -1,0 +1,289 @@
+"""The `merit` command line, run as a user runs it: a separate process, exit status, stdout, stderr.
+
+Every failure path is checked for the three promises the CLI makes: problems are listed with
+their place (file:line:column: field), the exit status is 1, and no Python traceback and no
+output file reach the user. Expected figures are the handbook's August example, worked by hand.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+LIBRARY = REPO / "policies" / "sales-incentive"
+Q3_TEXT = (LIBRARY / "2026-Q3.yaml").read_text(encoding="utf-8")
+EXAMPLE = REPO / "examples" / "facts-2026-Q3.csv"
+
+
+def merit(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if k not in ("MERIT_DEBUG", "MERIT_POLICY_FILE")}
+    environment.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "service.cli", *args],
+        cwd=REPO,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def no_traceback(proc: subprocess.CompletedProcess[str]) -> None:
+    assert "Traceback" not in proc.stderr
+    assert "Traceback" not in proc.stdout
+
+
+@pytest.fixture
+def august_facts(tmp_path: Path) -> Path:
+    path = tmp_path / "august.csv"
+    path.write_text(
+        "rep_id,name,region,product_line,period,target,actual\n"
+        "R001,张伟,East,A,2026-08,800000.00,840000.00\n"
+        "R002,李娜,South,B,2026-08,600000.00,450000.00\n"
+        "R003,王芳,North,C,2026-08,300000.00,330000.00\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+# ----------------------------------------------------------------------------- validate
+def test_validate_shipped_policies() -> None:
+    proc = merit("validate", str(LIBRARY))
+    assert proc.returncode == 0, proc.stderr
+    assert "sales-incentive 2026-Q3" in proc.stdout
+    assert "sales-incentive 2026-Q4" in proc.stdout
+    assert "2 policy versions valid" in proc.stdout
+
+
+def test_validate_reports_located_problems(tmp_path: Path) -> None:
+    bad = tmp_path / "2026-Q3.yaml"
+    text = Q3_TEXT.replace('rate: "0.02"', 'rate: "two percent"')
+    bad.write_text(text, encoding="utf-8")
+    line_no = text[: text.index('rate: "two percent"')].count("\n") + 1
+    column = len(text.splitlines()[line_no - 1].split('rate: "two percent"')[0]) + len("rate: ") + 1
+    proc = merit("validate", str(bad))
+    assert proc.returncode == 1
+    assert f"{bad}:{line_no}:{column}: commission.tiers[1].rate:" in proc.stderr
+    assert "1 problem found" in proc.stderr
+    no_traceback(proc)
+
+
+def test_validate_missing_file() -> None:
+    proc = merit("validate", "no/such/policy.yaml")
+    assert proc.returncode == 1
+    assert "no/such/policy.yaml" in proc.stderr
+    no_traceback(proc)
+
+
+# ----------------------------------------------------------------------------- evaluate
+def test_evaluate_json_to_output(tmp_path: Path, august_facts: Path) -> None:
+    out = tmp_path / "results" / "august.json"
+    proc = merit(
+        "evaluate", "--policy", str(LIBRARY), "--facts", str(august_facts), "--period", "2026-08",
+        "--format", "json", "--output", str(out),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == ""
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["policy"]["id"] == "sales-incentive"
+    assert data["policy"]["version"] == "2026-Q3"
+    assert data["period"] == "2026-08"
+    by_rep = {r["rep_id"]: r for r in data["results"]}
+    zhang = by_rep["R001"]
+    assert zhang["name"] == "张伟"
+    # 840000 / 800000 = 105%: green, advanced, 2% of 840000 = 16800.00 + 1000.00 = 17800.00
+    assert (zhang["light"], zhang["tier"], zhang["commission"], zhang["bonus"], zhang["total"]) == (
+        "green", "advanced", "16800.00", "1000.00", "17800.00",
+    )  # fmt: skip
+    assert zhang["metrics"]["achievement"] == "1.05"
+    li = by_rep["R002"]
+    assert (li["light"], li["tier"], li["total"]) == ("red", None, "0.00")
+    # 王芳 alone in North at 110%: 2% of 330000 = 6600.00 + 1000.00 + team award 500.00
+    assert by_rep["R003"]["total"] == "8100.00"
+    assert data["totals"]["reps"] == 3
+    assert data["totals"]["payout"] == "25900.00"  # 17800 + 0 + 8100
+    assert "wrote" in proc.stderr
+
+
+def test_evaluate_json_to_stdout_is_deterministic(august_facts: Path) -> None:
+    args = (
+        "evaluate",
+        "--policy",
+        str(LIBRARY),
+        "--facts",
+        str(august_facts),
+        "--period",
+        "2026-08",
+        "--format",
+        "json",
+    )
+    first, second = merit(*args), merit(*args)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == second.stdout
+    json.loads(first.stdout)
+
+
+def test_evaluate_csv_header(august_facts: Path) -> None:
+    proc = merit(
+        "evaluate",
+        "--policy",
+        str(LIBRARY),
+        "--facts",
+        str(august_facts),
+        "--period",
+        "2026-08",
+        "--format",
+        "csv",
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = list(csv.reader(io.StringIO(proc.stdout)))
+    assert rows[0] == [
+        "period", "rep_id", "name", "region", "product_line", "target", "actual", "achievement",
+        "light", "tier", "commission", "bonus", "awards", "total", "score", "rating",
+        "policy_id", "policy_version", "policy_sha256",
+    ]  # fmt: skip
+    zhang = dict(zip(rows[0], rows[1], strict=True))
+    assert (zhang["rep_id"], zhang["commission"], zhang["bonus"], zhang["total"]) == (
+        "R001", "16800.00", "1000.00", "17800.00",
+    )  # fmt: skip
+    assert len(rows) == 4
+
+
+def test_evaluate_quarter_of_the_shipped_example() -> None:
+    proc = merit(
+        "evaluate",
+        "--policy",
+        str(LIBRARY),
+        "--facts",
+        str(EXAMPLE),
+        "--period",
+        "2026-Q3",
+        "--format",
+        "json",
+    )
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    zhang = next(r for r in data["results"] if r["rep_id"] == "R001")
+    # 832000 + 840000 + 632000 = 2304000 over 3 x 800000 = 2400000
+    assert (zhang["actual"], zhang["target"]) == ("2304000.00", "2400000.00")
+    assert [m["period"] for m in zhang["months"]] == ["2026-07", "2026-08", "2026-09"]
+
+
+def test_bad_facts_exit_1_with_problems_and_no_output(tmp_path: Path) -> None:
+    facts = tmp_path / "facts.csv"
+    facts.write_text(
+        "rep_id,name,period,target,actual\n"
+        "R1,A,2026-08,100,100\n"
+        "R2,B,2026-08,-100,100\n"
+        "R3,C,2026-08,100,八十万\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out.json"
+    proc = merit(
+        "evaluate", "--policy", str(LIBRARY), "--facts", str(facts), "--period", "2026-08",
+        "--format", "json", "--output", str(out),
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert f"{facts}:3:4: target:" in proc.stderr  # row 3 (header is row 1), column 4
+    assert f"{facts}:4:5: actual:" in proc.stderr
+    assert "2 problems found" in proc.stderr
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == [facts]  # no temp file left behind either
+    no_traceback(proc)
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("--period", "2026-13"), "2026-13"),
+        (("--period", "2026-06"), "no policy version is in force for 2026-06"),
+        (("--period", "2026-12"), "no facts for 2026-12"),
+    ],
+)
+def test_evaluate_bad_period(tmp_path: Path, august_facts: Path, args: tuple[str, str], needle: str) -> None:
+    out = tmp_path / "out.json"
+    proc = merit(
+        "evaluate", "--policy", str(LIBRARY), "--facts", str(august_facts), *args, "--output", str(out)
+    )
+    assert proc.returncode == 1
+    assert needle in proc.stderr
+    assert not out.exists()
+    no_traceback(proc)
+
+
+def test_evaluate_missing_facts_file(tmp_path: Path) -> None:
+    proc = merit(
+        "evaluate", "--policy", str(LIBRARY), "--facts", str(tmp_path / "none.csv"), "--period", "2026-08"
+    )
+    assert proc.returncode == 1
+    assert "none.csv" in proc.stderr
+    no_traceback(proc)
+
+
+# ----------------------------------------------------------------------------- test (acceptance)
+def test_merit_test_missing_policy_file() -> None:
+    proc = merit("test", "--policy", "no/such/version.yaml")
+    assert proc.returncode == 1
+    assert "no/such/version.yaml" in proc.stderr
+    no_traceback(proc)
+
+
+def test_merit_test_invalid_policy_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(Q3_TEXT.replace('rate: "0.02"', 'rate: "two percent"'), encoding="utf-8")
+    proc = merit("test", "--policy", str(bad))
+    assert proc.returncode == 1
+    assert "commission.tiers[1].rate" in proc.stderr
+    no_traceback(proc)
+
+
+def test_merit_test_passes_the_next_version() -> None:
+    proc = merit("test", "--policy", str(LIBRARY / "2026-Q4.yaml"))
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "passed" in proc.stdout
+
+
+def test_merit_test_fails_a_version_that_breaks_the_handbook(tmp_path: Path) -> None:
+    weaker = tmp_path / "2026-Q3-weaker.yaml"
+    weaker.write_text(Q3_TEXT.replace('rate: "0.02"', 'rate: "0.018"'), encoding="utf-8")
+    proc = merit("test", "--policy", str(weaker))
+    assert proc.returncode == 1
+    assert "failed" in proc.stdout
+
+
+def test_run_acceptance_one_problem_per_failed_scenario() -> None:
+    from engine.policy import parse_policy
+    from service.acceptance import run_acceptance
+
+    assert run_acceptance(parse_policy(Q3_TEXT, "2026-Q3.yaml")) == []
+    # the advanced tier at 1.8% instead of 2%: every scenario that pays the advanced tier fails
+    weaker = parse_policy(Q3_TEXT.replace('rate: "0.02"', 'rate: "0.018"'), "candidate.yaml")
+    problems = run_acceptance(weaker)
+    assert problems
+    assert {p.source for p in problems} == {"candidate.yaml"}
+    assert {p.field for p in problems} == {"acceptance"}
+    texts = "\n".join(p.message for p in problems)
+    # the handbook's worked example: 2% of 840000 = 16800.00 expected, 1.8% = 15120.00 paid
+    assert "张李王的 8 月绩效" in texts or "张、李、王的 8 月绩效" in texts
+    assert "15120.00" in texts
+    # scenarios about the lights alone still pass
+    assert "按月度达成率亮灯" not in texts
+
+
+def test_run_acceptance_policy_without_scenarios() -> None:
+    from engine.policy import parse_policy
+    from service.acceptance import run_acceptance
+
+    other = parse_policy(Q3_TEXT.replace("id: sales-incentive", "id: no-scenarios-yet"), "other.yaml")
+    problems = run_acceptance(other)
+    assert len(problems) == 1
+    assert "no acceptance scenario is tagged @no-scenarios-yet" in problems[0].message

@@ -1,0 +1,193 @@
+"""HR's acceptance scenarios as a gate for policy versions.
+
+`features/*.feature` are tagged with the policy id they test; `tests/test_acceptance.py` binds
+them and, with `MERIT_POLICY_FILE` set, evaluates that one candidate file instead of the shipped
+library. This module runs them in a separate pytest process (durable_rules rulesets are process
+global, and a test run must not share state with the service that asks for it):
+
+* `run_acceptance(policy)` for the service: one `Problem` per failed scenario, `[]` when all pass;
+* `run_acceptance_cli(policy_path, pytest_args)` for `merit test [--policy FILE]`: pytest's own
+  output streamed to the terminal, its exit status returned.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from engine.policy import Policy, load_policy_file
+from engine.problems import MeritInputError, Problem
+
+REPO = Path(__file__).resolve().parent.parent
+ACCEPTANCE_TESTS = REPO / "tests" / "test_acceptance.py"
+POLICY_ENV = "MERIT_POLICY_FILE"
+FIELD = "acceptance"
+TIMEOUT_S = 900
+#: pytest exit statuses (pytest.ExitCode), without importing pytest into the service.
+EXIT_OK, EXIT_TESTS_FAILED = 0, 1
+
+
+def _pytest_command(extra: Sequence[str]) -> list[str]:
+    return [sys.executable, "-m", "pytest", str(ACCEPTANCE_TESTS), "-p", "no:cacheprovider", *extra]
+
+
+def _environment(policy_file: str | None) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop(POLICY_ENV, None)
+    env.pop("PYTEST_ADDOPTS", None)
+    if policy_file is not None:
+        env[POLICY_ENV] = policy_file
+    return env
+
+
+def _untested(policy: Policy) -> list[Problem]:
+    """A policy id no feature is tagged with cannot be checked: say so instead of passing it."""
+    tag = re.compile(rf"(?<!\S)@{re.escape(policy.id)}(?!\S)")
+    features = REPO / "features"
+    if features.is_dir() and any(
+        tag.search(f.read_text(encoding="utf-8")) for f in features.rglob("*.feature")
+    ):
+        return []
+    message = f"no acceptance scenario is tagged @{policy.id}: nothing checks this policy"
+    return [Problem(policy.source, None, None, FIELD, message)]
+
+
+def _missing_tests(source: str) -> list[Problem]:
+    if ACCEPTANCE_TESTS.is_file():
+        return []
+    return [
+        Problem(source, None, None, FIELD, f"the acceptance tests are not available ({ACCEPTANCE_TESTS})")
+    ]
+
+
+# --------------------------------------------------------------------------- service
+def run_acceptance(policy: Policy) -> list[Problem]:
+    """Check a candidate version against HR's scenarios tagged with its id.
+
+    One Problem per failed scenario ("<feature>: <scenario>: <step>: <first failure line>"), [] when
+    every scenario passed or was skipped as depending on another version. A policy id that no
+    scenario is tagged with cannot be checked, and is reported as a problem rather than passed.
+    """
+    problems = _missing_tests(policy.source) or _untested(policy)
+    if problems:
+        return problems
+    with tempfile.TemporaryDirectory(prefix="merit-acceptance-") as tmp:
+        policy_file = Path(tmp) / f"{policy.id}-{policy.version}.yaml"
+        policy_file.write_text(policy.text, encoding="utf-8")
+        report = Path(tmp) / "cucumber.json"
+        cmd = _pytest_command(["-m", policy.id, "-q", f"--cucumberjson={report}"])
+        try:
+            proc = subprocess.run(
+                cmd,
+                cwd=REPO,
+                env=_environment(str(policy_file)),
+                capture_output=True,
+                text=True,
+                timeout=TIMEOUT_S,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            return [
+                Problem(
+                    policy.source,
+                    None,
+                    None,
+                    FIELD,
+                    f"the acceptance scenarios did not finish in {TIMEOUT_S} s",
+                )
+            ]
+        if proc.returncode == EXIT_OK:
+            return []
+        failed = _failed_scenarios(report, policy.source)
+        if proc.returncode == EXIT_TESTS_FAILED and failed:
+            return failed
+        return [
+            *failed,
+            Problem(
+                policy.source,
+                None,
+                None,
+                FIELD,
+                f"the acceptance run stopped (pytest exit status {proc.returncode}): "
+                + _tail(proc.stdout + proc.stderr),
+            ),
+        ]
+
+
+def _failed_scenarios(report: Path, source: str) -> list[Problem]:
+    try:
+        features: list[dict[str, Any]] = json.loads(report.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    problems = []
+    for feature in features:
+        for scenario in feature.get("elements", []):
+            steps = scenario.get("steps", [])
+            failed = next((s for s in steps if s.get("result", {}).get("status") == "failed"), None)
+            if failed is None:
+                continue
+            where = f"{feature.get('uri', '')}:{scenario.get('line', '')}"
+            why = _first_failure_line(failed["result"].get("error_message", ""))
+            step = f"{failed.get('keyword', '').strip()} {failed.get('name', '')}"
+            message = f"{feature.get('name', '')}: {scenario.get('name', '')} ({where}): {step}: {why}"
+            problems.append(Problem(source, None, None, FIELD, message))
+    return problems
+
+
+def _first_failure_line(text: str) -> str:
+    """The first `E   ...` line of a pytest failure: the assertion's own message."""
+    for line in text.splitlines():
+        if line.startswith("E "):
+            return line[1:].strip()
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return lines[-1] if lines else "failed"
+
+
+def _tail(output: str, lines: int = 5) -> str:
+    kept = [ln for ln in output.strip().splitlines() if ln.strip()][-lines:]
+    return " | ".join(kept) or "no output"
+
+
+# --------------------------------------------------------------------------- CLI
+def run_acceptance_cli(policy_path: str | None, pytest_args: list[str]) -> int:
+    """`merit test [--policy FILE] [pytest args]`: run the features, stream pytest's output.
+
+    Without a policy every feature runs against the shipped library; with one, only the features
+    tagged with its id run, against that file. A missing or invalid file is reported as problems
+    (exit 1), never as a traceback.
+    """
+    args = list(pytest_args)
+    if args and args[0] == "--":
+        args = args[1:]
+    policy_file: str | None = None
+    extra: list[str] = []
+    try:
+        problems = _missing_tests(policy_path or "merit test")
+        if problems:
+            raise MeritInputError(problems)
+        if policy_path is not None:
+            policy = load_policy_file(policy_path)
+            problems = _untested(policy)
+            if problems:
+                raise MeritInputError(problems)
+            policy_file = str(Path(policy_path).resolve())
+            extra = ["-m", policy.id]
+            print(
+                f"checking {policy.id} {policy.version} ({policy_path}) "
+                f"against the scenarios tagged @{policy.id}",
+                flush=True,
+            )
+    except MeritInputError as exc:
+        for p in exc.problems:
+            print(str(p), file=sys.stderr)
+        print(f"{len(exc.problems)} problem{'s' if len(exc.problems) != 1 else ''} found", file=sys.stderr)
+        return 1
+    sys.stdout.flush()
+    return subprocess.call(_pytest_command([*extra, *args]), cwd=REPO, env=_environment(policy_file))

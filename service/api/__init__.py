@@ -1,0 +1,85 @@
+"""The Merit HTTP API: a thin FastAPI adapter over `engine/` with a SQL store.
+
+`create_app(database_url, clock)` builds the app; the schema must already be migrated
+(`merit db upgrade`, or `merit serve`, which upgrades first). The clock is injectable so tests can
+move past objection deadlines. No business rule lives in this package: validation, numbers,
+diffs and evaluation all come from the engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy import text
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from service.api import audit, errors, facts, payroll, policies, runs, workflow
+from service.api.deps import DB, Settings
+from service.db import make_engine, make_sessionmaker
+
+DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+DEFAULT_MAX_ROWS = 50_000  # ~1 KB of results JSON per rep-period; a run is one request
+DEFAULT_MAX_POLICY_BYTES = 256 * 1024
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class BodyLimit:
+    """Refuse a request whose declared body is over the limit before anything reads it (413)."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for name, value in scope.get("headers", []):
+                if name == b"content-length" and value.isdigit() and int(value) > self.limit:
+                    response = errors.problem_response(
+                        413, "request-too-large", f"requests may carry at most {self.limit} bytes"
+                    )
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
+def create_app(
+    database_url: str,
+    clock: Callable[[], datetime] | None = None,
+    *,
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    max_rows: int = DEFAULT_MAX_ROWS,
+    max_policy_bytes: int = DEFAULT_MAX_POLICY_BYTES,
+) -> FastAPI:
+    """Build the API on `database_url`; `clock` returns timezone-aware UTC datetimes."""
+    engine = make_engine(database_url)
+    app = FastAPI(
+        title="Merit",
+        version="0.1.0",
+        description="Sales-incentive policies, evaluation runs, publication with objections, payroll feed.",
+    )
+    app.state.merit = Settings(
+        sessions=make_sessionmaker(engine),
+        clock=clock or _utc_now,
+        max_upload_bytes=max_upload_bytes,
+        max_rows=max_rows,
+        max_policy_bytes=max_policy_bytes,
+    )
+    app.state.db_engine = engine
+    errors.install(app)
+    for module in (policies, facts, runs, workflow, payroll, audit):
+        app.include_router(module.router)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz(db: DB) -> dict[str, Any]:
+        db.execute(text("SELECT 1"))
+        return {"status": "ok"}
+
+    # Multipart framing adds a little over the file itself.
+    app.add_middleware(BodyLimit, limit=max(max_upload_bytes, max_policy_bytes) + 64 * 1024)
+    return app

@@ -1,0 +1,83 @@
+"""Writing and reading the append-only audit log.
+
+Every write endpoint calls `record` inside its own transaction, so an audit entry exists exactly
+when the change it describes was committed. The table refuses UPDATE and DELETE (triggers).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.api.deps import DB, HR
+from service.auth import Principal
+from service.db.models import AuditEntry
+
+
+def record(
+    db: Session,
+    who: Principal,
+    at: datetime,
+    action: str,
+    target: str,
+    *,
+    before: str | None = None,
+    after: str | None = None,
+    **detail: Any,
+) -> None:
+    db.add(
+        AuditEntry(
+            at=at,
+            actor=who.name,
+            role=who.role,
+            token_id=who.token_id,
+            action=action,
+            target=target,
+            before_sha256=before,
+            after_sha256=after,
+            detail=json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str),
+        )
+    )
+
+
+def as_dict(entry: AuditEntry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "at": entry.at.isoformat(),
+        "actor": entry.actor,
+        "role": entry.role,
+        "token_id": entry.token_id,
+        "action": entry.action,
+        "target": entry.target,
+        "before_sha256": entry.before_sha256,
+        "after_sha256": entry.after_sha256,
+        "detail": json.loads(entry.detail),
+    }
+
+
+router = APIRouter(tags=["audit"])
+
+
+@router.get("/audit")
+def read_audit(
+    _: HR,
+    db: DB,
+    cursor: Annotated[int | None, Query(ge=0, description="the next_cursor of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=2000)] = 200,
+    action: str | None = None,
+) -> dict[str, Any]:
+    """Every write, oldest first: who, role, what, when, before/after hashes."""
+    stmt = select(AuditEntry).order_by(AuditEntry.id).limit(limit + 1)
+    if cursor is not None:
+        stmt = stmt.where(AuditEntry.id > cursor)
+    if action:
+        stmt = stmt.where(AuditEntry.action == action)
+    rows = list(db.scalars(stmt).all())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {"entries": [as_dict(r) for r in rows], "next_cursor": rows[-1].id if more and rows else None}

@@ -1,0 +1,116 @@
+"""Per-request plumbing: one database transaction per request, the caller's identity, the clock.
+
+Every endpoint gets its Session from `get_db`; the endpoint commits once at the end (through
+`commit`), and anything else - an exception, a refused precondition - rolls the whole request
+back, so a failure half-way leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.api.errors import ApiError
+from service.auth import Principal, authenticate
+
+
+@dataclass
+class Settings:
+    """What `create_app` was configured with; kept on `app.state.merit`."""
+
+    sessions: sessionmaker[Session]
+    clock: Callable[[], datetime]
+    max_upload_bytes: int
+    max_rows: int
+    max_policy_bytes: int
+
+
+def settings(request: Request) -> Settings:
+    merit: Settings = request.app.state.merit
+    return merit
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    session = settings(request).sessions()
+    try:
+        yield session
+    finally:
+        session.rollback()  # no-op after a successful commit; undoes everything otherwise
+        session.close()
+
+
+def now(request: Request) -> datetime:
+    return settings(request).clock()
+
+
+def commit(db: Session, conflict_detail: str = "the change conflicts with a concurrent one") -> None:
+    """Commit the request's transaction; a constraint race becomes a 409, not a 500."""
+    try:
+        db.commit()
+    except IntegrityError as exc:
+        db.rollback()
+        raise ApiError(409, "conflict", conflict_detail) from exc
+    except OperationalError as exc:  # e.g. PostgreSQL serialization/deadlock, SQLite busy
+        db.rollback()
+        raise ApiError(409, "conflict", "the database refused the change; retry the request") from exc
+
+
+def release(db: Session) -> None:
+    """End the request's read transaction before slow engine work (acceptance runs, evaluations).
+
+    On SQLite a transaction holds the database's write lock, on PostgreSQL a connection and row
+    locks; neither should be held for seconds. The request's writes still happen in one later
+    transaction, which re-checks every precondition (conditional updates, constraints).
+    """
+    db.rollback()
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="merit"'}
+
+
+def require(*roles: str) -> Callable[..., Principal]:
+    """A dependency admitting only tokens with one of `roles` (401 without a valid token, 403 else)."""
+
+    def dependency(request: Request, db: Annotated[Session, Depends(get_db)]) -> Principal:
+        token = _bearer(request)
+        if token is None:
+            raise ApiError(
+                401,
+                "unauthenticated",
+                "send a bearer token: Authorization: Bearer <token>",
+                headers=_CHALLENGE,
+            )
+        principal = authenticate(db, token)
+        if principal is None:
+            raise ApiError(401, "unauthenticated", "the bearer token is unknown or revoked", headers=_CHALLENGE)
+        if principal.role not in roles:
+            raise ApiError(403, "forbidden", f"role {principal.role!r} may not do this (needs {' or '.join(roles)})")
+        return principal
+
+    return dependency
+
+
+ALL_ROLES = ("hr", "manager", "payroll", "rep")
+
+
+# Annotated dependencies: the endpoints' signatures say who may call them.
+DB = Annotated[Session, Depends(get_db)]
+HR = Annotated[Principal, Depends(require("hr"))]
+Payroll = Annotated[Principal, Depends(require("payroll"))]
+Anyone = Annotated[Principal, Depends(require(*ALL_ROLES))]
+Objector = Annotated[Principal, Depends(require("rep", "manager"))]
+NotPayroll = Annotated[Principal, Depends(require("hr", "manager", "rep"))]

@@ -1,0 +1,125 @@
+"""RFC 9457 problem details (`application/problem+json`) for every error the API returns.
+
+Clients branch on `type`, a stable URI per kind of failure; `detail` is for humans; `problems`
+lists each input problem with its place (line/row, column, field) so HR can fix a policy or a fact
+file in one go. No handler ever puts a traceback or exception text from a library in a response.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from engine.problems import MeritInputError, Problem
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://merit.invalid/problems/"
+log = logging.getLogger("merit.api")
+
+_TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    406: "Not Acceptable",
+    409: "Conflict",
+    412: "Precondition Failed",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Content",
+    428: "Precondition Required",
+    500: "Internal Server Error",
+}
+
+
+class ApiError(Exception):
+    """Raised anywhere in a request to answer with a problem document."""
+
+    def __init__(
+        self,
+        status: int,
+        kind: str,
+        detail: str,
+        problems: Iterable[Problem | Mapping[str, Any]] = (),
+        headers: Mapping[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.kind = kind
+        self.detail = detail
+        listed = [p.as_dict() if isinstance(p, Problem) else dict(p) for p in problems]
+        self.problems = listed or None  # only input errors carry a problems list
+        self.headers = dict(headers or {})
+        self.extra = extra
+
+
+def invalid_input(err: MeritInputError, detail: str, kind: str = "invalid-input") -> ApiError:
+    """The 422 for input the engine refused, listing every problem it found."""
+    return ApiError(422, kind, detail, err.problems)
+
+
+def problem_response(
+    status: int,
+    kind: str,
+    detail: str,
+    problems: list[dict[str, Any]] | None = None,
+    headers: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": TYPE_BASE + kind,
+        "title": _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+    }
+    if problems is not None:
+        body["problems"] = problems
+    body.update(extra or {})
+    return JSONResponse(body, status_code=status, headers=dict(headers or {}), media_type=PROBLEM_JSON)
+
+
+def install(app: FastAPI) -> None:
+    """Route every exception through problem+json."""
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return problem_response(exc.status, exc.kind, exc.detail, exc.problems, exc.headers, exc.extra)
+
+    @app.exception_handler(MeritInputError)
+    async def _input_error(_request: Request, exc: MeritInputError) -> JSONResponse:
+        problems = [p.as_dict() for p in exc.problems]
+        return problem_response(422, "invalid-input", f"{len(problems)} problem(s) in the input", problems)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for err in exc.errors():
+            loc = [str(x) for x in err.get("loc", ())]
+            problems.append(
+                {
+                    "source": loc[0] if loc else "request",
+                    "line": None,
+                    "column": None,
+                    "field": ".".join(loc[1:]),
+                    "message": str(err.get("msg", "invalid")),
+                }
+            )
+        return problem_response(422, "invalid-request", "the request is not valid", problems)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kind = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+        return problem_response(exc.status_code, kind, str(exc.detail), headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return problem_response(500, "internal-error", "an internal error occurred; it has been logged")

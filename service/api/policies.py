@@ -1,0 +1,345 @@
+"""Policy versions: HR writes YAML, everyone reads; the engine decides what is valid.
+
+A version is stored only when `parse_policy` (schema + linter) accepts it and HR's acceptance
+scenarios for that policy pass. Editing an existing version needs `If-Match` with its current
+ETag (412 when stale, 428 when missing) so two HR editors never overwrite each other, and a
+version some published run used is frozen (409). The conditional UPDATE on the stored hash is
+what makes the check race-free.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from engine.problems import MeritInputError, Problem
+from service.api import audit
+from service.api.deps import DB, HR, Anyone, commit, release, settings
+from service.api.engine_gate import Policy, acceptance_problems, diff_policies, parse_policy
+from service.api.errors import ApiError
+from service.auth import Principal
+from service.db.models import PolicyContent, PolicyVersion
+
+router = APIRouter(tags=["policies"])
+YAML_MEDIA = "application/yaml"
+
+
+def _month(value: object | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def etag_of(sha256: str) -> str:
+    return f'"{sha256}"'
+
+
+def _matches(header: str, sha256: str) -> bool:
+    tags = [t.strip() for t in header.split(",")]
+    return any(t == "*" or t.removeprefix("W/").strip('"') == sha256 for t in tags)
+
+
+def version_dict(v: PolicyVersion) -> dict[str, Any]:
+    return {
+        "policy_id": v.policy_id,
+        "version": v.version,
+        "sha256": v.sha256,
+        "etag": etag_of(v.text_sha256),
+        "effective_from": v.effective_from,
+        "effective_to": v.effective_to,
+        "objection_days": v.objection_days,
+        "locked": v.locked,
+        "created_at": v.created_at.isoformat(),
+        "updated_at": v.updated_at.isoformat(),
+    }
+
+
+def get_version(db: Session, policy_id: str, version: str) -> PolicyVersion:
+    row = db.scalars(
+        select(PolicyVersion).where(PolicyVersion.policy_id == policy_id, PolicyVersion.version == version)
+    ).first()
+    if row is None:
+        raise ApiError(404, "policy-version-not-found", f"policy {policy_id!r} has no version {version!r}")
+    return row
+
+
+def load_policy(db: Session, sha256: str) -> Policy:
+    """The engine's Policy for stored content (already validated when it was stored)."""
+    content = db.get(PolicyContent, sha256)
+    if content is None:
+        raise ApiError(500, "internal-error", "stored policy content is missing")
+    return parse_policy(content.text, f"{content.policy_id}/{content.version}")
+
+
+def _parse_body(body: bytes, policy_id: str, version: str, limit: int) -> Policy:
+    source = f"{policy_id}/{version}"
+    if len(body) > limit:
+        raise ApiError(413, "policy-too-large", f"a policy may be at most {limit} bytes")
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ApiError(
+            422,
+            "invalid-policy",
+            "the policy is not UTF-8 text",
+            [Problem(source, None, None, "", f"not UTF-8: {exc.reason} at byte {exc.start}")],
+        ) from exc
+    try:
+        policy = parse_policy(text, source)
+    except MeritInputError as err:
+        raise ApiError(422, "invalid-policy", f"the policy has {len(err.problems)} problem(s)", err.problems) from err
+    mismatch = []
+    if policy.id != policy_id:
+        mismatch.append(Problem(source, None, None, "id", f"the YAML says id {policy.id!r} but the URL {policy_id!r}"))
+    if policy.version != version:
+        mismatch.append(
+            Problem(
+                source,
+                None,
+                None,
+                "version",
+                f"the YAML says version {policy.version!r} but the URL {version!r}",
+            )
+        )
+    if mismatch:
+        raise ApiError(422, "invalid-policy", "the policy does not match its URL", mismatch)
+    failed = acceptance_problems(policy)
+    if failed:
+        raise ApiError(
+            422,
+            "acceptance-failed",
+            f"{len(failed)} of HR's acceptance scenarios for {policy_id!r} fail with this version",
+            failed,
+        )
+    return policy
+
+
+def _store_content(db: Session, policy: Policy, at: datetime) -> None:
+    if db.get(PolicyContent, policy.sha256) is None:
+        db.add(
+            PolicyContent(
+                sha256=policy.sha256,
+                policy_id=policy.id,
+                version=policy.version,
+                text=policy.text,
+                created_at=at,
+            )
+        )
+        db.flush()
+
+
+@router.put(
+    "/policies/{policy_id}/versions/{version}",
+    status_code=201,
+    openapi_extra={"requestBody": {"content": {YAML_MEDIA: {"schema": {"type": "string"}}}, "required": True}},
+)
+async def put_version(
+    who: HR,
+    db: DB,
+    policy_id: str,
+    version: str,
+    request: Request,
+    response: Response,
+    if_match: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    """Create a version, or replace an unpublished one (needs If-Match with its ETag)."""
+    cfg = settings(request)
+    body = await request.body()
+    # Parsing, acceptance scenarios and the database are blocking: keep them off the event loop.
+    return await run_in_threadpool(
+        _put_version_sync,
+        db,
+        who,
+        cfg.clock(),
+        policy_id,
+        version,
+        body,
+        if_match,
+        cfg.max_policy_bytes,
+        response,
+    )
+
+
+def _precheck(db: Session, policy_id: str, version: str, if_match: str | None) -> PolicyVersion | None:
+    """The existing version, if the caller may replace it (409 frozen, 428 no If-Match, 412 stale)."""
+    existing = db.scalars(
+        select(PolicyVersion).where(PolicyVersion.policy_id == policy_id, PolicyVersion.version == version)
+    ).first()
+    if existing is None and if_match is not None:
+        raise ApiError(412, "stale-etag", f"{policy_id} {version} does not exist, so If-Match cannot match")
+    if existing is not None:
+        if existing.locked:
+            raise ApiError(
+                409,
+                "policy-version-immutable",
+                f"{policy_id} {version} was used by a published run and can no longer change; "
+                "put a new version instead",
+            )
+        if if_match is None:
+            raise ApiError(
+                428,
+                "if-match-required",
+                f"{policy_id} {version} exists: send If-Match with its ETag to replace it",
+                etag=etag_of(existing.text_sha256),
+            )
+        if not _matches(if_match, existing.text_sha256):
+            raise ApiError(
+                412,
+                "stale-etag",
+                f"{policy_id} {version} changed since you read it; fetch it again",
+                etag=etag_of(existing.text_sha256),
+            )
+    return existing
+
+
+def _put_version_sync(
+    db: Session,
+    who: Principal,
+    at: datetime,
+    policy_id: str,
+    version: str,
+    body: bytes,
+    if_match: str | None,
+    limit: int,
+    response: Response,
+) -> dict[str, Any]:
+    _precheck(db, policy_id, version, if_match)
+    release(db)  # HR's acceptance scenarios take seconds: hold no database lock meanwhile
+    policy = _parse_body(body, policy_id, version, limit)
+    existing = _precheck(db, policy_id, version, if_match)  # again: it may have changed meanwhile
+    _store_content(db, policy, at)
+    text_sha = hashlib.sha256(policy.text.encode("utf-8")).hexdigest()
+    if existing is None:
+        row = PolicyVersion(
+            policy_id=policy_id,
+            version=version,
+            sha256=policy.sha256,
+            text=policy.text,
+            text_sha256=text_sha,
+            effective_from=str(policy.effective_from),
+            effective_to=_month(policy.effective_to),
+            objection_days=policy.objection_days,
+            locked=False,
+            created_at=at,
+            updated_at=at,
+        )
+        db.add(row)
+        audit.record(
+            db, who, at, "policy.create", f"policy:{policy_id}/{version}", after=text_sha, policy_sha256=policy.sha256
+        )
+        commit(db, f"{policy_id} {version} was created concurrently; fetch it and retry with If-Match")
+        status = 201
+    else:
+        before, before_policy = existing.text_sha256, existing.sha256
+        # Conditional on the hash we checked and on "not locked": a concurrent edit or publish that
+        # committed in between makes this update touch no row.
+        result = db.execute(
+            update(PolicyVersion)
+            .where(
+                PolicyVersion.id == existing.id,
+                PolicyVersion.text_sha256 == before,
+                PolicyVersion.locked.is_(False),
+            )
+            .values(
+                sha256=policy.sha256,
+                text=policy.text,
+                text_sha256=text_sha,
+                effective_from=str(policy.effective_from),
+                effective_to=_month(policy.effective_to),
+                objection_days=policy.objection_days,
+                updated_at=at,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            db.rollback()
+            raise ApiError(412, "stale-etag", f"{policy_id} {version} changed or was published concurrently")
+        audit.record(
+            db,
+            who,
+            at,
+            "policy.update",
+            f"policy:{policy_id}/{version}",
+            before=before,
+            after=text_sha,
+            policy_sha256_before=before_policy,
+            policy_sha256=policy.sha256,
+        )
+        commit(db)
+        status = 200
+    response.status_code = status
+    response.headers["ETag"] = etag_of(text_sha)
+    response.headers["Location"] = f"/policies/{policy_id}/versions/{version}"
+    return {
+        "policy_id": policy_id,
+        "version": version,
+        "sha256": policy.sha256,
+        "effective_from": str(policy.effective_from),
+        "effective_to": _month(policy.effective_to),
+        "objection_days": policy.objection_days,
+    }
+
+
+@router.get("/policies")
+def list_policies(_: Anyone, db: DB) -> dict[str, Any]:
+    rows = db.scalars(select(PolicyVersion).order_by(PolicyVersion.policy_id, PolicyVersion.version)).all()
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        grouped.setdefault(r.policy_id, []).append(version_dict(r))
+    return {"policies": [{"policy_id": pid, "versions": vs} for pid, vs in grouped.items()]}
+
+
+@router.get("/policies/{policy_id}/versions")
+def list_versions(policy_id: str, _: Anyone, db: DB) -> dict[str, Any]:
+    rows = db.scalars(
+        select(PolicyVersion).where(PolicyVersion.policy_id == policy_id).order_by(PolicyVersion.version)
+    ).all()
+    if not rows:
+        raise ApiError(404, "policy-not-found", f"there is no policy {policy_id!r}")
+    return {"policy_id": policy_id, "versions": [version_dict(r) for r in rows]}
+
+
+@router.get(
+    "/policies/{policy_id}/versions/{version}",
+    responses={200: {"content": {YAML_MEDIA: {"schema": {"type": "string"}}}}},
+)
+def get_yaml(
+    _: Anyone,
+    db: DB,
+    policy_id: str,
+    version: str,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    """The version's YAML exactly as stored; `ETag` is the sha256 of these bytes."""
+    row = get_version(db, policy_id, version)
+    headers = {"ETag": etag_of(row.text_sha256), "Merit-Policy-Sha256": row.sha256}
+    if if_none_match is not None and _matches(if_none_match, row.text_sha256):
+        return Response(status_code=304, headers=headers)
+    return Response(row.text.encode("utf-8"), media_type=f"{YAML_MEDIA}; charset=utf-8", headers=headers)
+
+
+@router.get("/policies/{policy_id}/diff")
+def diff(
+    policy_id: str,
+    from_: Annotated[str, Query(alias="from")],
+    to: str,
+    _: Anyone,
+    db: DB,
+) -> dict[str, Any]:
+    """The engine's semantic diff between two versions ("commission tier advanced: rate 2% -> 1.8%")."""
+    old, new = get_version(db, policy_id, from_), get_version(db, policy_id, to)
+    changes = diff_policies(load_policy(db, old.sha256), load_policy(db, new.sha256))
+    return {
+        "policy_id": policy_id,
+        "from": {"version": old.version, "sha256": old.sha256},
+        "to": {"version": new.version, "sha256": new.sha256},
+        "changes": list(changes),
+    }
+
+
+def versions_of(db: Session, policy_id: str) -> list[PolicyVersion]:
+    return list(db.scalars(select(PolicyVersion).where(PolicyVersion.policy_id == policy_id)).all())

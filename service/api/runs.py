@@ -1,0 +1,333 @@
+"""Evaluation runs: evaluate a policy version against a fact import for a period, and read results.
+
+A run stores the policy hash, the facts hash and the engine's results (canonical JSON bytes, CSV,
+per-rep totals and payout lines), so a run is reproducible and its results never change. The
+same (policy hash, facts hash, period) is evaluated once: a repeated or racing POST gets the
+existing run back (200) - the unique constraint decides the race. Visibility: hr and payroll see
+every rep; a manager sees the reps of their regions and a rep their own line, and only once the
+run is published.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, Field
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from engine.periods import parse_period
+from engine.problems import MeritInputError, Problem
+from service.api import audit
+from service.api.csvsafe import sanitise_csv
+from service.api.deps import DB, HR, Anyone, now, release
+from service.api.engine_gate import EvaluatedRun, Policy, PolicyLibrary, evaluate_run, load_facts, money
+from service.api.errors import ApiError
+from service.api.policies import get_version, load_policy, versions_of
+from service.auth import Principal
+from service.db.models import FactImport, PolicyVersion, Run, RunLine, RunRep
+
+router = APIRouter(tags=["runs"])
+
+
+class RunRequest(BaseModel):
+    policy_id: str = Field(min_length=1)
+    version: str | None = None
+    period: str = Field(description="a month (2026-08) or a quarter (2026-Q3)")
+    fact_import_id: int
+
+
+def run_dict(run: Run, who: Principal) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": run.id,
+        "policy": {"id": run.policy_id, "version": run.policy_version, "sha256": run.policy_sha256},
+        "period": run.period,
+        "fact_import_id": run.fact_import_id,
+        "facts_sha256": run.facts_sha256,
+        "results_sha256": run.results_sha256,
+        "status": run.status,
+        "created_at": run.created_at.isoformat(),
+        "published_at": run.published_at.isoformat() if run.published_at else None,
+        "objection_days": run.objection_days,
+        "objection_deadline": run.objection_deadline.isoformat() if run.objection_deadline else None,
+        "finalized_at": run.finalized_at.isoformat() if run.finalized_at else None,
+        "supersedes": run.supersedes_id,
+        "superseded_by": run.superseded_by_id,
+    }
+    if who.sees_everyone:
+        body["totals"] = {"reps": run.rep_count, "payout": run.total_payout}
+    return body
+
+
+def get_run(db: Session, run_id: int, *, lock: bool = False) -> Run:
+    """The run, optionally row-locked (SELECT ... FOR UPDATE) for a state transition."""
+    stmt = select(Run).where(Run.id == run_id)
+    if lock:
+        # populate_existing: a row already in the identity map must show the state committed
+        # by whoever held the lock before us.
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    run = db.scalars(stmt).first()
+    if run is None:
+        raise ApiError(404, "run-not-found", f"there is no run {run_id}")
+    return run
+
+
+def check_period(period: str) -> str:
+    try:
+        return str(parse_period(period))
+    except ValueError as exc:
+        raise ApiError(422, "invalid-request", str(exc), [Problem("request", None, None, "period", str(exc))]) from exc
+
+
+def get_import_for(db: Session, import_id: int, field: str = "fact_import_id") -> FactImport:
+    row = db.get(FactImport, import_id)
+    if row is None:
+        msg = f"there is no fact import {import_id}"
+        raise ApiError(422, "invalid-request", msg, [Problem("request", None, None, field, msg)])
+    return row
+
+
+def choose_policy(db: Session, policy_id: str, version: str | None, period: str) -> Policy:
+    """The requested version, or the one in force for the period (the engine's PolicyLibrary decides)."""
+    if version is not None:
+        return load_policy(db, get_version(db, policy_id, version).sha256)
+    rows = versions_of(db, policy_id)
+    if not rows:
+        raise ApiError(404, "policy-not-found", f"there is no policy {policy_id!r}")
+    try:
+        return PolicyLibrary([load_policy(db, r.sha256) for r in rows]).for_period(period)
+    except MeritInputError as err:
+        raise ApiError(
+            422, "no-policy-for-period", f"no single version of {policy_id} applies to {period}", err.problems
+        ) from err
+
+
+@dataclass(frozen=True)
+class FactsSnapshot:
+    """A fact import's content read inside the transaction, usable after it is released."""
+
+    id: int
+    sha256: str
+    filename: str
+    data: bytes
+
+
+def snapshot(imp: FactImport) -> FactsSnapshot:
+    return FactsSnapshot(imp.id, imp.sha256, imp.filename, imp.data)
+
+
+def evaluate_import(policy: Policy, imp: FactsSnapshot, period: str) -> EvaluatedRun:
+    """Load the import's bytes with the policy's extra columns and evaluate (no database access)."""
+    try:
+        facts = load_facts(imp.data, imp.filename, policy.numeric_columns)
+        return evaluate_run(policy, facts, period)
+    except MeritInputError as err:
+        raise ApiError(
+            422,
+            "evaluation-refused",
+            f"policy {policy.id} {policy.version} cannot evaluate fact import {imp.id} for {period}",
+            err.problems,
+        ) from err
+
+
+def find_run(db: Session, policy_sha: str, facts_sha: str, period: str) -> Run | None:
+    return db.scalars(
+        select(Run).where(Run.policy_sha256 == policy_sha, Run.facts_sha256 == facts_sha, Run.period == period)
+    ).first()
+
+
+def line_id(run_id: int, rep_id: str, period: str, component: str) -> str:
+    key = "\x1f".join([str(run_id), rep_id, period, component])
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+
+
+def add_run(
+    db: Session,
+    who: Principal,
+    request_time: datetime,
+    policy: Policy,
+    imp: FactsSnapshot,
+    period: str,
+    ev: EvaluatedRun,
+    status: str = "draft",
+) -> Run:
+    """Insert a run with its per-rep rows and payout lines (flushes, does not commit)."""
+    run = Run(
+        policy_id=policy.id,
+        policy_version=policy.version,
+        policy_sha256=policy.sha256,
+        fact_import_id=imp.id,
+        facts_sha256=imp.sha256,
+        period=period,
+        status=status,
+        rep_count=len(ev.reps),
+        total_payout=money(ev.total_payout),
+        results_json=ev.results_json,
+        results_sha256=hashlib.sha256(ev.results_json).hexdigest(),
+        results_csv=ev.results_csv,
+        objection_days=policy.objection_days,
+        created_at=request_time,
+        created_by=who.name,
+    )
+    db.add(run)
+    db.flush()
+    reps = {r.rep_id: r for r in ev.reps}
+    # Core executemany inserts: tens of thousands of rows per run, without ORM bookkeeping.
+    if ev.reps:
+        db.execute(
+            insert(RunRep),
+            [
+                {"run_id": run.id, "rep_id": r.rep_id, "name": r.name, "region": r.region, "total": money(r.total)}
+                for r in ev.reps
+            ],
+        )
+    if ev.lines:
+        db.execute(
+            insert(RunLine),
+            [
+                {
+                    "line_id": line_id(run.id, ln.rep_id, ln.period, ln.component),
+                    "run_id": run.id,
+                    "rep_id": ln.rep_id,
+                    "name": reps[ln.rep_id].name if ln.rep_id in reps else None,
+                    "region": reps[ln.rep_id].region if ln.rep_id in reps else None,
+                    "period": ln.period,
+                    "component": ln.component,
+                    "label": ln.label,
+                    "amount": money(ln.amount),
+                }
+                for ln in ev.lines
+            ],
+        )
+    db.flush()
+    return run
+
+
+@router.post("/runs", status_code=201)
+def create_run(
+    body: RunRequest,
+    request: Request,
+    response: Response,
+    who: HR,
+    db: DB,
+) -> dict[str, Any]:
+    """Evaluate; 201 with the new draft run, or 200 with the run that already has these inputs."""
+    at = now(request)
+    period = check_period(body.period)
+    imp = get_import_for(db, body.fact_import_id)
+    policy = choose_policy(db, body.policy_id, body.version, period)
+    existing = find_run(db, policy.sha256, imp.sha256, period)
+    if existing is not None:
+        response.status_code = 200
+        return run_dict(existing, who)
+    facts = snapshot(imp)
+    release(db)  # evaluation can take seconds: hold no database lock meanwhile
+    ev = evaluate_import(policy, facts, period)
+    try:
+        existing = find_run(db, policy.sha256, facts.sha256, period)
+        if existing is not None:  # evaluated by a concurrent request meanwhile
+            response.status_code = 200
+            return run_dict(existing, who)
+        run = add_run(db, who, at, policy, facts, period, ev)
+        audit.record(
+            db,
+            who,
+            at,
+            "run.create",
+            f"run:{run.id}",
+            before=policy.sha256,
+            after=run.results_sha256,
+            facts_sha256=facts.sha256,
+            period=period,
+            total_payout=run.total_payout,
+        )
+        db.commit()
+    except IntegrityError:
+        # Another request evaluated the same inputs first; its run is the one outcome.
+        db.rollback()
+        existing = find_run(db, policy.sha256, facts.sha256, period)
+        if existing is None:
+            raise
+        response.status_code = 200
+        return run_dict(existing, who)
+    return run_dict(run, who)
+
+
+@router.get("/runs")
+def list_runs(
+    who: Anyone,
+    db: DB,
+    period: str | None = None,
+    status: str | None = None,
+    policy_id: str | None = None,
+) -> dict[str, Any]:
+    stmt = select(Run).order_by(Run.id)
+    if period:
+        stmt = stmt.where(Run.period == check_period(period))
+    if status:
+        stmt = stmt.where(Run.status == status)
+    if policy_id:
+        stmt = stmt.where(Run.policy_id == policy_id)
+    return {"runs": [run_dict(r, who) for r in db.scalars(stmt).all()]}
+
+
+@router.get("/runs/{run_id}")
+def read_run(run_id: int, who: Anyone, db: DB) -> dict[str, Any]:
+    return run_dict(get_run(db, run_id), who)
+
+
+def visible_reps(db: Session, run: Run, who: Principal) -> set[str] | None:
+    """None when the caller sees every rep, else the rep ids they may see (403 on unpublished runs)."""
+    if who.sees_everyone:
+        return None
+    if run.status == "draft":
+        raise ApiError(403, "forbidden", f"run {run.id} is a draft; managers and reps see results once published")
+    reps = db.scalars(select(RunRep).where(RunRep.run_id == run.id)).all()
+    return {r.rep_id for r in reps if who.may_see(r.rep_id, r.region)}
+
+
+def scoped_json(raw: bytes, keep: set[str], who: Principal) -> bytes:
+    """The results document cut down to the reps the caller may see, without team-wide totals."""
+    doc = json.loads(raw)
+    results = [r for r in doc.get("results", []) if isinstance(r, dict) and str(r.get("rep_id")) in keep]
+    scoped = {k: v for k, v in doc.items() if k in ("contract", "policy", "period", "currency")}
+    scoped["results"] = results
+    scoped["scope"] = {"role": who.role, "regions": sorted(who.regions), "rep_id": who.rep_id}
+    return json.dumps(scoped, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
+def wants_csv(request: Request, fmt: str | None) -> bool:
+    if fmt is not None:
+        return fmt == "csv"
+    accept = request.headers.get("accept", "")
+    return "text/csv" in accept and "application/json" not in accept
+
+
+@router.get("/runs/{run_id}/results", responses={200: {"content": {"text/csv": {}, "application/json": {}}}})
+def results(
+    who: Anyone,
+    db: DB,
+    run_id: int,
+    request: Request,
+    format: Literal["json", "csv"] | None = None,
+) -> Response:
+    """The engine's results: JSON (the documented results contract) or CSV, scoped to the caller."""
+    run = get_run(db, run_id)
+    keep = visible_reps(db, run, who)
+    headers = {"ETag": f'"{run.results_sha256}"'} if keep is None else {}
+    if wants_csv(request, format):
+        text = sanitise_csv(run.results_csv, keep)
+        headers["Content-Disposition"] = f'attachment; filename="run-{run.id}-{run.period}.csv"'
+        return Response(text.encode("utf-8"), media_type="text/csv; charset=utf-8", headers=headers)
+    raw = run.results_json if keep is None else scoped_json(run.results_json, keep, who)
+    return Response(raw, media_type="application/json", headers=headers)
+
+
+def version_row(db: Session, run: Run) -> PolicyVersion:
+    return get_version(db, run.policy_id, run.policy_version)

@@ -1,0 +1,125 @@
+"""Bearer tokens and roles: who may call the Merit service, and on whose data.
+
+Tokens are random strings shown once at creation; only their sha256 is stored, so a leaked
+database does not leak working credentials. A token carries one role:
+
+- ``hr``: writes policies, imports facts, runs, publishes, resolves objections, finalizes; sees all.
+- ``manager``: reads results of reps in its regions and files objections for them.
+- ``payroll``: reads all results and the payroll feed.
+- ``rep``: reads its own result line and files its own objections.
+
+This module knows nothing about HTTP; `service.api.deps` turns it into FastAPI dependencies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.problems import MeritInputError, Problem
+from service.db.models import ApiToken
+
+ROLES = ("hr", "manager", "payroll", "rep")
+TOKEN_PREFIX = "merit_"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller behind a valid token."""
+
+    token_id: int
+    name: str
+    role: str
+    regions: frozenset[str] = frozenset()
+    rep_id: str | None = None
+
+    @property
+    def sees_everyone(self) -> bool:
+        return self.role in ("hr", "payroll")
+
+    def may_see(self, rep_id: str, region: str | None) -> bool:
+        """Whether this caller may see (or object for) the rep with this id and region."""
+        if self.sees_everyone:
+            return True
+        if self.role == "manager":
+            return region is not None and region in self.regions
+        if self.role == "rep":
+            return rep_id == self.rep_id
+        return False
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def check_grant(role: str, regions: Iterable[str], rep_id: str | None, name: str) -> list[Problem]:
+    """Every reason the requested token would be unusable, as problems (empty when fine)."""
+    src = "token"
+    regions = list(regions)
+    problems: list[Problem] = []
+    if role not in ROLES:
+        problems.append(Problem(src, None, None, "role", f"unknown role {role!r}: use one of {', '.join(ROLES)}"))
+    if not name.strip():
+        problems.append(Problem(src, None, None, "name", "a token needs a name (who holds it)"))
+    if role == "manager" and not regions:
+        problems.append(Problem(src, None, None, "region", "a manager token needs at least one --region"))
+    if role != "manager" and regions:
+        problems.append(Problem(src, None, None, "region", f"--region applies to managers only, not {role}"))
+    if role == "rep" and not rep_id:
+        problems.append(Problem(src, None, None, "rep_id", "a rep token needs --rep-id"))
+    if role != "rep" and rep_id:
+        problems.append(Problem(src, None, None, "rep_id", f"--rep-id applies to reps only, not {role}"))
+    return problems
+
+
+def create_token(
+    session: Session,
+    *,
+    role: str,
+    name: str,
+    regions: Iterable[str] = (),
+    rep_id: str | None = None,
+    now: datetime | None = None,
+) -> tuple[str, ApiToken]:
+    """Store a new token's hash and return the token itself (the only time it is visible)."""
+    regions = sorted(set(regions))
+    problems = check_grant(role, regions, rep_id, name)
+    if problems:
+        raise MeritInputError(problems)
+    token = new_token()
+    row = ApiToken(
+        name=name.strip(),
+        role=role,
+        regions=json.dumps(regions, ensure_ascii=False),
+        rep_id=rep_id,
+        token_sha256=hash_token(token),
+        created_at=now or datetime.now(UTC),
+    )
+    session.add(row)
+    session.flush()
+    return token, row
+
+
+def authenticate(session: Session, token: str) -> Principal | None:
+    """The principal for a presented token, or None if it is unknown or revoked."""
+    row = session.scalars(select(ApiToken).where(ApiToken.token_sha256 == hash_token(token))).first()
+    if row is None or row.revoked_at is not None:
+        return None
+    return Principal(
+        token_id=row.id,
+        name=row.name,
+        role=row.role,
+        regions=frozenset(json.loads(row.regions)),
+        rep_id=row.rep_id,
+    )

@@ -1,0 +1,232 @@
+"""`merit`: the command line. A thin adapter: parse arguments, call engine/, print, exit.
+
+Every command reports user errors as `file:line:col: field: message` lines on stderr with exit
+status 1 and never a traceback; results are written only when the whole evaluation succeeded,
+atomically (temp file + rename), so a bad input never leaves a partial file behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from engine.problems import MeritInputError, Problem
+
+if TYPE_CHECKING:
+    from engine.facts import FactSet
+    from engine.policy import Policy
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+
+
+def _print_problems(problems: Sequence[Problem]) -> None:
+    for p in problems:
+        print(str(p), file=sys.stderr)
+    print(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found", file=sys.stderr)
+
+
+def write_atomically(path: Path, data: bytes | Iterable[str]) -> None:
+    """Write to a temp file beside `path`, then rename: readers never see a partial file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            if isinstance(data, bytes):
+                fh.write(data)
+            else:
+                for chunk in data:
+                    fh.write(chunk.encode("utf-8"))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_input(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise MeritInputError([Problem(path, None, None, "", f"cannot read: {exc.strerror}")]) from None
+
+
+def count_rep_months(facts: FactSet, period: str) -> int:
+    from engine.periods import months_of, parse_period
+
+    try:
+        return sum(len(facts.for_month(m)) for m in months_of(parse_period(period)))
+    except ValueError:
+        return 0
+
+
+@contextlib.contextmanager
+def progress_bar(label: str, total: int) -> Iterator[Callable[[int], None] | None]:
+    """A rich progress bar on an interactive terminal for long runs; nothing when piped."""
+    if not sys.stderr.isatty() or total < 20000:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    with Progress(
+        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        transient=True,
+    ) as bar:  # fmt: skip
+        task = bar.add_task(label, total=total)
+        yield lambda done: bar.update(task, completed=done)
+
+
+# ------------------------------------------------------------------ commands
+def cmd_validate(args: argparse.Namespace) -> int:
+    from engine.policy import PolicyLibrary
+
+    problems: list[Problem] = []
+    checked = 0
+    for path in args.paths:
+        try:
+            lib = PolicyLibrary.load(path)
+            checked += len(lib.policies)
+            for p in lib.policies:
+                print(f"ok {p.source}: {p.id} {p.version} sha256 {p.sha256}")
+        except MeritInputError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        _print_problems(problems)
+        return EXIT_PROBLEMS
+    print(f"{checked} policy version{'s' if checked != 1 else ''} valid")
+    return EXIT_OK
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from engine.diff import diff_policies
+    from engine.policy import load_policy_file
+
+    old, new = load_policy_file(args.old), load_policy_file(args.new)
+    lines = diff_policies(old, new)
+    for line in lines:
+        print(line)
+    if not lines:
+        print("no semantic change")
+    return EXIT_OK
+
+
+def load_for_period(policy_path: str, facts_path: str, period: str) -> tuple[Policy, FactSet]:
+    """The policy version in force for `period` and the facts it needs (shared by evaluate/simulate)."""
+    from engine.facts import load_facts
+    from engine.policy import PolicyLibrary
+
+    lib = PolicyLibrary.load(policy_path)
+    try:
+        policy = lib.for_period(period)
+    except ValueError as exc:
+        raise MeritInputError([Problem("--period", None, None, "", str(exc))]) from None
+    facts = load_facts(read_input(facts_path), facts_path, policy.numeric_columns)
+    return policy, facts
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from engine.evaluation import evaluate
+    from service.render import print_evaluation
+
+    policy, facts = load_for_period(args.policy, args.facts, args.period)
+    with progress_bar("evaluating", count_rep_months(facts, args.period)) as advance:
+        ev = evaluate(policy, facts, args.period, progress=advance)
+    if args.format == "table":
+        if args.output:
+            console = Console(file=open(os.devnull, "w"), record=True, width=200)  # noqa: SIM115
+            print_evaluation(ev, console)
+            write_atomically(Path(args.output), console.export_text().encode("utf-8"))
+        else:
+            console = Console()
+            if not console.is_terminal:
+                console = Console(width=200)
+            print_evaluation(ev, console)
+        return EXIT_OK
+    chunks = ev.json_chunks() if args.format == "json" else iter([ev.to_csv_text()])
+    if args.output:
+        write_atomically(Path(args.output), chunks)
+        print(f"wrote {args.output} ({len(ev.results)} results, payout {ev.total_payout})", file=sys.stderr)
+    else:
+        for chunk in chunks:
+            sys.stdout.write(chunk)
+    return EXIT_OK
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    from service.acceptance import run_acceptance_cli
+
+    return run_acceptance_cli(args.policy, args.pytest_args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="merit", description="Merit sales-incentive policy engine")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("validate", help="check policy files or folders (schema + linter)")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("diff", help="semantic difference between two policy versions")
+    p.add_argument("old")
+    p.add_argument("new")
+    p.set_defaults(func=cmd_diff)
+
+    p = sub.add_parser("evaluate", help="evaluate a month or quarter")
+    p.add_argument("--policy", required=True, help="a policy folder (version picked by period) or one file")
+    p.add_argument("--facts", required=True, help="facts file: .csv, .json or .xlsx")
+    p.add_argument("--period", required=True, help="2026-08 or 2026-Q3")
+    p.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    p.add_argument("--output", help="write to this file instead of stdout (only when everything succeeded)")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("test", help="run HR's acceptance scenarios (optionally against a policy file)")
+    p.add_argument("--policy", help="check this policy version against the scenarios tagged with its id")
+    p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="extra pytest arguments")
+    p.set_defaults(func=cmd_test)
+
+    try:
+        from service import sim_cli
+    except ImportError:
+        sim_cli = None  # type: ignore[assignment]
+    if sim_cli is not None:
+        sim_cli.add_commands(sub)
+    try:
+        from service import server_cli
+    except ImportError:
+        server_cli = None  # type: ignore[assignment]
+    if server_cli is not None:
+        server_cli.add_commands(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except MeritInputError as exc:
+        _print_problems(exc.problems)
+        return EXIT_PROBLEMS
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:  # a bug, not bad input: say so in one line; MERIT_DEBUG=1 shows the traceback
+        if os.environ.get("MERIT_DEBUG"):
+            raise
+        print(
+            f"merit: internal error: {type(exc).__name__}: {exc} (set MERIT_DEBUG=1 for details)",
+            file=sys.stderr,
+        )
+        return 3
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

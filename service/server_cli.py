@@ -1,0 +1,133 @@
+"""`merit serve`, `merit db upgrade` and `merit token create`: the service's command-line side.
+
+`service/cli.py` calls `add_commands(subparsers)`; each command sets `func(args) -> exit code`.
+Errors are printed one line per problem on stderr, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from engine.problems import MeritInputError
+from service.db import default_database_url
+
+
+def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register serve, db and token on the main `merit` parser."""
+    serve = subparsers.add_parser("serve", help="run the HTTP API (upgrades the database schema first)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    _database_option(serve)
+    serve.set_defaults(func=_guard(cmd_serve))
+
+    db = subparsers.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    up = db_sub.add_parser("upgrade", help="create or upgrade the schema (Alembic migrations)")
+    _database_option(up)
+    up.set_defaults(func=_guard(cmd_db_upgrade))
+
+    token = subparsers.add_parser("token", help="API tokens")
+    token_sub = token.add_subparsers(dest="token_command", required=True)
+    create = token_sub.add_parser("create", help="create a bearer token and print it (once)")
+    create.add_argument("--role", required=True, choices=["hr", "manager", "payroll", "rep"])
+    create.add_argument("--region", action="append", default=[], help="a manager's region (repeatable)")
+    create.add_argument("--rep-id", default=None, help="a rep token's own rep_id")
+    create.add_argument("--name", required=True, help="who holds the token")
+    _database_option(create)
+    create.set_defaults(func=_guard(cmd_token_create))
+
+
+def _database_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="SQLAlchemy URL (default: $MERIT_DATABASE_URL or sqlite:///merit.db), "
+        "e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test",
+    )
+
+
+def _url(args: argparse.Namespace) -> str:
+    return args.database_url or default_database_url()
+
+
+def _guard(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Turn expected failures into one line per problem and exit status 1."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except MeritInputError as err:
+            for problem in err.problems:
+                print(f"error: {problem}", file=sys.stderr)
+            return 1
+        except SQLAlchemyError as err:
+            first = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+            print(f"error: database: {first}", file=sys.stderr)
+            return 1
+        except OSError as err:
+            print(f"error: {err.strerror or err}", file=sys.stderr)
+            return 1
+
+    return run
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from service.db import upgrade
+
+    upgrade(_url(args))
+    print("database schema is up to date", file=sys.stderr)
+    return 0
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    from service.auth import create_token
+    from service.db import make_engine, make_sessionmaker, upgrade
+    from service.db.models import AuditEntry
+
+    url = _url(args)
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            token, row = create_token(session, role=args.role, name=args.name, regions=args.region, rep_id=args.rep_id)
+            session.add(
+                AuditEntry(
+                    at=datetime.now(UTC),
+                    actor="merit token create",
+                    role="cli",
+                    action="token.create",
+                    target=f"token:{row.id}",
+                    after_sha256=row.token_sha256,
+                    detail=json.dumps(
+                        {"name": row.name, "role": row.role, "regions": sorted(args.region), "rep_id": args.rep_id},
+                        ensure_ascii=False,
+                        sort_keys=True,
+                    ),
+                )
+            )
+            session.commit()
+    finally:
+        engine.dispose()
+    print(token)
+    scope = f" regions={','.join(sorted(args.region))}" if args.region else ""
+    scope += f" rep_id={args.rep_id}" if args.rep_id else ""
+    print(f"token {row.id} for {row.name} ({row.role}{scope}); it is shown only now", file=sys.stderr)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from service.api import create_app
+    from service.db import upgrade
+
+    url = _url(args)
+    upgrade(url)
+    uvicorn.run(create_app(url), host=args.host, port=args.port, log_level="info")
+    return 0

@@ -1,0 +1,322 @@
+"""`merit simulate`, `merit sweep`, `merit plan`: the what-if simulator on the command line.
+
+A thin adapter over engine.simulation: read files, build the scenario (policy edits with --set,
+quota changes with --quota, or another version with --scenario-policy), print a table, JSON or
+CSV. Nothing is stored; user errors come back as located problems through `service.cli.main`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from engine.problems import MeritInputError, Problem
+
+EXIT_OK = 0
+
+
+def _emit(data: bytes, output: str | None, what: str) -> None:
+    from service.cli import write_atomically
+
+    if output:
+        write_atomically(Path(output), data)
+        print(f"wrote {output} ({what})", file=sys.stderr)
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+
+
+def _console(output: str | None) -> Any:
+    from rich.console import Console
+
+    if output:
+        return Console(file=open(os.devnull, "w"), record=True, width=160)
+    console = Console()
+    return console if console.is_terminal else Console(width=160)
+
+
+def _pct(ratio: str | None) -> str:
+    from decimal import ROUND_DOWN, Decimal
+
+    if ratio is None:
+        return "-"
+    return f"{(Decimal(ratio) * 100).quantize(Decimal('0.001'), rounding=ROUND_DOWN)}%"
+
+
+def differences_csv(data: dict[str, Any]) -> str:
+    from engine.results import safe_cell
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(
+        ["period", "rep_id", "name", "region", "product_line", "baseline", "scenario", "delta", "reasons"]
+    )
+    for d in data["differences"]:
+        w.writerow(
+            [
+                data["period"], safe_cell(d["rep_id"]), safe_cell(d["name"]), safe_cell(d["region"]),
+                safe_cell(d["product_line"]), d["baseline"], d["scenario"], d["delta"],
+                safe_cell("; ".join(d["reasons"])),
+            ]
+        )  # fmt: skip
+    return buf.getvalue()
+
+
+def print_simulation(data: dict[str, Any], console: Any, limit: int = 25) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    b, s = data["baseline"], data["scenario"]
+    console.print(
+        f"[bold]what-if {data['period']}[/bold]: baseline {b['id']} {b['version']} ({b['sha256'][:12]})"
+        f" vs scenario ({s['sha256'][:12]})"
+    )
+    for e in data["changes"]["edits"]:
+        console.print(f"  set {escape(e)}")
+    for q in data["changes"]["quotas"]:
+        console.print(f"  quota {escape(q)}")
+    t = Table(title="cost")
+    for col in ("", "baseline", "scenario", "delta"):
+        t.add_column(col, justify="left" if not col else "right")
+    t.add_row("total payout", *(data["totals"][k] for k in ("baseline", "scenario", "delta")), style="bold")
+    for c, v in data["components"].items():
+        t.add_row(c, v["baseline"], v["scenario"], v["delta"])
+    for r, v in data["by_region"].items():
+        t.add_row(f"region {r}", v["baseline"], v["scenario"], v["delta"])
+    share = data["payout_share_of_sales"]
+    t.add_row("payout / sales", _pct(share["baseline"]), _pct(share["scenario"]), "")
+    for fid, v in data["eligible"].items():
+        t.add_row(
+            f"eligible: {fid}", str(v["baseline"]), str(v["scenario"]), str(v["scenario"] - v["baseline"])
+        )
+    for light in sorted(set(data["lights"]["baseline"]) | set(data["lights"]["scenario"])):
+        lb, ls = data["lights"]["baseline"].get(light, 0), data["lights"]["scenario"].get(light, 0)
+        t.add_row(f"light {light}", str(lb), str(ls), str(ls - lb))
+    console.print(t)
+    tm = data["tier_migration"]
+    m = Table(title="tier migration (month lines; rows: baseline, columns: scenario)")
+    m.add_column("from \\ to")
+    for to in tm["tiers"]:
+        m.add_column(to, justify="right")
+    for fr in tm["tiers"]:
+        m.add_row(fr, *(str(tm["matrix"][fr][to]) for to in tm["tiers"]))
+    console.print(m)
+    console.print(
+        f"winners {data['winners']['count']} ({data['winners']['total']}), losers {data['losers']['count']} "
+        f"({data['losers']['total']}), unchanged {data['unchanged_reps']}"
+    )
+    if data["differences"]:
+        first = f", first {limit}" if len(data["differences"]) > limit else ""
+        d = Table(title=f"per-rep differences (largest first{first})")
+        for col, j in (
+            ("rep", "left"),
+            ("name", "left"),
+            ("region", "left"),
+            ("baseline", "right"),
+            ("scenario", "right"),
+            ("delta", "right"),
+            ("why", "left"),
+        ):
+            d.add_column(col, justify=j)  # type: ignore[arg-type]
+        for r in data["differences"][:limit]:
+            d.add_row(
+                escape(r["rep_id"]),
+                escape(r["name"] or ""),
+                escape(r["region"] or ""),
+                r["baseline"],
+                r["scenario"],
+                r["delta"],
+                escape("\n".join(r["reasons"])),
+            )
+        console.print(d)
+
+
+def build_scenario(
+    policy: Any, facts: Any, period: str, sets: list[str], quotas: list[str], scenario_policy: str | None
+) -> tuple[Any, Any]:
+    from engine.edits import apply_edits
+    from engine.policy import load_policy_file
+    from engine.quota import apply_quota_changes
+
+    scenario = load_policy_file(scenario_policy) if scenario_policy else policy
+    scenario = apply_edits(scenario, sets)
+    sfacts = apply_quota_changes(facts, quotas, period) if quotas else facts
+    return scenario, sfacts
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from engine.simulation import simulate
+    from service.cli import load_for_period
+
+    policy, facts = load_for_period(args.policy, args.facts, args.period)
+    scenario, sfacts = build_scenario(policy, facts, args.period, args.set, args.quota, args.scenario_policy)
+    result = simulate(policy, scenario, facts, args.period, sfacts, edits=args.set, quotas=args.quota)
+    data = result.as_dict()
+    if args.format == "json":
+        _emit(
+            (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode(),
+            args.output,
+            f"delta {data['totals']['delta']}",
+        )
+    elif args.format == "csv":
+        _emit(differences_csv(data).encode("utf-8"), args.output, f"{len(data['differences'])} reps differ")
+    else:
+        console = _console(args.output)
+        print_simulation(data, console)
+        if args.output:
+            _emit(console.export_text().encode("utf-8"), args.output, f"delta {data['totals']['delta']}")
+    return EXIT_OK
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from engine.simulation import parse_values, sweep
+    from service.cli import load_for_period
+
+    if bool(args.values) == bool(args.range):
+        raise MeritInputError(
+            [Problem("--values", None, None, "", "give either --values a,b,c or --range start:stop:step")]
+        )
+    values = parse_values(args.values, args.range)
+    chart_fmt = None
+    if args.chart:
+        chart_fmt = Path(args.chart).suffix.lower().lstrip(".")
+        if chart_fmt not in ("svg", "png"):
+            raise MeritInputError(
+                [Problem("--chart", None, None, args.chart, "the chart file must end in .svg or .png")]
+            )
+    policy, facts = load_for_period(args.policy, args.facts, args.period)
+    result = sweep(policy, args.param, values, facts, args.period)
+    data = result.as_dict()
+    if args.chart:
+        from service.charts import sweep_chart
+        from service.cli import write_atomically
+
+        write_atomically(Path(args.chart), sweep_chart(data, chart_fmt or "svg"))
+        print(f"wrote {args.chart}", file=sys.stderr)
+    if args.format == "json":
+        _emit(
+            (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode(),
+            args.output,
+            f"{len(data['points'])} points",
+        )
+        return EXIT_OK
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = _console(args.output)
+    t = Table(
+        title=escape(
+            f"sweep {data['parameter']} — {data['period']} (baseline payout {data['baseline']['payout']})"
+        )
+    )
+    tiers = list(data["points"][0]["tiers"]) if data["points"] else []
+    for col in ("value", "payout", "delta", "payout / sales", *tiers):
+        t.add_column(col, justify="right")
+    for p in data["points"]:
+        t.add_row(
+            p["value"],
+            p["payout"],
+            p["delta"],
+            _pct(p["share_of_sales"]),
+            *(str(p["tiers"][x]) for x in tiers),
+        )
+    console.print(t)
+    if args.output:
+        _emit(console.export_text().encode("utf-8"), args.output, f"{len(data['points'])} points")
+    return EXIT_OK
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from engine.diff import diff_policies
+    from engine.facts import load_facts
+    from engine.policy import load_policy_file
+    from engine.simulation import simulate
+    from service.cli import read_input
+
+    old, new = load_policy_file(args.old), load_policy_file(args.new)
+    cols = sorted(set(old.numeric_columns) | set(new.numeric_columns))
+    facts = load_facts(read_input(args.facts), args.facts, cols)
+    changes = diff_policies(old, new)
+    data = simulate(old, new, facts, args.period).as_dict()
+    if args.format == "json":
+        out = {"policy_changes": changes, "impact": data}
+        _emit(
+            (json.dumps(out, ensure_ascii=False, indent=2) + "\n").encode(),
+            args.output,
+            f"delta {data['totals']['delta']}",
+        )
+        return EXIT_OK
+    from rich.markup import escape
+
+    console = _console(args.output)
+    console.print(
+        f"[bold]plan: {old.id} {old.version} -> {new.id} {new.version}[/bold]"
+        f" on the facts of {data['period']}"
+    )
+    console.print("policy changes:" if changes else "policy changes: none (the versions mean the same thing)")
+    for line in changes:
+        console.print(f"  ~ {escape(line)}")
+    print_simulation(data, console)
+    if args.output:
+        _emit(console.export_text().encode("utf-8"), args.output, f"delta {data['totals']['delta']}")
+    return EXIT_OK
+
+
+def add_commands(sub: Any) -> None:
+    p = sub.add_parser("simulate", help="what-if: a scenario's cost and who moves, against the baseline")
+    p.add_argument(
+        "--policy", required=True, help="baseline: a policy folder (version picked by period) or one file"
+    )
+    p.add_argument("--facts", required=True, help="facts file: .csv, .json or .xlsx")
+    p.add_argument("--period", required=True, help="2026-08 or 2026-Q3")
+    p.add_argument(
+        "--scenario-policy", help="another policy version as the scenario (edits apply on top of it)"
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="e.g. commission.tiers[advanced].rate=0.018",
+    )
+    p.add_argument(
+        "--quota",
+        action="append",
+        default=[],
+        metavar="CHANGE",
+        help="e.g. region=East:+5%%, rep=R001:=900000, all:-3%%",
+    )
+    p.add_argument(
+        "--format", choices=("table", "json", "csv"), default="table", help="csv: per-rep differences"
+    )
+    p.add_argument("--output", help="write to this file instead of stdout")
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("sweep", help="cost curve of one policy parameter over a range of values")
+    p.add_argument("--policy", required=True)
+    p.add_argument("--facts", required=True)
+    p.add_argument("--period", required=True)
+    p.add_argument("--param", required=True, metavar="PATH", help="e.g. commission.tiers[advanced].rate")
+    p.add_argument("--values", help="comma-separated values, e.g. 0.015,0.016,0.018")
+    p.add_argument("--range", help="start:stop:step, e.g. 0.015:0.025:0.0005")
+    p.add_argument("--chart", help="also draw the curve to this .svg or .png file")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.add_argument("--output")
+    p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser(
+        "plan", help="impact of a policy edit before it is published: what changes, what it costs, who moves"
+    )
+    p.add_argument("old", help="the policy version in force")
+    p.add_argument("new", help="the edited version")
+    p.add_argument("--facts", required=True)
+    p.add_argument("--period", required=True)
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.add_argument("--output")
+    p.set_defaults(func=cmd_plan)

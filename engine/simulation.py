@@ -21,6 +21,7 @@ quarterly group awards; an unchanged scenario equals an evaluation's totals to t
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -97,16 +98,61 @@ class Prepared:
     definitions. Values are shared read-only between the points' lines.
     """
 
-    def __init__(self, facts: FactSet) -> None:
+    def __init__(self, facts: FactSet, base: Prepared | None = None) -> None:
         self.facts = facts
         self.rows = rows_by_month(facts)
         self._memo: dict[Hashable, Any] = {}
+        self.base: Prepared | None = None
+        self.changed: frozenset[str] = frozenset()
+        self.changed_reps: frozenset[str] = frozenset()
+        if base is not None:
+            changed = _changed_columns(base.rows, self.rows)
+            if changed is not None:
+                self.base, (self.changed, self.changed_reps) = base, changed
 
-    def memo(self, key: Hashable, make: Callable[[], Any]) -> Any:
+    def memo(self, key: Hashable, make: Callable[[], Any], columns: Iterable[str] | None = None) -> Any:
+        """`make()` once per key; from `base` when this differs from it only in other columns.
+
+        A scenario with changed quotas differs from its baseline only in `target`: the quarter's
+        ranking by actual sales is the baseline's, so it is taken from there, not sorted again.
+        """
+        if self.base is not None and columns is not None and self.changed.isdisjoint(columns):
+            return self.base.memo(key, make, columns)
         hit = self._memo.get(key, _MISSING)
         if hit is _MISSING:
             hit = self._memo[key] = make()
         return hit
+
+    def has(self, key: Hashable) -> bool:
+        return key in self._memo
+
+
+def _changed_columns(old: RowsByMonth, new: RowsByMonth) -> tuple[frozenset[str], frozenset[str]] | None:
+    """The number columns and the reps in which `new` differs from `old`.
+
+    None unless both hold the same reps with the same labels, month by month, in the same order.
+    """
+    if old.keys() != new.keys():
+        return None
+    changed: set[str] = set()
+    reps: set[str] = set()
+    for month, rows in old.items():
+        other = new[month]
+        if len(rows) != len(other):
+            return None
+        for a, b in zip(rows, other, strict=True):
+            if a is b:
+                continue
+            if (a.rep_id, a.name, a.region, a.product_line) != (b.rep_id, b.name, b.region, b.product_line):
+                return None
+            reps.add(a.rep_id)
+            if a.target != b.target:
+                changed.add("target")
+            if a.actual != b.actual:
+                changed.add("actual")
+            if a.numbers != b.numbers:
+                changed.update(c for c in a.numbers.keys() | b.numbers.keys() if a.numbers.get(c) != b.numbers.get(c))
+    return frozenset(changed), frozenset(reps)
 
 
 _MISSING = object()
@@ -115,6 +161,9 @@ _MISSING = object()
 def scale_key(thresholds: tuple[Decimal, ...], value: Ratio) -> int:
     """`engine.rules.Scale.key` for one ratio: 2 x (thresholds below) + 1 when equal to one."""
     num, den = value.numerator, value.denominator
+    if den == 1:  # a plain amount or a rank: compare it directly, thresholds are ascending
+        i = bisect_left(thresholds, num)
+        return 2 * i + (1 if i < len(thresholds) and thresholds[i] == num else 0)
     k = 0
     for t in thresholds:
         right = _EXACT.multiply(t, den)
@@ -128,21 +177,26 @@ def scale_key(thresholds: tuple[Decimal, ...], value: Ratio) -> int:
 
 
 def _place(values: Sequence[Ratio | None], order: str) -> dict[int, Placing]:
-    """`engine.awards.place` over ready values (exact keys; Decimal when every denominator is 1)."""
-    present = {i: v for i, v in enumerate(values) if v is not None}
-    if all(v.denominator == 1 for v in present.values()):
-        exact: dict[int, Any] = {i: v.numerator for i, v in present.items()}
+    """`engine.awards.place` over ready values, best first (exact keys; Decimal when every denominator is 1)."""
+    present = [i for i, v in enumerate(values) if v is not None]
+    ratios = [values[i] for i in present]
+    exact: list[Any]
+    if all(v.denominator == 1 for v in ratios):  # type: ignore[union-attr]
+        exact = [v.numerator for v in ratios]  # type: ignore[union-attr]
     else:
-        exact = {i: Fraction(v.numerator) / Fraction(v.denominator) for i, v in present.items()}
-    ordered = sorted(exact, key=lambda i: (-exact[i] if order == "desc" else exact[i], i))
+        exact = [Fraction(v.numerator) / Fraction(v.denominator) for v in ratios]  # type: ignore[union-attr]
+    # sorted() is stable also with reverse=True: equal values keep index order, as place() does
+    ordered = sorted(range(len(present)), key=exact.__getitem__, reverse=order == "desc")
     result: dict[int, Placing] = {}
-    pos = 0
-    while pos < len(ordered):
+    pos, n = 0, len(ordered)
+    while pos < n:
         end = pos
-        while end + 1 < len(ordered) and exact[ordered[end + 1]] == exact[ordered[pos]]:
+        value = exact[ordered[pos]]
+        while end + 1 < n and exact[ordered[end + 1]] == value:
             end += 1
         for j in range(pos, end + 1):
-            result[ordered[j]] = Placing(rank=pos + 1, tied=end - pos + 1, value=present[ordered[j]])
+            k = ordered[j]
+            result[present[k]] = Placing(rank=pos + 1, tied=end - pos + 1, value=ratios[k])  # type: ignore[arg-type]
         pos = end + 1
     return result
 
@@ -206,10 +260,21 @@ class _Lean:
         return self.prep.memo(("lines", period, self.defs), make)
 
     def _month_base(self, month: Month) -> list[tuple[Any, ...]]:
+        key = ("lines", str(month), self.defs)
+        base = self.prep.base
+
         def make() -> list[tuple[Any, ...]]:
             out = []
             text = str(month)
-            for row in self.prep.rows.get(month, ()):
+            # a row the scenario left unchanged (the same object) keeps the baseline's numbers
+            same: Sequence[FactRow] = ()
+            done: Sequence[tuple[Any, ...]] = ()
+            if base is not None and base.has(key):
+                same, done = base.rows.get(month, ()), base.memo(key, list)
+            for i, row in enumerate(self.prep.rows.get(month, ())):
+                if i < len(same) and same[i] is row:
+                    out.append(done[i])
+                    continue
                 numbers: dict[str, Decimal | None] = {"target": row.target, "actual": row.actual}
                 for c in self.extra:
                     numbers[c] = row.numbers.get(c)
@@ -271,9 +336,12 @@ class _Lean:
 
     def _placings(self, lines: Sequence[SimLine], period: str, by: str, order: str) -> dict[int, Placing]:
         def make() -> dict[int, Placing]:
-            return _place([self._value(ln, by) for ln in lines], order)
+            if by in self.policy.metrics:
+                return _place([ln.metrics.get(by) for ln in lines], order)
+            return _place([None if (v := ln.numbers.get(by)) is None else Ratio(v) for ln in lines], order)
 
-        return self.prep.memo(("place", period, self.defs, by, order), make)
+        columns = self.policy.metrics[by].columns if by in self.policy.metrics else (by,)
+        return self.prep.memo(("place", period, self.defs, by, order), make, columns)
 
     # -------------------------------------------------------------- across lines
     def _awards(self, lines: Sequence[SimLine], kind: str, period: str) -> None:
@@ -326,7 +394,11 @@ class _Lean:
             return hit
 
         money = self.policy.money
+        # placings come best first: past the last threshold every rank gets the same answer
+        last = thresholds[-1] if thresholds else Decimal(0)
         for i, pl in placings.items():
+            if pl.rank > last and outcome(pl.rank) == NONE:
+                break
             line = lines[i]
             o = outcome(pl.rank)
             if award.is_honour:
@@ -402,9 +474,18 @@ class _Lean:
             for line in self.month(month):
                 by_rep[line.rep_id].append(line)
 
+        key = ("lines", period, self.defs)
+        base = self.prep.base
+
         def make() -> list[tuple[Any, ...]]:
+            done: dict[str, tuple[Any, ...]] = {}
+            if base is not None and base.has(key):  # reps the scenario left unchanged keep their sums
+                done = {t[0]: t for t in base.memo(key, list) if t[0] not in self.prep.changed_reps}
             out = []
             for rep_id in sorted(by_rep):
+                if rep_id in done:
+                    out.append(done[rep_id])
+                    continue
                 months = by_rep[rep_id]
                 last = months[-1]
                 numbers = sum_columns([m.numbers for m in months], self.columns)
@@ -746,7 +827,7 @@ def simulate(
     if scenario_facts is None or scenario_facts is facts:
         s = b if scenario is baseline else outcome_lines(scenario, prep, per)
     else:
-        s = outcome_lines(scenario, Prepared(scenario_facts), per)
+        s = outcome_lines(scenario, Prepared(scenario_facts, base=prep), per)
     return SimulationResult(str(per), baseline, scenario, b, s, tuple(edits), tuple(quotas))
 
 
@@ -869,7 +950,7 @@ def sweep(
     policies = [apply_edits(baseline, [Edit(path, format(Decimal(str(v)), "f"))]) for v in values]
     prep = Prepared(facts)
     b = outcome_lines(baseline, prep, per)
-    sprep = prep if scenario_facts is None or scenario_facts is facts else Prepared(scenario_facts)
+    sprep = prep if scenario_facts is None or scenario_facts is facts else Prepared(scenario_facts, base=prep)
     points = [
         _point(Decimal(str(v)), pol, outcome_lines(pol, sprep, per)) for v, pol in zip(values, policies, strict=True)
     ]

@@ -149,6 +149,37 @@ def test_lean_decisions_agree_with_the_evaluator_rep_by_rep(policy, edits, tmp_p
         ]
 
 
+@pytest.mark.parametrize("change", ["quota", "actual"])
+def test_scenario_facts_sharing_the_baselines_work_still_agree_with_the_evaluator(policy, change, tmp_path):
+    """The scenario reuses what the baseline computed for rows it left unchanged; never for others.
+
+    With changed actuals the rankings differ (a rep raised to 10x the top sales must win the
+    quarterly TOP 3), so nothing ranked by actual may be taken from the baseline.
+    """
+    from dataclasses import replace
+
+    from bench.synth import write_facts
+
+    path = tmp_path / "f.csv"
+    write_facts(path, 90, seed=5)
+    facts = load_facts(path.read_bytes(), path.name, policy.numeric_columns)
+    if change == "quota":
+        sfacts = apply_quota_changes(facts, ["region=East:+5%"], "2026-Q3")
+    else:
+        top = max(r.actual for r in facts.rows)
+        rows = tuple(replace(r, actual=top * 10) if r.rep_id == facts.rows[-1].rep_id else r for r in facts.rows)
+        sfacts = type(facts)(facts.source + " (changed)", rows, facts.columns, "changed")
+    result = simulate(policy, policy, facts, "2026-Q3", sfacts)
+    ev = evaluate(policy, sfacts, "2026-Q3")
+    assert [ln.rep_id for ln in ev.results] == [ln.rep_id for ln in result.scenario]
+    for a, b in zip(ev.results, result.scenario, strict=True):
+        assert (a.total, a.light, a.flags, a.tier) == (b.total, b.light, b.flags, b.tier)
+        assert [(x.id, x.amount, x.period) for x in a.awards] == [(x.id, x.amount, x.period) for x in b.awards]
+    if change == "actual":
+        winner = next(b for b in result.scenario if b.rep_id == facts.rows[-1].rep_id)
+        assert ("quarterly_top3", Decimal("5000.00")) in [(x.id, x.amount) for x in winner.awards]
+
+
 def test_sweep_cost_curve(policy):
     # 1.8%: 9002.00 (above); 2%: the baseline 9630.00; 2.2%: R1 2288 + R2 4620 + 2000 + 1350 = 10258.00
     sw = sweep(policy, ADV_RATE, [Decimal("0.018"), Decimal("0.02"), Decimal("0.022")], three_reps(), "2026-08")

@@ -55,16 +55,8 @@ def parse_edit(text: str, source: str = "--set") -> Edit:
     """'commission.tiers[advanced].rate=0.018' -> Edit; a located error when there is no '='."""
     path, sep, value = text.partition("=")
     if not sep or not path.strip():
-        raise MeritInputError(
-            [
-                Problem(
-                    source,
-                    None,
-                    None,
-                    text,
-                    "write an edit as PATH=VALUE, e.g. commission.tiers[advanced].rate=0.018",
-                )
-            ]
+        raise MeritInputError.at(
+            source, text, "write an edit as PATH=VALUE, e.g. commission.tiers[advanced].rate=0.018"
         )
     return Edit(path.strip(), value.strip())
 

@@ -47,6 +47,11 @@ class MeritInputError(Exception):
         self.kind = kind
         super().__init__("\n".join(str(p) for p in self.problems))
 
+    @classmethod
+    def at(cls, source: str, field: str, message: str, line: int | None = None) -> MeritInputError:
+        """The error of a single problem: `raise MeritInputError.at("--set", text, "write ...")`."""
+        return cls([Problem(source, line, None, field, message)])
+
 
 def _problem_order(p: Problem) -> tuple[str, int, int, str, str]:
     return (p.source, p.line or 0, p.column or 0, p.field, p.message)

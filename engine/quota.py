@@ -70,32 +70,16 @@ class QuotaChange:
 def parse_quota(text: str, source: str = "--quota") -> QuotaChange:
     m = _CHANGE.match(text)
     if not m:
-        raise MeritInputError(
-            [
-                Problem(
-                    source,
-                    None,
-                    None,
-                    text,
-                    "write a quota change like region=East:+5%, product_line=A:-10%, rep=R001:=900000 or all:+3%",
-                )
-            ]
+        raise MeritInputError.at(
+            source, text, "write a quota change like region=East:+5%, product_line=A:-10%, rep=R001:=900000 or all:+3%"
         )
     field = None
     values: tuple[str, ...] = ()
     if not m.group("all"):
         key = m.group("key")
         if key not in SELECTORS:
-            raise MeritInputError(
-                [
-                    Problem(
-                        source,
-                        None,
-                        None,
-                        text,
-                        f"select rows by {', '.join(sorted(set(SELECTORS)))} or all, not {key!r}",
-                    )
-                ]
+            raise MeritInputError.at(
+                source, text, f"select rows by {', '.join(sorted(set(SELECTORS)))} or all, not {key!r}"
             )
         field = SELECTORS[key]
         values = tuple(v.strip() for v in m.group("values").split(",") if v.strip())
@@ -103,25 +87,15 @@ def parse_quota(text: str, source: str = "--quota") -> QuotaChange:
     op, pct = m.group("op"), m.group("pct")
     if op == "=":
         if pct:
-            raise MeritInputError(
-                [
-                    Problem(
-                        source,
-                        None,
-                        None,
-                        text,
-                        "=N sets the target to an amount; use +N% or -N% to scale it",
-                    )
-                ]
-            )
+            raise MeritInputError.at(source, text, "=N sets the target to an amount; use +N% or -N% to scale it")
         return QuotaChange(text, field, values, "set", num)
     if op == "*":
         return QuotaChange(text, field, values, "scale", num / 100 if pct else num)
     if not pct or op is None:
-        raise MeritInputError([Problem(source, None, None, text, "give a change as +N%, -N%, *FACTOR or =AMOUNT")])
+        raise MeritInputError.at(source, text, "give a change as +N%, -N%, *FACTOR or =AMOUNT")
     factor = 1 + (num / 100 if op == "+" else -num / 100)
     if factor < 0:
-        raise MeritInputError([Problem(source, None, None, text, "a target cannot fall below zero")])
+        raise MeritInputError.at(source, text, "a target cannot fall below zero")
     return QuotaChange(text, field, values, "scale", factor)
 
 
@@ -209,9 +183,7 @@ def parse_shares(text: str, source: str = "--shares") -> dict[str, Decimal]:
                 raise ValueError
             share = Decimal(value[:-1]) / 100 if value.endswith("%") else Decimal(value)
         except (ValueError, ArithmeticError):
-            raise MeritInputError(
-                [Problem(source, None, None, item.strip(), "write shares like East:40%,South:30% or East:0.4")]
-            ) from None
+            raise MeritInputError.at(source, item.strip(), "write shares like East:40%,South:30% or East:0.4") from None
         out[name.strip()] = share
     return out
 
@@ -219,16 +191,8 @@ def parse_shares(text: str, source: str = "--shares") -> dict[str, Decimal]:
 def _check_shares(shares: Mapping[str, Decimal], level: str) -> None:
     total = sum(shares.values(), Decimal(0))
     if total != 1:
-        raise MeritInputError(
-            [
-                Problem(
-                    "shares",
-                    None,
-                    None,
-                    level,
-                    f"shares add up to {total * 100:f}%; they must add up to exactly 100%",
-                )
-            ]
+        raise MeritInputError.at(
+            "shares", level, f"shares add up to {total * 100:f}%; they must add up to exactly 100%"
         )
 
 
@@ -263,10 +227,10 @@ def decompose_targets(
     months = months_of(per)
     field = SELECTORS.get(group_by)
     if field not in ("region", "product_line"):
-        raise MeritInputError([Problem("group_by", None, None, group_by, "decompose by region or product_line")])
+        raise MeritInputError.at("group_by", group_by, "decompose by region or product_line")
     rows = [r for m in months for r in facts.for_month(m)]
     if not rows:
-        raise MeritInputError([Problem(facts.source, None, None, "period", f"no facts for {per}")])
+        raise MeritInputError.at(facts.source, "period", f"no facts for {per}")
     group_of: dict[str, str] = {}
     for r in rows:
         group_of[r.rep_id] = getattr(r, field) or "(none)"
@@ -291,31 +255,21 @@ def decompose_targets(
                 )
                 if x
             )
-            raise MeritInputError([Problem("shares", None, None, group_by, msg)])
+            raise MeritInputError.at("shares", group_by, msg)
         gw = dict(group_shares)
     else:
         gw = {g: sum((prev_actual[r] for r in reps), Decimal(0)) for g, reps in members.items()}
     try:
         by_group = split_exact(total, gw)
     except ValueError as exc:
-        raise MeritInputError(
-            [Problem("shares", None, None, group_by, f"{exc} (no previous-period actuals: give shares)")]
-        ) from None
+        raise MeritInputError.at("shares", group_by, f"{exc} (no previous-period actuals: give shares)") from None
     by_rep: dict[str, Decimal] = {}
     for g, reps in sorted(members.items()):
         if rep_shares is not None and g in rep_shares:
             _check_shares(rep_shares[g], f"{g} reps")
             if set(rep_shares[g]) != set(reps):
-                raise MeritInputError(
-                    [
-                        Problem(
-                            "shares",
-                            None,
-                            None,
-                            f"{g} reps",
-                            f"give a share for exactly these reps: {', '.join(reps)}",
-                        )
-                    ]
+                raise MeritInputError.at(
+                    "shares", f"{g} reps", f"give a share for exactly these reps: {', '.join(reps)}"
                 )
             rw = dict(rep_shares[g])
         else:
@@ -323,16 +277,8 @@ def decompose_targets(
         try:
             by_rep.update(split_exact(by_group[g], rw))
         except ValueError as exc:
-            raise MeritInputError(
-                [
-                    Problem(
-                        "shares",
-                        None,
-                        None,
-                        f"{g} reps",
-                        f"{exc} (no previous-period actuals in {g}: give rep shares)",
-                    )
-                ]
+            raise MeritInputError.at(
+                "shares", f"{g} reps", f"{exc} (no previous-period actuals in {g}: give rep shares)"
             ) from None
     current: dict[str, dict[str, Decimal]] = defaultdict(dict)
     for r in rows:

@@ -531,7 +531,7 @@ def _period(period: Period | str) -> Period:
     try:
         return parse_period(period)
     except ValueError as exc:
-        raise MeritInputError([Problem("period", None, None, "", str(exc))]) from None
+        raise MeritInputError.at("period", "", str(exc)) from None
 
 
 def _check_inputs(policy: Policy, facts: FactSet, per: Period) -> None:
@@ -544,7 +544,7 @@ def _check_inputs(policy: Policy, facts: FactSet, per: Period) -> None:
             ]
         )
     if not any(r.period in months_of(per) for r in facts.rows):
-        raise MeritInputError([Problem(facts.source, None, None, "period", f"no facts for {per}")])
+        raise MeritInputError.at(facts.source, "period", f"no facts for {per}")
 
 
 # ------------------------------------------------------------------------ summaries
@@ -853,13 +853,11 @@ def parse_values(values: str | None = None, range_: str | None = None) -> list[D
             out = [Decimal(v.strip()) for v in (values or "").split(",") if v.strip()]
     except (InvalidOperation, ValueError) as exc:
         msg = str(exc) if isinstance(exc, ValueError) and str(exc) else "values must be decimal numbers"
-        raise MeritInputError(
-            [Problem("--range" if range_ else "--values", None, None, range_ or values or "", msg)]
-        ) from None
+        raise MeritInputError.at("--range" if range_ else "--values", range_ or values or "", msg) from None
     if not out:
-        raise MeritInputError([Problem("--values", None, None, "", "give at least one value")])
+        raise MeritInputError.at("--values", "", "give at least one value")
     if len(out) > MAX_SWEEP_POINTS:
-        raise MeritInputError([Problem("--values", None, None, "", f"a sweep has at most {MAX_SWEEP_POINTS} points")])
+        raise MeritInputError.at("--values", "", f"a sweep has at most {MAX_SWEEP_POINTS} points")
     return out
 
 
@@ -946,7 +944,7 @@ def sweep(
 
     per = _period(period)
     if len(values) > MAX_SWEEP_POINTS:
-        raise MeritInputError([Problem("--values", None, None, "", f"a sweep has at most {MAX_SWEEP_POINTS} points")])
+        raise MeritInputError.at("--values", "", f"a sweep has at most {MAX_SWEEP_POINTS} points")
     policies = [apply_edits(baseline, [Edit(path, format(Decimal(str(v)), "f"))]) for v in values]
     prep = Prepared(facts)
     b = outcome_lines(baseline, prep, per)

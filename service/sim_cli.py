@@ -16,8 +16,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from engine.problems import MeritInputError, Problem
-
 EXIT_OK = 0
 
 
@@ -54,9 +52,7 @@ def differences_csv(data: dict[str, Any]) -> str:
 
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(
-        ["period", "rep_id", "name", "region", "product_line", "baseline", "scenario", "delta", "reasons"]
-    )
+    w.writerow(["period", "rep_id", "name", "region", "product_line", "baseline", "scenario", "delta", "reasons"])
     for d in data["differences"]:
         w.writerow(
             [
@@ -92,9 +88,7 @@ def print_simulation(data: dict[str, Any], console: Any, limit: int = 25) -> Non
     share = data["payout_share_of_sales"]
     t.add_row("payout / sales", _pct(share["baseline"]), _pct(share["scenario"]), "")
     for fid, v in data["eligible"].items():
-        t.add_row(
-            f"eligible: {fid}", str(v["baseline"]), str(v["scenario"]), str(v["scenario"] - v["baseline"])
-        )
+        t.add_row(f"eligible: {fid}", str(v["baseline"]), str(v["scenario"]), str(v["scenario"] - v["baseline"]))
     for light in sorted(set(data["lights"]["baseline"]) | set(data["lights"]["scenario"])):
         lb, ls = data["lights"]["baseline"].get(light, 0), data["lights"]["scenario"].get(light, 0)
         t.add_row(f"light {light}", str(lb), str(ls), str(ls - lb))
@@ -137,26 +131,14 @@ def print_simulation(data: dict[str, Any], console: Any, limit: int = 25) -> Non
         console.print(d)
 
 
-def build_scenario(
-    policy: Any, facts: Any, period: str, sets: list[str], quotas: list[str], scenario_policy: str | None
-) -> tuple[Any, Any]:
-    from engine.edits import apply_edits
-    from engine.policy import load_policy_file
-    from engine.quota import apply_quota_changes
-
-    scenario = load_policy_file(scenario_policy) if scenario_policy else policy
-    scenario = apply_edits(scenario, sets)
-    sfacts = apply_quota_changes(facts, quotas, period) if quotas else facts
-    return scenario, sfacts
-
-
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from engine.simulation import simulate
+    from engine.policy import load_policy_file
     from service.cli import load_for_period
+    from service.simargs import run_simulation
 
     policy, facts = load_for_period(args.policy, args.facts, args.period)
-    scenario, sfacts = build_scenario(policy, facts, args.period, args.set, args.quota, args.scenario_policy)
-    result = simulate(policy, scenario, facts, args.period, sfacts, edits=args.set, quotas=args.quota)
+    scenario_base = load_policy_file(args.scenario_policy) if args.scenario_policy else None
+    result = run_simulation(policy, facts, args.period, args.set, args.quota, scenario_base)
     data = result.as_dict()
     if args.format == "json":
         _emit(
@@ -175,23 +157,13 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from engine.simulation import parse_values, sweep
     from service.cli import load_for_period
+    from service.simargs import chart_format, run_sweep, sweep_values
 
-    if bool(args.values) == bool(args.range):
-        raise MeritInputError(
-            [Problem("--values", None, None, "", "give either --values a,b,c or --range start:stop:step")]
-        )
-    values = parse_values(args.values, args.range)
-    chart_fmt = None
-    if args.chart:
-        chart_fmt = Path(args.chart).suffix.lower().lstrip(".")
-        if chart_fmt not in ("svg", "png"):
-            raise MeritInputError(
-                [Problem("--chart", None, None, args.chart, "the chart file must end in .svg or .png")]
-            )
+    values = sweep_values(args.values, args.range)
+    chart_fmt = chart_format(args.chart) if args.chart else None
     policy, facts = load_for_period(args.policy, args.facts, args.period)
-    result = sweep(policy, args.param, values, facts, args.period)
+    result = run_sweep(policy, args.param, values, facts, args.period)
     data = result.as_dict()
     if args.chart:
         from service.charts import sweep_chart
@@ -211,9 +183,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     console = _console(args.output)
     t = Table(
-        title=escape(
-            f"sweep {data['parameter']} — {data['period']} (baseline payout {data['baseline']['payout']})"
-        )
+        title=escape(f"sweep {data['parameter']} — {data['period']} (baseline payout {data['baseline']['payout']})")
     )
     tiers = list(data["points"][0]["tiers"]) if data["points"] else []
     for col in ("value", "payout", "delta", "payout / sales", *tiers):
@@ -256,8 +226,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     console = _console(args.output)
     console.print(
-        f"[bold]plan: {old.id} {old.version} -> {new.id} {new.version}[/bold]"
-        f" on the facts of {data['period']}"
+        f"[bold]plan: {old.id} {old.version} -> {new.id} {new.version}[/bold] on the facts of {data['period']}"
     )
     console.print("policy changes:" if changes else "policy changes: none (the versions mean the same thing)")
     for line in changes:
@@ -270,14 +239,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def add_commands(sub: Any) -> None:
     p = sub.add_parser("simulate", help="what-if: a scenario's cost and who moves, against the baseline")
-    p.add_argument(
-        "--policy", required=True, help="baseline: a policy folder (version picked by period) or one file"
-    )
+    p.add_argument("--policy", required=True, help="baseline: a policy folder (version picked by period) or one file")
     p.add_argument("--facts", required=True, help="facts file: .csv, .json or .xlsx")
     p.add_argument("--period", required=True, help="2026-08 or 2026-Q3")
-    p.add_argument(
-        "--scenario-policy", help="another policy version as the scenario (edits apply on top of it)"
-    )
+    p.add_argument("--scenario-policy", help="another policy version as the scenario (edits apply on top of it)")
     p.add_argument(
         "--set",
         action="append",
@@ -292,9 +257,7 @@ def add_commands(sub: Any) -> None:
         metavar="CHANGE",
         help="e.g. region=East:+5%%, rep=R001:=900000, all:-3%%",
     )
-    p.add_argument(
-        "--format", choices=("table", "json", "csv"), default="table", help="csv: per-rep differences"
-    )
+    p.add_argument("--format", choices=("table", "json", "csv"), default="table", help="csv: per-rep differences")
     p.add_argument("--output", help="write to this file instead of stdout")
     p.set_defaults(func=cmd_simulate)
 

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service.api import audit, errors, facts, payroll, policies, runs, workflow
+from service.api import audit, errors, facts, payroll, policies, runs, simulations, ui, workflow
 from service.api.deps import DB, Settings
 from service.db import make_engine, make_sessionmaker
 
@@ -72,7 +72,7 @@ def create_app(
     )
     app.state.db_engine = engine
     errors.install(app)
-    for module in (policies, facts, runs, workflow, payroll, audit):
+    for module in (policies, facts, runs, workflow, payroll, audit, simulations, ui):
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["health"])

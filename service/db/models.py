@@ -214,3 +214,51 @@ class AuditEntry(Base):
     before_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     after_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     detail: Mapped[str] = mapped_column(Text, default="{}")  # JSON object
+
+
+class Scenario(Base):
+    """A named what-if scenario: a baseline and the changes to try (no figures, no results)."""
+
+    __tablename__ = "scenarios"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    policy_id: Mapped[str] = mapped_column(String(200))
+    version: Mapped[str | None] = mapped_column(String(100), nullable=True)  # None: in force for the period
+    scenario_version: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    period: Mapped[str | None] = mapped_column(String(7), nullable=True)
+    edits: Mapped[str] = mapped_column(Text)  # JSON list of "PATH=VALUE"
+    quotas: Mapped[str] = mapped_column(Text)  # JSON list of quota changes
+    fact_import_id: Mapped[int | None] = mapped_column(ForeignKey("fact_imports.id"), nullable=True)
+    from_finalized_runs: Mapped[bool] = mapped_column(Boolean, default=False)
+    scope_regions: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON list; None: every region
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(200))
+    token_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class Simulation(Base):
+    """A stored what-if result (a simulation or a sweep). Nothing else is changed by one.
+
+    `result_json` is the response document exactly as first returned, as text, so reading it back
+    gives the same bytes; the other columns are for listing and scoping.
+    """
+
+    __tablename__ = "simulations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # simulation | sweep
+    scenario_id: Mapped[int | None] = mapped_column(ForeignKey("scenarios.id"), nullable=True, index=True)
+    policy_id: Mapped[str] = mapped_column(String(200))
+    policy_version: Mapped[str] = mapped_column(String(100))
+    policy_sha256: Mapped[str] = mapped_column(String(64))
+    period: Mapped[str] = mapped_column(String(7))
+    facts_sha256: Mapped[str] = mapped_column(String(64))
+    fact_import_ids: Mapped[str] = mapped_column(Text)  # JSON list of the imports the facts came from
+    summary: Mapped[str] = mapped_column(Text)  # JSON object shown in listings
+    scope_regions: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON list; None: every region
+    result_json: Mapped[str] = mapped_column(Text, deferred=True)
+    result_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(200))
+    token_id: Mapped[int | None] = mapped_column(Integer, nullable=True)

@@ -1,0 +1,131 @@
+"""What the what-if adapters share: building a scenario, reading sweep values, chart formats.
+
+`merit simulate` / `merit sweep` (service/sim_cli.py) and the HTTP API (service/api/simulations.py)
+both go through these functions, so a scenario means the same thing on the command line and over
+HTTP: the parameter edits apply on top of the scenario's base policy (the baseline, or another
+version) and go through the schema and the linter; the quota changes scale the scenario's targets;
+and every problem of both is reported at once. The numbers all come from engine/.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from pathlib import Path
+
+from engine.edits import apply_edits
+from engine.facts import FactSet
+from engine.policy import Policy
+from engine.problems import MeritInputError, Problem
+from engine.quota import apply_quota_changes
+from engine.simulation import SimulationResult, SweepResult, parse_values, simulate, sweep
+
+CHART_FORMATS = ("svg", "png")
+
+
+def build_scenario(
+    baseline: Policy,
+    facts: FactSet,
+    period: str,
+    sets: Sequence[str],
+    quotas: Sequence[str],
+    scenario_base: Policy | None = None,
+    *,
+    set_source: str = "--set",
+    quota_source: str = "--quota",
+) -> tuple[Policy, FactSet]:
+    """(scenario policy, scenario facts): `sets` applied to `scenario_base` (default the baseline),
+    `quotas` applied to the facts of `period`. Raises one MeritInputError with every problem of both."""
+    problems: list[Problem] = []
+    kind = "invalid-input"
+    scenario = scenario_base or baseline
+    try:
+        scenario = apply_edits(scenario, sets, set_source)
+    except MeritInputError as err:
+        problems += err.problems
+        kind = err.kind
+    scenario_facts = facts
+    if quotas:
+        try:
+            scenario_facts = apply_quota_changes(facts, quotas, period, quota_source)
+        except MeritInputError as err:
+            problems += err.problems
+    if problems:
+        raise MeritInputError(problems, kind=kind)
+    return scenario, scenario_facts
+
+
+def fact_columns(*policies: Policy) -> list[str]:
+    """The extra (non-standard) fact columns any of the policies reads, for `load_facts`."""
+    return sorted({c for p in policies for c in p.numeric_columns})
+
+
+def run_simulation(
+    baseline: Policy,
+    facts: FactSet,
+    period: str,
+    sets: Sequence[str] = (),
+    quotas: Sequence[str] = (),
+    scenario_base: Policy | None = None,
+    *,
+    set_source: str = "--set",
+    quota_source: str = "--quota",
+) -> SimulationResult:
+    """Build the scenario and simulate it against the baseline on the same facts."""
+    scenario, scenario_facts = build_scenario(
+        baseline, facts, period, sets, quotas, scenario_base, set_source=set_source, quota_source=quota_source
+    )
+    return simulate(baseline, scenario, facts, period, scenario_facts, edits=list(sets), quotas=list(quotas))
+
+
+def sweep_values(values: str | Sequence[str] | None, range_: str | None, *, prefix: str = "--") -> list[Decimal]:
+    """Exactly one of `values` ('a,b,c' or a list) and `range_` ('start:stop:step') -> the points."""
+    if isinstance(values, str) or values is None:
+        listed = values or None
+    else:
+        bad = [v for v in values if "," in v or not v.strip()]
+        if bad:
+            raise MeritInputError(
+                [Problem(f"{prefix}values", None, None, v, "give one decimal number per value") for v in bad]
+            )
+        listed = ",".join(values) or None
+    if bool(listed) == bool(range_):
+        raise MeritInputError(
+            [
+                Problem(
+                    f"{prefix}values",
+                    None,
+                    None,
+                    "",
+                    f"give either {prefix}values a,b,c or {prefix}range start:stop:step",
+                )
+            ]
+        )
+    try:
+        return parse_values(listed, range_)
+    except MeritInputError as err:
+        if prefix == "--":
+            raise
+        renamed = [
+            Problem(p.source.replace("--", prefix, 1), p.line, p.column, p.field, p.message) for p in err.problems
+        ]
+        raise MeritInputError(renamed, kind=err.kind) from None
+
+
+def run_sweep(
+    baseline: Policy,
+    path: str,
+    values: Sequence[Decimal],
+    facts: FactSet,
+    period: str,
+    scenario_facts: FactSet | None = None,
+) -> SweepResult:
+    return sweep(baseline, path, values, facts, period, scenario_facts)
+
+
+def chart_format(filename: str, source: str = "--chart") -> str:
+    """'out.svg' -> 'svg'; a located problem for anything but .svg and .png."""
+    fmt = Path(filename).suffix.lower().lstrip(".")
+    if fmt not in CHART_FORMATS:
+        raise MeritInputError([Problem(source, None, None, filename, "the chart file must end in .svg or .png")])
+    return fmt

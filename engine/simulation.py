@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 from collections import Counter, defaultdict
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Context, Decimal, InvalidOperation
 from fractions import Fraction
@@ -816,10 +816,13 @@ def simulate(
     edits: Sequence[str] = (),
     quotas: Sequence[str] = (),
     prepared: Prepared | None = None,
+    regions: Collection[str] | None = None,
 ) -> SimulationResult:
     """Baseline policy on `facts` against scenario policy on `scenario_facts` (default: the same).
 
     `prepared` (from `prepare(facts)`) lets a caller reuse the grouped facts across simulations.
+    `regions` restricts the *report* to those regions' reps (a manager's view); the evaluation
+    still runs over every rep, because a TOP 3 or a promotion rank is a company-wide ranking.
     """
     per = _period(period)
     prep = prepared if prepared is not None and prepared.facts is facts else Prepared(facts)
@@ -828,7 +831,12 @@ def simulate(
         s = b if scenario is baseline else outcome_lines(scenario, prep, per)
     else:
         s = outcome_lines(scenario, Prepared(scenario_facts, base=prep), per)
+    b, s = _within(b, regions), _within(s, regions)
     return SimulationResult(str(per), baseline, scenario, b, s, tuple(edits), tuple(quotas))
+
+
+def _within(lines: list[SimLine], regions: Collection[str] | None) -> list[SimLine]:
+    return lines if regions is None else [ln for ln in lines if ln.region in regions]
 
 
 # ------------------------------------------------------------------------------ sweeps
@@ -934,8 +942,12 @@ def sweep(
     facts: FactSet,
     period: str | Period,
     scenario_facts: FactSet | None = None,
+    *,
+    regions: Collection[str] | None = None,
 ) -> SweepResult:
     """The cost curve of one parameter: every value is a scenario of `baseline` with `path=value`.
+
+    `regions` restricts the reported costs to those regions' reps, as in `simulate`.
 
     Facts are grouped by month once; each distinct policy is compiled once (`compiled` caches by
     content hash, so a value equal to the baseline's reuses the baseline's ruleset).
@@ -947,9 +959,10 @@ def sweep(
         raise MeritInputError.at("--values", "", f"a sweep has at most {MAX_SWEEP_POINTS} points")
     policies = [apply_edits(baseline, [Edit(path, format(Decimal(str(v)), "f"))]) for v in values]
     prep = Prepared(facts)
-    b = outcome_lines(baseline, prep, per)
+    b = _within(outcome_lines(baseline, prep, per), regions)
     sprep = prep if scenario_facts is None or scenario_facts is facts else Prepared(scenario_facts, base=prep)
     points = [
-        _point(Decimal(str(v)), pol, outcome_lines(pol, sprep, per)) for v, pol in zip(values, policies, strict=True)
+        _point(Decimal(str(v)), pol, _within(outcome_lines(pol, sprep, per), regions))
+        for v, pol in zip(values, policies, strict=True)
     ]
     return SweepResult(str(per), path, baseline, _sum(ln.total for ln in b), points)

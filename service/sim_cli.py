@@ -157,13 +157,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    from engine.simulation import sweep
     from service.cli import load_for_period
-    from service.simargs import chart_format, run_sweep, sweep_values
+    from service.simargs import chart_format, sweep_values
 
     values = sweep_values(args.values, args.range)
     chart_fmt = chart_format(args.chart) if args.chart else None
     policy, facts = load_for_period(args.policy, args.facts, args.period)
-    result = run_sweep(policy, args.param, values, facts, args.period)
+    result = sweep(policy, args.param, values, facts, args.period)
     data = result.as_dict()
     if args.chart:
         from service.charts import sweep_chart

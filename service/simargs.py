@@ -18,7 +18,7 @@ from engine.facts import FactSet
 from engine.policy import Policy
 from engine.problems import MeritInputError, Problem
 from engine.quota import apply_quota_changes
-from engine.simulation import SimulationResult, SweepResult, parse_values, simulate, sweep
+from engine.simulation import SimulationResult, parse_values, simulate
 
 CHART_FORMATS = ("svg", "png")
 
@@ -110,17 +110,6 @@ def sweep_values(values: str | Sequence[str] | None, range_: str | None, *, pref
             Problem(p.source.replace("--", prefix, 1), p.line, p.column, p.field, p.message) for p in err.problems
         ]
         raise MeritInputError(renamed, kind=err.kind) from None
-
-
-def run_sweep(
-    baseline: Policy,
-    path: str,
-    values: Sequence[Decimal],
-    facts: FactSet,
-    period: str,
-    scenario_facts: FactSet | None = None,
-) -> SweepResult:
-    return sweep(baseline, path, values, facts, period, scenario_facts)
 
 
 def chart_format(filename: str, source: str = "--chart") -> str:

@@ -9,8 +9,8 @@ numbers come from `engine.simulation` - the same functions `merit simulate` / `m
 A simulation only *reads* policies, fact imports and runs; what it writes is its own row in
 `simulations` (the response document as text, returned byte for byte by GET) and an audit entry.
 
-Who: hr on everything; a manager on the reps of their regions only - the facts are cut down to
-their regions before simulating (so team sums and rankings are among those reps), a quota change
+Who: hr on everything; a manager on the reps of their regions only - every rep is simulated (a
+TOP 3 or a promotion rank is company-wide) and the result reports their regions' reps, a quota change
 naming another region (or a rep of one) is refused with 403, and they read only simulations and
 scenarios scoped to regions they manage. payroll and rep: 403.
 """
@@ -37,7 +37,7 @@ from engine.facts import FactSet
 from engine.periods import months_of, parse_period
 from engine.problems import MeritInputError, Problem
 from engine.quota import parse_quota
-from engine.simulation import simulate
+from engine.simulation import simulate, sweep
 from service.api import audit
 from service.api.deps import DB, commit, now, release, require
 from service.api.engine_gate import ENGINE_LOCK, Policy, load_facts
@@ -46,7 +46,7 @@ from service.api.policies import get_version, load_policy, versions_of
 from service.api.runs import FactsSnapshot, check_period, choose_policy, snapshot
 from service.auth import Principal
 from service.db.models import FactImport, PolicyVersion, Run, Scenario, Simulation
-from service.simargs import build_scenario, fact_columns, run_sweep, sweep_values
+from service.simargs import build_scenario, fact_columns, sweep_values
 
 router = APIRouter(tags=["simulations"])
 
@@ -255,16 +255,13 @@ def _check_quota_scope(who: Principal, quotas: Sequence[str], facts: FactSet | N
             )
 
 
-def _scoped(facts: FactSet, who: Principal) -> FactSet:
-    """A manager's facts: only the rows of their regions."""
+def _check_facts_scope(facts: FactSet, who: Principal) -> None:
+    """A manager needs facts of their regions. They are simulated with every rep (a TOP 3 is
+    company-wide) and the engine reports only their regions' reps (`regions=`)."""
     if who.role == "hr":
-        return facts
-    rows = tuple(r for r in facts.rows if r.region is not None and r.region in who.regions)
-    if not rows:
+        return
+    if not any(r.region is not None and r.region in who.regions for r in facts.rows):
         raise _request_problem("facts", f"the facts have no rows for your regions ({', '.join(sorted(who.regions))})")
-    regions = ",".join(sorted(who.regions))
-    sha = hashlib.sha256(f"{facts.sha256}\nregions={regions}".encode()).hexdigest()
-    return FactSet(f"{facts.source} (regions {regions})", rows, facts.columns, sha)
 
 
 @dataclass
@@ -376,7 +373,7 @@ def _simulate(
     release(db)  # loading and simulating may take seconds: hold no database lock meanwhile
     facts = _load(prep.source, [p for p in (prep.baseline, prep.scenario_base) if p is not None])
     _check_quota_scope(who, quotas, facts)
-    facts = _scoped(facts, who)
+    _check_facts_scope(facts, who)
     with ENGINE_LOCK:
         try:
             scenario, scenario_facts = build_scenario(
@@ -392,7 +389,16 @@ def _simulate(
         except MeritInputError as err:
             raise _invalid_scenario(err) from err
         try:
-            result = simulate(prep.baseline, scenario, facts, prep.period, scenario_facts, edits=sets, quotas=quotas)
+            result = simulate(
+                prep.baseline,
+                scenario,
+                facts,
+                prep.period,
+                scenario_facts,
+                edits=sets,
+                quotas=quotas,
+                regions=_scope_of(who),
+            )
             data = result.as_dict()
         except MeritInputError as err:
             raise ApiError(
@@ -541,11 +547,13 @@ def create_sweep(body: SweepRequest, request: Request, who: Simulator, db: DB) -
     release(db)
     facts = _load(prep.source, [prep.baseline])
     _check_quota_scope(who, body.quota, facts)
-    facts = _scoped(facts, who)
+    _check_facts_scope(facts, who)
     with ENGINE_LOCK:
         try:
             _, scenario_facts = build_scenario(prep.baseline, facts, prep.period, (), body.quota, quota_source="quota")
-            result = run_sweep(prep.baseline, body.param, values, facts, prep.period, scenario_facts)
+            result = sweep(
+                prep.baseline, body.param, values, facts, prep.period, scenario_facts, regions=_scope_of(who)
+            )
             data = result.as_dict()
         except MeritInputError as err:
             raise _invalid_scenario(err) from err

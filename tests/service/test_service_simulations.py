@@ -200,6 +200,24 @@ def test_a_managers_simulation_covers_only_their_regions(app_client: TestClient,
     assert ok.json()["result"]["sales"]["target"]["delta"] != "0.00"
 
 
+def test_a_managers_view_keeps_company_wide_rankings(app_client: TestClient, tokens: Tokens) -> None:
+    """The quarterly TOP 3 is company-wide: by Q3 sales R001 (East), R012 and R009 (North) win it,
+    no South rep does. Ranked among South's four reps alone, three of them would win 9000.00 between
+    them; the South manager's unchanged scenario must instead cost exactly what the run pays South."""
+    imp = setup_example(app_client, tokens)
+    run = app_client.post(
+        "/runs",
+        json={"policy_id": "sales-incentive", "period": "2026-Q3", "fact_import_id": imp},
+        headers=tokens["hr"],
+    ).json()
+    results = app_client.get(f"/runs/{run['id']}/results", headers=tokens["hr"]).json()
+    south = results["totals"]["by_region"]["South"]
+    assert south["awards"] == "0.00"
+    result = simulate(app_client, tokens, "manager_south", sim_body(imp)).json()["result"]
+    assert result["totals"]["baseline"] == result["totals"]["scenario"] == south["payout"]
+    assert result["components"]["awards"]["baseline"] == "0.00"
+
+
 # ------------------------------------------------------------------------- read-only
 TABLES = {
     "runs": "id",

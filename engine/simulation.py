@@ -460,7 +460,7 @@ class _Lean:
     # ------------------------------------------------------------------ periods
     def month(self, month: Month) -> list[SimLine]:
         period = str(month)
-        lines = [SimLine(*base) for base in self._month_base(month)]
+        lines = [SimLine(*fields) for fields in self._month_base(month)]
         self._measure(lines, period)
         self._pay(lines, period)
         self._awards(lines, "month", period)
@@ -494,8 +494,8 @@ class _Lean:
             return out
 
         lines = []
-        for base in self._base(period, make):
-            line = SimLine(*base)
+        for fields in self._base(period, make):
+            line = SimLine(*fields)
             months = by_rep[line.rep_id]
             line.months = months
             line.commission = sum((m.commission for m in months), ZERO)

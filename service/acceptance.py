@@ -51,9 +51,7 @@ def _untested(policy: Policy) -> list[Problem]:
     """A policy id no feature is tagged with cannot be checked: say so instead of passing it."""
     tag = re.compile(rf"(?<!\S)@{re.escape(policy.id)}(?!\S)")
     features = REPO / "features"
-    if features.is_dir() and any(
-        tag.search(f.read_text(encoding="utf-8")) for f in features.rglob("*.feature")
-    ):
+    if features.is_dir() and any(tag.search(f.read_text(encoding="utf-8")) for f in features.rglob("*.feature")):
         return []
     message = f"no acceptance scenario is tagged @{policy.id}: nothing checks this policy"
     return [Problem(policy.source, None, None, FIELD, message)]
@@ -62,9 +60,7 @@ def _untested(policy: Policy) -> list[Problem]:
 def _missing_tests(source: str) -> list[Problem]:
     if ACCEPTANCE_TESTS.is_file():
         return []
-    return [
-        Problem(source, None, None, FIELD, f"the acceptance tests are not available ({ACCEPTANCE_TESTS})")
-    ]
+    return [Problem(source, None, None, FIELD, f"the acceptance tests are not available ({ACCEPTANCE_TESTS})")]
 
 
 # --------------------------------------------------------------------------- service
@@ -180,8 +176,7 @@ def run_acceptance_cli(policy_path: str | None, pytest_args: list[str]) -> int:
             policy_file = str(Path(policy_path).resolve())
             extra = ["-m", policy.id]
             print(
-                f"checking {policy.id} {policy.version} ({policy_path}) "
-                f"against the scenarios tagged @{policy.id}",
+                f"checking {policy.id} {policy.version} ({policy_path}) against the scenarios tagged @{policy.id}",
                 flush=True,
             )
     except MeritInputError as exc:

@@ -2,11 +2,18 @@
 
 Every write endpoint calls `record` inside its own transaction, so an audit entry exists exactly
 when the change it describes was committed. The table refuses UPDATE and DELETE (triggers).
+
+`before_sha256`/`after_sha256` identify the target's content before and after the write (None
+where it did not exist): a policy version's YAML (its ETag), a fact file's bytes, and for runs and
+objections the sha256 of their JSON document as HR reads it (`state_hash`: UTF-8, sorted keys, no
+spaces). So an entry's `before` is the previous entry's `after` for the same target.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -17,6 +24,12 @@ from sqlalchemy.orm import Session
 from service.api.deps import DB, HR
 from service.auth import Principal
 from service.db.models import AuditEntry
+
+
+def state_hash(document: Mapping[str, Any]) -> str:
+    """sha256 of a JSON document in canonical form (sorted keys, no spaces, UTF-8)."""
+    canonical = json.dumps(document, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def record(

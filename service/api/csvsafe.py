@@ -1,52 +1,55 @@
 """CSV exports that a spreadsheet cannot execute.
 
 Payroll and HR open exports in Excel/WPS; a cell such as `=HYPERLINK(...)` or `@SUM(...)` (from a
-rep name or a policy label) would run as a formula. Cells starting with `=`, `+`, `-`, `@`, tab or
-carriage return are prefixed with an apostrophe - except plain numbers like `-500.00`, which are
-data, not formulas, and must stay numeric for payroll.
+rep name or a policy label) would run as a formula. Every text cell goes through the engine's own
+`safe_cell` (the rule `merit evaluate --format csv` applies: a leading `=`, `+`, `-`, `@`, tab or
+carriage return gets an apostrophe), so the service and the CLI neutralise exactly alike. Number
+columns (amounts, ids) are written as they are: `-500.00` is data, not a formula, and must stay
+numeric for payroll. `safe_cell` is idempotent, so re-emitting the engine's (already safe) CSV
+through it changes nothing the engine wrote.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
-_DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
-_NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
+from engine.results import safe_cell
 
-
-def neutralise(cell: object) -> str:
-    text = "" if cell is None else str(cell)
-    if text.startswith(_DANGEROUS) and not _NUMBER.match(text):
-        return "'" + text
-    return text
+#: The number columns of the engine's results CSV (`Evaluation.CSV_COLUMNS`); the rest is text.
+RESULT_NUMBER_COLUMNS = frozenset(
+    {"target", "actual", "achievement", "commission", "bonus", "awards", "total", "score"}
+)
 
 
-def write_rows(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+def cell(value: object) -> str:
+    """A text cell, neutralised against formula injection."""
+    return safe_cell(None if value is None else str(value))
+
+
+def write_rows(header: Sequence[str], rows: Iterable[Sequence[object]], numbers: Collection[str] = ()) -> str:
+    """CSV text: `header`, then `rows`; cells of the columns named in `numbers` are left as they are."""
+    plain = [name in numbers for name in header]
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow([neutralise(h) for h in header])
+    writer.writerow([cell(h) for h in header])
     for row in rows:
-        writer.writerow([neutralise(c) for c in row])
+        writer.writerow(["" if c is None else str(c) if keep else cell(c) for c, keep in zip(row, plain, strict=True)])
     return buf.getvalue()
 
 
-def sanitise_csv(text: str, keep: Iterable[str] | None = None, key: str = "rep_id") -> str:
-    """Re-emit a CSV with every cell neutralised; with `keep`, only rows whose `key` column is in it."""
-    reader = csv.reader(io.StringIO(text))
-    rows = list(reader)
+def filter_results_csv(text: str, keep: Collection[str] | None, key: str = "rep_id") -> str:
+    """The engine's results CSV, with only the rows whose `key` is in `keep` (all rows when None).
+
+    The engine wrote the key cells through `safe_cell`, so the wanted ids are compared the same way.
+    """
+    rows = list(csv.reader(io.StringIO(text)))
     if not rows:
         return ""
     header, body = rows[0], rows[1:]
     if keep is not None:
-        wanted = set(keep)
+        wanted = {cell(k) for k in keep}
         idx = header.index(key) if key in header else None
-        body = [r for r in body if idx is not None and idx < len(r) and _plain(r[idx]) in wanted]
-    return write_rows(header, body)
-
-
-def _plain(cell: str) -> str:
-    """A cell's value before neutralisation (undo a leading apostrophe added by an exporter)."""
-    return cell[1:] if cell.startswith("'") and cell[1:].startswith(_DANGEROUS) else cell
+        body = [r for r in body if idx is not None and idx < len(r) and r[idx] in wanted]
+    return write_rows(header, body, RESULT_NUMBER_COLUMNS)

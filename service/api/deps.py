@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -82,26 +83,66 @@ def _bearer(request: Request) -> str | None:
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="merit"'}
 
 
+def authorize(request: Request, db: Session, roles: tuple[str, ...]) -> Principal:
+    """The caller if their bearer token is valid and has one of `roles`; else the 401 or 403."""
+    token = _bearer(request)
+    if token is None:
+        raise ApiError(
+            401,
+            "unauthenticated",
+            "send a bearer token: Authorization: Bearer <token>",
+            headers=_CHALLENGE,
+        )
+    principal = authenticate(db, token)
+    if principal is None:
+        raise ApiError(401, "unauthenticated", "the bearer token is unknown or revoked", headers=_CHALLENGE)
+    if principal.role not in roles:
+        raise ApiError(403, "forbidden", f"role {principal.role!r} may not do this (needs {' or '.join(roles)})")
+    return principal
+
+
 def require(*roles: str) -> Callable[..., Principal]:
     """A dependency admitting only tokens with one of `roles` (401 without a valid token, 403 else)."""
 
     def dependency(request: Request, db: Annotated[Session, Depends(get_db)]) -> Principal:
-        token = _bearer(request)
-        if token is None:
-            raise ApiError(
-                401,
-                "unauthenticated",
-                "send a bearer token: Authorization: Bearer <token>",
-                headers=_CHALLENGE,
-            )
-        principal = authenticate(db, token)
-        if principal is None:
-            raise ApiError(401, "unauthenticated", "the bearer token is unknown or revoked", headers=_CHALLENGE)
-        if principal.role not in roles:
-            raise ApiError(403, "forbidden", f"role {principal.role!r} may not do this (needs {' or '.join(roles)})")
-        return principal
+        return authorize(request, db, roles)
 
+    dependency.merit_roles = roles  # type: ignore[attr-defined]  # read by `access_refusal`
     return dependency
+
+
+def _route_roles(route: object) -> tuple[str, ...] | None:
+    """The roles the matched route's `require(...)` dependency admits (None for public routes)."""
+    dependant: Dependant | None = getattr(route, "dependant", None)
+    stack = [dependant] if dependant is not None else []
+    while stack:
+        current = stack.pop()
+        roles = getattr(current.call, "merit_roles", None)
+        if roles is not None:
+            return tuple(roles)
+        stack.extend(current.dependencies)
+    return None
+
+
+def access_refusal(request: Request) -> ApiError | None:
+    """The 401/403 a request would get, checked before FastAPI's own request validation answers.
+
+    FastAPI decodes a JSON body (and validates path, query and body) before it runs dependencies, so
+    without this an unauthenticated or wrong-role caller sending a malformed request would learn
+    "422" instead of "401"/"403". The validation-error handler asks here first.
+    """
+    roles = _route_roles(request.scope.get("route"))
+    if roles is None:
+        return None
+    session = settings(request).sessions()
+    try:
+        authorize(request, session, roles)
+    except ApiError as refusal:
+        return refusal
+    finally:
+        session.rollback()
+        session.close()
+    return None
 
 
 ALL_ROLES = ("hr", "manager", "payroll", "rep")

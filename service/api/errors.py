@@ -14,7 +14,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from engine.problems import MeritInputError, Problem
 
@@ -86,6 +88,22 @@ def problem_response(
     return JSONResponse(body, status_code=status, headers=dict(headers or {}), media_type=PROBLEM_JSON)
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route accepts for this path (for the 405's `Allow` header)."""
+    try:
+        from fastapi.routing import iter_route_contexts  # FastAPI >= 0.160 includes routers lazily
+
+        routes: Iterable[Any] = iter_route_contexts(request.app.routes)
+    except ImportError:  # pragma: no cover - older FastAPI: app.routes is flat
+        routes = request.app.routes
+    methods: set[str] = set()
+    for route in routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
 def install(app: FastAPI) -> None:
     """Route every exception through problem+json."""
 
@@ -99,7 +117,14 @@ def install(app: FastAPI) -> None:
         return problem_response(422, "invalid-input", f"{len(problems)} problem(s) in the input", problems)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        from service.api.deps import access_refusal  # deps imports this module
+
+        # FastAPI validates (and decodes JSON bodies) before the auth dependency runs: a caller
+        # without a valid token, or with the wrong role, still gets 401/403 and learns nothing more.
+        refusal = await run_in_threadpool(access_refusal, request)
+        if refusal is not None:
+            return problem_response(refusal.status, refusal.kind, refusal.detail, headers=refusal.headers)
         problems = []
         for err in exc.errors():
             loc = [str(x) for x in err.get("loc", ())]
@@ -115,9 +140,16 @@ def install(app: FastAPI) -> None:
         return problem_response(422, "invalid-request", "the request is not valid", problems)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         kind = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
-        return problem_response(exc.status_code, kind, str(exc.detail), headers=exc.headers)
+        headers = dict(exc.headers or {})
+        detail = str(exc.detail)
+        if exc.status_code == 405:
+            allowed = _allowed_methods(request)
+            if allowed:  # Starlette names only the first route that matched the path
+                headers["Allow"] = ", ".join(allowed)
+                detail = f"{request.method} is not allowed here; use {' or '.join(allowed)}"
+        return problem_response(exc.status_code, kind, detail, headers=headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:

@@ -2,23 +2,27 @@
 
 The raw bytes are stored with their sha256 so a run can always be re-evaluated from exactly the
 file it used; an import is never changed (a correction is a new import). A bad file is refused
-with every problem the engine found and nothing is stored. Size is capped before parsing (413)
-and the row count after (413), so one upload cannot exhaust the server.
+with every problem the engine found and nothing is stored. Size is capped while the upload is
+read (413), after the token was checked, and the row count after parsing (422), so one upload
+cannot exhaust the server.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import AsyncGenerator
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Request, UploadFile
+from fastapi import APIRouter, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
 
-from engine.problems import MeritInputError
+from engine.problems import MeritInputError, Problem
 from service.api import audit
 from service.api.deps import DB, HR, commit, release, settings
 from service.api.engine_gate import load_facts
@@ -44,29 +48,84 @@ def import_dict(row: FactImport) -> dict[str, Any]:
     }
 
 
+_MULTIPART_SLACK = 64 * 1024  # boundaries and part headers around the file itself
+_UPLOAD_SCHEMA = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary", "description": "CSV, XLSX or JSON"}},
+                }
+            }
+        },
+    }
+}
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(413, "upload-too-large", f"a fact file may be at most {limit} bytes", limit=limit)
+
+
+def _bad_request(message: str) -> ApiError:
+    return ApiError(422, "invalid-request", message, [Problem("request", None, None, "file", message)])
+
+
 async def _read_limited(upload: UploadFile, limit: int) -> bytes:
     parts: list[bytes] = []
     size = 0
     while chunk := await upload.read(_CHUNK):
         size += len(chunk)
         if size > limit:
-            raise ApiError(413, "upload-too-large", f"a fact file may be at most {limit} bytes", limit=limit)
+            raise _too_large(limit)
         parts.append(chunk)
     return b"".join(parts)
 
 
-@router.post("/fact-imports", status_code=201)
-async def create_import(
-    request: Request,
-    file: UploadFile,
-    who: HR,
-    db: DB,
-) -> dict[str, Any]:
+async def _receive_file(request: Request, limit: int) -> tuple[bytes, str, str | None]:
+    """The multipart field `file`, read after authentication and never past the size limit.
+
+    The form is parsed here rather than by FastAPI (an `UploadFile` parameter), because FastAPI
+    parses a form before any dependency runs: an anonymous client could make the server spool
+    an unbounded chunked upload to disk before hearing 401.
+    """
+    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+        raise _bad_request("send the fact file as multipart/form-data in the field 'file'")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit + _MULTIPART_SLACK:
+        raise _too_large(limit)
+
+    async def limited() -> AsyncGenerator[bytes, None]:
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit + _MULTIPART_SLACK:
+                raise _too_large(limit)
+            yield chunk
+
+    parser = MultiPartParser(request.headers, limited(), max_files=1, max_fields=20)
+    try:
+        form = await parser.parse()
+    except MultiPartException as exc:
+        raise _bad_request(f"the multipart body cannot be read: {exc.message}") from exc
+    try:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise _bad_request("the multipart field 'file' (a file) is missing")
+        data = await _read_limited(upload, limit)
+        return data, upload.filename or "upload", upload.content_type
+    finally:
+        await form.close()
+
+
+@router.post("/fact-imports", status_code=201, openapi_extra=_UPLOAD_SCHEMA)
+async def create_import(request: Request, who: HR, db: DB) -> dict[str, Any]:
     """Upload a fact file in the multipart field `file`."""
     cfg = settings(request)
-    data = await _read_limited(file, cfg.max_upload_bytes)
-    filename = file.filename or "upload"
-    return await run_in_threadpool(_store, db, who, cfg.clock(), data, filename, file.content_type, cfg.max_rows)
+    data, filename, content_type = await _receive_file(request, cfg.max_upload_bytes)
+    return await run_in_threadpool(_store, db, who, cfg.clock(), data, filename, content_type, cfg.max_rows)
 
 
 def _store(
@@ -89,10 +148,13 @@ def _store(
             err.problems,
         ) from err
     if len(facts.rows) > max_rows:
+        first_over = facts.rows[max_rows]
+        message = f"{len(facts.rows)} rows; an import may have at most {max_rows} (split the file)"
         raise ApiError(
-            413,
+            422,
             "too-many-rows",
-            f"{filename} has {len(facts.rows)} rows; at most {max_rows} are accepted",
+            f"{filename} has {len(facts.rows)} rows; at most {max_rows} are accepted; nothing was stored",
+            [Problem(filename, first_over.row, None, "", message)],
             limit=max_rows,
         )
     sha = hashlib.sha256(data).hexdigest()

@@ -75,10 +75,29 @@ def load_policy(db: Session, sha256: str) -> Policy:
     return parse_policy(content.text, f"{content.policy_id}/{content.version}")
 
 
+def _policy_too_large(limit: int) -> ApiError:
+    return ApiError(413, "policy-too-large", f"a policy may be at most {limit} bytes", limit=limit)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused (413) as soon as it passes `limit` - also when sent chunked."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _policy_too_large(limit)
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _policy_too_large(limit)
+        parts.append(chunk)
+    return b"".join(parts)
+
+
 def _parse_body(body: bytes, policy_id: str, version: str, limit: int) -> Policy:
     source = f"{policy_id}/{version}"
     if len(body) > limit:
-        raise ApiError(413, "policy-too-large", f"a policy may be at most {limit} bytes")
+        raise _policy_too_large(limit)
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -148,7 +167,7 @@ async def put_version(
 ) -> dict[str, Any]:
     """Create a version, or replace an unpublished one (needs If-Match with its ETag)."""
     cfg = settings(request)
-    body = await request.body()
+    body = await _read_body(request, cfg.max_policy_bytes)
     # Parsing, acceptance scenarios and the database are blocking: keep them off the event loop.
     return await run_in_threadpool(
         _put_version_sync,

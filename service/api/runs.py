@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response
@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from engine.periods import parse_period
 from engine.problems import MeritInputError, Problem
 from service.api import audit
-from service.api.csvsafe import sanitise_csv
+from service.api.csvsafe import filter_results_csv
 from service.api.deps import DB, HR, Anyone, now, release
 from service.api.engine_gate import EvaluatedRun, Policy, PolicyLibrary, evaluate_run, load_facts, money
 from service.api.errors import ApiError
@@ -43,8 +43,13 @@ class RunRequest(BaseModel):
     fact_import_id: int
 
 
-def run_dict(run: Run, who: Principal) -> dict[str, Any]:
-    body: dict[str, Any] = {
+def iso_utc(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(UTC).isoformat()
+
+
+def run_document(run: Run) -> dict[str, Any]:
+    """The run as HR and payroll see it; its canonical hash is what the audit log records."""
+    return {
         "id": run.id,
         "policy": {"id": run.policy_id, "version": run.policy_version, "sha256": run.policy_sha256},
         "period": run.period,
@@ -52,16 +57,22 @@ def run_dict(run: Run, who: Principal) -> dict[str, Any]:
         "facts_sha256": run.facts_sha256,
         "results_sha256": run.results_sha256,
         "status": run.status,
-        "created_at": run.created_at.isoformat(),
-        "published_at": run.published_at.isoformat() if run.published_at else None,
+        "created_at": iso_utc(run.created_at),
+        "published_at": iso_utc(run.published_at),
         "objection_days": run.objection_days,
-        "objection_deadline": run.objection_deadline.isoformat() if run.objection_deadline else None,
-        "finalized_at": run.finalized_at.isoformat() if run.finalized_at else None,
+        "objection_deadline": iso_utc(run.objection_deadline),
+        "finalized_at": iso_utc(run.finalized_at),
         "supersedes": run.supersedes_id,
         "superseded_by": run.superseded_by_id,
+        "totals": {"reps": run.rep_count, "payout": run.total_payout},
     }
-    if who.sees_everyone:
-        body["totals"] = {"reps": run.rep_count, "payout": run.total_payout}
+
+
+def run_dict(run: Run, who: Principal) -> dict[str, Any]:
+    """The run as `who` may see it: team-wide totals only for hr and payroll."""
+    body = run_document(run)
+    if not who.sees_everyone:
+        del body["totals"]
     return body
 
 
@@ -241,9 +252,10 @@ def create_run(
             at,
             "run.create",
             f"run:{run.id}",
-            before=policy.sha256,
-            after=run.results_sha256,
+            after=audit.state_hash(run_document(run)),
+            policy_sha256=policy.sha256,
             facts_sha256=facts.sha256,
+            results_sha256=run.results_sha256,
             period=period,
             total_payout=run.total_payout,
         )
@@ -322,7 +334,7 @@ def results(
     keep = visible_reps(db, run, who)
     headers = {"ETag": f'"{run.results_sha256}"'} if keep is None else {}
     if wants_csv(request, format):
-        text = sanitise_csv(run.results_csv, keep)
+        text = filter_results_csv(run.results_csv, keep)
         headers["Content-Disposition"] = f'attachment; filename="run-{run.id}-{run.period}.csv"'
         return Response(text.encode("utf-8"), media_type="text/csv; charset=utf-8", headers=headers)
     raw = run.results_json if keep is None else scoped_json(run.results_json, keep, who)

@@ -38,7 +38,9 @@ from service.api.runs import (
     find_run,
     get_import_for,
     get_run,
+    iso_utc,
     run_dict,
+    run_document,
     snapshot,
 )
 from service.auth import Principal
@@ -68,8 +70,8 @@ def objection_dict(o: Objection) -> dict[str, Any]:
         "status": o.status,
         "raised_by": o.raised_by,
         "raised_role": o.raised_role,
-        "created_at": o.created_at.isoformat(),
-        "resolved_at": o.resolved_at.isoformat() if o.resolved_at else None,
+        "created_at": iso_utc(o.created_at),
+        "resolved_at": iso_utc(o.resolved_at),
         "resolved_by": o.resolved_by,
         "note": o.note,
         "fact_import_id": o.fact_import_id,
@@ -144,6 +146,7 @@ def publish(run_id: int, request: Request, who: HR, db: DB) -> dict[str, Any]:
     run = get_run(db, run_id, lock=True)
     if run.status != "draft":
         raise _not_in_state(run, "draft", "published")
+    before = audit.state_hash(run_document(run))
     _lock_policy_version(db, run)
     _claim_months(db, run)
     deadline = at + timedelta(days=run.objection_days)
@@ -154,17 +157,34 @@ def publish(run_id: int, request: Request, who: HR, db: DB) -> dict[str, Any]:
         at,
         "run.publish",
         f"run:{run.id}",
-        after=run.results_sha256,
-        objection_deadline=deadline.isoformat(),
+        before=before,
+        after=audit.state_hash(run_document(run)),
+        results_sha256=run.results_sha256,
+        objection_deadline=iso_utc(deadline),
     )
     commit(db)
     return run_dict(run, who)
 
 
+_FINALIZE_LOCK_KEY = 0x4D455249_54464E4C  # "MERITFNL": a PostgreSQL advisory lock key
+
+
+def _one_finalize_at_a_time(db: Session) -> None:
+    """Serialise finalizations (SQLite already serialises every writer).
+
+    The payroll feed is ordered by finalization time; if two finalizations could commit in the
+    opposite order of their times, a client paging with a cursor taken between the two commits
+    would never see the earlier-timed run's lines.
+    """
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(select(func.pg_advisory_xact_lock(_FINALIZE_LOCK_KEY)))
+
+
 @router.post("/runs/{run_id}/finalize")
 def finalize(run_id: int, request: Request, who: HR, db: DB) -> dict[str, Any]:
     """Finalize after the objection deadline with no open objection: the run's lines go to payroll."""
-    at = now(request)
+    _one_finalize_at_a_time(db)
+    at = now(request)  # read under that lock: finalizations commit in the order of their times
     run = get_run(db, run_id, lock=True)
     if run.status != "published":
         raise _not_in_state(run, "published", "finalized")
@@ -184,8 +204,18 @@ def finalize(run_id: int, request: Request, who: HR, db: DB) -> dict[str, Any]:
             f"run {run.id} has open objections: {', '.join(map(str, open_ids))}",
             objections=list(open_ids),
         )
+    before = audit.state_hash(run_document(run))
     _set_status(db, run, "published", status="finalized", finalized_at=at)
-    audit.record(db, who, at, "run.finalize", f"run:{run.id}", after=run.results_sha256)
+    audit.record(
+        db,
+        who,
+        at,
+        "run.finalize",
+        f"run:{run.id}",
+        before=before,
+        after=audit.state_hash(run_document(run)),
+        results_sha256=run.results_sha256,
+    )
     commit(db)
     return run_dict(run, who)
 
@@ -228,7 +258,16 @@ def object_to(
     )
     db.add(obj)
     db.flush()
-    audit.record(db, who, at, "objection.create", f"objection:{obj.id}", run_id=run.id, rep_id=body.rep_id)
+    audit.record(
+        db,
+        who,
+        at,
+        "objection.create",
+        f"objection:{obj.id}",
+        after=audit.state_hash(objection_dict(obj)),
+        run_id=run.id,
+        rep_id=body.rep_id,
+    )
     commit(db)
     return objection_dict(obj)
 
@@ -281,6 +320,7 @@ def resolve(
     obj, run = _resolvable(db, objection_id, lock=True)
     if correction is not None and correction.run_id != run.id:
         raise ApiError(409, "conflict", f"run {correction.run_id} changed while evaluating; retry the request")
+    before = audit.state_hash(objection_dict(obj))
     new_run = _supersede(db, who, at, run, correction, obj.id) if correction else None
     obj.status = body.decision
     obj.note = body.note
@@ -294,8 +334,8 @@ def resolve(
         at,
         f"objection.{body.decision}",
         f"objection:{obj.id}",
-        before=run.results_sha256,
-        after=new_run.results_sha256 if new_run else None,
+        before=before,
+        after=audit.state_hash(objection_dict(obj)),
         run_id=run.id,
         new_run_id=new_run.id if new_run else None,
         fact_import_id=body.fact_import_id,
@@ -351,8 +391,26 @@ def _evaluate_correction(db: Session, run: Run, import_id: int) -> _Correction:
 def _supersede(db: Session, who: Principal, at: datetime, run: Run, fix: _Correction, resolving: int) -> Run:
     """Publish the corrected run in the old one's place (the old run's row is locked)."""
     deadline = at + timedelta(days=run.objection_days)
+    before = audit.state_hash(run_document(run))
     new = add_run(db, who, at, fix.policy, fix.facts, run.period, fix.evaluated, status="published")
     new.published_at, new.objection_deadline, new.supersedes_id = at, deadline, run.id
+    db.flush()
+    audit.record(
+        db,
+        who,
+        at,
+        "run.create",
+        f"run:{new.id}",
+        after=audit.state_hash(run_document(new)),
+        policy_sha256=fix.policy.sha256,
+        facts_sha256=fix.facts.sha256,
+        results_sha256=new.results_sha256,
+        period=run.period,
+        total_payout=new.total_payout,
+        supersedes=run.id,
+        objection=resolving,
+        objection_deadline=iso_utc(deadline),
+    )
     _set_status(db, run, "published", status="superseded", superseded_by_id=new.id)
     db.execute(
         update(PeriodClaim)
@@ -360,26 +418,38 @@ def _supersede(db: Session, who: Principal, at: datetime, run: Run, fix: _Correc
         .values(run_id=new.id)
         .execution_options(synchronize_session=False)
     )
-    # Other objections still open follow the figures they are about, to the new run.
-    db.execute(
-        update(Objection)
-        .where(Objection.run_id == run.id, Objection.status == "open", Objection.id != resolving)
-        .values(run_id=new.id)
-        .execution_options(synchronize_session=False)
-    )
-    db.flush()
     audit.record(
         db,
         who,
         at,
         "run.supersede",
         f"run:{run.id}",
-        before=run.results_sha256,
-        after=new.results_sha256,
+        before=before,
+        after=audit.state_hash(run_document(run)),
         new_run_id=new.id,
         fact_import_id=fix.facts.id,
-        objection_deadline=deadline.isoformat(),
     )
+    # Other objections still open follow the figures they are about, to the new run.
+    moving = db.scalars(
+        select(Objection)
+        .where(Objection.run_id == run.id, Objection.status == "open", Objection.id != resolving)
+        .order_by(Objection.id)
+    ).all()
+    for other in moving:
+        moved_from = audit.state_hash(objection_dict(other))
+        other.run_id = new.id
+        audit.record(
+            db,
+            who,
+            at,
+            "objection.move",
+            f"objection:{other.id}",
+            before=moved_from,
+            after=audit.state_hash(objection_dict(other)),
+            run_id=run.id,
+            new_run_id=new.id,
+        )
+    db.flush()
     return new
 
 

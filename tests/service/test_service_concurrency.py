@@ -159,3 +159,27 @@ def test_concurrent_policy_edits_with_one_etag(server: str, tokens: Tokens) -> N
     assert Counter(r.status_code for r in results) == {200: 1, 412: N - 1}
     winner = next(r for r in results if r.status_code == 200)
     assert httpx.get(url, headers=tokens["hr"]).headers["etag"] == winner.headers["etag"]
+
+
+def test_concurrent_resolutions_of_one_objection(server: str, tokens: Tokens, database_url: str) -> None:
+    from service_testkit import AUGUST_CORRECTED
+
+    (run_id,) = setup_runs(server, tokens, AUGUST)
+    with httpx.Client(base_url=server, timeout=60) as c:
+        assert c.post(f"/runs/{run_id}/publish", headers=tokens["hr"]).status_code == 200
+        obj = c.post(f"/runs/{run_id}/objections", json={"rep_id": "R2", "reason": "82000"}, headers=tokens["rep_r2"])
+        fixed = c.post("/fact-imports", files={"file": ("fixed.csv", AUGUST_CORRECTED)}, headers=tokens["hr"]).json()
+    body = {"decision": "accepted", "note": "race", "fact_import_id": fixed["id"]}
+    n = 4  # each one evaluates before it locks: keep the race short on two cores
+    results = race(
+        n, lambda c: c.post(f"{server}/objections/{obj.json()['id']}/resolve", json=body, headers=tokens["hr"])
+    )
+    assert Counter(r.status_code for r in results) == {200: 1, 409: n - 1}, [r.text for r in results]
+    assert all(r.headers["content-type"] == "application/problem+json" for r in results if r.status_code == 409)
+    # one corrected run, published in the old one's place; the old one superseded; one claim on August
+    assert count(database_url, select(func.count()).select_from(Run)) == 2
+    assert count(database_url, select(func.count()).select_from(Run).where(Run.status == "superseded")) == 1
+    assert count(database_url, select(func.count()).select_from(Run).where(Run.status == "published")) == 1
+    assert count(database_url, select(func.count()).select_from(PeriodClaim)) == 1
+    actions = select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "objection.accepted")
+    assert count(database_url, actions) == 1

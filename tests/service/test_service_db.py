@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -21,7 +22,19 @@ from service.db import make_engine, make_sessionmaker, upgrade
 from service.db.migrate import current
 from service.db.models import ApiToken, AuditEntry, Base, PolicyVersion
 
-HEAD = "0002"
+
+def _head() -> str:
+    """The newest migration's revision, read from the packaged scripts (not hard-coded)."""
+    from alembic.script import ScriptDirectory
+
+    from service.db.migrate import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+HEAD = _head()
 
 
 def test_migrations_create_exactly_the_models_schema(database_url: str) -> None:
@@ -145,3 +158,52 @@ def test_cli_errors_are_one_line_per_problem_without_traceback(tmp_path: object)
     unreachable = _merit("db", "upgrade", "--database-url", "postgresql+psycopg://nobody@127.0.0.1:1/none")
     assert unreachable.returncode == 1
     assert "Traceback" not in unreachable.stderr and unreachable.stderr.startswith("error: database:")
+
+
+MERIT = Path(sys.executable).parent / "merit"  # the installed console script
+
+
+def _console(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    if not MERIT.exists():
+        pytest.skip("the merit console script is not installed (pip install -e .)")
+    base = {k: v for k, v in os.environ.items() if k != "MERIT_DATABASE_URL"}
+    return subprocess.run(
+        [str(MERIT), *args], capture_output=True, text=True, timeout=120, cwd=cwd, env={**base, **(env or {})}
+    )
+
+
+def test_console_script_default_database_and_env_override(tmp_path: Path) -> None:
+    # no option, no MERIT_DATABASE_URL: ./merit.db in the working directory
+    up = _console("db", "upgrade", cwd=tmp_path)
+    assert up.returncode == 0, up.stderr
+    assert (tmp_path / "merit.db").is_file() and current(f"sqlite:///{tmp_path}/merit.db") == HEAD
+    # MERIT_DATABASE_URL overrides the default...
+    env_db = tmp_path / "from-env.db"
+    env = {"MERIT_DATABASE_URL": f"sqlite:///{env_db}"}
+    made = _console("token", "create", "--role", "payroll", "--name", "出纳", cwd=tmp_path, env=env)
+    assert made.returncode == 0, made.stderr
+    token = made.stdout.strip()
+    assert token.startswith("merit_") and made.stdout.count(token) == 1 and token not in made.stderr
+    assert "shown only now" in made.stderr
+    # ...and --database-url overrides MERIT_DATABASE_URL
+    flag_db = tmp_path / "from-flag.db"
+    flagged = _console(
+        "token",
+        "create",
+        "--role",
+        "hr",
+        "--name",
+        "HR",
+        "--database-url",
+        f"sqlite:///{flag_db}",
+        cwd=tmp_path,
+        env=env,
+    )
+    assert flagged.returncode == 0, flagged.stderr
+    for path, role in ((env_db, "payroll"), (flag_db, "hr")):
+        engine = make_engine(f"sqlite:///{path}")
+        with make_sessionmaker(engine)() as s:
+            assert [r.role for r in s.query(ApiToken).all()] == [role]
+        engine.dispose()
+    helped = _console("serve", "--help", cwd=tmp_path)
+    assert helped.returncode == 0 and all(o in helped.stdout for o in ("--host", "--port", "--database-url"))

@@ -7,6 +7,8 @@ The expected totals are computed by hand in service_testkit (10350.00, corrected
 
 from __future__ import annotations
 
+import csv
+import io
 import socket
 import subprocess
 import sys
@@ -96,8 +98,19 @@ def test_end_to_end_over_http(database_url: str, clock: Clock) -> None:
         assert {ln["policy_version"] for ln in lines} == {"2026-Q3"}
         total = sum(Decimal(ln["amount"]) for ln in lines)
         assert total == Decimal(AUGUST_CORRECTED_TOTAL)
-        engine_total = c.get(f"/runs/{new_id}/results", headers=hr).json()["totals"]["payout"]
-        assert engine_total == AUGUST_CORRECTED_TOTAL
+        results = c.get(f"/runs/{new_id}/results", headers=hr).json()
+        assert results["totals"]["payout"] == AUGUST_CORRECTED_TOTAL
+        # per rep, to the cent: R1 2100 + 1000, R2 1.5% x 82000 = 1230, R3 3750 + 3000 + 500 (South >= 110%)
+        per_rep: dict[str, Decimal] = {}
+        for ln in lines:
+            per_rep[ln["rep_id"]] = per_rep.get(ln["rep_id"], Decimal(0)) + Decimal(ln["amount"])
+        hand = {"R1": Decimal("3100.00"), "R2": Decimal("1230.00"), "R3": Decimal("7250.00")}
+        assert per_rep == hand
+        assert {x["rep_id"]: Decimal(x["total"]) for x in results["results"]} == hand  # the engine's own lines
+        as_csv = c.get("/payroll/lines", params={"period": "2026-08", "format": "csv"}, headers=payroll)
+        assert as_csv.headers["content-type"].startswith("text/csv")
+        rows = list(csv.DictReader(io.StringIO(as_csv.text)))
+        assert [(r["line_id"], r["amount"]) for r in rows] == [(ln["line_id"], ln["amount"]) for ln in lines]
         assert all(
             isinstance(ln["amount"], str) and ln["amount"].count(".") == 1 and len(ln["amount"].split(".")[1]) == 2
             for ln in lines

@@ -26,21 +26,63 @@ def test_import_stores_bytes_hash_rows_and_periods(app_client: TestClient, token
 
 def test_bad_facts_get_every_problem_and_nothing_is_stored(app_client: TestClient, tokens: Tokens) -> None:
     bad = (
-        "rep_id,name,region,period,target,actual\n"
-        "R1,张三,East,2026-08,100000,abc\n"
-        "R2,李四,East,2026/08,0,5\n"
-        "R1,张三,East,2026-08,100000,1\n"
+        "rep_id,name,region,period,target,actual\n"  # line 1
+        "R1,张三,East,2026-08,100000,abc\n"  # line 2: actual (column 6) is not a number
+        "R2,李四,East,2026/08,0,5\n"  # line 3: period (column 4) is not YYYY-MM, target (column 5) is 0
+        "R1,张三,East,2026-08,100000,1\n"  # line 4: R1 already has a row for 2026-08 (line 2)
     ).encode()
     r = import_facts(app_client, tokens, bad, "bad.csv")
     assert r.status_code == 422
     assert r.headers["content-type"] == "application/problem+json"
-    problems = r.json()["problems"]
-    assert r.json()["type"].endswith("/invalid-facts")
-    assert len(problems) >= 4  # non-number, bad period, zero target, duplicate rep+period
-    assert all(p["line"] is not None for p in problems)
-    assert {p["field"] for p in problems} >= {"actual", "period", "target"}
+    body = r.json()
+    assert body["type"].endswith("/invalid-facts") and "nothing was stored" in body["detail"]
+    located = [(p["source"], p["line"], p["column"], p["field"]) for p in body["problems"]]
+    assert located == [
+        ("bad.csv", 2, 6, "actual"),
+        ("bad.csv", 3, 4, "period"),
+        ("bad.csv", 3, 5, "target"),
+        ("bad.csv", 4, None, "rep_id"),
+    ]
+    assert all(p["message"] for p in body["problems"])
     assert app_client.get("/fact-imports", headers=tokens["hr"]).json() == {"fact_imports": []}
     assert app_client.get("/audit", headers=tokens["hr"]).json()["entries"] == []
+
+
+def test_bad_xlsx_and_json_are_located_by_row_and_column(app_client: TestClient, tokens: Tokens) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["rep_id", "name", "region", "period", "target", "actual"])  # row 1
+    ws.append(["R1", "张三", "East", "2026-08", 100000, "abc"])  # row 2: actual (column F = 6) is text
+    buf = io.BytesIO()
+    wb.save(buf)
+    records = [
+        {"rep_id": "R1", "period": "2026-08", "target": "1", "actual": "1"},
+        {"rep_id": "R2", "period": "2026-08", "target": "1", "actual": "abc"},  # record 2, 4th key
+    ]
+    for data, name, where in (
+        (buf.getvalue(), "bad.xlsx", (2, 6)),
+        (json.dumps(records).encode(), "bad.json", (2, 4)),
+    ):
+        r = import_facts(app_client, tokens, data, name)
+        assert r.status_code == 422 and r.json()["type"].endswith("/invalid-facts")
+        assert [(p["source"], p["line"], p["column"], p["field"]) for p in r.json()["problems"]] == [
+            (name, *where, "actual")
+        ]
+    assert app_client.get("/fact-imports", headers=tokens["hr"]).json() == {"fact_imports": []}
+
+
+def test_imports_are_immutable(app_client: TestClient, tokens: Tokens) -> None:
+    first = import_facts(app_client, tokens).json()
+    url = f"/fact-imports/{first['id']}"
+    for method in ("PUT", "PATCH", "DELETE"):
+        r = app_client.request(method, url, headers=tokens["hr"], content=b"x")
+        assert r.status_code == 405 and r.headers["content-type"] == "application/problem+json", method
+        assert r.headers["allow"] == "GET"
+    # a correction is a new import, even with the same name; the first one is untouched
+    again = import_facts(app_client, tokens, AUGUST.replace(b"70000", b"82000"))
+    assert again.status_code == 201 and again.json()["id"] != first["id"]
+    assert app_client.get(url, headers=tokens["hr"]).json() == first
 
 
 def test_json_and_xlsx_imports(app_client: TestClient, tokens: Tokens) -> None:
@@ -68,27 +110,79 @@ def test_json_and_xlsx_imports(app_client: TestClient, tokens: Tokens) -> None:
     assert x.json()["rows"] == 1
 
 
-def test_missing_file_field(app_client: TestClient, tokens: Tokens) -> None:
-    r = app_client.post("/fact-imports", files={"other": ("a.csv", AUGUST)}, headers=tokens["hr"])
-    assert r.status_code == 422 and r.json()["type"].endswith("/invalid-request")
+def test_missing_or_malformed_upload(app_client: TestClient, tokens: Tokens) -> None:
+    hr = tokens["hr"]
+    cases = [
+        app_client.post("/fact-imports", files={"other": ("a.csv", AUGUST)}, headers=hr),
+        app_client.post("/fact-imports", data={"file": "not a file"}, headers=hr),
+        app_client.post("/fact-imports", content=AUGUST, headers={**hr, "Content-Type": "text/csv"}),
+        app_client.post(
+            "/fact-imports", content=b"--x\r\nbroken", headers={**hr, "Content-Type": "multipart/form-data; boundary=x"}
+        ),
+        app_client.post("/fact-imports", files=[("file", ("a.csv", AUGUST)), ("file", ("b.csv", AUGUST))], headers=hr),
+    ]
+    for r in cases:
+        assert r.status_code == 422, r.text
+        assert r.json()["type"].endswith("/invalid-request") and r.json()["problems"][0]["field"] == "file"
+    assert app_client.get("/fact-imports", headers=hr).json() == {"fact_imports": []}
 
 
 @pytest.fixture
 def small_client(database_url: str, clock: Clock) -> Iterator[TestClient]:
-    app = create_app(database_url, clock=clock, max_upload_bytes=400, max_rows=2)
+    app = create_app(database_url, clock=clock, max_upload_bytes=400, max_rows=2, max_policy_bytes=1000)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
     app.state.db_engine.dispose()
 
 
+def _multipart(data: bytes, filename: str = "f.csv") -> tuple[bytes, str]:
+    boundary = "merit-test-boundary"
+    head = (
+        f"--{boundary}\r\n"
+        f'Content-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+        "Content-Type: text/csv\r\n\r\n"
+    ).encode()
+    return head + data + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def _chunked(body: bytes, size: int = 4096) -> Iterator[bytes]:
+    """A body without Content-Length (httpx sends an iterator with Transfer-Encoding: chunked)."""
+    for i in range(0, len(body), size):
+        yield body[i : i + size]
+
+
 def test_upload_limits(small_client: TestClient, tokens: Tokens) -> None:
-    too_many = import_facts(small_client, tokens)  # 3 rows, under 400 bytes
+    hr = tokens["hr"]
+    # rows: AUGUST has 3 data rows (lines 2-4) in under 400 bytes; the limit is 2, so line 4 is one too many
     assert len(AUGUST) < 400
-    assert too_many.status_code == 413 and too_many.json()["type"].endswith("/too-many-rows")
+    too_many = import_facts(small_client, tokens)
+    assert too_many.status_code == 422 and too_many.json()["type"].endswith("/too-many-rows")
+    assert [(p["source"], p["line"]) for p in too_many.json()["problems"]] == [("august.csv", 4)]
+    # size, declared: 100 extra rows of 32 bytes make the file 3,200+ bytes, over 400
     huge = AUGUST + b"R9,x,East,2026-08,1,1,1,1,1,1,1\n" * 100
     r = import_facts(small_client, tokens, huge)
-    assert r.status_code == 413 and r.json()["type"].endswith(("/upload-too-large", "/request-too-large"))
-    assert small_client.get("/fact-imports", headers=tokens["hr"]).json() == {"fact_imports": []}
+    assert r.status_code == 413 and r.json()["type"].endswith("/upload-too-large")
+    assert r.headers["content-type"] == "application/problem+json"
+    # size, streamed without Content-Length: refused while reading, whether or not the
+    # stream passes the 64 KiB allowance for multipart framing
+    for data, chunk in ((huge * 100, 4096), (huge, 100)):
+        body, content_type = _multipart(data)
+        chunked = small_client.post(
+            "/fact-imports", content=_chunked(body, chunk), headers={**hr, "Content-Type": content_type}
+        )
+        assert chunked.status_code == 413 and chunked.json()["type"].endswith("/upload-too-large")
+    assert small_client.get("/fact-imports", headers=hr).json() == {"fact_imports": []}
+    assert small_client.get("/audit", headers=hr).json()["entries"] == []
+
+
+def test_policy_size_limit(small_client: TestClient, tokens: Tokens) -> None:
+    url = "/policies/sales-incentive/versions/2026-Q3"
+    hr = {**tokens["hr"], "Content-Type": "application/yaml"}
+    declared = small_client.put(url, content=b"#" * 1001, headers=hr)
+    streamed = small_client.put(url, content=_chunked(b"#" * 5000, 100), headers=hr)
+    for r in (declared, streamed):
+        assert r.status_code == 413 and r.json()["type"].endswith("/policy-too-large"), r.text
+    assert small_client.get("/policies", headers=hr).json() == {"policies": []}
 
 
 def test_run_input_errors(app_client: TestClient, tokens: Tokens) -> None:
@@ -164,6 +258,7 @@ def test_csv_exports_neutralise_formulas(app_client: TestClient, tokens: Tokens,
         [
             ("R1", '=HYPERLINK("http://x","y")', "@East", "2026-08", 100000, 105000),
             ("R2", "+cmd|' /C calc'!A0", "-South", "2026-08", 100000, 125000),
+            ("R3", "-1+2", "East", "2026-08", 100000, 50000),
         ]
     )
     from service_testkit import put_policy
@@ -176,17 +271,29 @@ def test_csv_exports_neutralise_formulas(app_client: TestClient, tokens: Tokens,
         headers=tokens["hr"],
     ).json()
     text = app_client.get(f"/runs/{run['id']}/results?format=csv", headers=tokens["hr"]).text
-    for row in _csv(text):
-        for cell in row.values():
-            assert not cell.startswith(("=", "+", "@")), cell
-            assert not (cell.startswith("-") and not cell[1:].replace(".", "").isdigit()), cell
+    # R1 "@East" alone at 105%: 2% x 105000 + 1000 = 3100.00; R2 "-South" alone at 125%: 3% x 125000
+    # + 3000 + the region's 500 = 7250.00; R3 at 50%: nothing. Text cells get a leading apostrophe,
+    # numbers stay numbers.
+    assert [(r["rep_id"], r["name"], r["region"], r["total"]) for r in _csv(text)] == [
+        ("R1", '\'=HYPERLINK("http://x","y")', "'@East", "3100.00"),
+        ("R2", "'+cmd|' /C calc'!A0", "'-South", "7250.00"),
+        ("R3", "'-1+2", "East", "0.00"),
+    ]
     app_client.post(f"/runs/{run['id']}/publish", headers=tokens["hr"])
+    # a manager's (filtered) CSV is neutralised the same way
+    east = _csv(app_client.get(f"/runs/{run['id']}/results?format=csv", headers=tokens["manager_east"]).text)
+    assert [(r["rep_id"], r["name"]) for r in east] == [("R3", "'-1+2")]  # "@East" is not East
     clock.advance(days=3)
     app_client.post(f"/runs/{run['id']}/finalize", headers=tokens["hr"])
     payroll = app_client.get("/payroll/lines?format=csv", headers=tokens["payroll"]).text
-    rows = _csv(payroll)
-    assert rows and {r["name"] for r in rows} == {'\'=HYPERLINK("http://x","y")', "'+cmd|' /C calc'!A0"}
-    assert {r["region"] for r in rows} == {"'@East", "'-South"}
+    rows = [(r["rep_id"], r["name"], r["region"], r["component"], r["amount"]) for r in _csv(payroll)]
+    assert rows == [
+        ("R1", '\'=HYPERLINK("http://x","y")', "'@East", "commission", "2100.00"),
+        ("R1", '\'=HYPERLINK("http://x","y")', "'@East", "bonus", "1000.00"),
+        ("R2", "'+cmd|' /C calc'!A0", "'-South", "commission", "3750.00"),
+        ("R2", "'+cmd|' /C calc'!A0", "'-South", "bonus", "3000.00"),
+        ("R2", "'+cmd|' /C calc'!A0", "'-South", "award:team_collaboration", "500.00"),
+    ]
 
 
 def test_published_run_lists_and_filters(app_client: TestClient, tokens: Tokens) -> None:

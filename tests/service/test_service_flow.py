@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from decimal import Decimal
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 from service_testkit import (
+    AUGUST,
     AUGUST_CORRECTED,
     AUGUST_CORRECTED_TOTAL,
     AUGUST_TOTAL,
@@ -15,8 +18,12 @@ from service_testkit import (
     Tokens,
     draft_run,
     import_facts,
+    make_tokens,
     published_run,
 )
+
+from service.api import create_app
+from service.db import upgrade
 
 
 def test_run_is_a_draft_with_the_engines_totals(app_client: TestClient, tokens: Tokens) -> None:
@@ -95,7 +102,44 @@ def test_full_publication_cycle(app_client: TestClient, tokens: Tokens, clock: C
         "run.publish",
         "objection.create",
         "facts.import",
+        "run.create",  # the corrected run, published in the old one's place
         "run.supersede",
         "objection.accepted",
         "run.finalize",
     ]
+
+
+def test_reevaluating_the_same_pair_is_byte_identical(
+    app_client: TestClient, tokens: Tokens, clock: Clock, tmp_path: Path
+) -> None:
+    """The same policy hash and facts hash give the same bytes: in another database, and after re-uploading."""
+    run = draft_run(app_client, tokens)
+    first = app_client.get(f"/runs/{run['id']}/results", headers=tokens["hr"])
+    first_csv = app_client.get(f"/runs/{run['id']}/results?format=csv", headers=tokens["hr"])
+    doc = first.json()
+    assert doc["policy"]["sha256"] == run["policy"]["sha256"]
+    assert doc["facts_sha256"] == run["facts_sha256"] == hashlib.sha256(AUGUST).hexdigest()
+    assert run["results_sha256"] == hashlib.sha256(first.content).hexdigest()
+
+    # the same bytes uploaded again are a new import, but the same facts: the same run
+    again = import_facts(app_client, tokens, AUGUST, "august-again.csv").json()
+    assert again["id"] != run["fact_import_id"] and again["sha256"] == run["facts_sha256"]
+    same = app_client.post(
+        "/runs",
+        json={"policy_id": "sales-incentive", "period": "2026-08", "fact_import_id": again["id"]},
+        headers=tokens["hr"],
+    )
+    assert same.status_code == 200 and same.json()["id"] == run["id"]
+
+    # a fresh database (another server) evaluating the same pair from scratch
+    url = f"sqlite:///{tmp_path}/other.db"
+    upgrade(url)
+    other_tokens = make_tokens(url)
+    app = create_app(url, clock=clock)
+    with TestClient(app) as other:
+        other_run = draft_run(other, other_tokens)
+        second = other.get(f"/runs/{other_run['id']}/results", headers=other_tokens["hr"])
+        second_csv = other.get(f"/runs/{other_run['id']}/results?format=csv", headers=other_tokens["hr"])
+    app.state.db_engine.dispose()
+    assert second.content == first.content and second_csv.content == first_csv.content
+    assert other_run["results_sha256"] == run["results_sha256"]

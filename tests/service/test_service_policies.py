@@ -77,31 +77,53 @@ def _problems(r: object) -> list[dict[str, object]]:
 
 
 def test_invalid_policy_gets_422_with_every_problem_located(app_client: TestClient, tokens: Tokens) -> None:
+    # Two mistakes: the advanced tier pays 200% (a rate must lie in [0, 1]) and the follow-up KPI weighs
+    # 0.30, so the weights add up to 0.50 + 0.20 + 0.20 + 0.30 = 1.20 instead of 1.
     bad = policy_text().replace('rate: "0.02"', 'rate: "2"').replace('weight: "0.10"', 'weight: "0.30"')
+    lines = bad.splitlines()
+    rate_line = next(i for i, ln in enumerate(lines, 1) if 'rate: "2"' in ln)
+    kpis_line = next(i for i, ln in enumerate(lines, 1) if "metric: achievement" in ln and "weight" in ln)
     r = app_client.put(URL, content=bad.encode(), headers=tokens["hr"])
     assert r.status_code == 422, r.text
     assert r.headers["content-type"] == "application/problem+json"
     body = r.json()
     assert body["type"].endswith("/invalid-policy") and "Traceback" not in r.text
-    assert len(body["problems"]) >= 2
-    assert all(p["line"] is not None for p in body["problems"] if "rate" in str(p["field"]))
+    assert [(p["line"], p["field"]) for p in body["problems"]] == [
+        (rate_line, "commission.tiers[1].rate"),  # tiers[0] is the basic tier, [1] the advanced one
+        (kpis_line, "scorecard.kpis"),
+    ]
+    assert body["problems"][0]["column"] == lines[rate_line - 1].index('"2"') + 1  # at the value
+    assert "1.2" in body["problems"][1]["message"]
     assert app_client.get("/policies", headers=tokens["hr"]).json() == {"policies": []}
 
 
+_BOMB = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{n}: &{n} [{', '.join([f'*{p}'] * 10)}]\n" for p, n in zip("abcdefghi", "bcdefghij", strict=True)
+)  # j would expand to 10**10 scalars
+
+
 @pytest.mark.parametrize(
-    "text",
+    ("text", "line", "says"),
     [
-        "id: !!python/object/apply:os.system ['echo pwned']\n",
-        "a: &a ['x','x','x','x','x','x','x','x','x']\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
-        "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
-        "e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n",
-        "id: [unclosed\n",
+        ("id: !!python/object/apply:os.system ['echo pwned']\n", 1, "explicit tags"),
+        ("id: sales-incentive\ntitle: !include /etc/passwd\n", 2, "explicit tags"),
+        ("id: sales-incentive\nnote: !!binary aGVsbG8=\n", 2, "explicit tags"),
+        (_BOMB, 2, "aliases"),
+        ("id: [unclosed\n", None, ""),
     ],
-    ids=["python-tag", "alias-bomb", "syntax"],
+    ids=["python-tag", "custom-tag", "binary-tag", "alias-bomb", "syntax"],
 )
-def test_unsafe_or_broken_yaml_is_refused(app_client: TestClient, tokens: Tokens, text: str) -> None:
+def test_unsafe_or_broken_yaml_is_refused(
+    app_client: TestClient, tokens: Tokens, text: str, line: int | None, says: str
+) -> None:
     r = app_client.put(URL, content=text.encode(), headers=tokens["hr"])
-    assert r.status_code == 422 and r.json()["problems"]
+    assert r.status_code == 422 and r.json()["type"].endswith("/invalid-policy")
+    problems = r.json()["problems"]
+    assert problems and all(p["source"] == "sales-incentive/2026-Q3" for p in problems)
+    if line is not None:
+        first = next(p for p in problems if says in p["message"])
+        assert first["line"] == line, problems
+    assert app_client.get("/policies", headers=tokens["hr"]).json() == {"policies": []}
 
 
 def test_url_must_match_the_yaml(app_client: TestClient, tokens: Tokens) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from fastapi.testclient import TestClient
@@ -192,3 +193,95 @@ def test_quarter_run_pays_rank_awards_in_the_quarter(app_client: TestClient, tok
     assert run.json()["totals"]["payout"] == "46200.00"
     aug = app_client.get("/payroll/lines?period=2026-08", headers=tokens["payroll"]).json()["lines"]
     assert sum(Decimal(ln["amount"]) for ln in aug) == Decimal("8400.00") + Decimal("4000.00")
+
+
+def test_the_objection_window_is_the_injected_clocks(app_client: TestClient, tokens: Tokens, clock: Clock) -> None:
+    # published at 2026-09-05 09:00 UTC; the policy's objection_days is 3 -> deadline 2026-09-08 09:00 UTC
+    run = published_run(app_client, tokens)
+    assert run["published_at"] == "2026-09-05T09:00:00+00:00"
+    assert run["objection_deadline"] == "2026-09-08T09:00:00+00:00"
+    url, hr = f"/runs/{run['id']}", tokens["hr"]
+
+    clock.now = datetime(2026, 9, 8, 8, 59, 59, 999999, tzinfo=UTC)  # the last instant of the window
+    early = app_client.post(f"{url}/finalize", headers=hr)
+    assert early.status_code == 409 and _kind(early) == "objection-period-open"
+    assert "2026-09-08T09:00:00+00:00" in early.json()["detail"]
+    last_minute = app_client.post(f"{url}/objections", json={"rep_id": "R1", "reason": "x"}, headers=tokens["rep_r1"])
+    assert last_minute.status_code == 201, last_minute.text
+    app_client.post(f"/objections/{last_minute.json()['id']}/resolve", json={"decision": "rejected"}, headers=hr)
+
+    clock.now = datetime(2026, 9, 8, 9, 0, tzinfo=UTC)  # the deadline itself: closed
+    for who, rep in (("rep_r2", "R2"), ("manager_east", "R2"), ("manager_south", "R3")):
+        late = app_client.post(f"{url}/objections", json={"rep_id": rep, "reason": "x"}, headers=tokens[who])
+        assert late.status_code == 409 and _kind(late) == "objection-period-closed", who
+    fin = app_client.post(f"{url}/finalize", headers=hr)
+    assert fin.status_code == 200 and fin.json()["finalized_at"] == "2026-09-08T09:00:00+00:00"
+
+
+def test_only_the_rep_or_their_manager_may_object(app_client: TestClient, tokens: Tokens) -> None:
+    run = published_run(app_client, tokens)
+    url = f"/runs/{run['id']}/objections"
+    # R3 is in South: R3 and South's manager may object for R3; nobody else
+    who_may = {"rep_r3": 201, "manager_south": 201}
+    for who in ("hr", "hr2", "payroll", "manager_east", "rep_r1", "rep_r2", "rep_r3", "manager_south"):
+        r = app_client.post(url, json={"rep_id": "R3", "reason": "region total"}, headers=tokens[who])
+        assert r.status_code == who_may.get(who, 403), (who, r.text)
+    listed = app_client.get(url, headers=tokens["hr"]).json()["objections"]
+    assert [(o["rep_id"], o["raised_role"], o["raised_by"]) for o in listed] == [
+        ("R3", "rep", "王五"),
+        ("R3", "manager", "赵经理"),
+    ]
+
+
+def test_payroll_pages_are_stable_while_runs_are_finalized(
+    app_client: TestClient, tokens: Tokens, clock: Clock
+) -> None:
+    """A cursor walk never skips or repeats a line, even when a run is finalized during the walk."""
+    from service_testkit import AUGUST, put_policy
+
+    pay, hr = tokens["payroll"], tokens["hr"]
+    put_policy(app_client, tokens)
+    runs = {}
+    # August is evaluated first (its lines are older), July second.
+    for name, data in (("aug", AUGUST), ("jul", facts_csv([("R1", "张三", "East", "2026-07", 100000, 105000)]))):
+        imp = import_facts(app_client, tokens, data, f"{name}.csv").json()
+        period = "2026-08" if name == "aug" else "2026-07"
+        runs[name] = app_client.post(
+            "/runs", json={"policy_id": "sales-incentive", "period": period, "fact_import_id": imp["id"]}, headers=hr
+        ).json()["id"]
+        assert app_client.post(f"/runs/{runs[name]}/publish", headers=hr).status_code == 200
+    clock.advance(days=3)
+    assert app_client.post(f"/runs/{runs['jul']}/finalize", headers=hr).status_code == 200
+
+    def page(cursor: str | None) -> dict[str, object]:
+        params = {"period": "2026-Q3", "limit": "1", **({"cursor": cursor} if cursor else {})}
+        body: dict[str, object] = app_client.get("/payroll/lines", params=params, headers=pay).json()
+        return body
+
+    first = page(None)
+    assert first["next_cursor"] is not None
+    clock.advance(hours=1)
+    assert app_client.post(f"/runs/{runs['aug']}/finalize", headers=hr).status_code == 200  # during the walk
+    walked = list(first["lines"])  # type: ignore[call-overload]
+    cursor = first["next_cursor"]
+    while cursor is not None:
+        nxt = page(str(cursor))
+        walked += nxt["lines"]  # type: ignore[arg-type]
+        cursor = nxt["next_cursor"]
+    # July (finalized first): R1 105% -> 2% x 105000 = 2100 + bonus 1000. Then August (see AUGUST_TOTAL):
+    # R1 2100 + 1000, R3 3750 + 3000 + South's team award 500. R2 earns nothing and has no line.
+    assert [(ln["period"], ln["rep_id"], ln["component"], ln["amount"]) for ln in walked] == [
+        ("2026-07", "R1", "commission", "2100.00"),
+        ("2026-07", "R1", "bonus", "1000.00"),
+        ("2026-08", "R1", "commission", "2100.00"),
+        ("2026-08", "R1", "bonus", "1000.00"),
+        ("2026-08", "R3", "commission", "3750.00"),
+        ("2026-08", "R3", "bonus", "3000.00"),
+        ("2026-08", "R3", "award:team_collaboration", "500.00"),
+    ]
+    assert [ln["run_id"] for ln in walked] == [runs["jul"]] * 2 + [runs["aug"]] * 5
+    assert {ln["policy_version"] for ln in walked} == {"2026-Q3"}
+    # fetching again, in one page or in pages, gives exactly the same lines (same line_ids)
+    whole = app_client.get("/payroll/lines?period=2026-Q3", headers=pay).json()
+    assert whole == {"lines": walked, "next_cursor": None}
+    assert app_client.get("/payroll/lines?period=2026-Q3", headers=pay).json() == whole

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException, Request, Response
 from sqlalchemy import text
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.api import audit, errors, facts, payroll, policies, runs, simulations, ui, workflow
 from service.api.deps import DB, Settings
@@ -29,23 +29,57 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+class BodyTooLarge(HTTPException):
+    """A body sent without a declared length grew over the limit while being read.
+
+    An HTTPException, because FastAPI turns any other error while reading a body into a 400.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(413)
+
+
 class BodyLimit:
-    """Refuse a request whose declared body is over the limit before anything reads it (413)."""
+    """Refuse a request whose body is over the limit (413): a declared `Content-Length` before
+    anything reads the body; a chunked JSON body as soon as the bytes read exceed the limit.
+
+    Fact uploads (multipart) and policy bodies (YAML) are streamed by their routes, which cut them
+    off at their own, smaller limits with a more specific problem type.
+    """
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
         self.limit = limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            for name, value in scope.get("headers", []):
-                if name == b"content-length" and value.isdigit() and int(value) > self.limit:
-                    response = errors.problem_response(
-                        413, "request-too-large", f"requests may carry at most {self.limit} bytes"
-                    )
-                    await response(scope, receive, send)
-                    return
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        content_type = b""
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
+                await self.too_large()(scope, receive, send)
+                return
+            if name == b"content-type":
+                content_type = value.lower()
+        if content_type and not content_type.startswith(b"application/json"):
+            await self.app(scope, receive, send)
+            return
+        read = 0
+
+        async def counted() -> Message:
+            nonlocal read
+            message = await receive()
+            if message["type"] == "http.request":
+                read += len(message.get("body", b""))
+                if read > self.limit:
+                    raise BodyTooLarge
+            return message
+
+        await self.app(scope, counted, send)
+
+    def too_large(self) -> ASGIApp:
+        return errors.problem_response(413, "request-too-large", f"requests may carry at most {self.limit} bytes")
 
 
 def create_app(
@@ -72,6 +106,12 @@ def create_app(
     )
     app.state.db_engine = engine
     errors.install(app)
+    limit = max(max_upload_bytes, max_policy_bytes) + 64 * 1024  # multipart framing adds a little
+
+    @app.exception_handler(BodyTooLarge)
+    async def _too_large(_request: Request, _exc: BodyTooLarge) -> Response:
+        return errors.problem_response(413, "request-too-large", f"requests may carry at most {limit} bytes")
+
     for module in (policies, facts, runs, workflow, payroll, audit, simulations, ui):
         app.include_router(module.router)
 
@@ -80,6 +120,5 @@ def create_app(
         db.execute(text("SELECT 1"))
         return {"status": "ok"}
 
-    # Multipart framing adds a little over the file itself.
-    app.add_middleware(BodyLimit, limit=max(max_upload_bytes, max_policy_bytes) + 64 * 1024)
+    app.add_middleware(BodyLimit, limit=limit)
     return app

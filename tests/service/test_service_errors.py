@@ -83,6 +83,16 @@ def test_oversized_request_is_a_problem(database_url: str, clock: Clock, tokens:
         # declared over max(1000, 1000) + the 64 KiB multipart allowance: refused before routing
         r = client.post("/fact-imports", content=b"x" * (70 * 1024), headers=tokens["hr"])
         _is_problem(r, 413, "request-too-large")
+
+        # a JSON body sent chunked (no Content-Length) is cut off while it is read
+        def chunks() -> Iterator[bytes]:
+            for _ in range(70):
+                yield b"x" * 1024
+
+        json_body = {**tokens["hr"], "Content-Type": "application/json"}
+        for url in ("/runs", "/simulations", "/scenarios"):
+            chunked = client.post(url, content=chunks(), headers=json_body)
+            _is_problem(chunked, 413, "request-too-large")
     app.state.db_engine.dispose()
 
 

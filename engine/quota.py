@@ -34,6 +34,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from engine.facts import FactRow, FactSet
 from engine.periods import Month, Period, Quarter, months_of, parse_period
 from engine.problems import MeritInputError, Problem
+from engine.tiers import money_text
 
 CENT = Decimal("0.01")
 SELECTORS = {
@@ -205,6 +206,17 @@ class TargetPlan:
     by_rep: dict[str, Decimal]
     by_rep_month: dict[tuple[str, str], Decimal]
     facts: FactSet
+    split_by: str = "region"
+    weights: str = "previous actual"  # or "current targets", when the facts hold no previous period
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "total": money_text(self.total),
+            "split_by": self.split_by,
+            "weights": self.weights,
+            "by_group": {g: money_text(v) for g, v in sorted(self.by_group.items())},
+            "by_rep": {r: money_text(v) for r, v in sorted(self.by_rep.items())},
+        }
 
 
 def decompose_targets(
@@ -220,13 +232,15 @@ def decompose_targets(
 
     `group_shares` (e.g. {East: 0.4, South: 0.3, North: 0.3}) must add up to 1; without them the
     groups' previous-period actuals are the weights. `rep_shares[group]` likewise for the reps of
-    a group; without them the reps' previous-period actuals. A rep belongs to the group of their
-    last row in the period.
+    a group; without them the reps' previous-period actuals. When the facts hold no actuals of the
+    previous period at all, the current targets are the weights instead (the plan keeps today's
+    proportions and changes the level); `TargetPlan.weights` says which. A rep belongs to the group
+    of their last row in the period.
     """
     per = parse_period(period) if isinstance(period, str) else period
     months = months_of(per)
     field = SELECTORS.get(group_by)
-    if field not in ("region", "product_line"):
+    if field is None or field not in ("region", "product_line"):
         raise MeritInputError.at("group_by", group_by, "decompose by region or product_line")
     rows = [r for m in months for r in facts.for_month(m)]
     if not rows:
@@ -242,6 +256,11 @@ def decompose_targets(
     for m in prev_months:
         for r in facts.for_month(m):
             prev_actual[r.rep_id] += r.actual
+    basis = "previous actual"
+    if not any(prev_actual.values()):
+        basis = "current targets"
+        for r in rows:
+            prev_actual[r.rep_id] += r.target
     if group_shares is not None:
         _check_shares(group_shares, group_by)
         unknown = sorted(set(group_shares) - set(members))
@@ -297,4 +316,4 @@ def decompose_targets(
         for r in facts.rows
     ]
     what = f"targets {per} {total:f} by {field}"
-    return TargetPlan(total, by_group, by_rep, by_rep_month, _derived(facts, new_rows, what))
+    return TargetPlan(total, by_group, by_rep, by_rep_month, _derived(facts, new_rows, what), field, basis)

@@ -77,6 +77,10 @@ def print_simulation(data: dict[str, Any], console: Any, limit: int = 25) -> Non
         console.print(f"  set {escape(e)}")
     for q in data["changes"]["quotas"]:
         console.print(f"  quota {escape(q)}")
+    plan = data.get("target_plan")
+    if plan:
+        groups = ", ".join(f"{escape(g)} {v}" for g, v in plan["by_group"].items())
+        console.print(f"  targets: team {plan['total']} by {plan['split_by']}: {groups}; reps by {plan['weights']}")
     t = Table(title="cost")
     for col in ("", "baseline", "scenario", "delta"):
         t.add_column(col, justify="left" if not col else "right")
@@ -134,12 +138,21 @@ def print_simulation(data: dict[str, Any], console: Any, limit: int = 25) -> Non
 def cmd_simulate(args: argparse.Namespace) -> int:
     from engine.policy import load_policy_file
     from service.cli import load_for_period
-    from service.simargs import run_simulation
+    from service.simargs import plan_targets, run_simulation
 
     policy, facts = load_for_period(args.policy, args.facts, args.period)
     scenario_base = load_policy_file(args.scenario_policy) if args.scenario_policy else None
-    result = run_simulation(policy, facts, args.period, args.set, args.quota, scenario_base)
+    plan = None
+    if args.team_target is not None:
+        plan = plan_targets(facts, args.period, args.team_target, args.split_by, args.shares)
+    elif args.shares:
+        from engine.problems import MeritInputError
+
+        raise MeritInputError.at("--shares", args.shares, "--shares splits a --team-target; give one")
+    result = run_simulation(policy, facts, args.period, args.set, args.quota, scenario_base, plan=plan)
     data = result.as_dict()
+    if plan is not None:
+        data["target_plan"] = plan.as_dict()
     if args.format == "json":
         _emit(
             (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode(),
@@ -257,6 +270,17 @@ def add_commands(sub: Any) -> None:
         default=[],
         metavar="CHANGE",
         help="e.g. region=East:+5%%, rep=R001:=900000, all:-3%%",
+    )
+    p.add_argument(
+        "--team-target",
+        metavar="AMOUNT",
+        help="plan the scenario's targets top-down from this team target for the period (e.g. 5000000)",
+    )
+    p.add_argument("--split-by", choices=("region", "product_line"), default="region", help="first level of the plan")
+    p.add_argument(
+        "--shares",
+        metavar="SHARES",
+        help="e.g. East:40%%,South:30%%,North:30%% (default: in proportion to last period's actuals)",
     )
     p.add_argument("--format", choices=("table", "json", "csv"), default="table", help="csv: per-rep differences")
     p.add_argument("--output", help="write to this file instead of stdout")

@@ -17,7 +17,7 @@ from engine.edits import apply_edits
 from engine.facts import FactSet
 from engine.policy import Policy
 from engine.problems import MeritInputError, Problem
-from engine.quota import apply_quota_changes
+from engine.quota import TargetPlan, apply_quota_changes, decompose_targets, parse_shares
 from engine.simulation import SimulationResult, parse_values, simulate
 
 CHART_FORMATS = ("svg", "png")
@@ -55,6 +55,28 @@ def build_scenario(
     return scenario, scenario_facts
 
 
+def plan_targets(
+    facts: FactSet,
+    period: str,
+    team_target: str,
+    split_by: str = "region",
+    shares: str | None = None,
+    *,
+    prefix: str = "--",
+) -> TargetPlan:
+    """The handbook's top-down quota plan: a team target split by region (or product line) by
+    `shares` ('East:40%,South:30%,North:30%') or by last period's actuals, then to reps in
+    proportion to their last period's actuals. Its facts are the scenario's, before any --quota."""
+    try:
+        total = Decimal(team_target.replace(",", ""))
+    except ArithmeticError:
+        total = Decimal(-1)
+    if not total.is_finite() or total <= 0:
+        raise MeritInputError.at(f"{prefix}team-target", team_target, "give the team target as an amount above 0")
+    group_shares = parse_shares(shares, f"{prefix}shares") if shares else None
+    return decompose_targets(facts, period, total, group_by=split_by, group_shares=group_shares)
+
+
 def fact_columns(*policies: Policy) -> list[str]:
     """The extra (non-standard) fact columns any of the policies reads, for `load_facts`."""
     return sorted({c for p in policies for c in p.numeric_columns})
@@ -68,12 +90,22 @@ def run_simulation(
     quotas: Sequence[str] = (),
     scenario_base: Policy | None = None,
     *,
+    plan: TargetPlan | None = None,
     set_source: str = "--set",
     quota_source: str = "--quota",
 ) -> SimulationResult:
-    """Build the scenario and simulate it against the baseline on the same facts."""
+    """Build the scenario and simulate it against the baseline on the same facts.
+
+    With a target `plan` the scenario's targets are the plan's, and `quotas` change those."""
     scenario, scenario_facts = build_scenario(
-        baseline, facts, period, sets, quotas, scenario_base, set_source=set_source, quota_source=quota_source
+        baseline,
+        plan.facts if plan is not None else facts,
+        period,
+        sets,
+        quotas,
+        scenario_base,
+        set_source=set_source,
+        quota_source=quota_source,
     )
     return simulate(baseline, scenario, facts, period, scenario_facts, edits=list(sets), quotas=list(quotas))
 

@@ -362,3 +362,40 @@ def test_cli_sweep_chart_and_plan(capsys, tmp_path):
 def test_library_picks_the_version():
     lib = PolicyLibrary.load(ROOT / "policies" / "sales-incentive")
     assert lib.for_period("2026-Q3").version == "2026-Q3"
+
+
+def test_cli_simulates_a_top_down_target_plan(capsys, tmp_path):
+    """Q3 team target 1,000,000 split East 60% / South 40%; no Q2 facts, so reps keep today's proportions.
+
+    Today (per month): E1 East 100000 / 140000 = 140% sprint 3% 4200 + 3000; E2 East 50000 / 50000 =
+    100% advanced 2% 1000 + 1000; East 190000 / 150000 = 126.7% >= 110%: 500 each. S1 South 150000 /
+    150000 = 100% advanced 3000 + 1000, South 100%: no team award.
+    Plan: East 600000 -> E1 600000 x 300000/450000 = 400000, E2 200000; South 400000 -> S1.
+    Months (by today's equal monthly targets, odd cents to the first months): E1 133333.34,
+    133333.33, 133333.33; E2 66666.67, 66666.67, 66666.66; S1 133333.34, 133333.33, 133333.33.
+    Scenario per month: E1 140000 / ~133333 = ~105% advanced 2800 + 1000 (-1400 -2000); E2 75% red,
+    nothing (-2000); East 190000 / ~200000 = ~95%: no team award (-500 each); S1 ~112.5% advanced
+    as before, South >= 110%: +500. Quarter: E1 -3900 x 3, E2 -2500 x 3, S1 +500 x 3 = -17700.00.
+    """
+    path = tmp_path / "q3.csv"
+    rows = ["rep_id,region,period,target,actual"]
+    for m in ("2026-07", "2026-08", "2026-09"):
+        rows += [f"E1,East,{m},100000,140000", f"E2,East,{m},50000,50000", f"S1,South,{m},150000,150000"]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    out = _run(
+        capsys, "simulate", "--policy", str(POLICY), "--facts", str(path), "--period", "2026-Q3",
+        "--team-target", "1,000,000", "--shares", "East:60%,South:40%", "--format", "json",
+    )  # fmt: skip
+    d = json.loads(out)
+    assert d["target_plan"] == {
+        "total": "1000000.00", "split_by": "region", "weights": "current targets",
+        "by_group": {"East": "600000.00", "South": "400000.00"},
+        "by_rep": {"E1": "400000.00", "E2": "200000.00", "S1": "400000.00"},
+    }  # fmt: skip
+    assert d["totals"]["delta"] == "-17700.00"
+    deltas = {r["rep_id"]: r["delta"] for r in d["differences"]}
+    assert deltas == {"E1": "-11700.00", "E2": "-7500.00", "S1": "1500.00"}
+    assert d["sales"]["target"]["scenario"] == "1000000.00"
+    assert main(["simulate", "--policy", str(POLICY), "--facts", str(path), "--period", "2026-Q3",
+                 "--shares", "East:60%"]) == 1  # fmt: skip
+    assert "--shares splits a --team-target" in capsys.readouterr().err

@@ -46,7 +46,7 @@ from service.api.policies import get_version, load_policy, versions_of
 from service.api.runs import FactsSnapshot, check_period, choose_policy, snapshot
 from service.auth import Principal
 from service.db.models import FactImport, PolicyVersion, Run, Scenario, Simulation
-from service.simargs import build_scenario, fact_columns, sweep_values
+from service.simargs import build_scenario, fact_columns, plan_targets, sweep_values
 
 router = APIRouter(tags=["simulations"])
 
@@ -67,6 +67,14 @@ class BaselineRef(_Body):
     version: str | None = Field(default=None, description="default: the version in force for the period")
 
 
+class TargetPlanRequest(_Body):
+    team_target: StrictStr = Field(description='the team\'s target for the period, e.g. "5000000"')
+    split_by: Literal["region", "product_line"] = "region"
+    shares: StrictStr | None = Field(
+        default=None, description="e.g. East:40%,South:30%,North:30% (default: by last period's actuals)"
+    )
+
+
 class ScenarioChanges(_Body):
     version: str | None = Field(default=None, description="another stored version of the same policy")
     set_: list[str] = Field(
@@ -76,6 +84,9 @@ class ScenarioChanges(_Body):
         description="e.g. commission.tiers[advanced].rate=0.018",
     )
     quota: list[str] = Field(default_factory=list, max_length=MAX_CHANGES, description="e.g. region=East:+5%")
+    targets: TargetPlanRequest | None = Field(
+        default=None, description="plan the scenario's targets top-down from a team target (hr only)"
+    )
 
 
 class FactsChoice(_Body):
@@ -368,17 +379,25 @@ def _simulate(
     sets: list[str],
     quotas: list[str],
     scenario_id: int | None = None,
+    targets: TargetPlanRequest | None = None,
 ) -> Response:
     """Scope, build the scenario, simulate (engine lock held, database released), store."""
+    if targets is not None and who.role != "hr":
+        raise ApiError(403, "forbidden", "a team target plan sets every region's targets: hr only")
     release(db)  # loading and simulating may take seconds: hold no database lock meanwhile
     facts = _load(prep.source, [p for p in (prep.baseline, prep.scenario_base) if p is not None])
     _check_quota_scope(who, quotas, facts)
     _check_facts_scope(facts, who)
+    plan = None
     with ENGINE_LOCK:
         try:
+            if targets is not None:
+                plan = plan_targets(
+                    facts, prep.period, targets.team_target, targets.split_by, targets.shares, prefix=""
+                )
             scenario, scenario_facts = build_scenario(
                 prep.baseline,
-                facts,
+                facts if plan is None else plan.facts,
                 prep.period,
                 sets,
                 quotas,
@@ -400,6 +419,8 @@ def _simulate(
                 regions=_scope_of(who),
             )
             data = result.as_dict()
+            if plan is not None:
+                data["target_plan"] = plan.as_dict()
         except MeritInputError as err:
             raise ApiError(
                 422, "simulation-refused", f"cannot simulate {prep.period} on these facts", _renamed(err.problems)
@@ -411,6 +432,7 @@ def _simulate(
             "version": None if prep.scenario_base is None else prep.scenario_base.version,
             "set": sets,
             "quota": quotas,
+            **({} if targets is None else {"targets": targets.model_dump()}),
         },
     }
     summary = {"totals": data["totals"], "edits": sets, "quotas": quotas, "reps": data["reps"]}
@@ -530,7 +552,9 @@ def create_simulation(body: SimulationRequest, request: Request, who: Simulator,
         body.fact_import_id,
         body.from_finalized_runs,
     )
-    return _simulate(db, who, at, prep, list(body.scenario.set_), list(body.scenario.quota))
+    return _simulate(
+        db, who, at, prep, list(body.scenario.set_), list(body.scenario.quota), targets=body.scenario.targets
+    )
 
 
 @router.post("/simulations/sweeps", status_code=201, responses={201: {"content": {JSON_MEDIA: {}}}})

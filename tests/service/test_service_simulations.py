@@ -585,3 +585,27 @@ def test_the_ui_page_is_served_without_a_token(app_client: TestClient) -> None:
     csp = r.headers["content-security-policy"]
     assert "script-src 'sha256-" in csp and "unsafe-inline" not in csp and "connect-src 'self'" in csp
     assert "http://" not in r.text and "https://" not in r.text  # nothing loaded from elsewhere
+
+
+def test_a_team_target_plan_over_http(app_client: TestClient, tokens: Tokens) -> None:
+    """The handbook's top-down plan: Q3 team target 1,000,000, East 60% / South 40%; worked out by
+    hand in tests/test_simulation.py::test_cli_simulates_a_top_down_target_plan (-17,700.00)."""
+    assert put_policy(app_client, tokens).status_code == 201
+    rows = ["rep_id,region,period,target,actual"]
+    for m in ("2026-07", "2026-08", "2026-09"):
+        rows += [f"E1,East,{m},100000,140000", f"E2,East,{m},50000,50000", f"S1,South,{m},150000,150000"]
+    imp = import_facts(app_client, tokens, ("\n".join(rows) + "\n").encode(), "q3.csv")
+    assert imp.status_code == 201, imp.text
+    targets = {"team_target": "1000000", "shares": "East:60%,South:40%"}
+    result = simulate(app_client, tokens, "hr", sim_body(imp.json()["id"], targets=targets)).json()["result"]
+    assert result["totals"]["delta"] == "-17700.00"
+    assert result["target_plan"]["by_rep"] == {"E1": "400000.00", "E2": "200000.00", "S1": "400000.00"}
+    # a plan sets every region's targets: not a manager's call
+    r = app_client.post(
+        "/simulations", json=sim_body(imp.json()["id"], targets=targets), headers=tokens["manager_east"]
+    )
+    assert_problem(r, 403, "forbidden")
+    bad = {"team_target": "lots", "shares": "East:60%,South:30%"}
+    r = app_client.post("/simulations", json=sim_body(imp.json()["id"], targets=bad), headers=tokens["hr"])
+    problems = assert_problem(r, 422, "invalid-scenario")["problems"]
+    assert [(p["source"], p["field"]) for p in problems] == [("team-target", "lots")]

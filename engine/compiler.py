@@ -13,6 +13,7 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from engine.metrics import Ratio
 from engine.policy import Bound, GroupAward, Policy, RankAward
 from engine.rules import Clause, Rule, RuleBook, Scale, new_ruleset_name
 
@@ -41,8 +42,6 @@ class CompiledPolicy:
     questions: dict[str, Question]
 
     def keys(self, question: str, *values: object) -> tuple[int, ...]:
-        from engine.metrics import Ratio
-
         scales = self.questions[question].scales
         if len(values) == 1:
             v = values[0]
@@ -51,6 +50,20 @@ class CompiledPolicy:
             scale.key(v if type(v) is Ratio else Ratio(Decimal(str(v))))
             for scale, v in zip(scales, values, strict=True)
         )
+
+    def table(self, question: str) -> tuple[Rule, ...]:
+        """For a one-slot question: the rule the rule engine fires for each comparison key.
+
+        `table(q)[scale.key(value)]` is `book.decide(q, keys(q, value))`, decided for every key
+        at once; the evaluator's per-line lookup.
+        """
+        (scale,) = self.questions[question].scales
+        return self.book.table(question, scale.size)
+
+    def scale(self, question: str) -> Scale:
+        """The thresholds of a one-slot question."""
+        (scale,) = self.questions[question].scales
+        return scale
 
 
 def _fmt(d: Decimal) -> str:

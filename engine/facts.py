@@ -25,8 +25,8 @@ import io
 import json
 import re
 import sys
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from functools import cached_property, lru_cache
 from types import MappingProxyType
@@ -49,6 +49,7 @@ _PLAIN_NUMBER = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
 _GROUPED_NUMBER = re.compile(r"^-?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?$")
 _EXPONENT_NUMBER = re.compile(r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)[eE][+-]?[0-9]+$")
 _FORMATS = {".csv": "csv", ".json": "json", ".xlsx": "xlsx"}
+_CACHE_LIMIT = 1024  # distinct texts a number column's cache keeps before it gives up
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,35 @@ class FactRow:
         return self.numbers.get(name)
 
 
+_SETTERS = tuple(getattr(FactRow, f.name).__set__ for f in fields(FactRow))
+assert [f.name for f in fields(FactRow)] == [
+    "rep_id", "period", "target", "actual", "name", "region", "product_line", "manager_id", "numbers", "texts", "row"
+], "_fact_row sets FactRow's fields by position"  # fmt: skip
+
+
+def _fact_row(
+    rep_id: str,
+    period: Month,
+    target: Decimal,
+    actual: Decimal,
+    name: str | None,
+    region: str | None,
+    product_line: str | None,
+    manager_id: str | None,
+    numbers: Mapping[str, Decimal | None],
+    texts: Mapping[str, str],
+    row: int,
+) -> FactRow:
+    """`FactRow(...)` without the frozen dataclass's `__init__` (one `object.__setattr__` per
+    field): the same object for a third of the cost, for the loader's million rows."""
+    fact = object.__new__(FactRow)
+    s = _SETTERS
+    s[0](fact, rep_id), s[1](fact, period), s[2](fact, target), s[3](fact, actual)
+    s[4](fact, name), s[5](fact, region), s[6](fact, product_line), s[7](fact, manager_id)
+    s[8](fact, numbers), s[9](fact, texts), s[10](fact, row)
+    return fact
+
+
 @dataclass(frozen=True)
 class FactSet:
     """Every fact row of one source, validated, in file order."""
@@ -98,25 +128,39 @@ class FactSet:
     @cached_property
     def _by_month(self) -> dict[Month, tuple[FactRow, ...]]:
         months: dict[Month, list[FactRow]] = {}
+        last: Month | None = None
+        rows: list[FactRow] = []
         for r in self.rows:
-            months.setdefault(r.period, []).append(r)
+            if r.period is not last:  # rows of one month mostly come together and share one Month
+                last = r.period
+                rows = months.setdefault(last, [])
+            rows.append(r)
         return {m: tuple(sorted(rows, key=lambda r: r.rep_id)) for m, rows in months.items()}
 
     def has_column(self, column: str) -> bool:
         return _column_name(column) in self.columns
 
 
-def load_facts(data: bytes, filename: str, numeric_columns: Collection[str] = ()) -> FactSet:
+def load_facts(
+    data: bytes, filename: str, numeric_columns: Collection[str] = (), *, reps: RepFilter | None = None
+) -> FactSet:
     """Parse and validate a fact file; the format comes from the extension (.csv, .json, .xlsx).
 
     `numeric_columns` are extra columns the policy's metrics read: they must be present and are
     parsed as numbers. Raises `MeritInputError` carrying every problem found.
+
+    `reps` keeps only the rows whose rep_id it accepts (a blank rep_id is ""), for one of several
+    worker processes (engine.parallel): every row is still read, but only those are checked and
+    built, so the problems found are those rows' own (plus the file's: header, emptiness).
     """
     with gc_paused():
-        return _load_facts(data, filename, numeric_columns)
+        return _load_facts(data, filename, numeric_columns, reps)
 
 
-def _load_facts(data: bytes, filename: str, numeric_columns: Collection[str]) -> FactSet:
+RepFilter = Callable[[str], bool]
+
+
+def _load_facts(data: bytes, filename: str, numeric_columns: Collection[str], reps: RepFilter | None = None) -> FactSet:
     extras = _extra_numeric_columns(numeric_columns)
     suffix = filename[filename.rfind(".") :].lower() if "." in filename else ""
     fmt = _FORMATS.get(suffix)
@@ -128,9 +172,9 @@ def _load_facts(data: bytes, filename: str, numeric_columns: Collection[str]) ->
         )
     if fmt == "json":
         records = _json_records(data, filename)
-        return _validate(_records_table(records, filename), extras, digest)
+        return _validate(_records_table(records, filename), extras, digest, reps)
     table = _csv_table(data, filename) if fmt == "csv" else _xlsx_table(data, filename)
-    return _validate(table, extras, digest)
+    return _validate(table, extras, digest, reps)
 
 
 def facts_from_records(
@@ -242,8 +286,9 @@ class _Table:
     source: str
     header_line: int | None = None
     header: list[tuple[int, str]] = field(default_factory=list)  # (1-based column, raw name)
-    # (row, column -> value); a lazy iterator for files, so a million rows are never all held as cells
-    rows: Iterable[tuple[int, dict[int, _Value]]] = field(default_factory=list)
+    # (row, column -> value), or for CSV (row, the record's texts in column order); a lazy iterator
+    # for files, so a million rows are never all held as cells
+    rows: Iterable[tuple[int, dict[int, _Value] | list[str]]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     unreadable: bool = False  # the source could not be read to its end
     empty_message: str = "the file is empty"
@@ -281,23 +326,36 @@ def _add_sheet_rows(table: _Table, rows: Iterable[tuple[int, dict[int, _Value]]]
 
 
 def _csv_table(data: bytes, source: str) -> _Table:
+    """Rows stay the csv module's lists of texts: `_RowChecker.fast` reads them as they are."""
     table = _Table(source)
-    text = _decode_utf8(data, source)
-    if isinstance(text, Problem):
-        table.problems.append(text)
-        return table
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    if not data.isascii():  # ASCII is UTF-8; anything else is checked whole before a row is read
+        text = _decode_utf8(data, source)
+        if isinstance(text, Problem):
+            table.problems.append(text)
+            return table
+        del text
+    # decoded as it is read, a few kilobytes at a time: a whole-file StringIO would hold four
+    # bytes per character (400 MB for a million rows) while the rows are built
+    stream = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="")
+    reader = csv.reader(stream, strict=True)
 
-    def records() -> Iterator[tuple[int, dict[int, _Value]]]:
+    def records() -> Iterator[tuple[int, list[str]]]:
         number = 0
         try:
             for number, record in enumerate(reader, start=1):
-                yield number, dict(enumerate(record, start=1))
+                # blank rows are skipped (but counted); most rows start with a non-blank rep_id
+                if (record and record[0].strip()) or any(v.strip() for v in record):
+                    yield number, record
         except csv.Error as e:
             table.unreadable = True
             table.problems.append(_problem(source, number + 1, None, "", f"the CSV cannot be read here: {e}"))
 
-    _add_sheet_rows(table, records())
+    rows = records()
+    for number, record in rows:
+        table.header_line = number
+        table.header = [(col, v.strip()) for col, v in enumerate(record, start=1)]
+        break
+    table.rows = rows
     return table
 
 
@@ -460,6 +518,44 @@ def _month(text: str) -> Month:
     return parse_month(text)
 
 
+class _NumberCells:
+    """One number column as the fast path reads it: text -> Decimal, already checked for the column.
+
+    Targets and counts repeat a lot, so their texts are remembered and every row shares one
+    Decimal per distinct value (about a quarter of the memory a million rows take). A column
+    whose values keep being new (actual, collected) stops remembering after _CACHE_LIMIT texts.
+    """
+
+    __slots__ = ("cache", "col", "non_negative", "remembering", "whole")
+
+    def __init__(self, col: int | None, non_negative: bool, whole: bool) -> None:
+        self.col = col
+        self.non_negative = non_negative
+        self.whole = whole
+        self.cache: dict[str, Decimal] = {}
+        self.remembering = True
+
+    def number(self, record: list[str]) -> Decimal | None:
+        text = record[self.col]  # type: ignore[index]
+        hit = self.cache.get(text)
+        return hit if hit is not None else self.parse(text)
+
+    def parse(self, text: str) -> Decimal | None:
+        """A number that passes the column's checks; None when blank or when `check` must say why."""
+        number, error = _as_number(text)
+        if number is None or error is not None:
+            return None
+        if (self.non_negative and number < 0) or (self.whole and number != number.to_integral_value()):
+            return None
+        if self.remembering:
+            if len(self.cache) < _CACHE_LIMIT:
+                self.cache[text] = number
+            else:  # values keep being new: stop remembering
+                self.cache.clear()
+                self.remembering = False
+        return number
+
+
 class _RowChecker:
     """Validates one data row, collecting its problems."""
 
@@ -472,6 +568,92 @@ class _RowChecker:
             n
             for n in columns.names
             if n not in self.number_columns and n not in STANDARD_TEXT_COLUMNS and n != "period"
+        )
+        self._plan_fast()
+
+    def _plan_fast(self) -> None:
+        """Where `fast` finds each value: 0-based positions, or no fast path at all.
+
+        The fast path takes a CSV record whose every column has a name and whose values are all
+        in the forms nobody needs to be told about; anything else goes through `check`, which
+        says what is wrong. So `fast` never decides that a row is bad, only that it is plainly good.
+        """
+        self.fast_width = -1  # no record has this length: fast path off
+        pos = self.columns.position
+        width = len(self.table.header)
+        if any(n not in pos for n in (*REQUIRED_COLUMNS, *self.extras)) or len(self.columns.header) != width:
+            return
+        self.fast_width = width
+
+        def at(name: str) -> int | None:
+            return None if name not in pos else pos[name] - 1
+
+        self.fast_rep, self.fast_period = pos["rep_id"] - 1, pos["period"] - 1
+        self.fast_target = _NumberCells(pos["target"] - 1, non_negative=True, whole=False)
+        self.fast_actual = _NumberCells(pos["actual"] - 1, non_negative=True, whole=False)
+        self.fast_texts = tuple(at(n) for n in ("name", "region", "product_line", "manager_id"))
+        names = (*OPTIONAL_NUMBER_COLUMNS, *(e for e in self.extras if e not in STANDARD_NUMBER_COLUMNS))
+        self.fast_numbers = tuple(
+            (name, at(name), cells.cache, cells)
+            for name in names
+            for cells in [_NumberCells(at(name), name == "collected" or name in COUNT_COLUMNS, name in COUNT_COLUMNS)]
+        )
+        self.fast_unknown = tuple((n, pos[n] - 1) for n in self.unknown)
+        self.fast_months: dict[str, Month] = {}
+
+    def fast(self, line: int, record: list[str]) -> FactRow | None:
+        """The row as a fact when it is plainly valid; None sends it to `check`."""
+        if len(record) != self.fast_width:
+            return None
+        rep_id = record[self.fast_rep].strip()
+        if not rep_id:
+            return None
+        raw = record[self.fast_period]
+        period = self.fast_months.get(raw)
+        if period is None:
+            try:
+                period = self.fast_months[raw] = _month(raw)
+            except ValueError:
+                return None
+        target = self.fast_target.number(record)
+        if target is None or target <= 0:
+            return None
+        actual = self.fast_actual.number(record)
+        if actual is None:
+            return None
+        numbers: dict[str, Decimal | None] = {}
+        for column, col, cache, cells in self.fast_numbers:
+            if col is None:
+                numbers[column] = None
+                continue
+            text = record[col]
+            value = cache.get(text)
+            if value is None:
+                if not text or text.isspace():
+                    numbers[column] = None
+                    continue
+                value = cells.parse(text)
+                if value is None:
+                    return None
+            numbers[column] = value
+        c_name, c_region, c_line, c_manager = self.fast_texts
+        name = None if c_name is None else record[c_name].strip() or None
+        region = None if c_region is None else record[c_region].strip() or None
+        product_line = None if c_line is None else record[c_line].strip() or None
+        manager_id = None if c_manager is None else record[c_manager].strip() or None
+        intern = sys.intern  # ids, names, regions repeat every month
+        return _fact_row(
+            intern(rep_id),
+            period,
+            target,
+            actual,
+            name and intern(name),
+            region and intern(region),
+            product_line and intern(product_line),
+            manager_id and intern(manager_id),
+            numbers,
+            {n: intern(record[col].strip()) for n, col in self.fast_unknown} if self.fast_unknown else _NO_TEXTS,
+            line,
         )
 
     def check(self, line: int, cells: Mapping[int, _Value]) -> tuple[FactRow | None, tuple[str, Month] | None]:
@@ -576,7 +758,16 @@ class _RowChecker:
         return self._number(name)
 
 
-def _validate(table: _Table, extras: tuple[str, ...], digest: str) -> FactSet:
+def _row_rep(cells: Mapping[int, _Value] | list[str], rep_col: int | None) -> str:
+    """A row's rep_id as `_RowChecker` reads it ("" when blank or absent)."""
+    if rep_col is None:
+        return ""
+    if type(cells) is list:
+        return cells[rep_col - 1].strip() if rep_col <= len(cells) else ""
+    return _as_text(cells.get(rep_col)) or ""  # type: ignore[union-attr]
+
+
+def _validate(table: _Table, extras: tuple[str, ...], digest: str, reps: RepFilter | None = None) -> FactSet:
     source = table.source
     unreadable = bool(table.problems)  # the source could not be read: no "empty" claims
     columns = _check_header(table, extras)
@@ -586,25 +777,34 @@ def _validate(table: _Table, extras: tuple[str, ...], digest: str) -> FactSet:
     facts: list[FactRow] = []
     first_row: dict[tuple[str, Month], int] = {}
     count = 0
+    fast = checker.fast
+    rep_col = columns.position.get("rep_id")
     for line, cells in table.rows:
         count += 1
-        if _is_repeated_header(cells, columns):
-            table.problems.append(_problem(source, line, None, "", "the header row is repeated here"))
+        if reps is not None and not reps(_row_rep(cells, rep_col)):
             continue
-        fact, key = checker.check(line, cells)
-        if key is not None and key in first_row:
-            table.problems.append(
-                _problem(
-                    source,
-                    line,
-                    None,
-                    "rep_id",
-                    f"rep_id {key[0]!r} already has a row for {key[1]} (row {first_row[key]})",
-                )
-            )
-            continue
+        fact = fast(line, cells) if isinstance(cells, list) else None
+        if fact is not None:
+            key: tuple[str, Month] | None = (fact.rep_id, fact.period)
+        else:
+            by_column = dict(enumerate(cells, start=1)) if isinstance(cells, list) else cells
+            if _is_repeated_header(by_column, columns):
+                table.problems.append(_problem(source, line, None, "", "the header row is repeated here"))
+                continue
+            fact, key = checker.check(line, by_column)
         if key is not None:
-            first_row[key] = line
+            first = first_row.setdefault(key, line)
+            if first != line:
+                table.problems.append(
+                    _problem(
+                        source,
+                        line,
+                        None,
+                        "rep_id",
+                        f"rep_id {key[0]!r} already has a row for {key[1]} (row {first})",
+                    )
+                )
+                continue
         if fact is not None:
             facts.append(fact)
     if table.header_line is not None and count == 0 and not unreadable and not table.unreadable:

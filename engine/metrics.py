@@ -8,15 +8,15 @@ quotient) is only for display and for arithmetic the policy rounds anyway.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import ROUND_DOWN, Context, Decimal
 
 from engine.policy import Metric
 
-_EXACT = Context(prec=200)  # products of two fact-sized decimals never round here
+EXACT = Context(prec=200)  # products of two fact-sized decimals never round here
 _DISPLAY_PLACES = Decimal("1e-10")
 _ONE = Decimal(1)
-_NEAR = Decimal("1e-18")
+NEAR = Decimal("1e-18")  # see Ratio: below this distance only exact arithmetic decides
 
 
 class Ratio:
@@ -38,15 +38,15 @@ class Ratio:
     def compare(self, threshold: Decimal) -> int:
         """-1, 0 or 1 as this ratio is below, equal to or above `threshold`, exactly."""
         diff = self.value - threshold
-        if abs(diff) > _NEAR * (abs(threshold) + _ONE):
+        if abs(diff) > NEAR * (abs(threshold) + _ONE):
             return 1 if diff > 0 else -1
-        right = _EXACT.multiply(threshold, self.denominator)
+        right = EXACT.multiply(threshold, self.denominator)
         if self.numerator < right:
             return -1
         return 1 if self.numerator > right else 0
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Ratio) and _EXACT.multiply(self.numerator, other.denominator) == _EXACT.multiply(
+        return isinstance(other, Ratio) and EXACT.multiply(self.numerator, other.denominator) == EXACT.multiply(
             other.numerator, self.denominator
         )
 
@@ -97,6 +97,53 @@ def metric_value(metric: Metric, numbers: Mapping[str, Decimal | None]) -> Ratio
     if den == 0:
         return None if metric.on_zero is None else Ratio(metric.on_zero)
     return Ratio(num, den)
+
+
+Numbers = Mapping[str, Decimal | None]
+
+
+def metric_function(metric: Metric) -> Callable[[Numbers], Ratio | None]:
+    """`metric_value(metric, numbers)` specialised to one metric, for a loop over many lines."""
+    col = metric.column
+    if col is not None:
+
+        def column_value(numbers: Numbers) -> Ratio | None:
+            v = numbers.get(col)
+            return None if v is None else Ratio(v)
+
+        return column_value
+    assert metric.numerator is not None and metric.denominator is not None
+    num_name, den_name, on_zero = metric.numerator, metric.denominator, metric.on_zero
+    constant = _constant(den_name)
+
+    def ratio_value(numbers: Numbers) -> Ratio | None:
+        num = numbers.get(num_name)
+        den = numbers.get(den_name) if den_name in numbers else constant
+        if num is None or den is None:
+            return None
+        if den == 0:
+            return None if on_zero is None else Ratio(on_zero)
+        return Ratio(num, den)
+
+    return ratio_value
+
+
+def metric_available(metric: Metric) -> Callable[[Numbers], bool]:
+    """Whether `metric_value(metric, numbers)` is not None, without computing the ratio."""
+    col = metric.column
+    if col is not None:
+        return lambda numbers: numbers.get(col) is not None
+    assert metric.numerator is not None and metric.denominator is not None
+    num_name, den_name, on_zero = metric.numerator, metric.denominator, metric.on_zero
+    constant = _constant(den_name)
+
+    def available(numbers: Numbers) -> bool:
+        den = numbers.get(den_name) if den_name in numbers else constant
+        if numbers.get(num_name) is None or den is None:
+            return False
+        return on_zero is not None or den != 0
+
+    return available
 
 
 def _constant(text: str) -> Decimal | None:

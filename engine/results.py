@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from engine.evaluation import ZERO, Line
-from engine.metrics import Ratio, format_ratio
+from engine.evaluation import ZERO, Derived, Line, metric_reads
+from engine.metrics import Ratio, format_ratio, metric_value
 from engine.policy import Policy
 from engine.tiers import money_text
 
@@ -79,15 +79,16 @@ class Evaluation:
         yield '],\n"totals":' + _dumps(self.totals()) + "}\n"
 
     def totals(self) -> dict[str, Any]:
-        out = _summary(self.results)
+        amounts = {id(ln): _amounts(ln) for ln in self.results}  # each line's sums, computed once
+        out = _summary(self.results, amounts)
         out["lights"] = _count(ln.light for ln in self.results)
         out["tiers"] = _count(ln.tier for ln in self._month_lines())
         out["ratings"] = _count(ln.rating for ln in self.results)
         out["flags"] = {e.id: sum(1 for ln in self.results if ln.flags.get(e.id)) for e in self.policy.eligibility}
-        out["by_region"] = _grouped(self.results, "region")
-        out["by_product_line"] = _grouped(self.results, "product_line")
+        out["by_region"] = _grouped(self.results, "region", amounts)
+        out["by_product_line"] = _grouped(self.results, "product_line", amounts)
         if self.previous_actual is not None:
-            actual = sum((ln.numbers.get("actual") or ZERO for ln in self.results), ZERO)
+            actual = sum((amounts[id(ln)][1] or ZERO for ln in self.results), ZERO)
             out["mom"] = {
                 "previous_actual": money_text(self.previous_actual),
                 "change": money_text(actual - self.previous_actual),
@@ -97,7 +98,7 @@ class Evaluation:
         return out
 
     def _month_lines(self) -> list[Line]:
-        return [m for ln in self.results for m in (ln.months or [ln])]
+        return [m for ln in self.results for m in (ln.months or (ln,))]
 
     # ------------------------------------------------------------------- CSV
     CSV_COLUMNS = (
@@ -107,29 +108,41 @@ class Evaluation:
     )  # fmt: skip
 
     def to_csv_text(self) -> str:
+        return "".join(self.csv_chunks())
+
+    def csv_chunks(self, lines_per_chunk: int = 2000, header: bool = True) -> Iterator[str]:
+        """The CSV in pieces of a few thousand lines: streamable, never the whole file in memory."""
+        if header:
+            yield self.csv_header()
+        batch: list[str] = []
+        for text in self.csv_lines():
+            batch.append(text)
+            if len(batch) == lines_per_chunk:
+                yield "".join(batch)
+                batch.clear()
+        yield "".join(batch)
+
+    @classmethod
+    def csv_header(cls) -> str:
+        return _csv_texts([list(cls.CSV_COLUMNS)])[0]
+
+    def csv_lines(self) -> Iterator[str]:
+        """One CSV line per result, in result order."""
+        policy = (self.policy.id, self.policy.version, self.policy.sha256)
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
-        w.writerow(self.CSV_COLUMNS)
         for ln in self.results:
-            ach = ln.metrics.get("achievement")
-            w.writerow(
-                [
-                    ln.period, safe_cell(ln.rep_id), safe_cell(ln.name), safe_cell(ln.region),
-                    safe_cell(ln.product_line), _money(ln.numbers.get("target")), _money(ln.numbers.get("actual")),
-                    "" if ach is None else format_ratio(ach), ln.light or "", ln.tier or "",
-                    money_text(ln.commission), money_text(ln.bonus), money_text(ln.award_total),
-                    money_text(ln.total), "" if ln.score is None else str(ln.score.display), ln.rating or "",
-                    self.policy.id, self.policy.version, self.policy.sha256,
-                ]
-            )  # fmt: skip
-        return buf.getvalue()
+            w.writerow(csv_row(ln, policy))
+            yield buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
 
     # ---------------------------------------------------------------- payroll
     def payout_lines(self) -> list[PayoutLine]:
         """Every non-zero amount, per rep, per period it belongs to, per component."""
         out: list[PayoutLine] = []
         for ln in self.results:
-            for m in ln.months or [ln]:
+            for m in ln.months or (ln,):
                 out.extend(_components(m))
             if ln.months:
                 out.extend(
@@ -138,6 +151,18 @@ class Evaluation:
                     if a.period == ln.period and a.amount
                 )
         return out
+
+
+def _csv_texts(rows: Iterable[list[str]]) -> list[str]:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    out = []
+    for row in rows:
+        w.writerow(row)
+        out.append(buf.getvalue())
+        buf.seek(0)
+        buf.truncate()
+    return out
 
 
 def _components(m: Line) -> Iterable[PayoutLine]:
@@ -170,12 +195,20 @@ def _count(values: Iterable[str | None]) -> dict[str, int]:
     return {k: c[k] for k in sorted(c)}
 
 
-def _summary(lines: Sequence[Line]) -> dict[str, Any]:
-    target = sum((ln.numbers.get("target") or ZERO for ln in lines), ZERO)
-    actual = sum((ln.numbers.get("actual") or ZERO for ln in lines), ZERO)
+def _amounts(ln: Line) -> tuple[Decimal | None, Decimal | None, Decimal]:
+    """(target, actual, awards) of a line, for the totals."""
+    numbers = ln.numbers_of(("target", "actual"))
+    return numbers.get("target"), numbers.get("actual"), ln.award_total
+
+
+def _summary(
+    lines: Sequence[Line], amounts: dict[int, tuple[Decimal | None, Decimal | None, Decimal]]
+) -> dict[str, Any]:
+    target = sum((amounts[id(ln)][0] or ZERO for ln in lines), ZERO)
+    actual = sum((amounts[id(ln)][1] or ZERO for ln in lines), ZERO)
     commission = sum((ln.commission for ln in lines), ZERO)
     bonus = sum((ln.bonus for ln in lines), ZERO)
-    awards = sum((ln.award_total for ln in lines), ZERO)
+    awards = sum((amounts[id(ln)][2] for ln in lines), ZERO)
     return {
         "reps": len(lines),
         "target": money_text(target),
@@ -188,23 +221,46 @@ def _summary(lines: Sequence[Line]) -> dict[str, Any]:
     }
 
 
-def _grouped(lines: Sequence[Line], attr: str) -> dict[str, Any]:
+def _grouped(
+    lines: Sequence[Line], attr: str, amounts: dict[int, tuple[Decimal | None, Decimal | None, Decimal]]
+) -> dict[str, Any]:
     groups: dict[str, list[Line]] = defaultdict(list)
     for ln in lines:
         groups[getattr(ln, attr) or "(none)"].append(ln)
-    return {k: _summary(groups[k]) for k in sorted(groups)}
+    return {k: _summary(groups[k], amounts) for k in sorted(groups)}
+
+
+def csv_row(ln: Line, policy: tuple[str, str, str]) -> list[str]:
+    """One result as the CSV columns (`Evaluation.CSV_COLUMNS`)."""
+    m = ln.context.policy.metrics.get("achievement")
+    numbers = ln.numbers_of(("target", "actual", *(() if m is None else metric_reads(m))))
+    ach = None if m is None else metric_value(m, numbers)
+    score = ln.score
+    awards = ln.award_total
+    return [
+        ln.period, safe_cell(ln.rep_id), safe_cell(ln.name), safe_cell(ln.region),
+        safe_cell(ln.product_line), _money(numbers.get("target")), _money(numbers.get("actual")),
+        "" if ach is None else format_ratio(ach), ln.light or "", ln.tier or "",
+        money_text(ln.commission), money_text(ln.bonus), money_text(awards),
+        money_text(ln.commission + ln.bonus + awards), "" if score is None else str(score.display),
+        ln.rating or "", *policy,
+    ]  # fmt: skip
 
 
 def line_dict(ln: Line) -> dict[str, Any]:
+    derived = Derived(ln)  # numbers, metrics and score computed once for the line and its explanation
+    numbers = derived.numbers
+    metrics = derived.metrics
+    score = derived.score
     d: dict[str, Any] = {
         "rep_id": ln.rep_id,
         "name": ln.name,
         "region": ln.region,
         "product_line": ln.product_line,
         "period": ln.period,
-        "target": _money(ln.numbers.get("target")),
-        "actual": _money(ln.numbers.get("actual")),
-        "metrics": {k: (None if v is None else format_ratio(v)) for k, v in ln.metrics.items()},
+        "target": _money(numbers.get("target")),
+        "actual": _money(numbers.get("actual")),
+        "metrics": {k: (None if v is None else format_ratio(v)) for k, v in metrics.items()},
         "light": ln.light,
         "tier": ln.tier,
         "commission": money_text(ln.commission),
@@ -213,15 +269,16 @@ def line_dict(ln: Line) -> dict[str, Any]:
             {"id": a.id, "label": a.label, "amount": money_text(a.amount), "period": a.period} for a in ln.awards
         ],
         "total": money_text(ln.total),
-        "score": None if ln.score is None else str(ln.score.display),
+        "score": None if score is None else str(score.display),
         "rating": ln.rating,
         "flags": dict(sorted(ln.flags.items())),
-        "warnings": ln.warnings,
+        "warnings": list(ln.warnings),
         "rules_fired": ln.rules,
-        "explanation": ln.explanation,
+        "explanation": derived.explanation(),
     }
-    if ln.mom is not None:
-        d["mom"] = ln.mom
+    mom = ln.mom
+    if mom is not None:
+        d["mom"] = mom
     if ln.months:
         d["months"] = [line_dict(m) for m in ln.months]
     return d

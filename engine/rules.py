@@ -11,6 +11,8 @@ Why it looks the way it does (see docs/architecture.md for the longer story):
   exactly one rule: no `MessageNotHandledException`, and every outcome names the rule that fired.
 * Decisions depend only on (question, keys), so each distinct combination is asserted once per
   process and remembered. The rule engine still makes every decision; Python never re-derives it.
+  A one-slot question has only `2n+1` keys, so `RuleBook.table` asks the engine about all of them
+  in one batch up front and hands the evaluator a list indexed by key (the hot loop's lookup).
 * The default `Host` runs timer threads that race with posts; `_QuietHost` turns them off. The C
   engine is not thread-safe: one host per process, every call under `_LOCK`. Rulesets cannot be
   redefined, so each is named by the policy's content hash and built at most once per process.
@@ -21,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import threading
+from bisect import bisect_left
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -28,7 +31,7 @@ from typing import Any
 
 from durable import engine as _durable
 
-from engine.metrics import Ratio
+from engine.metrics import EXACT, NEAR, Ratio
 
 _LOCK = threading.RLock()
 _BATCH = 200  # facts per assert_facts call; the C engine degrades on very large batches
@@ -61,9 +64,32 @@ class Scale:
     """Sorted distinct thresholds one question compares a value against."""
 
     thresholds: tuple[Decimal, ...]
+    # the near band around each threshold (see `key`), as sorted edges: lo0, hi0, lo1, hi1, ...
+    _edges: tuple[Decimal, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        edges: list[Decimal] = []
+        for t in self.thresholds:
+            near = EXACT.multiply(NEAR, EXACT.add(t.copy_abs(), 1))  # as Ratio.compare's band
+            edges += (EXACT.subtract(t, near), EXACT.add(t, near))
+        if edges != sorted(edges) or len(set(edges)) != len(edges):
+            edges = []  # bands touch (thresholds ~1e-18 apart): every value goes the exact way
+        object.__setattr__(self, "_edges", tuple(edges))
 
     def key(self, value: Ratio) -> int:
-        """2 * (thresholds strictly below value) + 1 if value equals one of them."""
+        """2 * (thresholds strictly below value) + 1 if value equals one of them.
+
+        Fast path: `Ratio.compare` trusts the 28-digit quotient unless it lies in the near band
+        around a threshold, so one bisect of the quotient among the bands' edges decides: outside
+        every band, between the bands of thresholds i-1 and i, the exact value lies between those
+        thresholds as well and the key is 2 * i. In a band (or on its edge) every threshold is
+        compared exactly, one by one.
+        """
+        edges = self._edges
+        v = value.value
+        j = bisect_left(edges, v)  # edges strictly below v
+        if edges and not j & 1 and (j == len(edges) or edges[j] != v):
+            return j
         k = 0
         for t in self.thresholds:
             c = value.compare(t)
@@ -76,7 +102,15 @@ class Scale:
         return k
 
     def key_of_int(self, value: int) -> int:
-        return self.key(Ratio(Decimal(value)))
+        """The key of a whole number (a rank, a count): int and Decimal compare exactly."""
+        th = self.thresholds
+        i = bisect_left(th, value)
+        return 2 * i + 1 if i < len(th) and th[i] == value else 2 * i
+
+    @property
+    def size(self) -> int:
+        """How many distinct keys the scale has: 0 .. 2n."""
+        return 2 * len(self.thresholds) + 1
 
     def position(self, threshold: Decimal) -> int:
         """Key of a value equal to `threshold`."""
@@ -161,6 +195,16 @@ class RuleBook:
             self.decide_all([(question, keys)])
             hit = self._decided[(question, keys)]
         return hit
+
+    def table(self, question: str, size: int) -> tuple[Rule, ...]:
+        """The rule that fires for each key 0 .. size-1 of a one-slot question, indexed by key.
+
+        Every key is asserted (once per process, in one batch) and decided by the rule engine; the
+        evaluator then looks decisions up by key instead of building a (question, keys) tuple.
+        """
+        asked = [(question, (k,)) for k in range(size)]
+        self.decide_all(asked)
+        return tuple(self._decided[a] for a in asked)
 
     def decide_all(self, asked: Iterable[tuple[str, tuple[int, ...]]]) -> None:
         """Assert every not-yet-decided (question, keys) as a fact, in batches."""

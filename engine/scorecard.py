@@ -17,6 +17,7 @@ from engine.policy import Scorecard
 
 _NEAR = Decimal("1e-18")  # far above the 28-digit context's error on scores of a few hundred
 _HUNDRED = Decimal(100)
+_CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True)
@@ -36,25 +37,55 @@ class Score:
 
 def score_of(card: Scorecard, metrics: Mapping[str, Ratio | None]) -> Score | None:
     """None when a KPI's metric is not available for this line."""
-    values = []
-    for kpi in card.kpis:
-        v = metrics.get(kpi.metric)
-        if v is None:
-            return None
-        values.append(v)
-    total = Decimal(0)
-    for kpi, v in zip(card.kpis, values, strict=True):
-        attainment = v.value / kpi.target
-        if kpi.cap is not None and attainment > kpi.cap:
-            attainment = kpi.cap
-        total += kpi.weight * attainment
-    total *= _HUNDRED
-    value = Ratio(total)
-    if any(abs(total - r.lower) <= _NEAR for r in card.ratings):
-        exact = _exact_score(card, values)
-        value = Ratio(Decimal(exact.numerator), Decimal(exact.denominator))
-    display = (value.numerator / value.denominator).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
-    return Score(value, display, card, tuple(values))
+    value = score_value(card, metrics)
+    if value is None:
+        return None
+    values = tuple(metrics[kpi.metric] for kpi in card.kpis)
+    display = (value.numerator / value.denominator).quantize(_CENT, rounding=ROUND_DOWN)
+    return Score(value, display, card, values)  # type: ignore[arg-type]
+
+
+def score_value(card: Scorecard, metrics: Mapping[str, Ratio | None]) -> Ratio | None:
+    """The score the rating is decided on; None when a KPI's metric is not available."""
+    scoring = _SCORINGS.get(id(card))
+    if scoring is None or scoring.card is not card:
+        if len(_SCORINGS) > 64:  # a process that has seen many policy versions
+            _SCORINGS.clear()
+        scoring = _SCORINGS[id(card)] = Scoring(card)
+    return scoring.value(metrics)
+
+
+_SCORINGS: dict[int, Scoring] = {}  # by id: the Scoring keeps its card alive, so the id stays its
+
+
+class Scoring:
+    """A scorecard prepared for scoring many lines: what the evaluator's per-line loop calls.
+
+    Only the score's value (what the rating is decided on): the display and the explanation's
+    parts are `score_of`'s, made when a line is output.
+    """
+
+    def __init__(self, card: Scorecard) -> None:
+        self.card = card
+        self.kpis = tuple((k.metric, k.target, k.weight, k.cap) for k in card.kpis)
+        self.lowers = tuple(r.lower for r in card.ratings)
+
+    def value(self, metrics: Mapping[str, Ratio | None]) -> Ratio | None:
+        total = Decimal(0)
+        for metric, target, weight, cap in self.kpis:
+            v = metrics.get(metric)
+            if v is None:
+                return None
+            attainment = v.value / target
+            if cap is not None and attainment > cap:
+                attainment = cap
+            total += weight * attainment
+        total *= _HUNDRED
+        for lower in self.lowers:
+            if abs(total - lower) <= _NEAR:  # too close to a rating bound for 28 digits: exactly
+                exact = _exact_score(self.card, [metrics[kpi.metric] for kpi in self.card.kpis])  # type: ignore[misc]
+                return Ratio(Decimal(exact.numerator), Decimal(exact.denominator))
+        return Ratio(total)
 
 
 def _exact_score(card: Scorecard, values: list[Ratio]) -> Fraction:

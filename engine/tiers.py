@@ -16,6 +16,8 @@ from fractions import Fraction
 from engine.metrics import Ratio, percent
 from engine.policy import Commission, Policy, Tier
 
+_CENT = Decimal("0.01")
+
 
 @dataclass(frozen=True)
 class CommissionResult:
@@ -30,7 +32,11 @@ class CommissionResult:
 
 def money_text(amount: Decimal) -> str:
     """Money as a decimal string with at least two places."""
-    return format(amount.quantize(Decimal("0.01")) if amount.as_tuple().exponent > -2 else amount, "f")  # type: ignore[operator]
+    text = format(amount, "f")
+    dot = text.find(".")
+    if dot < 0 or len(text) - dot < 3:  # fewer than two places (exponent > -2): show two
+        return format(amount.quantize(_CENT), "f")
+    return text
 
 
 def round_fraction(value: Fraction, policy: Policy) -> Decimal:

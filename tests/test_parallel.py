@@ -1,0 +1,175 @@
+"""The parallel path (engine.parallel) writes the bytes the single-process path writes.
+
+Workers are forced on (any number, however small the file) and their CSV is compared byte for byte
+with `evaluate(...).to_csv_text()`: the shipped example, a synthetic team with many ties, and
+policies whose cross-rep decisions are the hard part (split ties, honours for the top 3, monthly
+prizes, quarterly group awards by product line, eligibility ranked by a metric, every month).
+Inputs the workers cannot vouch for make them step aside for the single-process path.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from engine import parallel
+from engine.evaluation import evaluate
+from engine.facts import load_facts
+from engine.policy import Policy, PolicyLibrary, load_policy_file, parse_policy
+
+REPO = Path(__file__).resolve().parent.parent
+LIBRARY = REPO / "policies" / "sales-incentive"
+EXAMPLE = REPO / "examples" / "facts-2026-Q3.csv"
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="workers are forked")
+
+
+def variant(name: str, edit: Any) -> Policy:
+    """The shipped Q3 policy with `edit(document)` applied, through the schema and the linter."""
+    data = copy.deepcopy(yaml.safe_load(yaml.safe_dump(dict(load_policy_file(LIBRARY / "2026-Q3.yaml").data))))
+    edit(data)
+    data["version"] = name
+    return parse_policy(yaml.safe_dump(data, allow_unicode=True), f"{name}.yaml")
+
+
+def _hard_ranks(d: dict[str, Any]) -> None:
+    d["awards"][1].update(ties="split", rank_by="achievement")  # quarterly top 3, by a ratio
+    d["awards"][2]["top"] = 3  # sales star: the top 3 months' sellers
+    d["awards"].append(
+        {"id": "monthly_top", "label": "月度前五", "kind": "rank", "period": "month", "rank_by": "collected",
+         "prizes": ["700", "500", "300", "200", "100"], "ties": "split"}
+    )  # fmt: skip
+    d["eligibility"].append(
+        {"id": "m_ok", "label": "月达标", "period": "month", "rank_by": "collection_rate", "order": "asc",
+         "all": [{"value": "rank", "op": "<", "than": "50"}, {"value": "new_customers", "op": ">=", "than": "3"}]}
+    )  # fmt: skip
+
+
+def _group_by_line(d: dict[str, Any]) -> None:
+    d["awards"][0].update(period="quarter", group_by="product_line")
+    d["awards"][0]["from"] = "1.00"
+    d["commission"]["mode"] = "marginal"
+
+
+POLICIES = {
+    "shipped": lambda: PolicyLibrary.load(LIBRARY).for_period("2026-Q3"),
+    "hard_ranks": lambda: variant("hard-ranks", _hard_ranks),
+    "group_by_line": lambda: variant("group-by-line", _group_by_line),
+}
+
+
+@pytest.fixture(scope="module")
+def team(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """250 reps x 3 months, amounts drawn from a few values: plenty of ties."""
+    from bench.synth import write_facts
+
+    path = tmp_path_factory.mktemp("team") / "team.csv"
+    write_facts(path, 250, seed=3)
+    return path.read_bytes()
+
+
+def single(policy: Policy, data: bytes, period: str) -> tuple[str, int, str]:
+    ev = evaluate(policy, load_facts(data, "facts.csv", policy.numeric_columns), period, enforce_effective=False)
+    return ev.to_csv_text(), len(ev.results), str(ev.total_payout)
+
+
+def workers(policy: Policy, data: bytes, period: str, n: int) -> tuple[str, int, str]:
+    run = parallel.evaluate_csv(policy, data, "facts.csv", period, n)
+    assert run is not None, "the workers stepped aside"
+    return "".join(run.csv_chunks()), run.results, str(run.total_payout)
+
+
+@pytest.mark.parametrize("period", ["2026-08", "2026-Q3"])
+@pytest.mark.parametrize("name", sorted(POLICIES))
+def test_workers_write_the_single_process_bytes(team: bytes, name: str, period: str) -> None:
+    policy = POLICIES[name]()
+    assert workers(policy, team, period, 3) == single(policy, team, period)
+
+
+@pytest.mark.parametrize("n", [2, 4])
+def test_shipped_example_in_any_number_of_workers(n: int) -> None:
+    policy = PolicyLibrary.load(LIBRARY).for_period("2026-Q3")
+    data = EXAMPLE.read_bytes()
+    for period in ("2026-07", "2026-Q3"):
+        assert workers(policy, data, period, n) == single(policy, data, period)
+
+
+def tied_team() -> bytes:
+    """40 reps whose best sellers tie, in every month and over the quarter, across the rep range."""
+    lines = [
+        "rep_id,name,region,product_line,manager_id,period,target,actual,collected,new_customers,leads,follow_ups,deals"
+    ]
+    for month in ("2026-07", "2026-08", "2026-09"):
+        for i in range(40):
+            actual = {5: 150000, 25: 150000, 35: 150000, 10: 140000, 30: 140000, 39: 90000}.get(
+                i, 50000 + 1000 * (i % 7)
+            )
+            lines.append(f"R{i:02d},rep {i},{'EWNS'[i % 4]},{'AB'[i % 2]},M{i % 3},{month},100000,{actual},"
+                         f"{actual * 9 // 10},{i % 6},{10 + i % 5},{i % 50},{i % 4}")  # fmt: skip
+    return ("\r\n".join(lines) + "\r\n").encode("utf-8-sig")  # Excel's CSV: BOM and CRLF
+
+
+@pytest.mark.parametrize("n", [2, 3])
+@pytest.mark.parametrize("name", sorted(POLICIES))
+def test_ties_across_workers(name: str, n: int) -> None:
+    policy = POLICIES[name]()
+    for period in ("2026-08", "2026-Q3"):
+        assert workers(policy, tied_team(), period, n) == single(policy, tied_team(), period)
+
+
+def test_each_row_is_loaded_by_exactly_one_worker(team: bytes) -> None:
+    splits = parallel.split_points(team, 3)
+    assert splits is not None and len(splits) == 2
+    whole = load_facts(team, "team.csv")
+    parts = [load_facts(team, "team.csv", reps=lambda r, k=k: parallel.range_of(splits, r) == k) for k in range(3)]
+    assert all(p.rows for p in parts)
+    assert sorted((r for p in parts for r in p.rows), key=lambda r: r.row) == list(whole.rows)
+
+
+@pytest.mark.parametrize(
+    ("data", "period"),
+    [
+        (b"rep_id,period,target,actual\nR1,2026-08,100,abc\nR2,2026-08,100,90\n", "2026-08"),  # a bad number
+        (b"rep_id,period,target,actual\nR1,2026-07,100,90\nR2,2026-07,100,90\n", "2026-08"),  # no facts for it
+        (b"rep_id,period,target,actual\nR1,2026-10,100,90\nR2,2026-10,100,90\n", "2026-10"),  # policy not in force
+        (b"id,period,target,actual\nR1,2026-08,100,90\n", "2026-08"),  # no rep_id column
+    ],
+)
+def test_workers_step_aside_when_they_cannot_vouch_for_the_output(data: bytes, period: str) -> None:
+    policy = PolicyLibrary.load(LIBRARY).for_period("2026-Q3")
+    assert parallel.evaluate_csv(policy, data, "facts.csv", period, 2) is None
+
+
+def merit(tmp_path: Path, facts: Path, out: str, workers: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "MERIT_DEBUG"} | {"MERIT_WORKERS": workers}
+    return subprocess.run(
+        [sys.executable, "-m", "service.cli", "evaluate", "--policy", str(LIBRARY), "--facts", str(facts),
+         "--period", "2026-Q3", "--format", "csv", "--output", str(tmp_path / out)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+
+
+def test_cli_output_is_the_same_with_and_without_workers(tmp_path: Path, team: bytes) -> None:
+    facts = tmp_path / "team.csv"
+    facts.write_bytes(team)
+    one, two = merit(tmp_path, facts, "one.csv", "1"), merit(tmp_path, facts, "two.csv", "2")
+    assert (one.returncode, two.returncode) == (0, 0), one.stderr + two.stderr
+    assert (tmp_path / "one.csv").read_bytes() == (tmp_path / "two.csv").read_bytes()
+    assert one.stderr.replace("one.csv", "two.csv") == two.stderr
+
+
+def test_cli_reports_bad_input_the_same_with_workers(tmp_path: Path) -> None:
+    facts = tmp_path / "bad.csv"
+    facts.write_text("rep_id,period,target,actual\nR1,2026-08,100,abc\nR1,2026-08,100,90\n", encoding="utf-8")
+    one, two = merit(tmp_path, facts, "one.csv", "1"), merit(tmp_path, facts, "two.csv", "2")
+    assert (one.returncode, two.returncode) == (1, 1)
+    assert one.stderr == two.stderr
+    assert "bad.csv:2:4: actual:" in two.stderr
+    assert not (tmp_path / "two.csv").exists()

@@ -6,6 +6,10 @@ Prints one JSON line: merit_rep_months_per_s, reference_rep_months_per_s, ratio,
 (of the Merit run, measured in its own child process), and whether both agree on the payout.
 Targets on the 2-core reference machine: 1,000,000 rep-months <= 60 s, peak RSS <= 2 GiB,
 ratio >= 0.25.
+
+Merit evaluates a big file in worker processes (engine.parallel; `MERIT_WORKERS=1` keeps it in
+one). peak_rss_mb then counts them all: the parent's peak plus, for each worker, the largest
+worker's peak (an upper bound: pages a worker shares with the parent are counted twice).
 """
 
 from __future__ import annotations
@@ -31,13 +35,17 @@ MONTHS = ("2026-07", "2026-08", "2026-09")
 
 
 def _run_merit(facts: str, out: str, queue: mp.Queue) -> None:  # type: ignore[type-arg]
+    from engine.parallel import worker_count
     from service.cli import main
 
     start = time.perf_counter()
     code = main(["evaluate", "--policy", str(ROOT / "policies/sales-incentive"), "--facts", facts,
                  "--period", "2026-Q3", "--format", "csv", "--output", out])  # fmt: skip
     elapsed = time.perf_counter() - start
-    queue.put((code, elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+    workers = worker_count(facts, Path(facts).stat().st_size)
+    parent = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 if workers > 1 else 0.0
+    queue.put((code, elapsed, parent + workers * worker, workers))
 
 
 def _run_reference(facts: str, queue: mp.Queue) -> None:  # type: ignore[type-arg]
@@ -68,7 +76,7 @@ def main() -> None:
         out = str(Path(tmp) / "merit.csv")
         write_facts(Path(facts), args.reps, MONTHS)
         rep_months = args.reps * len(MONTHS)
-        code, merit_s, rss = _child(_run_merit, facts, out)
+        code, merit_s, rss, workers = _child(_run_merit, facts, out)
         if code != 0:
             raise SystemExit(f"merit evaluate failed with exit status {code}")
         ref_s, ref_total = _child(_run_reference, facts)
@@ -84,6 +92,7 @@ def main() -> None:
                 "reference_rep_months_per_s": round(rep_months / ref_s),
                 "ratio": round(ref_s / merit_s, 3),
                 "peak_rss_mb": round(rss),
+                "workers": workers,
                 "payout_agrees": str(merit_total) == ref_total,
                 "payout": str(merit_total),
             }

@@ -20,6 +20,7 @@ from engine.problems import MeritInputError, Problem
 
 if TYPE_CHECKING:
     from engine.facts import FactSet
+    from engine.parallel import ParallelRun
     from engine.policy import Policy
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
@@ -128,12 +129,55 @@ def load_for_period(policy_path: str, facts_path: str, period: str) -> tuple[Pol
     return policy, facts
 
 
+def _evaluate_in_workers(args: argparse.Namespace) -> ParallelRun | None:
+    """A big CSV evaluation done by worker processes (engine.parallel), or None: do it here.
+
+    Only the facts file's size is looked at before the policy is read (as `load_for_period` reads
+    the policy first), so a broken policy is reported the same way; every other problem makes the
+    workers step aside for the single-process path, which reports it.
+    """
+    from engine import parallel
+    from engine.policy import PolicyLibrary
+
+    try:
+        workers = parallel.worker_count(args.facts, Path(args.facts).stat().st_size)
+    except OSError:
+        return None
+    if workers < 2:
+        return None
+    lib = PolicyLibrary.load(args.policy)
+    try:
+        policy = lib.for_period(args.period)
+    except ValueError:
+        return None
+    with contextlib.ExitStack() as bar:
+        advance: list[Callable[[int], None] | None] = []
+
+        def progress(done: int, total: int) -> None:  # the bar appears once the total is known
+            if not advance:
+                advance.append(bar.enter_context(progress_bar("evaluating", total)))
+            if advance[0] is not None:
+                advance[0](done)
+
+        return parallel.evaluate_csv(policy, Path(args.facts), args.facts, args.period, workers, progress)
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from engine.evaluation import evaluate
     from service.render import print_evaluation
 
+    if args.format == "csv":
+        run = _evaluate_in_workers(args)
+        if run is not None:
+            if args.output:
+                write_atomically(Path(args.output), run.csv_chunks())
+                print(f"wrote {args.output} ({run.results} results, payout {run.total_payout})", file=sys.stderr)
+            else:
+                for chunk in run.csv_chunks():
+                    sys.stdout.write(chunk)
+            return EXIT_OK
     policy, facts = load_for_period(args.policy, args.facts, args.period)
     with progress_bar("evaluating", count_rep_months(facts, args.period)) as advance:
         ev = evaluate(policy, facts, args.period, progress=advance)
@@ -148,7 +192,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                 console = Console(width=200)
             print_evaluation(ev, console)
         return EXIT_OK
-    chunks = ev.json_chunks() if args.format == "json" else iter([ev.to_csv_text()])
+    chunks = ev.json_chunks() if args.format == "json" else ev.csv_chunks()
     if args.output:
         write_atomically(Path(args.output), chunks)
         print(f"wrote {args.output} ({len(ev.results)} results, payout {ev.total_payout})", file=sys.stderr)

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
@@ -129,6 +129,9 @@ class ScenarioRunRequest(_Body):
 
 
 # --------------------------------------------------------------------------- helpers
+_Row = TypeVar("_Row", Simulation, Scenario)
+
+
 def _renamed(problems: Sequence[Problem]) -> list[Problem]:
     """Problems as an API client reads them: `set ...`, `quota ...`, `values`, not CLI flags."""
     return [
@@ -627,13 +630,18 @@ def list_simulations(
     return {"simulations": [_summary(r) for r in rows]}
 
 
-def _readable(db: Session, who: Principal, simulation_id: int) -> Simulation:
-    row = db.get(Simulation, simulation_id)
+def _scoped_row(db: Session, who: Principal, model: type[_Row], key: int, noun: str) -> _Row:
+    """The simulation or scenario `key`: 404 when there is none, 403 outside the caller's regions."""
+    row = db.get(model, key)
     if row is None:
-        raise ApiError(404, "simulation-not-found", f"there is no simulation {simulation_id}")
+        raise ApiError(404, f"{noun}-not-found", f"there is no {noun} {key}")
     if not _may_read(who, row.scope_regions):
-        raise ApiError(403, "forbidden", f"simulation {simulation_id} covers regions you do not manage")
+        raise ApiError(403, "forbidden", f"{noun} {key} covers regions you do not manage")
     return row
+
+
+def _readable(db: Session, who: Principal, simulation_id: int) -> Simulation:
+    return _scoped_row(db, who, Simulation, simulation_id, "simulation")
 
 
 @router.get("/simulations/{simulation_id}", responses={200: {"content": {JSON_MEDIA: {}}}})
@@ -752,12 +760,7 @@ def list_scenarios(who: Simulator, db: DB) -> dict[str, Any]:
 
 
 def _readable_scenario(db: Session, who: Principal, scenario_id: int) -> Scenario:
-    row = db.get(Scenario, scenario_id)
-    if row is None:
-        raise ApiError(404, "scenario-not-found", f"there is no scenario {scenario_id}")
-    if not _may_read(who, row.scope_regions):
-        raise ApiError(403, "forbidden", f"scenario {scenario_id} was saved for regions you do not manage")
-    return row
+    return _scoped_row(db, who, Scenario, scenario_id, "scenario")
 
 
 @router.get("/scenarios/{scenario_id}")

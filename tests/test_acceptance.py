@@ -113,9 +113,7 @@ class World:
                 ev = evaluate(self.candidate, facts, period, enforce_effective=False)
             else:
                 library = _library(self.policy_id)
-                facts = facts_from_records(
-                    self.records, TABLE_SOURCE, library.for_period(period).numeric_columns
-                )
+                facts = facts_from_records(self.records, TABLE_SOURCE, library.for_period(period).numeric_columns)
                 ev = evaluate(library, facts, period)
         except MeritInputError as exc:
             self.error = exc
@@ -139,11 +137,7 @@ class World:
 
     def awards(self, who: str, award: str) -> list[dict[str, Any]]:
         """The awards of `who` for the evaluated period named by label or id."""
-        return [
-            a
-            for a in self.rep(who)["awards"]
-            if award in (a["label"], a["id"]) and a["period"] == self.period
-        ]
+        return [a for a in self.rep(who)["awards"] if award in (a["label"], a["id"]) and a["period"] == self.period]
 
     def tier_names(self, tier_id: str | None) -> set[str]:
         if tier_id is None:
@@ -161,9 +155,7 @@ def world(request: pytest.FixtureRequest) -> World:
     candidate = _candidate(path) if path else None
     policy_ids = sorted(m for m in marks if (POLICIES / m).is_dir() or (candidate and m == candidate.id))
     if len(policy_ids) != 1:
-        pytest.fail(
-            f"a feature must be tagged with exactly one policy id (policies/<id>/), found {policy_ids}"
-        )
+        pytest.fail(f"a feature must be tagged with exactly one policy id (policies/<id>/), found {policy_ids}")
     policy_id = policy_ids[0]
     versions = {m[len(VERSION_TAG) :] for m in marks if m.startswith(VERSION_TAG)}
     if candidate is not None:
@@ -171,16 +163,13 @@ def world(request: pytest.FixtureRequest) -> World:
             pytest.skip(f"scenario is for policy {policy_id}, the candidate is {candidate.id}")
         if versions and versions != {candidate.version}:
             pytest.skip(
-                f"scenario depends on version(s) {', '.join(sorted(versions))}, "
-                f"candidate is {candidate.version}"
+                f"scenario depends on version(s) {', '.join(sorted(versions))}, candidate is {candidate.version}"
             )
     else:
         shipped = {p.version for p in _library(policy_id).policies}
         missing = versions - shipped
         if missing:
-            pytest.fail(
-                f"scenario names version(s) {', '.join(sorted(missing))} not in policies/{policy_id}/"
-            )
+            pytest.fail(f"scenario names version(s) {', '.join(sorted(missing))} not in policies/{policy_id}/")
     return World(policy_id, candidate)
 
 
@@ -239,9 +228,7 @@ def gets_light(world: World, who: str, light: str) -> None:
 @then(parsers.re(r"(?P<who>.+?) 的达成率为 (?P<ratio>[\d.]+%?)"))
 def achievement_is(world: World, who: str, ratio: str) -> None:
     shown = world.rep(who)["metrics"]["achievement"]
-    assert shown is not None and Decimal(shown) == _ratio(ratio), (
-        f"{who}: achievement {shown}, expected {ratio}"
-    )
+    assert shown is not None and Decimal(shown) == _ratio(ratio), f"{who}: achievement {shown}, expected {ratio}"
 
 
 # ------------------------------------------------------------------ Then: commission and pay

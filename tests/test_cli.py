@@ -181,10 +181,7 @@ def test_evaluate_quarter_of_the_shipped_example() -> None:
 def test_bad_facts_exit_1_with_problems_and_no_output(tmp_path: Path) -> None:
     facts = tmp_path / "facts.csv"
     facts.write_text(
-        "rep_id,name,period,target,actual\n"
-        "R1,A,2026-08,100,100\n"
-        "R2,B,2026-08,-100,100\n"
-        "R3,C,2026-08,100,八十万\n",
+        "rep_id,name,period,target,actual\nR1,A,2026-08,100,100\nR2,B,2026-08,-100,100\nR3,C,2026-08,100,八十万\n",
         encoding="utf-8",
     )
     out = tmp_path / "out.json"
@@ -211,9 +208,7 @@ def test_bad_facts_exit_1_with_problems_and_no_output(tmp_path: Path) -> None:
 )
 def test_evaluate_bad_period(tmp_path: Path, august_facts: Path, args: tuple[str, str], needle: str) -> None:
     out = tmp_path / "out.json"
-    proc = merit(
-        "evaluate", "--policy", str(LIBRARY), "--facts", str(august_facts), *args, "--output", str(out)
-    )
+    proc = merit("evaluate", "--policy", str(LIBRARY), "--facts", str(august_facts), *args, "--output", str(out))
     assert proc.returncode == 1
     assert needle in proc.stderr
     assert not out.exists()
@@ -221,9 +216,7 @@ def test_evaluate_bad_period(tmp_path: Path, august_facts: Path, args: tuple[str
 
 
 def test_evaluate_missing_facts_file(tmp_path: Path) -> None:
-    proc = merit(
-        "evaluate", "--policy", str(LIBRARY), "--facts", str(tmp_path / "none.csv"), "--period", "2026-08"
-    )
+    proc = merit("evaluate", "--policy", str(LIBRARY), "--facts", str(tmp_path / "none.csv"), "--period", "2026-08")
     assert proc.returncode == 1
     assert "none.csv" in proc.stderr
     no_traceback(proc)

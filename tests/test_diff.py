@@ -118,8 +118,7 @@ def test_added_removed_and_relabelled_items() -> None:
             "",
         ),
         (
-            '    - {metric: collection_rate, label: 回款率 collection, target: "0.90", weight: "0.20", '
-            'cap: "1.20"}\n',
+            '    - {metric: collection_rate, label: 回款率 collection, target: "0.90", weight: "0.20", cap: "1.20"}\n',
             "",
         ),
         ('target: "1.00", weight: "0.50"', 'target: "1.00", weight: "0.70"'),
@@ -130,8 +129,7 @@ def test_added_removed_and_relabelled_items() -> None:
         ),
         (
             '      - {value: red_months, op: "==", than: "0"}\n',
-            '      - {value: red_months, op: "==", than: "0"}\n      - {value: achievement, op: ">=", '
-            'than: "1"}\n',
+            '      - {value: red_months, op: "==", than: "0"}\n      - {value: achievement, op: ">=", than: "1"}\n',
         ),
     )
     assert diff_policies(load_policy_file(Q3), new) == [

@@ -51,9 +51,7 @@ def q3() -> Policy:
     return load_policy_file(Q3)
 
 
-def inline_policy(
-    extra: str = "", *, mode: str = "flat", cap: str | None = None, rounding: str = "half-up"
-) -> Policy:
+def inline_policy(extra: str = "", *, mode: str = "flat", cap: str | None = None, rounding: str = "half-up") -> Policy:
     """The handbook's lights and tiers, with the commission mode, cap and rounding under test."""
     text = textwrap.dedent(
         f"""\
@@ -118,9 +116,7 @@ def test_boundaries_to_the_cent(
     total: str,
 ) -> None:
     # a teammate at 50% keeps region West below the 110% team award
-    rows = records(
-        ("W1", "A", "West", "2026-08", target, actual), ("W2", "B", "West", "2026-08", "900000", "450000")
-    )
+    rows = records(("W1", "A", "West", "2026-08", target, actual), ("W2", "B", "West", "2026-08", "900000", "450000"))
     r = line(run(q3, rows, "2026-08"), "W1")
     assert (r["light"], r["tier"], r["commission"], r["bonus"], r["total"]) == (
         light,
@@ -367,9 +363,7 @@ def test_version_change_inside_a_quarter_is_refused() -> None:
     v1 = inline_policy().data | {"version": "v1", "effective_from": "2026-07", "effective_to": "2026-07"}
     v2 = inline_policy().data | {"version": "v2", "effective_from": "2026-08"}
     v2 = v2 | {"commission": v2["commission"] | {"mode": "marginal"}}
-    lib = PolicyLibrary(
-        [parse_policy(yaml.safe_dump(v1), "v1.yaml"), parse_policy(yaml.safe_dump(v2), "v2.yaml")]
-    )
+    lib = PolicyLibrary([parse_policy(yaml.safe_dump(v1), "v1.yaml"), parse_policy(yaml.safe_dump(v2), "v2.yaml")])
     rows = records(("R1", "A", "X", "2026-07", "100", "100"), ("R1", "A", "X", "2026-08", "100", "100"))
     with pytest.raises(MeritInputError) as info:
         run(lib, rows, "2026-Q3")
@@ -440,9 +434,7 @@ def test_monthly_scorecard_is_not_inflated_on_the_quarter_line(q3: Policy) -> No
     # every month exactly on every KPI target:
     # 1.00 x 50 + 0.90/0.90 x 20 + 5/5 x 20 + 40/40 x 10 = 100.00 -> B
     month = ("100000", "100000", "90000", "5", "20", "5", "40")
-    rows = records(
-        *[("R1", "A", "X", m, *month) for m in ("2026-07", "2026-08", "2026-09")], header=SCORE_HEADER
-    )
+    rows = records(*[("R1", "A", "X", m, *month) for m in ("2026-07", "2026-08", "2026-09")], header=SCORE_HEADER)
     r = line(run(q3, rows, "2026-Q3"), "R1")
     assert [(m["score"], m["rating"]) for m in r["months"]] == [("100.00", "B")] * 3
     # the quarter sums new customers (15) and follow-ups (120); against the monthly targets 5 and 40

@@ -174,9 +174,7 @@ def test_column_names_are_matched_stripped_and_lower_cased() -> None:
 
 
 def test_text_cells_are_stripped_and_unknown_columns_kept() -> None:
-    data = csv_with(
-        " R1 ,2026-08,100,90,  ,  VIP customer ,", header="rep_id,period,target,actual,name,note,team"
-    )
+    data = csv_with(" R1 ,2026-08,100,90,  ,  VIP customer ,", header="rep_id,period,target,actual,name,note,team")
     (row,) = load_facts(data.encode(), "facts.csv").rows
     assert row.rep_id == "R1"
     assert row.name is None
@@ -304,9 +302,7 @@ def test_records_digest_is_the_canonical_json() -> None:
 
 
 def test_records_reject_floats_and_accept_ints() -> None:
-    ok = facts_from_records(
-        [{"rep_id": "R1", "period": "2026-08", "target": 100, "actual": Decimal("0.1")}], "r"
-    )
+    ok = facts_from_records([{"rep_id": "R1", "period": "2026-08", "target": 100, "actual": Decimal("0.1")}], "r")
     assert ok.rows[0].target == Decimal("100")
     with pytest.raises(MeritInputError) as info:
         facts_from_records([{"rep_id": "R1", "period": "2026-08", "target": 100, "actual": 0.1}], "r")
@@ -487,10 +483,7 @@ def test_hand_made_xlsx_sparse_rows_shared_strings_and_missing_refs() -> None:
 
 def test_xlsx_numeric_rep_id_is_plain_text() -> None:
     data = make_xlsx(
-        HEADER_ROW
-        + '<row r="2"><c r="A2"><v>1001</v></c>'
-        + inline("B2", "2026-08")
-        + '<c r="C2"><v>1</v></c>'
+        HEADER_ROW + '<row r="2"><c r="A2"><v>1001</v></c>' + inline("B2", "2026-08") + '<c r="C2"><v>1</v></c>'
         '<c r="D2"><v>1</v></c></row>'
     )
     assert load_facts(data, "hand.xlsx").rows[0].rep_id == "1001"
@@ -567,9 +560,7 @@ def test_missing_required_column(missing: str) -> None:
     header = ",".join(c for c in ("rep_id", "period", "target", "actual") if c != missing)
     values = {"rep_id": "R1", "period": "2026-08", "target": "100", "actual": "90"}
     row = ",".join(v for k, v in values.items() if k != missing)
-    assert problems_of(f"{header}\n{row}\n") == [
-        (1, None, missing, f"required column {missing!r} is missing")
-    ]
+    assert problems_of(f"{header}\n{row}\n") == [(1, None, missing, f"required column {missing!r} is missing")]
 
 
 def test_column_required_by_the_policy() -> None:
@@ -611,9 +602,7 @@ def test_blank_rep_id() -> None:
     assert problems_of(csv_with("  ,2026-08,100,90")) == [(2, 1, "rep_id", "rep_id is blank")]
 
 
-@pytest.mark.parametrize(
-    "period", ["2026/08", "2026-8", "202608", "Aug 2026", "2026-13", "2026-Q3", "2026-08-01"]
-)
+@pytest.mark.parametrize("period", ["2026/08", "2026-8", "202608", "Aug 2026", "2026-13", "2026-Q3", "2026-08-01"])
 def test_unknown_period_format(period: str) -> None:
     assert problems_of(csv_with(f"R1,{period},100,90")) == [
         (2, 2, "period", f"{period!r} is not a month in the form YYYY-MM (e.g. 2026-08)")
@@ -661,17 +650,13 @@ def test_counts_must_be_whole_and_not_negative(column: str) -> None:
 
 
 def test_duplicate_rep_and_period_names_the_first_row() -> None:
-    data = (
-        "rep_id,period,target,actual\nR1,2026-08,100,90\nR1,2026-09,100,90\nR2,2026-08,1,1\nR1,2026-08,5,5\n"
-    )
+    data = "rep_id,period,target,actual\nR1,2026-08,100,90\nR1,2026-09,100,90\nR2,2026-08,1,1\nR1,2026-08,5,5\n"
     assert problems_of(data) == [(5, None, "rep_id", "rep_id 'R1' already has a row for 2026-08 (row 2)")]
 
 
 def test_duplicate_column_names() -> None:
     data = "rep_id,period,Target,actual, target \nR1,2026-08,100,90,100\n"
-    assert problems_of(data) == [
-        (1, 5, "target", "column 'target' appears twice in the header (first as column 3)")
-    ]
+    assert problems_of(data) == [(1, 5, "target", "column 'target' appears twice in the header (first as column 3)")]
 
 
 def test_repeated_header() -> None:

@@ -140,13 +140,11 @@ def test_rate_outside_0_to_1_and_negative_bonus() -> None:
             21: '    - {id: sprint, from: "1.20", rate: "0.03", bonus: "-3000"}',
         }
     ) == [
-        "p.yaml:20:42: commission.tiers[1].rate: a rate must be between 0 and 1, e.g. 0.015 for "
-        "1.5% (got 1.5)",
+        "p.yaml:20:42: commission.tiers[1].rate: a rate must be between 0 and 1, e.g. 0.015 for 1.5% (got 1.5)",
         "p.yaml:21:55: commission.tiers[2].bonus: a bonus must not be negative (got -3000)",
     ]
     assert lint({19: "    - {id: basic, from: 0.80, rate: -0.015}"}) == [
-        "p.yaml:19:37: commission.tiers[0].rate: a rate must be between 0 and 1, e.g. 0.015 for "
-        "1.5% (got -0.015)"
+        "p.yaml:19:37: commission.tiers[0].rate: a rate must be between 0 and 1, e.g. 0.015 for 1.5% (got -0.015)"
     ]
 
 
@@ -238,8 +236,7 @@ def test_unknown_metric_references() -> None:
     ) == [
         f"p.yaml:10:11: warning.metric: warning metric 'achievment' is not defined under metrics{KNOWN}",
         f"p.yaml:16:10: commission.basis: commission basis 'conv' is not defined under metrics{KNOWN}",
-        f"p.yaml:26:13: awards[0].metric: award metric 'team_achievement' is not defined under "
-        f"metrics{KNOWN}",
+        f"p.yaml:26:13: awards[0].metric: award metric 'team_achievement' is not defined under metrics{KNOWN}",
         f"p.yaml:43:16: scorecard.kpis[0].metric: KPI metric 'sales' is not defined under metrics{KNOWN}",
     ]
 
@@ -256,8 +253,7 @@ def test_unknown_eligibility_values_and_rank_by() -> None:
     ) == [
         "p.yaml:32:14: awards[1].rank_by: ranks by 'revenue', which is neither a fact column nor a metric",
         "p.yaml:38:14: awards[2].rank_by: ranks by 'sales', which is neither a fact column nor a metric",
-        "p.yaml:54:14: eligibility[0].rank_by: ranks by 'actual_sales', which is neither a fact "
-        "column nor a metric",
+        "p.yaml:54:14: eligibility[0].rank_by: ranks by 'actual_sales', which is neither a fact column nor a metric",
         "p.yaml:57:17: eligibility[0].all[1].value: counts months with light 'blue', which the "
         "warning bands do "
         "not define (lights: red, yellow, green)",
@@ -311,9 +307,7 @@ def test_standard_columns_need_no_declaration() -> None:
 
 
 def test_constant_denominator() -> None:
-    text = BASE.replace(
-        "  follow_ups: {column: follow_ups}", "  follow_ups: {numerator: follow_ups, denominator: 0}"
-    )
+    text = BASE.replace("  follow_ups: {column: follow_ups}", "  follow_ups: {numerator: follow_ups, denominator: 0}")
     doc = load_yaml_document(text, "p.yaml")
     assert [str(p) for p in lint_document(doc)] == [
         "p.yaml:8:52: metrics.follow_ups.denominator: a constant denominator of 0 divides by zero"

@@ -196,12 +196,9 @@ def test_duplicate_keys_are_refused_with_both_lines() -> None:
 
 
 def test_syntax_errors_are_located() -> None:
-    assert yaml_errors("id: x\nversion: a: b\n") == [
-        "p.yaml:2:11: invalid YAML: mapping values are not allowed here"
-    ]
+    assert yaml_errors("id: x\nversion: a: b\n") == ["p.yaml:2:11: invalid YAML: mapping values are not allowed here"]
     assert yaml_errors("id: x\n\tversion: 1\n") == [
-        "p.yaml:2:1: invalid YAML: while scanning for the next token: found character '\\t' that "
-        "cannot start any token"
+        "p.yaml:2:1: invalid YAML: while scanning for the next token: found character '\\t' that cannot start any token"
     ]
     assert yaml_errors("id: [a, b\nversion: 1\n") == [
         # inside [ ], "b version" is one plain scalar, so the parser stops at the ':' on line 2
@@ -211,12 +208,9 @@ def test_syntax_errors_are_located() -> None:
 
 def test_second_document_empty_file_and_non_mapping_are_refused() -> None:
     assert yaml_errors("id: x\n---\nid: y\n") == [
-        "p.yaml:2:1: invalid YAML: only one YAML document is allowed per policy file (remove the "
-        "second '---')"
+        "p.yaml:2:1: invalid YAML: only one YAML document is allowed per policy file (remove the second '---')"
     ]
-    assert yaml_errors("") == [
-        "p.yaml:1:1: the file is empty: a policy is a YAML mapping (id: ..., version: ...)"
-    ]
+    assert yaml_errors("") == ["p.yaml:1:1: the file is empty: a policy is a YAML mapping (id: ..., version: ...)"]
     assert yaml_errors("# only a comment\n") == [
         "p.yaml:1:1: the file is empty: a policy is a YAML mapping (id: ..., version: ...)"
     ]
@@ -241,12 +235,8 @@ def test_non_finite_and_odd_numbers_and_control_characters_are_refused() -> None
 
 def test_too_large_and_too_deep_are_refused() -> None:
     big = "a: " + "x" * 1_000_001 + "\n"
-    assert yaml_errors(big) == [
-        "p.yaml: file is too large (1000005 bytes; a policy may have at most 1000000)"
-    ]
-    assert yaml_errors("a: " + "[" * 100 + "]" * 100 + "\n") == [
-        "p.yaml:1:67: nested more than 64 levels deep"
-    ]
+    assert yaml_errors(big) == ["p.yaml: file is too large (1000005 bytes; a policy may have at most 1000000)"]
+    assert yaml_errors("a: " + "[" * 100 + "]" * 100 + "\n") == ["p.yaml:1:67: nested more than 64 levels deep"]
 
 
 @pytest.mark.parametrize(
@@ -332,10 +322,8 @@ def test_several_schema_errors_at_once() -> None:
         "p.yaml:5:33: rounding.mode: must be one of half-up, half-even, down, up (got 'nearest')",
         "p.yaml:7:3: metrics.Achievement: the name 'Achievement' must be lower-case letters, digits and '_', "
         "e.g. achievement",
-        "p.yaml:8:10: metrics.ratio.denominator: a metric needs either 'column', or 'numerator' and "
-        "'denominator'",
-        "p.yaml:8:10: metrics.ratio.numerator: a metric needs either 'column', or 'numerator' and "
-        "'denominator'",
+        "p.yaml:8:10: metrics.ratio.denominator: a metric needs either 'column', or 'numerator' and 'denominator'",
+        "p.yaml:8:10: metrics.ratio.numerator: a metric needs either 'column', or 'numerator' and 'denominator'",
         "p.yaml:12:7: warning.bands[0]: give either 'from' (inclusive) or 'above' (exclusive), not both",
         "p.yaml:14:35: awards[0].period: must be one of month, quarter (got 'year')",
         "p.yaml:14:66: awards[0].prizes: needs at least 1 entry",
@@ -355,8 +343,7 @@ def test_wrong_types_and_unknown_fields_in_nested_items() -> None:
         "q3.yaml:70:10: awards[2].top: must be a whole number (got 'first')",
         "q3.yaml:79:7: scorecard.kpis[3].target: is required but missing",
         "q3.yaml:79:28: scorecard.kpis[3].taget: unknown field 'taget'; did you mean 'target'?",
-        "q3.yaml:96:3: publication.objection_day: unknown field 'objection_day'; did you mean "
-        "'objection_days'?",
+        "q3.yaml:96:3: publication.objection_day: unknown field 'objection_day'; did you mean 'objection_days'?",
     ]
 
 

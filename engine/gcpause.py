@@ -14,7 +14,8 @@ from contextlib import contextmanager
 
 
 @contextmanager
-def gc_paused() -> Iterator[None]:
+def gc_paused(freeze: bool = True) -> Iterator[None]:
+    """`freeze=False` for work whose results are short-lived (a simulation answered and dropped)."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -23,5 +24,6 @@ def gc_paused() -> Iterator[None]:
         if was_enabled:
             # What survived the bulk work is long-lived (facts, results): move it out of the
             # collector's sight, or the first collection after re-enabling rescans all of it.
-            gc.freeze()
+            if freeze:
+                gc.freeze()
             gc.enable()

@@ -26,13 +26,13 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Context, Decimal, InvalidOperation
-from fractions import Fraction
 from typing import Any
 
-from engine.awards import Placing, sum_columns
+from engine.awards import ranks, sum_columns
 from engine.compiler import NONE, CompiledPolicy, compiled
 from engine.evaluation import ZERO, AwardLine
 from engine.facts import FactRow, FactSet
+from engine.gcpause import gc_paused
 from engine.metrics import Ratio, format_ratio, metric_value
 from engine.periods import Month, Period, Quarter, months_of, parse_period
 from engine.policy import GroupAward, Policy, RankAward
@@ -176,31 +176,6 @@ def scale_key(thresholds: tuple[Decimal, ...], value: Ratio) -> int:
     return k
 
 
-def _place(values: Sequence[Ratio | None], order: str) -> dict[int, Placing]:
-    """`engine.awards.place` over ready values, best first (exact keys; Decimal when every denominator is 1)."""
-    present = [i for i, v in enumerate(values) if v is not None]
-    ratios = [values[i] for i in present]
-    exact: list[Any]
-    if all(v.denominator == 1 for v in ratios):  # type: ignore[union-attr]
-        exact = [v.numerator for v in ratios]  # type: ignore[union-attr]
-    else:
-        exact = [Fraction(v.numerator) / Fraction(v.denominator) for v in ratios]  # type: ignore[union-attr]
-    # sorted() is stable also with reverse=True: equal values keep index order, as place() does
-    ordered = sorted(range(len(present)), key=exact.__getitem__, reverse=order == "desc")
-    result: dict[int, Placing] = {}
-    pos, n = 0, len(ordered)
-    while pos < n:
-        end = pos
-        value = exact[ordered[pos]]
-        while end + 1 < n and exact[ordered[end + 1]] == value:
-            end += 1
-        for j in range(pos, end + 1):
-            k = ordered[j]
-            result[present[k]] = Placing(rank=pos + 1, tied=end - pos + 1, value=ratios[k])  # type: ignore[arg-type]
-        pos = end + 1
-    return result
-
-
 class _Lean:
     """The evaluator's decisions that carry money and people, without explanations or scores."""
 
@@ -287,10 +262,21 @@ class _Lean:
     def _keys(
         self, period: str, metric: str, thresholds: tuple[Decimal, ...], lines: Sequence[SimLine]
     ) -> list[int | None]:
+        key = ("keys", period, self.defs, metric, thresholds)
+        base = self.prep.base
+
         def make() -> list[int | None]:
+            if base is not None and base.has(key):  # lines align with the baseline's, rep by rep
+                changed, done = self.prep.changed_reps, base.memo(key, list)
+                return [
+                    done[i]
+                    if ln.rep_id not in changed
+                    else (None if (v := ln.metrics.get(metric)) is None else scale_key(thresholds, v))
+                    for i, ln in enumerate(lines)
+                ]
             return [None if (v := ln.metrics.get(metric)) is None else scale_key(thresholds, v) for ln in lines]
 
-        return self.prep.memo(("keys", period, self.defs, metric, thresholds), make)
+        return self.prep.memo(key, make)
 
     def _measure(self, lines: Sequence[SimLine], period: str) -> None:
         w = self.policy.warning
@@ -334,11 +320,13 @@ class _Lean:
         v = line.numbers.get(name)
         return None if v is None else Ratio(v)
 
-    def _placings(self, lines: Sequence[SimLine], period: str, by: str, order: str) -> dict[int, Placing]:
-        def make() -> dict[int, Placing]:
+    def _ranking(self, lines: Sequence[SimLine], period: str, by: str, order: str) -> tuple[list[int], list[int]]:
+        """Per line: competition rank (0 = not ranked) and how many share it (`engine.awards.ranks`)."""
+
+        def make() -> tuple[list[int], list[int]]:
             if by in self.policy.metrics:
-                return _place([ln.metrics.get(by) for ln in lines], order)
-            return _place([None if (v := ln.numbers.get(by)) is None else Ratio(v) for ln in lines], order)
+                return ranks([ln.metrics.get(by) for ln in lines], order)
+            return ranks([ln.numbers.get(by) for ln in lines], order)
 
         columns = self.policy.metrics[by].columns if by in self.policy.metrics else (by,)
         return self.prep.memo(("place", period, self.defs, by, order), make, columns)
@@ -382,36 +370,37 @@ class _Lean:
 
     def _rank(self, award: RankAward, lines: Sequence[SimLine], period: str) -> None:
         q = f"award:{award.id}"
-        placings = self._placings(lines, period, award.rank_by, award.order)
+        rank, tied = self._ranking(lines, period, award.rank_by, award.order)
         thresholds = self._scale(q)
         by_key = self._decide_by(q)
         decided: dict[int, Any] = {}
 
-        def outcome(rank: int) -> Any:
-            hit = decided.get(rank, _MISSING)
+        def outcome(r: int) -> Any:
+            hit = decided.get(r, _MISSING)
             if hit is _MISSING:
-                hit = decided[rank] = by_key(scale_key(thresholds, Ratio(Decimal(rank))))
+                hit = decided[r] = by_key(scale_key(thresholds, Ratio(Decimal(r))))
             return hit
 
         money = self.policy.money
-        # placings come best first: past the last threshold every rank gets the same answer
+        # past the last threshold every rank gets the same answer: usually none, so skip those
         last = thresholds[-1] if thresholds else Decimal(0)
-        for i, pl in placings.items():
-            if pl.rank > last and outcome(pl.rank) == NONE:
-                break
+        skip_past = by_key(2 * len(thresholds)) == NONE
+        for i, r in enumerate(rank):
+            if r == 0 or (skip_past and r > last):
+                continue
             line = lines[i]
-            o = outcome(pl.rank)
+            o = outcome(r)
             if award.is_honour:
                 if o != NONE:
                     line.awards.append(AwardLine(award.id, award.label, ZERO, period, honour=True))
                 continue
-            if award.ties == "split" and pl.tied > 1:
+            if award.ties == "split" and tied[i] > 1:
                 pool = Decimal(0)
-                for pos in range(pl.rank, pl.rank + pl.tied):
-                    r = outcome(pos)
-                    if r != NONE:
-                        pool += award.prizes[int(r) - 1]
-                amount = money(pool / pl.tied)
+                for pos in range(r, r + tied[i]):
+                    p = outcome(pos)
+                    if p != NONE:
+                        pool += award.prizes[int(p) - 1]
+                amount = money(pool / tied[i])
             elif o == NONE:
                 continue
             else:
@@ -426,14 +415,13 @@ class _Lean:
             q = f"eligibility:{rule_def.id}"
             scales = [sc.thresholds for sc in self.cp.questions[q].scales]
             decided: dict[tuple[int, ...], bool] = {}
-            ranks: dict[int, Placing] = {}
+            rank: list[int] = []
             if rule_def.rank_by is not None:
-                ranks = self._placings(lines, period, rule_def.rank_by, rule_def.order)
+                rank, _ = self._ranking(lines, period, rule_def.rank_by, rule_def.order)
             for i, line in enumerate(lines):
                 values: list[Decimal] = []
                 for cond in rule_def.conditions:
-                    pl = ranks.get(i)
-                    v = self._condition_value(cond.value, line, None if pl is None else pl.rank)
+                    v = self._condition_value(cond.value, line, rank[i] or None if rank else None)
                     if v is None:
                         break
                     values.append(v)
@@ -825,14 +813,15 @@ def simulate(
     still runs over every rep, because a TOP 3 or a promotion rank is a company-wide ranking.
     """
     per = _period(period)
-    prep = prepared if prepared is not None and prepared.facts is facts else Prepared(facts)
-    b = outcome_lines(baseline, prep, per)
-    if scenario_facts is None or scenario_facts is facts:
-        s = b if scenario is baseline else outcome_lines(scenario, prep, per)
-    else:
-        s = outcome_lines(scenario, Prepared(scenario_facts, base=prep), per)
-    b, s = _within(b, regions), _within(s, regions)
-    return SimulationResult(str(per), baseline, scenario, b, s, tuple(edits), tuple(quotas))
+    with gc_paused(freeze=False):  # see engine.gcpause: half the time went to rescanning the lines
+        prep = prepared if prepared is not None and prepared.facts is facts else Prepared(facts)
+        b = outcome_lines(baseline, prep, per)
+        if scenario_facts is None or scenario_facts is facts:
+            s = b if scenario is baseline else outcome_lines(scenario, prep, per)
+        else:
+            s = outcome_lines(scenario, Prepared(scenario_facts, base=prep), per)
+        b, s = _within(b, regions), _within(s, regions)
+        return SimulationResult(str(per), baseline, scenario, b, s, tuple(edits), tuple(quotas))
 
 
 def _within(lines: list[SimLine], regions: Collection[str] | None) -> list[SimLine]:
@@ -958,11 +947,12 @@ def sweep(
     if len(values) > MAX_SWEEP_POINTS:
         raise MeritInputError.at("--values", "", f"a sweep has at most {MAX_SWEEP_POINTS} points")
     policies = [apply_edits(baseline, [Edit(path, format(Decimal(str(v)), "f"))]) for v in values]
-    prep = Prepared(facts)
-    b = _within(outcome_lines(baseline, prep, per), regions)
-    sprep = prep if scenario_facts is None or scenario_facts is facts else Prepared(scenario_facts, base=prep)
-    points = [
-        _point(Decimal(str(v)), pol, _within(outcome_lines(pol, sprep, per), regions))
-        for v, pol in zip(values, policies, strict=True)
-    ]
+    with gc_paused(freeze=False):
+        prep = Prepared(facts)
+        b = _within(outcome_lines(baseline, prep, per), regions)
+        sprep = prep if scenario_facts is None or scenario_facts is facts else Prepared(scenario_facts, base=prep)
+        points = [
+            _point(Decimal(str(v)), pol, _within(outcome_lines(pol, sprep, per), regions))
+            for v, pol in zip(values, policies, strict=True)
+        ]
     return SweepResult(str(per), path, baseline, _sum(ln.total for ln in b), points)

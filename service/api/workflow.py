@@ -99,6 +99,24 @@ def _set_status(db: Session, run: Run, expected: str, **values: Any) -> None:
     db.refresh(run)
 
 
+def _transition(
+    db: Session,
+    who: Principal,
+    at: datetime,
+    run: Run,
+    expected: str,
+    action: str,
+    noted: dict[str, Any],
+    **values: Any,
+) -> None:
+    """Move `run` out of `expected` (409 if another request moved it first) and audit the change."""
+    before = audit.state_hash(run_document(run))
+    _set_status(db, run, expected, **values)
+    audit.record(
+        db, who, at, action, f"run:{run.id}", before=before, after=audit.state_hash(run_document(run)), **noted
+    )
+
+
 def _claim_months(db: Session, run: Run) -> None:
     months = [str(m) for m in months_of(parse_period(run.period))]
     taken = db.scalars(select(PeriodClaim).where(PeriodClaim.month.in_(months))).all()
@@ -146,21 +164,21 @@ def publish(run_id: int, request: Request, who: HR, db: DB) -> dict[str, Any]:
     run = get_run(db, run_id, lock=True)
     if run.status != "draft":
         raise _not_in_state(run, "draft", "published")
-    before = audit.state_hash(run_document(run))
     _lock_policy_version(db, run)
     _claim_months(db, run)
     deadline = at + timedelta(days=run.objection_days)
-    _set_status(db, run, "draft", status="published", published_at=at, objection_deadline=deadline)
-    audit.record(
+    noted = {"results_sha256": run.results_sha256, "objection_deadline": iso_utc(deadline)}
+    _transition(
         db,
         who,
         at,
+        run,
+        "draft",
         "run.publish",
-        f"run:{run.id}",
-        before=before,
-        after=audit.state_hash(run_document(run)),
-        results_sha256=run.results_sha256,
-        objection_deadline=iso_utc(deadline),
+        noted,
+        status="published",
+        published_at=at,
+        objection_deadline=deadline,
     )
     commit(db)
     return run_dict(run, who)
@@ -204,18 +222,8 @@ def finalize(run_id: int, request: Request, who: HR, db: DB) -> dict[str, Any]:
             f"run {run.id} has open objections: {', '.join(map(str, open_ids))}",
             objections=list(open_ids),
         )
-    before = audit.state_hash(run_document(run))
-    _set_status(db, run, "published", status="finalized", finalized_at=at)
-    audit.record(
-        db,
-        who,
-        at,
-        "run.finalize",
-        f"run:{run.id}",
-        before=before,
-        after=audit.state_hash(run_document(run)),
-        results_sha256=run.results_sha256,
-    )
+    noted = {"results_sha256": run.results_sha256}
+    _transition(db, who, at, run, "published", "run.finalize", noted, status="finalized", finalized_at=at)
     commit(db)
     return run_dict(run, who)
 
@@ -391,7 +399,6 @@ def _evaluate_correction(db: Session, run: Run, import_id: int) -> _Correction:
 def _supersede(db: Session, who: Principal, at: datetime, run: Run, fix: _Correction, resolving: int) -> Run:
     """Publish the corrected run in the old one's place (the old run's row is locked)."""
     deadline = at + timedelta(days=run.objection_days)
-    before = audit.state_hash(run_document(run))
     new = add_run(db, who, at, fix.policy, fix.facts, run.period, fix.evaluated, status="published")
     new.published_at, new.objection_deadline, new.supersedes_id = at, deadline, run.id
     db.flush()
@@ -411,23 +418,13 @@ def _supersede(db: Session, who: Principal, at: datetime, run: Run, fix: _Correc
         objection=resolving,
         objection_deadline=iso_utc(deadline),
     )
-    _set_status(db, run, "published", status="superseded", superseded_by_id=new.id)
+    noted = {"new_run_id": new.id, "fact_import_id": fix.facts.id}
+    _transition(db, who, at, run, "published", "run.supersede", noted, status="superseded", superseded_by_id=new.id)
     db.execute(
         update(PeriodClaim)
         .where(PeriodClaim.run_id == run.id)
         .values(run_id=new.id)
         .execution_options(synchronize_session=False)
-    )
-    audit.record(
-        db,
-        who,
-        at,
-        "run.supersede",
-        f"run:{run.id}",
-        before=before,
-        after=audit.state_hash(run_document(run)),
-        new_run_id=new.id,
-        fact_import_id=fix.facts.id,
     )
     # Other objections still open follow the figures they are about, to the new run.
     moving = db.scalars(

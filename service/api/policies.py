@@ -232,20 +232,17 @@ def _put_version_sync(
     existing = _precheck(db, policy_id, version, if_match)  # again: it may have changed meanwhile
     _store_content(db, policy, at)
     text_sha = hashlib.sha256(policy.text.encode("utf-8")).hexdigest()
+    content = {
+        "sha256": policy.sha256,
+        "text": policy.text,
+        "text_sha256": text_sha,
+        "effective_from": str(policy.effective_from),
+        "effective_to": _month(policy.effective_to),
+        "objection_days": policy.objection_days,
+        "updated_at": at,
+    }
     if existing is None:
-        row = PolicyVersion(
-            policy_id=policy_id,
-            version=version,
-            sha256=policy.sha256,
-            text=policy.text,
-            text_sha256=text_sha,
-            effective_from=str(policy.effective_from),
-            effective_to=_month(policy.effective_to),
-            objection_days=policy.objection_days,
-            locked=False,
-            created_at=at,
-            updated_at=at,
-        )
+        row = PolicyVersion(policy_id=policy_id, version=version, locked=False, created_at=at, **content)
         db.add(row)
         audit.record(
             db, who, at, "policy.create", f"policy:{policy_id}/{version}", after=text_sha, policy_sha256=policy.sha256
@@ -263,15 +260,7 @@ def _put_version_sync(
                 PolicyVersion.text_sha256 == before,
                 PolicyVersion.locked.is_(False),
             )
-            .values(
-                sha256=policy.sha256,
-                text=policy.text,
-                text_sha256=text_sha,
-                effective_from=str(policy.effective_from),
-                effective_to=_month(policy.effective_to),
-                objection_days=policy.objection_days,
-                updated_at=at,
-            )
+            .values(**content)
             .execution_options(synchronize_session=False)
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]

@@ -63,6 +63,23 @@ class AwardLine:
     honour: bool = False
 
 
+class Payout:
+    """What a result line pays: commission + bonus + awards (shared by `Line` and the simulator's line)."""
+
+    __slots__ = ()
+    commission: Decimal
+    bonus: Decimal
+    awards: Sequence[AwardLine]
+
+    @property
+    def award_total(self) -> Decimal:
+        return sum((a.amount for a in self.awards), ZERO)
+
+    @property
+    def total(self) -> Decimal:
+        return self.commission + self.bonus + self.award_total
+
+
 Render = Callable[["Derived", Rule, Any], str]
 
 
@@ -87,7 +104,7 @@ class Fired:
         return f"[{self.rule.id}] {body}"
 
 
-class Line:
+class Line(Payout):
     """One rep's result for one period (a quarter line holds its month lines).
 
     Stored: identity, the decisions and the money. Derived on demand (same functions, same
@@ -136,14 +153,6 @@ class Line:
         return f"Line({self.rep_id!r}, {self.period!r}, light={self.light!r}, tier={self.tier!r}, total={self.total})"
 
     # ------------------------------------------------------------------ decided
-    @property
-    def award_total(self) -> Decimal:
-        return sum((a.amount for a in self.awards), ZERO)
-
-    @property
-    def total(self) -> Decimal:
-        return self.commission + self.bonus + self.award_total
-
     @property
     def rules(self) -> list[str]:
         """Ids of the rules that decided something for this line, in the order they fired."""

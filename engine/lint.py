@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from engine.policy import bounds_of
 from engine.problems import Problem
 from engine.yamlsource import YamlDocument
 
@@ -364,17 +365,11 @@ def _is_decimal_text(text: str) -> bool:
 
 
 def _band_ends(band: Mapping[str, Any]) -> tuple[_End, _End]:
-    lower = _End(None, False)
-    upper = _End(None, False)
-    if "from" in band:
-        lower = _End(_dec(band["from"]), True)
-    elif "above" in band:
-        lower = _End(_dec(band["above"]), False)
-    if "to" in band:
-        upper = _End(_dec(band["to"]), True)
-    elif "below" in band:
-        upper = _End(_dec(band["below"]), False)
-    return lower, upper
+    lower, upper = bounds_of(band)
+    return (
+        _End(None, False) if lower is None else _End(lower.value, lower.inclusive),
+        _End(None, False) if upper is None else _End(upper.value, upper.inclusive),
+    )
 
 
 def _bound_key(band: Mapping[str, Any], *, lower: bool) -> str:

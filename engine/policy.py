@@ -250,7 +250,8 @@ def _scalars_as_text(value: Any) -> Any:
     return str(value)
 
 
-def _lower_upper(item: Mapping[str, Any]) -> tuple[Bound | None, Bound | None]:
+def bounds_of(item: Mapping[str, Any]) -> tuple[Bound | None, Bound | None]:
+    """The lower and upper ends a band or award writes as from/above and to/below (None: open)."""
     lower = upper = None
     if "from" in item:
         lower = Bound(_dec(item["from"]), True)
@@ -281,7 +282,7 @@ def build_policy(data: Mapping[str, Any], source: str, text: str) -> Policy:
         w = data["warning"]
         bands = []
         for b in w["bands"]:
-            lower, upper = _lower_upper(b)
+            lower, upper = bounds_of(b)
             bands.append(Band(str(b["light"]), str(b.get("label", b["light"])), lower, upper))
         warning = Warning_(str(w["metric"]), tuple(bands))
     commission = None
@@ -308,7 +309,7 @@ def build_policy(data: Mapping[str, Any], source: str, text: str) -> Policy:
     awards: list[Award] = []
     for a in data.get("awards") or []:
         if a["kind"] == "group":
-            lower, _ = _lower_upper(a)
+            lower, _ = bounds_of(a)
             assert lower is not None  # the schema requires from/above
             awards.append(
                 GroupAward(

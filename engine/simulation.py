@@ -30,7 +30,7 @@ from typing import Any
 
 from engine.awards import ranks, sum_columns
 from engine.compiler import NONE, CompiledPolicy, compiled
-from engine.evaluation import ZERO, AwardLine
+from engine.evaluation import ZERO, AwardLine, Payout
 from engine.facts import FactRow, FactSet
 from engine.gcpause import gc_paused
 from engine.metrics import Ratio, format_ratio, metric_value
@@ -46,7 +46,7 @@ COMPONENTS = ("commission", "bonus", "awards")
 
 # ------------------------------------------------------------------------ lean evaluation
 @dataclass(slots=True)
-class SimLine:
+class SimLine(Payout):
     """One rep's money-relevant outcome for a month or a quarter (a quarter holds its months)."""
 
     rep_id: str
@@ -63,14 +63,6 @@ class SimLine:
     awards: list[AwardLine] = field(default_factory=list)
     flags: dict[str, bool] = field(default_factory=dict)
     months: list[SimLine] = field(default_factory=list)
-
-    @property
-    def award_total(self) -> Decimal:
-        return sum((a.amount for a in self.awards), ZERO)
-
-    @property
-    def total(self) -> Decimal:
-        return self.commission + self.bonus + self.award_total
 
     @property
     def month_lines(self) -> list[SimLine]:

@@ -82,6 +82,29 @@ class BodyLimit:
         return errors.problem_response(413, "request-too-large", f"requests may carry at most {self.limit} bytes")
 
 
+class HeadAsGet:
+    """Answer HEAD as GET without the body (RFC 9110 9.3.2): FastAPI routes declare only GET.
+
+    A client checking a policy version's ETag or a result's size should not have to download it.
+    GET routes write nothing, so running one for a HEAD changes nothing either.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
+
+
 def create_app(
     database_url: str,
     clock: Callable[[], datetime] | None = None,
@@ -121,4 +144,5 @@ def create_app(
         return {"status": "ok"}
 
     app.add_middleware(BodyLimit, limit=limit)
+    app.add_middleware(HeadAsGet)
     return app

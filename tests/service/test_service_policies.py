@@ -28,6 +28,17 @@ def test_put_then_read_back_the_exact_yaml_with_its_etag(app_client: TestClient,
     ]
 
 
+def test_head_answers_like_get_without_the_body(app_client: TestClient, tokens: Tokens) -> None:
+    etag = put_policy(app_client, tokens).headers["etag"]
+    head = app_client.head(URL, headers=tokens["payroll"])
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["etag"] == etag
+    assert int(head.headers["content-length"]) == len(policy_text().encode())
+    assert app_client.head(URL).status_code == 401  # the same checks as GET, token first
+    assert app_client.head(URL.replace("2026-Q3", "2026-Q5"), headers=tokens["hr"]).status_code == 404
+    assert app_client.head(URL, headers={**tokens["hr"], "If-None-Match": etag}).status_code == 304
+
+
 def test_editing_needs_the_current_etag(app_client: TestClient, tokens: Tokens) -> None:
     etag = put_policy(app_client, tokens).headers["etag"]
     edited = policy_text().replace("title: 销售激励方案 Sales incentive plan", "title: 销售激励方案 (rev)")

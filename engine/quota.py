@@ -185,7 +185,12 @@ def parse_shares(text: str, source: str = "--shares") -> dict[str, Decimal]:
             share = Decimal(value[:-1]) / 100 if value.endswith("%") else Decimal(value)
         except (ValueError, ArithmeticError):
             raise MeritInputError.at(source, item.strip(), "write shares like East:40%,South:30% or East:0.4") from None
+        if share < 0:
+            raise MeritInputError.at(source, item.strip(), "a share cannot be negative")
         out[name.strip()] = share
+    total = sum(out.values(), Decimal(0))
+    if total != 1:
+        raise MeritInputError.at(source, text, f"shares add up to {total * 100:f}%; they must add up to exactly 100%")
     return out
 
 

@@ -67,14 +67,32 @@ def plan_targets(
     """The handbook's top-down quota plan: a team target split by region (or product line) by
     `shares` ('East:40%,South:30%,North:30%') or by last period's actuals, then to reps in
     proportion to their last period's actuals. Its facts are the scenario's, before any --quota."""
+    total, group_shares = parse_target_plan(team_target, shares, prefix=prefix)
+    return decompose_targets(facts, period, total, group_by=split_by, group_shares=group_shares)
+
+
+def parse_target_plan(
+    team_target: str, shares: str | None, *, prefix: str = "--"
+) -> tuple[Decimal, dict[str, Decimal] | None]:
+    """The team target and the group shares of a plan, every problem with both reported at once."""
+    problems: list[Problem] = []
     try:
         total = Decimal(team_target.replace(",", ""))
     except ArithmeticError:
         total = Decimal(-1)
     if not total.is_finite() or total <= 0:
-        raise MeritInputError.at(f"{prefix}team-target", team_target, "give the team target as an amount above 0")
-    group_shares = parse_shares(shares, f"{prefix}shares") if shares else None
-    return decompose_targets(facts, period, total, group_by=split_by, group_shares=group_shares)
+        problems.append(
+            Problem(f"{prefix}team-target", None, None, team_target, "give the team target as an amount above 0")
+        )
+    group_shares = None
+    if shares:
+        try:
+            group_shares = parse_shares(shares, f"{prefix}shares")
+        except MeritInputError as err:
+            problems += err.problems
+    if problems:
+        raise MeritInputError(problems)
+    return total, group_shares
 
 
 def fact_columns(*policies: Policy) -> list[str]:

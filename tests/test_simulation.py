@@ -22,7 +22,7 @@ from engine.evaluation import evaluate
 from engine.facts import facts_from_records, load_facts
 from engine.policy import PolicyLibrary, load_policy_file
 from engine.problems import MeritInputError
-from engine.quota import apply_quota_changes, decompose_targets, parse_quota, split_exact
+from engine.quota import apply_quota_changes, decompose_targets, parse_quota, parse_shares, split_exact
 from engine.simulation import outcome_lines, parse_values, simulate, sweep
 from service.cli import main
 
@@ -299,6 +299,25 @@ def test_decompose_team_target_handbook_example():
     with pytest.raises(MeritInputError) as exc:
         decompose_targets(facts, "2026-Q3", Decimal("5000000"), group_shares={**shares, "East": Decimal("0.5")})
     assert "must add up to exactly 100%" in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("East:40%,South:30%,North:20%", "shares add up to 90.0%; they must add up to exactly 100%"),
+        ("East:110%,South:-10%", "a share cannot be negative"),
+        ("East=40%", "write shares like East:40%,South:30% or East:0.4"),
+    ],
+)
+def test_written_shares_are_refused_before_any_planning(text: str, message: str) -> None:
+    with pytest.raises(MeritInputError) as exc:
+        parse_shares(text, "--shares")
+    assert [p.message for p in exc.value.problems] == [message]
+    assert parse_shares("East:40%,South:0.3,North:30%") == {
+        "East": Decimal("0.4"),
+        "South": Decimal("0.3"),
+        "North": Decimal("0.3"),
+    }
 
 
 # ------------------------------------------------------------------------------ CLI

@@ -46,7 +46,7 @@ from service.api.policies import get_version, load_policy, versions_of
 from service.api.runs import FactsSnapshot, check_period, choose_policy, snapshot
 from service.auth import Principal
 from service.db.models import FactImport, PolicyVersion, Run, Scenario, Simulation
-from service.simargs import build_scenario, fact_columns, plan_targets, sweep_values
+from service.simargs import build_scenario, fact_columns, parse_target_plan, plan_targets, sweep_values
 
 router = APIRouter(tags=["simulations"])
 
@@ -118,6 +118,7 @@ class ScenarioRequest(_Body):
     scenario_version: str | None = None
     set_: list[str] = Field(default_factory=list, alias="set", max_length=MAX_CHANGES)
     quota: list[str] = Field(default_factory=list, max_length=MAX_CHANGES)
+    targets: TargetPlanRequest | None = Field(default=None, description="a top-down target plan (hr only)")
     fact_import_id: int | None = None
     from_finalized_runs: bool = False
 
@@ -374,6 +375,11 @@ def _store(
     )
 
 
+def _check_plan_role(who: Principal, targets: TargetPlanRequest | None) -> None:
+    if targets is not None and who.role != "hr":
+        raise ApiError(403, "forbidden", "a team target plan sets every region's targets: hr only")
+
+
 def _simulate(
     db: Session,
     who: Principal,
@@ -385,8 +391,7 @@ def _simulate(
     targets: TargetPlanRequest | None = None,
 ) -> Response:
     """Scope, build the scenario, simulate (engine lock held, database released), store."""
-    if targets is not None and who.role != "hr":
-        raise ApiError(403, "forbidden", "a team target plan sets every region's targets: hr only")
+    _check_plan_role(who, targets)
     release(db)  # loading and simulating may take seconds: hold no database lock meanwhile
     facts = _load(prep.source, [p for p in (prep.baseline, prep.scenario_base) if p is not None])
     _check_quota_scope(who, quotas, facts)
@@ -688,6 +693,7 @@ def scenario_dict(row: Scenario) -> dict[str, Any]:
         "scenario_version": row.scenario_version,
         "set": json.loads(row.edits),
         "quota": json.loads(row.quotas),
+        "targets": None if row.target_plan is None else json.loads(row.target_plan),
         "fact_import_id": row.fact_import_id,
         "from_finalized_runs": row.from_finalized_runs,
         "scope": {"regions": None if row.scope_regions is None else json.loads(row.scope_regions)},
@@ -701,6 +707,7 @@ def create_scenario(body: ScenarioRequest, request: Request, who: Simulator, db:
     """Save a named scenario; its edits are checked against the baseline (schema + linter) now."""
     at = now(request)
     _check_quota_scope(who, body.quota, None)
+    _check_plan_role(who, body.targets)
     if not body.name.strip():
         raise _request_problem("name", "a scenario needs a name")
     period = check_period(body.period) if body.period else None
@@ -728,6 +735,11 @@ def create_scenario(body: ScenarioRequest, request: Request, who: Simulator, db:
             parse_quota(text, "quota")
         except MeritInputError as err:
             problems += err.problems
+    if body.targets is not None:
+        try:
+            parse_target_plan(body.targets.team_target, body.targets.shares, prefix="")
+        except MeritInputError as err:
+            problems += err.problems
     if problems:
         raise _invalid_scenario(MeritInputError(problems))
     scope = _scope_of(who)
@@ -739,6 +751,7 @@ def create_scenario(body: ScenarioRequest, request: Request, who: Simulator, db:
         period=period,
         edits=json.dumps(body.set_, ensure_ascii=False),
         quotas=json.dumps(body.quota, ensure_ascii=False),
+        target_plan=None if body.targets is None else json.dumps(body.targets.model_dump(), ensure_ascii=False),
         fact_import_id=body.fact_import_id,
         from_finalized_runs=body.from_finalized_runs,
         scope_regions=None if scope is None else json.dumps(scope, ensure_ascii=False),
@@ -797,4 +810,5 @@ def run_scenario(
         import_id,
         finalized,
     )
-    return _simulate(db, who, at, prep, sets, quotas, scenario_id=sc.id)
+    targets = None if sc.target_plan is None else TargetPlanRequest(**json.loads(sc.target_plan))
+    return _simulate(db, who, at, prep, sets, quotas, scenario_id=sc.id, targets=targets)

@@ -229,6 +229,7 @@ class Scenario(Base):
     period: Mapped[str | None] = mapped_column(String(7), nullable=True)
     edits: Mapped[str] = mapped_column(Text)  # JSON list of "PATH=VALUE"
     quotas: Mapped[str] = mapped_column(Text)  # JSON list of quota changes
+    target_plan: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON {team_target, split_by, shares}
     fact_import_id: Mapped[int | None] = mapped_column(ForeignKey("fact_imports.id"), nullable=True)
     from_finalized_runs: Mapped[bool] = mapped_column(Boolean, default=False)
     scope_regions: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON list; None: every region

@@ -608,4 +608,27 @@ def test_a_team_target_plan_over_http(app_client: TestClient, tokens: Tokens) ->
     bad = {"team_target": "lots", "shares": "East:60%,South:30%"}
     r = app_client.post("/simulations", json=sim_body(imp.json()["id"], targets=bad), headers=tokens["hr"])
     problems = assert_problem(r, 422, "invalid-scenario")["problems"]
-    assert [(p["source"], p["field"]) for p in problems] == [("team-target", "lots")]
+    assert [p["source"] for p in problems] == ["shares", "team-target"]  # both at once
+
+    # saved as a named scenario, the plan is re-run with it
+    saved_body = {
+        "name": "team target 1M",
+        "baseline": {"policy_id": "sales-incentive"},
+        "period": "2026-Q3",
+        "targets": targets,
+        "fact_import_id": imp.json()["id"],
+    }
+    saved = app_client.post("/scenarios", json=saved_body, headers=tokens["hr"])
+    assert saved.status_code == 201, saved.text
+    assert saved.json()["targets"] == {**targets, "split_by": "region"}
+    rerun = app_client.post(f"/scenarios/{saved.json()['id']}/run", headers=tokens["hr"])
+    assert rerun.status_code == 201, rerun.text
+    assert rerun.json()["result"]["totals"]["delta"] == "-17700.00"
+    assert rerun.json()["result"]["target_plan"]["by_rep"] == result["target_plan"]["by_rep"]
+    as_manager = app_client.post("/scenarios", json=saved_body, headers=tokens["manager_east"])
+    assert_problem(as_manager, 403, "forbidden")
+    broken = app_client.post("/scenarios", json={**saved_body, "targets": bad}, headers=tokens["hr"])
+    assert [p["source"] for p in assert_problem(broken, 422, "invalid-scenario")["problems"]] == [
+        "shares",
+        "team-target",
+    ]

@@ -72,7 +72,7 @@ class Evaluation:
 
     def json_chunks(self) -> Iterator[str]:
         """The JSON document in pieces, one result per line: streamable, diffable, byte-stable."""
-        head = {k: v for k, v in self.as_dict(results=False).items() if k != "totals"}
+        head = {k: v for k, v in self.as_dict(results=False).items() if k not in ("results", "totals")}
         yield _dumps(head)[:-1] + ',\n"results":[\n'
         for i, ln in enumerate(self.results):
             yield ("," if i else "") + _dumps(line_dict(ln)) + "\n"

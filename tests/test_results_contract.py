@@ -29,6 +29,19 @@ def test_month_and_quarter_outputs_follow_the_schema() -> None:
         jsonschema.validate(json.loads(_evaluate(period)), SCHEMA)
 
 
+def _strict(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    keys = [k for k, _ in pairs]
+    duplicated = sorted({k for k in keys if keys.count(k) > 1})
+    assert not duplicated, f"duplicate keys {duplicated}: a reader keeping the first would see other data"
+    return dict(pairs)
+
+
+def test_every_key_appears_once_so_any_json_reader_agrees() -> None:
+    for period in ("2026-08", "2026-Q3"):
+        data = json.loads(_evaluate(period), object_pairs_hook=_strict)
+        assert len(data["results"]) == 12  # the example's 12 reps, in the one "results" array
+
+
 def test_same_inputs_give_byte_identical_json() -> None:
     assert _evaluate("2026-Q3") == _evaluate("2026-Q3")
 

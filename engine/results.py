@@ -81,10 +81,24 @@ class Evaluation:
     def totals(self) -> dict[str, Any]:
         amounts = {id(ln): _amounts(ln) for ln in self.results}  # each line's sums, computed once
         out = _summary(self.results, amounts)
+        # each decision is counted where it is taken: lights on the result lines, tiers on month
+        # lines, ratings and flags on the lines of their rule's own period (none on a month run for
+        # a quarterly rule, which a month does not decide)
+        months = self._month_lines()
+        quarter = months is not self.results
+
+        def lines_of(period: str) -> list[Line]:
+            return months if period == "month" else self.results
+
+        card = self.policy.scorecard
         out["lights"] = _count(ln.light for ln in self.results)
-        out["tiers"] = _count(ln.tier for ln in self._month_lines())
-        out["ratings"] = _count(ln.rating for ln in self.results)
-        out["flags"] = {e.id: sum(1 for ln in self.results if ln.flags.get(e.id)) for e in self.policy.eligibility}
+        out["tiers"] = _count(ln.tier for ln in months)
+        out["ratings"] = {} if card is None else _count(ln.rating for ln in lines_of(card.period))
+        out["flags"] = {
+            e.id: sum(1 for ln in lines_of(e.period) if ln.flags.get(e.id))
+            for e in self.policy.eligibility
+            if quarter or e.period == "month"
+        }
         out["by_region"] = _grouped(self.results, "region", amounts)
         out["by_product_line"] = _grouped(self.results, "product_line", amounts)
         if self.previous_actual is not None:
@@ -98,6 +112,9 @@ class Evaluation:
         return out
 
     def _month_lines(self) -> list[Line]:
+        """The month lines: the results themselves on a month run (the same list object)."""
+        if not any(ln.months for ln in self.results):
+            return self.results
         return [m for ln in self.results for m in (ln.months or (ln,))]
 
     # ------------------------------------------------------------------- CSV

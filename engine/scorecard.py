@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from fractions import Fraction
 
-from engine.metrics import Ratio, format_ratio, percent
+from engine.metrics import EXACT, Ratio, format_ratio, percent
 from engine.policy import Scorecard
 
 _NEAR = Decimal("1e-18")  # far above the 28-digit context's error on scores of a few hundred
@@ -28,11 +28,14 @@ class Score:
     values: tuple[Ratio, ...]
 
     def parts(self) -> str:
-        """The sum in words, for the explanation."""
-        return " + ".join(
-            f"{kpi.metric} {format_ratio(v)}/{kpi.target} x {percent(kpi.weight)}"
-            for kpi, v in zip(self.card.kpis, self.values, strict=True)
-        )
+        """The sum in words, for the explanation; a capped KPI says so, or the sum would not add up."""
+        words = []
+        for kpi, v in zip(self.card.kpis, self.values, strict=True):
+            part = f"{kpi.metric} {format_ratio(v)}/{kpi.target}"
+            if kpi.cap is not None and v.compare(EXACT.multiply(kpi.cap, kpi.target)) > 0:
+                part += f" capped at {percent(kpi.cap)}"
+            words.append(f"{part} x {percent(kpi.weight)}")
+        return " + ".join(words)
 
 
 def score_of(card: Scorecard, metrics: Mapping[str, Ratio | None]) -> Score | None:

@@ -712,15 +712,9 @@ class SimulationResult:
         return int(self.tier_migration()["matrix"].get(from_tier, {}).get(to_tier, 0))
 
     def eligible_counts(self) -> dict[str, dict[str, int]]:
-        ids = [e.id for e in self.baseline_policy.eligibility]
-        ids += [e.id for e in self.scenario_policy.eligibility if e.id not in ids]
-        return {
-            i: {
-                "baseline": sum(1 for ln in self.baseline if ln.flags.get(i)),
-                "scenario": sum(1 for ln in self.scenario if ln.flags.get(i)),
-            }
-            for i in ids
-        }
+        b = eligible_counts(self.baseline_policy, self.baseline, self.period)
+        s = eligible_counts(self.scenario_policy, self.scenario, self.period)
+        return {i: {"baseline": b.get(i, 0), "scenario": s.get(i, 0)} for i in [*b, *(i for i in s if i not in b)]}
 
     def _side(self, lines: Sequence[SimLine]) -> dict[str, Decimal]:
         return {
@@ -899,7 +893,19 @@ class SweepResult:
         }
 
 
-def _point(value: Decimal, policy: Policy, lines: Sequence[SimLine]) -> SweepPoint:
+def eligible_counts(policy: Policy, lines: Sequence[SimLine], period: str) -> dict[str, int]:
+    """Reps flagged per eligibility rule, counted on the lines of the rule's own period (as an
+    evaluation's `totals.flags`); a quarterly rule is not decided by a month, so not counted there."""
+    quarter = "Q" in period
+    months = [m for ln in lines for m in ln.month_lines] if quarter else lines
+    return {
+        e.id: sum(1 for ln in (months if e.period == "month" else lines) if ln.flags.get(e.id))
+        for e in policy.eligibility
+        if quarter or e.period == "month"
+    }
+
+
+def _point(value: Decimal, policy: Policy, lines: Sequence[SimLine], period: str) -> SweepPoint:
     months = [m for ln in lines for m in ln.month_lines]
     tier_counts = Counter(m.tier or NO_TIER for m in months)
     tiers = {t: tier_counts[t] for t in [*_tier_order(policy), NO_TIER]}
@@ -912,7 +918,7 @@ def _point(value: Decimal, policy: Policy, lines: Sequence[SimLine]) -> SweepPoi
         awards=_sum(ln.award_total for ln in lines),
         sales=_sum(ln.numbers.get("actual") or ZERO for ln in lines),
         tiers=tiers,
-        eligible={e.id: sum(1 for ln in lines if ln.flags.get(e.id)) for e in policy.eligibility},
+        eligible=eligible_counts(policy, lines, period),
     )
 
 
@@ -944,7 +950,7 @@ def sweep(
         b = _within(outcome_lines(baseline, prep, per), regions)
         sprep = prep if scenario_facts is None or scenario_facts is facts else Prepared(scenario_facts, base=prep)
         points = [
-            _point(Decimal(str(v)), pol, _within(outcome_lines(pol, sprep, per), regions))
+            _point(Decimal(str(v)), pol, _within(outcome_lines(pol, sprep, per), regions), str(per))
             for v, pol in zip(values, policies, strict=True)
         ]
     return SweepResult(str(per), path, baseline, _sum(ln.total for ln in b), points)

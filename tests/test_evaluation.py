@@ -428,6 +428,22 @@ def test_monthly_scorecard_weights(q3: Policy) -> None:
     )
     r = line(run(q3, rows, "2026-08"), "R1")
     assert (r["score"], r["rating"]) == ("114.50", "A")
+    # the explanation's sum adds up to the score: the two capped KPIs say so
+    (said,) = [e for e in r["explanation"] if e.startswith("[rating.A] ")]
+    assert said.startswith(
+        "[rating.A] score 114.50 = (achievement 1.05/1.00 x 50% + collection_rate 0.90/0.90 x 20%"
+        " + new_customers 9/5 capped at 150% x 20% + follow_ups 51/40 capped at 120% x 10%) x 100"
+    )
+
+
+def test_score_is_shown_truncated_so_it_never_shows_a_rating_bound_it_missed(q3: Policy) -> None:
+    # 109.99/100 ... : achievement 1.0999 x 50 = 54.995, collection 0.90/0.90 x 20 = 20,
+    # new customers 5/5 x 20 = 20, follow-ups 60/40 -> capped 1.2 x 10 = 12: 106.995 shown as 106.99
+    rows = records(
+        ("R1", "A", "East", "2026-08", "100000", "109990", "98991", "5", "20", "5", "60"), header=SCORE_HEADER
+    )
+    r = line(run(q3, rows, "2026-08"), "R1")
+    assert (r["score"], r["rating"]) == ("106.99", "B")
 
 
 def test_monthly_scorecard_is_not_inflated_on_the_quarter_line(q3: Policy) -> None:
@@ -441,3 +457,19 @@ def test_monthly_scorecard_is_not_inflated_on_the_quarter_line(q3: Policy) -> No
     # they count as 150% and 120% (caps) and rate the quarter A (112.00) although every month is B
     # a monthly scorecard rates months only: the quarter line carries no score of its own
     assert (r["score"], r["rating"]) == (None, None)
+
+
+def test_totals_count_each_decision_where_it_is_taken(q3: Policy) -> None:
+    # two reps exactly on every monthly KPI target (score 100.00 -> B each month), never red
+    month = ("100000", "100000", "90000", "5", "20", "5", "40")
+    rows = records(
+        *[(rep, rep, "X", m, *month) for rep in ("R1", "R2") for m in ("2026-07", "2026-08", "2026-09")],
+        header=SCORE_HEADER,
+    )
+    quarter = run(q3, rows, "2026-Q3")["totals"]
+    # ratings are monthly: 2 reps x 3 months; promotion review is quarterly: both reps (ranks 1, 1)
+    assert quarter["ratings"] == {"B": 6} and quarter["flags"] == {"promotion_review": 2}
+    assert quarter["tiers"] == {"advanced": 6} and quarter["lights"] == {"yellow": 2}
+    august = run(q3, rows, "2026-08")["totals"]
+    # a month does not decide the quarterly promotion review: not reported as 0 either
+    assert august["ratings"] == {"B": 2} and august["flags"] == {}

@@ -10,11 +10,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from engine.problems import MeritInputError, Problem
 
@@ -32,21 +33,91 @@ def _print_problems(problems: Sequence[Problem]) -> None:
     print(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found", file=sys.stderr)
 
 
+#: Arguments that name files a command reads, and those it writes (checked before any work).
+INPUT_ARGS = ("facts", "policy", "scenario_policy", "old", "new")
+OUTPUT_ARGS = ("output", "chart")
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """Refuse, before any work, output paths that cannot be written or would overwrite an input.
+
+    Every problem at once, so a sweep never writes its chart and then fails on its --output.
+    """
+    inputs = [Path(v) for a in INPUT_ARGS if isinstance(v := getattr(args, a, None), str) and v]
+    problems: list[Problem] = []
+    seen: dict[Path, str] = {}
+    for arg in OUTPUT_ARGS:
+        value = getattr(args, arg, None)
+        if not isinstance(value, str):
+            continue
+        flag = f"--{arg}"
+        if not value:
+            problems.append(Problem(flag, None, None, "", "give a file name"))
+            continue
+        target = Path(value).resolve()
+        if target in seen:
+            problems.append(Problem(flag, None, None, value, f"is also the {seen[target]} file"))
+        seen[target] = flag
+        for given in inputs:
+            if given.exists() and target.exists() and os.path.samefile(given, target):
+                problems.append(Problem(flag, None, None, value, f"is the input {given}: it would be overwritten"))
+        if target.is_dir():
+            problems.append(Problem(flag, None, None, value, "is a folder; give a file name"))
+            continue
+        parent = next((a for a in target.parents if a.exists()), None)
+        if parent is not None and not parent.is_dir():
+            problems.append(Problem(flag, None, None, value, f"{parent} is a file, not a folder"))
+        elif len(target.name.encode()) > 200:
+            problems.append(Problem(flag, None, None, value[:40] + "...", "the file name is too long"))
+    if problems:
+        raise MeritInputError(problems)
+
+
 def write_atomically(path: Path, data: bytes | Iterable[str]) -> None:
-    """Write to a temp file beside `path`, then rename: readers never see a partial file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write to a temp file beside `path`, then rename: readers never see a partial file.
+
+    A symbolic link is followed (the link stays, its target gets the result); an existing file
+    keeps its permissions; a device or pipe (/dev/stdout) is written to directly, since it cannot
+    be replaced. An error names `path`, never the temp file.
+    """
+    target = path.resolve()
+    try:
+        if target.exists() and not target.is_file():
+            if target.is_dir():
+                raise MeritInputError.at(str(path), "", "is a folder; give a file name")
+            with open(target, "wb") as fh:
+                _write_chunks(fh, data)
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else 0o666 & ~_umask()
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".merit-", suffix=".tmp")
+    except OSError as exc:
+        raise MeritInputError.at(str(path), "", f"cannot write: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "wb") as fh:
-            if isinstance(data, bytes):
-                fh.write(data)
-            else:
-                for chunk in data:
-                    fh.write(chunk.encode("utf-8"))
-        os.replace(tmp, path)
+            _write_chunks(fh, data)
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise MeritInputError.at(str(path), "", f"cannot write: {exc.strerror or exc}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _write_chunks(fh: BinaryIO, data: bytes | Iterable[str]) -> None:
+    if isinstance(data, bytes):
+        fh.write(data)
+    else:
+        for chunk in data:
+            fh.write(chunk.encode("utf-8"))
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
 
 def read_input(path: str) -> bytes:
@@ -253,6 +324,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        check_outputs(args)
         return int(args.func(args))
     except MeritInputError as exc:
         _print_problems(exc.problems)

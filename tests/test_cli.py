@@ -280,3 +280,47 @@ def test_run_acceptance_policy_without_scenarios() -> None:
     problems = run_acceptance(other)
     assert len(problems) == 1
     assert "no acceptance scenario is tagged @no-scenarios-yet" in problems[0].message
+
+
+# ------------------------------------------------------------------------- output files
+def evaluate_to(facts: Path, output: str, fmt: str = "csv", *more: str) -> subprocess.CompletedProcess[str]:
+    return merit("evaluate", "--policy", str(LIBRARY), "--facts", str(facts), "--period", "2026-08",
+                 "--format", fmt, "--output", output, *more)  # fmt: skip
+
+
+def test_output_never_overwrites_the_input_facts(august_facts: Path) -> None:
+    before = august_facts.read_bytes()
+    proc = evaluate_to(august_facts, str(august_facts))
+    assert proc.returncode == 1 and "it would be overwritten" in proc.stderr
+    assert august_facts.read_bytes() == before
+    no_traceback(proc)
+
+
+def test_unwritable_outputs_are_refused_by_name_before_any_work(tmp_path: Path, august_facts: Path) -> None:
+    folder = tmp_path / "results"
+    folder.mkdir()
+    proc = evaluate_to(august_facts, str(folder))
+    assert proc.returncode == 1 and f"--output: {folder}: is a folder" in proc.stderr
+    under_a_file = f"{august_facts}/out.csv"
+    proc = evaluate_to(august_facts, under_a_file)
+    assert proc.returncode == 1 and f"{august_facts} is a file, not a folder" in proc.stderr
+    assert ".tmp" not in proc.stderr  # the user's path is named, never a temp file
+    no_traceback(proc)
+
+
+def test_output_through_a_link_keeps_the_link_and_the_files_permissions(tmp_path: Path, august_facts: Path) -> None:
+    real = tmp_path / "real.csv"
+    real.write_text("old\n")
+    real.chmod(0o640)
+    link = tmp_path / "latest.csv"
+    link.symlink_to(real.name)
+    proc = evaluate_to(august_facts, str(link))
+    assert proc.returncode == 0, proc.stderr
+    assert link.is_symlink() and real.read_text(encoding="utf-8").startswith("period,rep_id,")
+    assert real.stat().st_mode & 0o777 == 0o640
+
+
+def test_output_to_a_device_writes_into_it(august_facts: Path) -> None:
+    proc = evaluate_to(august_facts, os.devnull, "json")
+    assert proc.returncode == 0, proc.stderr
+    assert Path(os.devnull).is_char_device()

@@ -49,6 +49,8 @@ _PLAIN_NUMBER = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
 _GROUPED_NUMBER = re.compile(r"^-?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?$")
 _EXPONENT_NUMBER = re.compile(r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)[eE][+-]?[0-9]+$")
 _FORMATS = {".csv": "csv", ".json": "json", ".xlsx": "xlsx"}
+MAX_WHOLE_DIGITS = 15  # 999,999,999,999,999: a thousand trillion
+MAX_DECIMALS = 6
 _CACHE_LIMIT = 1024  # distinct texts a number column's cache keeps before it gives up
 
 
@@ -233,19 +235,35 @@ def _as_number(value: _Value) -> tuple[Decimal | None, str | None]:
     if isinstance(value, Decimal):
         if not value.is_finite():
             return None, f"{value} is not a number"
-        return value, None
+        return _within_limits(value, format(value, "f"))
     if isinstance(value, _Opaque):
         return None, f"{value.shown} is {value.what}, not a number"
     text = value.strip()
     if not text:
         return None, None
     if _PLAIN_NUMBER.match(text):
-        return Decimal(text), None
+        return _within_limits(Decimal(text), text)
     if _GROUPED_NUMBER.match(text):
-        return Decimal(text.replace(",", "")), None
+        return _within_limits(Decimal(text.replace(",", "")), text)
     if _EXPONENT_NUMBER.match(text):
         return None, f"{text!r} uses exponent notation; write the number out in full"
     return None, f"{text!r} is not a number (write it like 840000, 840000.50 or 840,000.50)"
+
+
+def _within_limits(number: Decimal, shown: str) -> tuple[Decimal | None, str | None]:
+    """Bounds no sales figure comes near, inside which every sum and product of the evaluation
+    stays exact in a 28-digit context: at most 15 digits before the point and 6 after it."""
+    exponent = number.as_tuple().exponent
+    assert isinstance(exponent, int)  # finite
+    if exponent < -MAX_DECIMALS:
+        return None, f"{_clip(shown)} has more than {MAX_DECIMALS} decimal places"
+    if number.adjusted() >= MAX_WHOLE_DIGITS:
+        return None, f"{_clip(shown)} has more than {MAX_WHOLE_DIGITS} digits before the decimal point"
+    return number, None
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= 40 else f"{text[:20]}...({len(text)} characters)"
 
 
 def _from_python(value: object) -> _Value:
@@ -380,14 +398,31 @@ def _json_records(data: bytes, source: str) -> list[object]:
             parse_float=Decimal,
             parse_int=Decimal,
             parse_constant=lambda name: _Opaque(name, "not a finite number"),
+            object_pairs_hook=_JsonObject.of,
         )
     except json.JSONDecodeError as e:
         raise MeritInputError([_problem(source, e.lineno, e.colno, "", f"invalid JSON: {e.msg}")]) from None
+    except RecursionError:
+        raise MeritInputError([_problem(source, None, None, "", "invalid JSON: nested too deeply")]) from None
     if isinstance(decoded, dict) and isinstance(decoded.get("facts"), list):
         return list(decoded["facts"])
     if isinstance(decoded, list):
         return decoded
     raise MeritInputError([_problem(source, None, None, "", 'expected a list of records, or {"facts": [records]}')])
+
+
+class _JsonObject(dict[str, object]):
+    """A JSON object that remembers the keys it was given more than once (json keeps the last)."""
+
+    duplicates: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, pairs: list[tuple[str, object]]) -> _JsonObject:
+        obj = cls(pairs)
+        if len(obj) != len(pairs):
+            keys = [k for k, _ in pairs]
+            obj.duplicates = tuple(sorted({k for k in keys if keys.count(k) > 1}))
+        return obj
 
 
 def _records_table(records: Sequence[object], source: str) -> _Table:
@@ -401,6 +436,10 @@ def _records_table(records: Sequence[object], source: str) -> _Table:
                 _problem(source, index, None, "", f"record {index} is not an object of column: value")
             )
             continue
+        for key in getattr(record, "duplicates", ()):
+            table.problems.append(
+                _problem(source, index, None, key, f"record {index} gives {key!r} more than once; keep one value")
+            )
         cells: dict[int, _Value] = {}
         spelled: dict[str, str] = {}
         for key, raw in record.items():

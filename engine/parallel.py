@@ -159,7 +159,8 @@ def evaluate_csv(
 
 
 class WorkerError(RuntimeError):
-    """A worker failed (a bug, not bad input): its traceback is the message."""
+    """A worker failed (a bug, not bad input): the message is the worker's exception in one line;
+    its traceback is attached as a note (shown only where tracebacks are, e.g. MERIT_DEBUG=1)."""
 
 
 class _Run:
@@ -252,7 +253,10 @@ class _Run:
         except EOFError:
             raise WorkerError("a worker process ended unexpectedly") from None
         if message[0] == "error":
-            raise WorkerError(message[1])
+            lines = [ln for ln in message[1].strip().splitlines() if ln.strip()]
+            error = WorkerError(f"in a worker process: {lines[-1] if lines else 'failed'}")
+            error.add_note(message[1])
+            raise error
         return message
 
     def stop(self, now: bool = False) -> None:

@@ -726,3 +726,40 @@ def test_periods_and_for_month() -> None:
     assert [(r.rep_id, r.row) for r in august] == [("R1", 5), ("R2", 4), ("R3", 2)]
     assert [r.rep_id for r in facts.for_month(Month(2026, 9))] == ["R1"]
     assert facts.for_month(Month(2026, 10)) == ()
+
+
+# --- magnitudes and JSON shapes nobody exports on purpose ----------------------------------------
+
+
+def test_amounts_beyond_any_sales_figure_are_refused_by_place() -> None:
+    nines = "9" * 400
+    data = (
+        "rep_id,period,target,actual\n"
+        f"A,2026-08,100,{nines}\n"
+        "B,2026-08,0.0000001,5\n"
+        "C,2026-08,1000000000000000,5\n"
+        "D,2026-08,999999999999999.999999,1.5\n"
+    )
+    assert problems_of(data) == [
+        (2, 4, "actual", "99999999999999999999...(400 characters) has more than 15 digits before the decimal point"),
+        (3, 3, "target", "0.0000001 has more than 6 decimal places"),
+        (4, 3, "target", "1000000000000000 has more than 15 digits before the decimal point"),
+    ]
+
+
+def test_json_amount_limits_apply_to_numbers_too() -> None:
+    records = '[{"rep_id": "A", "period": "2026-08", "target": 1e-7, "actual": 100}]'
+    assert problems_of(records, "facts.json") == [(1, 3, "target", "0.0000001 has more than 6 decimal places")]
+
+
+def test_json_nested_too_deeply_is_a_problem() -> None:
+    assert problems_of("[" * 100_000 + "]" * 100_000, "facts.json") == [
+        (None, None, "", "invalid JSON: nested too deeply")
+    ]
+
+
+def test_json_key_given_twice_is_a_problem_not_a_silent_last_value() -> None:
+    records = '[{"rep_id": "A", "period": "2026-08", "target": "100", "actual": "90", "actual": "1"}]'
+    assert problems_of(records, "facts.json") == [
+        (1, None, "actual", "record 1 gives 'actual' more than once; keep one value")
+    ]

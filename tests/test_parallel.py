@@ -173,3 +173,17 @@ def test_cli_reports_bad_input_the_same_with_workers(tmp_path: Path) -> None:
     assert one.stderr == two.stderr
     assert "bad.csv:2:4: actual:" in two.stderr
     assert not (tmp_path / "two.csv").exists()
+
+
+def test_a_workers_crash_is_one_line_with_the_traceback_kept_as_a_note() -> None:
+    import multiprocessing as mp
+
+    from engine.parallel import WorkerError, _Run
+
+    parent, child = mp.Pipe()
+    trace = 'Traceback (most recent call last):\n  File "engine/x.py", line 1, in f\nValueError: boom\n'
+    child.send(("error", trace))
+    with pytest.raises(WorkerError) as exc:
+        _Run._message(parent)
+    assert str(exc.value) == "in a worker process: ValueError: boom"
+    assert exc.value.__notes__ == [trace]

@@ -31,12 +31,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
-from engine.facts import FactRow, FactSet
+from engine.facts import MAX_WHOLE_DIGITS, FactRow, FactSet
 from engine.periods import Month, Period, Quarter, months_of, parse_period
 from engine.problems import MeritInputError, Problem
 from engine.tiers import money_text
 
 CENT = Decimal("0.01")
+_TOO_LARGE = Decimal(10) ** MAX_WHOLE_DIGITS
+_LIMITS = f"a target must stay above zero and below {MAX_WHOLE_DIGITS} digits"
 SELECTORS = {
     "region": "region",
     "product_line": "product_line",
@@ -86,18 +88,24 @@ def parse_quota(text: str, source: str = "--quota") -> QuotaChange:
         values = tuple(v.strip() for v in m.group("values").split(",") if v.strip())
     num = Decimal(m.group("num").replace(",", ""))
     op, pct = m.group("op"), m.group("pct")
+    if num.adjusted() >= MAX_WHOLE_DIGITS:
+        raise MeritInputError.at(source, text, f"{num:f} is beyond any target (at most {MAX_WHOLE_DIGITS} digits)")
     if op == "=":
         if pct:
             raise MeritInputError.at(source, text, "=N sets the target to an amount; use +N% or -N% to scale it")
-        return QuotaChange(text, field, values, "set", num)
-    if op == "*":
-        return QuotaChange(text, field, values, "scale", num / 100 if pct else num)
-    if not pct or op is None:
+        change = QuotaChange(text, field, values, "set", num)
+    elif op == "*":
+        change = QuotaChange(text, field, values, "scale", num / 100 if pct else num)
+    elif not pct or op is None:
         raise MeritInputError.at(source, text, "give a change as +N%, -N%, *FACTOR or =AMOUNT")
-    factor = 1 + (num / 100 if op == "+" else -num / 100)
-    if factor < 0:
-        raise MeritInputError.at(source, text, "a target cannot fall below zero")
-    return QuotaChange(text, field, values, "scale", factor)
+    else:
+        change = QuotaChange(text, field, values, "scale", 1 + (num / 100 if op == "+" else -num / 100))
+    if change.amount <= 0:
+        raise MeritInputError.at(source, text, f"a target must stay above zero ({_ABOVE_ZERO})")
+    return change
+
+
+_ABOVE_ZERO = "achievement is actual / target"
 
 
 def _months(period: Period | str | None) -> set[Month] | None:
@@ -119,19 +127,37 @@ def apply_quota_changes(
     source: str = "--quota",
 ) -> FactSet:
     """A new FactSet with the targets changed; an error names a change that selects no row."""
-    parsed = [c if isinstance(c, QuotaChange) else parse_quota(c, source) for c in changes]
+    parsed: list[QuotaChange] = []
+    problems: list[Problem] = []
+    for c in changes:  # every unreadable change at once
+        try:
+            parsed.append(c if isinstance(c, QuotaChange) else parse_quota(c, source))
+        except MeritInputError as err:
+            problems += err.problems
+    if problems:
+        raise MeritInputError(problems)
     if not parsed:
         return facts
     months = _months(period)
     rows = list(facts.rows)
-    problems = []
     for change in parsed:
-        hit = 0
+        hit, bad = 0, None
         for i, row in enumerate(rows):
-            if (months is None or row.period in months) and change.selects(row):
-                rows[i] = dataclasses.replace(row, target=change.new_target(row.target))
-                hit += 1
-        if not hit:
+            if not ((months is None or row.period in months) and change.selects(row)):
+                continue
+            try:
+                target = change.new_target(row.target)
+            except ArithmeticError:  # beyond the 28-digit context: far beyond any target
+                target = _TOO_LARGE
+            if not 0 < target < _TOO_LARGE:
+                shown = "too large" if target >= _TOO_LARGE else money_text(target)
+                bad = f"would change {row.rep_id}'s {row.period} target {money_text(row.target)} to {shown}: {_LIMITS}"
+                break
+            rows[i] = dataclasses.replace(row, target=target)
+            hit += 1
+        if bad is not None:
+            problems.append(Problem(source, None, None, change.text, bad))
+        elif not hit:
             where = f" in {period}" if period is not None else ""
             problems.append(Problem(source, None, None, change.text, f"selects no fact row{where}"))
     if problems:
@@ -185,8 +211,10 @@ def parse_shares(text: str, source: str = "--shares") -> dict[str, Decimal]:
             share = Decimal(value[:-1]) / 100 if value.endswith("%") else Decimal(value)
         except (ValueError, ArithmeticError):
             raise MeritInputError.at(source, item.strip(), "write shares like East:40%,South:30% or East:0.4") from None
-        if share < 0:
-            raise MeritInputError.at(source, item.strip(), "a share cannot be negative")
+        if share <= 0:
+            raise MeritInputError.at(source, item.strip(), "a share must be above 0% (every group needs a target)")
+        if name.strip() in out:
+            raise MeritInputError.at(source, item.strip(), f"{name.strip()} is given more than once")
         out[name.strip()] = share
     total = sum(out.values(), Decimal(0))
     if total != 1:

@@ -14,10 +14,10 @@ from decimal import Decimal
 from pathlib import Path
 
 from engine.edits import apply_edits
-from engine.facts import FactSet
+from engine.facts import MAX_WHOLE_DIGITS, FactSet
 from engine.policy import Policy
 from engine.problems import MeritInputError, Problem
-from engine.quota import TargetPlan, apply_quota_changes, decompose_targets, parse_shares
+from engine.quota import CENT, TargetPlan, apply_quota_changes, decompose_targets, parse_shares
 from engine.simulation import SimulationResult, parse_values, simulate
 
 CHART_FORMATS = ("svg", "png")
@@ -80,10 +80,9 @@ def parse_target_plan(
         total = Decimal(team_target.replace(",", ""))
     except ArithmeticError:
         total = Decimal(-1)
-    if not total.is_finite() or total <= 0:
-        problems.append(
-            Problem(f"{prefix}team-target", None, None, team_target, "give the team target as an amount above 0")
-        )
+    if not total.is_finite() or total <= 0 or total.adjusted() >= MAX_WHOLE_DIGITS or total != total.quantize(CENT):
+        why = f"give the team target as an amount above 0, in cents, at most {MAX_WHOLE_DIGITS} digits"
+        problems.append(Problem(f"{prefix}team-target", None, None, team_target, why))
     group_shares = None
     if shares:
         try:

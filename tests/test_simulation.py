@@ -305,7 +305,9 @@ def test_decompose_team_target_handbook_example():
     ("text", "message"),
     [
         ("East:40%,South:30%,North:20%", "shares add up to 90.0%; they must add up to exactly 100%"),
-        ("East:110%,South:-10%", "a share cannot be negative"),
+        ("East:110%,South:-10%", "a share must be above 0% (every group needs a target)"),
+        ("East:100%,South:0%", "a share must be above 0% (every group needs a target)"),
+        ("East:40%,East:30%,North:30%", "East is given more than once"),
         ("East=40%", "write shares like East:40%,South:30% or East:0.4"),
     ],
 )
@@ -318,6 +320,41 @@ def test_written_shares_are_refused_before_any_planning(text: str, message: str)
         "South": Decimal("0.3"),
         "North": Decimal("0.3"),
     }
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("all:-100%", "a target must stay above zero (achievement is actual / target)"),
+        ("all:*0", "a target must stay above zero (achievement is actual / target)"),
+        ("rep=R001:=0", "a target must stay above zero (achievement is actual / target)"),
+        ("all:+9999999999999999%", "9999999999999999 is beyond any target (at most 15 digits)"),
+    ],
+)
+def test_quota_changes_that_leave_no_usable_target_are_refused(change: str, message: str) -> None:
+    with pytest.raises(MeritInputError) as exc:
+        parse_quota(change)
+    assert [p.message for p in exc.value.problems] == [message]
+
+
+def test_a_scaled_target_must_stay_within_what_a_target_can_be() -> None:
+    facts = facts_from_records(
+        [{"rep_id": "R1", "period": "2026-08", "target": "0.01", "actual": "1"},
+         {"rep_id": "R2", "period": "2026-08", "target": "900000000000000", "actual": "1"}],
+        "t",
+    )  # fmt: skip
+    with pytest.raises(MeritInputError) as exc:
+        apply_quota_changes(facts, ["rep=R1:*0.1", "rep=R2:*10", "nonsense"], "2026-08")
+    # every unreadable change first, at once; then each change that breaks a target
+    assert [(p.field, p.message) for p in exc.value.problems] == [
+        ("nonsense", "write a quota change like region=East:+5%, product_line=A:-10%, rep=R001:=900000 or all:+3%")
+    ]
+    with pytest.raises(MeritInputError) as exc:
+        apply_quota_changes(facts, ["rep=R1:*0.1", "rep=R2:*10"], "2026-08")
+    assert [p.message for p in exc.value.problems] == [
+        "would change R1's 2026-08 target 0.01 to 0.00: a target must stay above zero and below 15 digits",
+        "would change R2's 2026-08 target 900000000000000.00 to too large: a target must stay above zero and below 15 digits",
+    ]
 
 
 # ------------------------------------------------------------------------------ CLI

@@ -185,4 +185,16 @@ def run_acceptance_cli(policy_path: str | None, pytest_args: list[str]) -> int:
         print(f"{len(exc.problems)} problem{'s' if len(exc.problems) != 1 else ''} found", file=sys.stderr)
         return 1
     sys.stdout.flush()
-    return subprocess.call(_pytest_command([*extra, *args]), cwd=REPO, env=_environment(policy_file))
+    # pytest's progress and summary, without its tracebacks of step code (an HR reader wants the
+    # scenario, the step and what differed: listed below); `merit test -- --tb=long` shows them
+    quiet = [] if any(a.startswith("--tb") for a in args) else ["--tb=no"]
+    with tempfile.TemporaryDirectory(prefix="merit-test-") as tmp:
+        report = Path(tmp) / "cucumber.json"
+        command = _pytest_command([*extra, *quiet, f"--cucumberjson={report}", *args])
+        code = subprocess.call(command, cwd=REPO, env=_environment(policy_file))
+        failed = _failed_scenarios(report, policy_path or "features") if code == EXIT_TESTS_FAILED else []
+    if failed:
+        print(f"\n{len(failed)} scenario{'s' if len(failed) != 1 else ''} failed:")
+        for problem in failed:
+            print(f"  {problem.message}")
+    return code

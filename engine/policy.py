@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decimal
 from pathlib import Path
@@ -443,6 +443,7 @@ class PolicyLibrary:
                 policies.append(load_policy_file(f))
             except MeritInputError as exc:
                 problems.extend(exc.problems)
+        problems += _conflicts(policies)
         if problems:
             raise MeritInputError(problems, kind="invalid-policy")
         return cls(policies)
@@ -455,9 +456,12 @@ class PolicyLibrary:
             in_force = [p for p in self.policies if p.in_force(month)]
             ids = {p.id for p in in_force}
             if not in_force:
-                raise MeritInputError([Problem("policy", None, None, "", f"no policy version is in force for {month}")])
+                known = "; ".join(f"{p.version} ({_span(p)}, {p.source})" for p in self.policies)
+                raise MeritInputError(
+                    [Problem("policy", None, None, "", f"no policy version is in force for {month}; there is {known}")]
+                )
             if len(in_force) > 1:
-                names = ", ".join(f"{p.id} {p.version}" for p in in_force)
+                names = ", ".join(f"{p.id} {p.version} ({p.source})" for p in in_force)
                 detail = "several policies" if len(ids) > 1 else "overlapping versions"
                 raise MeritInputError([Problem("policy", None, None, "", f"{detail} in force for {month}: {names}")])
             chosen.append(in_force[0])
@@ -467,3 +471,29 @@ class PolicyLibrary:
                 [Problem("policy", None, None, "", f"the policy version changes within {per} ({names})")]
             )
         return chosen[0]
+
+
+def _span(p: Policy) -> str:
+    return f"{p.effective_from}..{p.effective_to}" if p.effective_to else f"from {p.effective_from}"
+
+
+def _conflicts(policies: Sequence[Policy]) -> list[Problem]:
+    """Versions of one policy that a period could not choose between: the same version twice, or
+    date ranges that overlap (a version without effective_to runs on until a later one's start)."""
+    problems: list[Problem] = []
+    by_id: dict[str, list[Policy]] = {}
+    for p in sorted(policies, key=lambda p: (p.id, p.effective_from, p.source)):
+        by_id.setdefault(p.id, []).append(p)
+    for versions in by_id.values():
+        for i, later in enumerate(versions):
+            for earlier in versions[:i]:
+                if earlier.version == later.version:
+                    why = f"version {later.version} is also {earlier.source}"
+                    problems.append(Problem(later.source, None, None, "version", why))
+                elif earlier.effective_to is None or earlier.effective_to >= later.effective_from:
+                    why = (
+                        f"{later.version} ({_span(later)}) overlaps {earlier.version} ({_span(earlier)}, "
+                        f"{earlier.source}): give {earlier.version} an effective_to before {later.effective_from}"
+                    )
+                    problems.append(Problem(later.source, None, None, "effective_from", why))
+    return problems

@@ -350,3 +350,27 @@ def test_wrong_types_and_unknown_fields_in_nested_items() -> None:
 def test_schema_accepts_numbers_quoted_or_not() -> None:
     text = Q3.read_text(encoding="utf-8").replace('"0.015"', "0.015").replace('"1000"', "1000")
     assert schema_problems(load_yaml_document(text, "q3.yaml")) == []
+
+
+def test_a_folder_whose_versions_overlap_or_repeat_is_refused_naming_both_files(tmp_path: Path) -> None:
+    from engine.policy import PolicyLibrary
+
+    shipped = ROOT / "policies" / "sales-incentive"
+    q3 = (shipped / "2026-Q3.yaml").read_text(encoding="utf-8")
+    q4 = (shipped / "2026-Q4.yaml").read_text(encoding="utf-8")
+    (tmp_path / "2026-Q3.yaml").write_text(q3.replace("effective_to: 2026-09", "effective_to: 2026-10"), "utf-8")
+    (tmp_path / "2026-Q4.yaml").write_text(q4, encoding="utf-8")
+    (tmp_path / "q4-copy.yaml").write_text(q4, encoding="utf-8")
+    with pytest.raises(MeritInputError) as exc:
+        PolicyLibrary.load(tmp_path)
+    q3_file, q4_file, copy = (str(tmp_path / n) for n in ("2026-Q3.yaml", "2026-Q4.yaml", "q4-copy.yaml"))
+    overlap = (
+        f"2026-Q4 (from 2026-10) overlaps 2026-Q3 (2026-07..2026-10, {q3_file}): "
+        "give 2026-Q3 an effective_to before 2026-10"
+    )
+    assert [(p.source, p.field, p.message) for p in exc.value.problems] == [
+        (q4_file, "effective_from", overlap),
+        (copy, "effective_from", overlap),
+        (copy, "version", f"version 2026-Q4 is also {q4_file}"),
+    ]
+    assert len(PolicyLibrary.load(shipped).policies) == 2  # the shipped versions meet end to end

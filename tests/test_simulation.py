@@ -353,7 +353,8 @@ def test_a_scaled_target_must_stay_within_what_a_target_can_be() -> None:
         apply_quota_changes(facts, ["rep=R1:*0.1", "rep=R2:*10"], "2026-08")
     assert [p.message for p in exc.value.problems] == [
         "would change R1's 2026-08 target 0.01 to 0.00: a target must stay above zero and below 15 digits",
-        "would change R2's 2026-08 target 900000000000000.00 to too large: a target must stay above zero and below 15 digits",
+        "would change R2's 2026-08 target 900000000000000.00 to too large: "
+        "a target must stay above zero and below 15 digits",
     ]
 
 

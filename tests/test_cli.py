@@ -254,7 +254,8 @@ def test_merit_test_fails_a_version_that_breaks_the_handbook(tmp_path: Path) -> 
     assert "scenarios failed:" in proc.stdout
     assert (
         "手册中的 8 月案例: 张、李、王的 8 月绩效 (features/august-example.feature:11): "
-        "而且 张伟 的提成为 16800.00 元，奖金为 1000.00 元: AssertionError: 张伟: commission 15120.00 and bonus 1000.00, expected 16800.00 and 1000.00"
+        "而且 张伟 的提成为 16800.00 元，奖金为 1000.00 元: "
+        "AssertionError: 张伟: commission 15120.00 and bonus 1000.00, expected 16800.00 and 1000.00"
     ) in proc.stdout  # 1.8% of 840000.00 = 15120.00
     assert "def " not in proc.stdout and "Traceback" not in proc.stdout
 

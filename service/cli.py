@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from engine.problems import MeritInputError, Problem
 
 if TYPE_CHECKING:
+    from engine.evaluation import Line
     from engine.facts import FactSet
     from engine.parallel import ParallelRun
     from engine.policy import Policy
@@ -252,6 +253,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     policy, facts = load_for_period(args.policy, args.facts, args.period)
     with progress_bar("evaluating", count_rep_months(facts, args.period)) as advance:
         ev = evaluate(policy, facts, args.period, progress=advance)
+    _print_warnings(ev.results)
     if args.format == "table":
         if args.output:
             console = Console(file=open(os.devnull, "w"), record=True, width=200)  # noqa: SIM115
@@ -271,6 +273,23 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         for chunk in chunks:
             sys.stdout.write(chunk)
     return EXIT_OK
+
+
+def _print_warnings(results: Sequence[Line], shown: int = 8) -> None:
+    """What a result could not decide (a blank region, a missing column), summed up on stderr so
+    a table or CSV reader learns of it too; every line's own list is in --format json."""
+    counts: dict[str, list[str]] = {}
+    for line in results:
+        for ln in (*line.months, line):
+            for text in ln.warnings:
+                counts.setdefault(text, []).append(f"{ln.rep_id} {ln.period}")
+    if not counts:
+        return
+    print(f"warnings ({sum(map(len, counts.values()))}; each line's are in --format json):", file=sys.stderr)
+    for text, where in sorted(counts.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:shown]:
+        print(f"  {len(where)} x {text} (e.g. {where[0]})", file=sys.stderr)
+    if len(counts) > shown:
+        print(f"  ... and {len(counts) - shown} other warnings", file=sys.stderr)
 
 
 def cmd_test(args: argparse.Namespace) -> int:

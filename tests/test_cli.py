@@ -331,3 +331,14 @@ def test_output_to_a_device_writes_into_it(august_facts: Path) -> None:
     proc = evaluate_to(august_facts, os.devnull, "json")
     assert proc.returncode == 0, proc.stderr
     assert Path(os.devnull).is_char_device()
+
+
+def test_what_a_result_could_not_decide_is_said_on_stderr_for_every_format(tmp_path: Path) -> None:
+    facts = tmp_path / "no-region.csv"
+    facts.write_text("rep_id,region,period,target,actual\nA,East,2026-08,100,90\nB,,2026-08,100,120\n", "utf-8")
+    for fmt in ("table", "csv", "json"):
+        proc = merit("evaluate", "--policy", str(LIBRARY), "--facts", str(facts), "--period", "2026-08",
+                     "--format", fmt)  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        assert "1 x team_collaboration: no region, not in any group (e.g. B 2026-08)" in proc.stderr
+        assert "2 x score not computed: a scorecard metric is not available (e.g. A 2026-08)" in proc.stderr

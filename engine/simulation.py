@@ -818,6 +818,13 @@ def _within(lines: list[SimLine], regions: Collection[str] | None) -> list[SimLi
 _RANGE = re.compile(r"^\s*([^:]+):([^:]+):([^:]+)\s*$")
 
 
+def _is_decimal(text: str) -> bool:
+    try:
+        return Decimal(text).is_finite()
+    except InvalidOperation:
+        return False
+
+
 def parse_values(values: str | None = None, range_: str | None = None) -> list[Decimal]:
     """'0.015,0.016' or 'start:stop:step' (stop included when reached exactly) -> Decimals."""
     try:
@@ -833,7 +840,13 @@ def parse_values(values: str | None = None, range_: str | None = None) -> list[D
                 raise ValueError(f"{count} points; a sweep has at most {MAX_SWEEP_POINTS}")
             out = [start + i * step for i in range(count)]
         else:
-            out = [Decimal(v.strip()) for v in (values or "").split(",") if v.strip()]
+            items = (values or "").split(",")
+            bad = [v.strip() for v in items if not _is_decimal(v.strip())] if values and values.strip() else []
+            if bad:
+                raise MeritInputError(
+                    [Problem("--values", None, None, v or "(empty)", "not a decimal number") for v in bad]
+                )
+            out = [Decimal(v.strip()) for v in items if v.strip()]
     except (InvalidOperation, ValueError) as exc:
         msg = str(exc) if isinstance(exc, ValueError) and str(exc) else "values must be decimal numbers"
         raise MeritInputError.at("--range" if range_ else "--values", range_ or values or "", msg) from None
@@ -944,7 +957,7 @@ def sweep(
     per = _period(period)
     if len(values) > MAX_SWEEP_POINTS:
         raise MeritInputError.at("--values", "", f"a sweep has at most {MAX_SWEEP_POINTS} points")
-    policies = [apply_edits(baseline, [Edit(path, format(Decimal(str(v)), "f"))]) for v in values]
+    policies = [apply_edits(baseline, [Edit(path, format(Decimal(str(v)), "f"))], "--param") for v in values]
     with gc_paused(freeze=False):
         prep = Prepared(facts)
         b = _within(outcome_lines(baseline, prep, per), regions)

@@ -144,11 +144,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     scenario_base = load_policy_file(args.scenario_policy) if args.scenario_policy else None
     plan = None
     if args.team_target is not None:
-        plan = plan_targets(facts, args.period, args.team_target, args.split_by, args.shares)
-    elif args.shares:
+        plan = plan_targets(facts, args.period, args.team_target, args.split_by or "region", args.shares)
+    elif args.shares or args.split_by:
         from engine.problems import MeritInputError
 
-        raise MeritInputError.at("--shares", args.shares, "--shares splits a --team-target; give one")
+        flag, value = ("--shares", args.shares) if args.shares else ("--split-by", args.split_by)
+        raise MeritInputError.at(flag, value, f"{flag} splits a --team-target; give one")
     result = run_simulation(policy, facts, args.period, args.set, args.quota, scenario_base, plan=plan)
     data = result.as_dict()
     if plan is not None:
@@ -276,7 +277,7 @@ def add_commands(sub: Any) -> None:
         metavar="AMOUNT",
         help="plan the scenario's targets top-down from this team target for the period (e.g. 5000000)",
     )
-    p.add_argument("--split-by", choices=("region", "product_line"), default="region", help="first level of the plan")
+    p.add_argument("--split-by", choices=("region", "product_line"), help="first level of the plan (default: region)")
     p.add_argument(
         "--shares",
         metavar="SHARES",

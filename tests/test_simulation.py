@@ -191,6 +191,16 @@ def test_sweep_cost_curve(policy):
     assert d["points"][1]["policy_sha256"] == policy.sha256  # "0.02" as the file writes it: same hash
 
 
+def test_every_value_a_sweep_cannot_read_is_named() -> None:
+    with pytest.raises(MeritInputError) as exc:
+        parse_values("0.015,abc,,0.02,1e")
+    assert [(p.field, p.message) for p in exc.value.problems] == [
+        ("(empty)", "not a decimal number"),
+        ("1e", "not a decimal number"),
+        ("abc", "not a decimal number"),
+    ]  # problems come sorted by place
+
+
 def test_parse_values_range():
     assert parse_values(range_="0.015:0.017:0.001") == [Decimal("0.015"), Decimal("0.016"), Decimal("0.017")]
     assert parse_values("0.1, 0.2") == [Decimal("0.1"), Decimal("0.2")]
@@ -456,3 +466,6 @@ def test_cli_simulates_a_top_down_target_plan(capsys, tmp_path):
     assert main(["simulate", "--policy", str(POLICY), "--facts", str(path), "--period", "2026-Q3",
                  "--shares", "East:60%"]) == 1  # fmt: skip
     assert "--shares splits a --team-target" in capsys.readouterr().err
+    assert main(["simulate", "--policy", str(POLICY), "--facts", str(path), "--period", "2026-Q3",
+                 "--split-by", "product_line"]) == 1  # fmt: skip
+    assert "--split-by: product_line: --split-by splits a --team-target; give one" in capsys.readouterr().err

@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import itertools
 import json
 import re
 import sys
@@ -530,14 +531,37 @@ def _check_header(table: _Table, extras: tuple[str, ...]) -> _Columns:
             continue
         position[name] = col
     if line is not None:
+        hint = _header_hint(table, position)
         for name in REQUIRED_COLUMNS:
             if name not in position:
-                table.problems.append(_problem(source, line, None, name, f"required column {name!r} is missing"))
+                table.problems.append(
+                    _problem(source, line, None, name, f"required column {name!r} is missing{hint}")
+                )
         for name in extras:
             if name not in position:
                 table.problems.append(_problem(source, line, None, name, f"column {name!r} is required by the policy"))
     header = {col: _column_name(raw) for col, raw in table.header if _column_name(raw)}
     return _Columns(position, tuple(position), header)
+
+
+def _header_hint(table: _Table, position: Mapping[str, int]) -> str:
+    """Why the header may lack the required columns, when the file itself suggests it."""
+    if all(n in position for n in REQUIRED_COLUMNS):
+        return ""
+    cells = [raw for _, raw in table.header]
+    for sep in (";", "\t", "|"):
+        if any(sep in c for c in cells) and all(n in " ".join(cells).lower() for n in REQUIRED_COLUMNS):
+            shown = "tab" if sep == "\t" else repr(sep)
+            return f" (the header seems separated by {shown}: save the file as comma-separated CSV)"
+    rest = iter(table.rows)
+    first = list(itertools.islice(rest, 10))
+    table.rows = itertools.chain(first, rest)  # peeked, not consumed: the rows are still checked
+    for number, row in first:
+        values = row.values() if isinstance(row, dict) else row
+        names = {_column_name(v) for v in values if isinstance(v, str)}
+        if all(n in names for n in REQUIRED_COLUMNS):
+            return f" (line {number} looks like the header: remove the lines above it)"
+    return ""
 
 
 def _is_repeated_header(cells: Mapping[int, _Value], columns: _Columns) -> bool:

@@ -763,3 +763,21 @@ def test_json_key_given_twice_is_a_problem_not_a_silent_last_value() -> None:
     assert problems_of(records, "facts.json") == [
         (1, None, "actual", "record 1 gives 'actual' more than once; keep one value")
     ]
+
+
+def test_a_semicolon_separated_file_is_told_why_its_columns_are_missing() -> None:
+    problems = problems_of("rep_id;period;target;actual\nA;2026-08;100;90\n")
+    hint = " (the header seems separated by ';': save the file as comma-separated CSV)"
+    assert [(line, field, msg) for line, _, field, msg in problems] == [
+        (1, name, f"required column {name!r} is missing{hint}") for name in ("actual", "period", "rep_id", "target")
+    ]
+
+
+def test_a_title_above_the_header_is_pointed_out() -> None:
+    problems = problems_of("Sales report Q3,,,\n,,,\nrep_id,period,target,actual\nA,2026-08,100,90\n")
+    assert (
+        1,
+        None,
+        "rep_id",
+        "required column 'rep_id' is missing (line 3 looks like the header: remove the lines above it)",
+    ) in problems

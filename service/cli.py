@@ -176,9 +176,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_diff(args: argparse.Namespace) -> int:
     from engine.diff import diff_policies
-    from engine.policy import load_policy_file
 
-    old, new = load_policy_file(args.old), load_policy_file(args.new)
+    old, new = load_policy_files(args.old, args.new)
     lines = diff_policies(old, new)
     for line in lines:
         print(line)
@@ -187,17 +186,46 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def load_policy_files(*paths: str) -> list[Policy]:
+    """Each file's policy version, or every problem of every file at once."""
+    from engine.policy import load_policy_file
+
+    loaded, problems = [], []
+    for path in paths:
+        try:
+            loaded.append(load_policy_file(path))
+        except MeritInputError as exc:
+            problems += exc.problems
+    if problems:
+        raise MeritInputError(problems)
+    return loaded
+
+
 def load_for_period(policy_path: str, facts_path: str, period: str) -> tuple[Policy, FactSet]:
     """The policy version in force for `period` and the facts it needs (shared by evaluate/simulate)."""
     from engine.facts import load_facts
+    from engine.periods import parse_period
     from engine.policy import PolicyLibrary
 
-    lib = PolicyLibrary.load(policy_path)
+    # every problem of the three inputs at once: a bad period, policy and facts file are all listed
+    problems: list[Problem] = []
+    policy: Policy | None = None
     try:
-        policy = lib.for_period(period)
+        parse_period(period)
     except ValueError as exc:
-        raise MeritInputError([Problem("--period", None, None, "", str(exc))]) from None
-    facts = load_facts(read_input(facts_path), facts_path, policy.numeric_columns)
+        problems.append(Problem("--period", None, None, period, str(exc)))
+    try:
+        lib = PolicyLibrary.load(policy_path)
+        if not problems:
+            policy = lib.for_period(period)
+    except MeritInputError as exc:
+        problems += exc.problems
+    try:
+        facts = load_facts(read_input(facts_path), facts_path, policy.numeric_columns if policy else ())
+    except MeritInputError as exc:
+        problems += exc.problems
+    if problems or policy is None:
+        raise MeritInputError(problems)
     return policy, facts
 
 

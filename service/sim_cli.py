@@ -220,11 +220,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     from engine.diff import diff_policies
     from engine.facts import load_facts
-    from engine.policy import load_policy_file
     from engine.simulation import simulate
-    from service.cli import read_input
+    from service.cli import load_policy_files, read_input
 
-    old, new = load_policy_file(args.old), load_policy_file(args.new)
+    old, new = load_policy_files(args.old, args.new)
     cols = sorted(set(old.numeric_columns) | set(new.numeric_columns))
     facts = load_facts(read_input(args.facts), args.facts, cols)
     changes = diff_policies(old, new)

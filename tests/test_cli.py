@@ -342,3 +342,24 @@ def test_what_a_result_could_not_decide_is_said_on_stderr_for_every_format(tmp_p
         assert proc.returncode == 0, proc.stderr
         assert "1 x team_collaboration: no region, not in any group (e.g. B 2026-08)" in proc.stderr
         assert "2 x score not computed: a scorecard metric is not available (e.g. A 2026-08)" in proc.stderr
+
+
+def test_every_bad_input_of_an_evaluation_is_listed_at_once(tmp_path: Path) -> None:
+    proc = merit("evaluate", "--policy", str(tmp_path / "no-policies"), "--facts", str(tmp_path / "no.csv"),
+                 "--period", "2026-13")  # fmt: skip
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == [
+        "--period: 2026-13: '2026-13' is not a period: use a month (2026-08) or a quarter (2026-Q3)",
+        f"{tmp_path / 'no-policies'}: no such file or folder",
+        f"{tmp_path / 'no.csv'}: cannot read: No such file or directory",
+        "3 problems found",
+    ]
+
+
+def test_diff_reports_both_broken_files(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("id: [unclosed\n", encoding="utf-8")
+    proc = merit("diff", str(broken), str(tmp_path / "missing.yaml"))
+    assert proc.returncode == 1
+    assert str(broken) in proc.stderr and f"{tmp_path / 'missing.yaml'}: cannot read" in proc.stderr
+    assert "2 problems found" in proc.stderr

@@ -74,12 +74,16 @@ def check_grant(role: str, regions: Iterable[str], rep_id: str | None, name: str
         problems.append(Problem(src, None, None, "name", "a token needs a name (who holds it)"))
     if role == "manager" and not regions:
         problems.append(Problem(src, None, None, "region", "a manager token needs at least one --region"))
-    if role != "manager" and regions:
+    elif role != "manager" and regions:
         problems.append(Problem(src, None, None, "region", f"--region applies to managers only, not {role}"))
-    if role == "rep" and not rep_id:
+    elif any(not region.strip() for region in regions):
+        problems.append(Problem(src, None, None, "region", "a --region cannot be blank"))
+    if role == "rep" and rep_id is None:
         problems.append(Problem(src, None, None, "rep_id", "a rep token needs --rep-id"))
-    if role != "rep" and rep_id:
+    elif role != "rep" and rep_id is not None:
         problems.append(Problem(src, None, None, "rep_id", f"--rep-id applies to reps only, not {role}"))
+    elif rep_id is not None and not rep_id.strip():
+        problems.append(Problem(src, None, None, "rep_id", "--rep-id cannot be blank"))
     return problems
 
 

@@ -14,15 +14,15 @@ from datetime import UTC, datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from engine.problems import MeritInputError
-from service.db import default_database_url
+from engine.problems import MeritInputError, Problem
+from service.db import UnsupportedDatabaseURL, database_url_problem, default_database_url, describe_database_url
 
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register serve, db and token on the main `merit` parser."""
     serve = subparsers.add_parser("serve", help="run the HTTP API (upgrades the database schema first)")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--port", type=_port, default=8000, help="TCP port, 1..65535 (0: any free port)")
     _database_option(serve)
     serve.set_defaults(func=_guard(cmd_serve))
 
@@ -43,9 +43,29 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     create.set_defaults(func=_guard(cmd_token_create))
 
 
+def _port(text: str) -> int:
+    """An argparse type: a TCP port number (0 lets the system pick a free one)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1..65535)") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number (1..65535)")
+    return port
+
+
+def _database_url(text: str) -> str:
+    """An argparse type: a database URL the service supports (sqlite or postgresql+psycopg)."""
+    problem = database_url_problem(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
 def _database_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--database-url",
+        type=_database_url,
         default=None,
         help="SQLAlchemy URL (default: $MERIT_DATABASE_URL or sqlite:///merit.db), "
         "e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test",
@@ -53,7 +73,11 @@ def _database_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _url(args: argparse.Namespace) -> str:
-    return args.database_url or default_database_url()
+    url: str = args.database_url if args.database_url is not None else default_database_url()
+    problem = database_url_problem(url)
+    if problem is not None:  # from MERIT_DATABASE_URL (the option is checked while parsing)
+        raise MeritInputError([Problem("database", None, None, "MERIT_DATABASE_URL", problem)])
+    return url
 
 
 def _guard(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
@@ -67,8 +91,11 @@ def _guard(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.N
                 print(f"error: {problem}", file=sys.stderr)
             return 1
         except SQLAlchemyError as err:
-            first = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
-            print(f"error: database: {first}", file=sys.stderr)
+            lines = str(getattr(err, "orig", None) or err).strip().splitlines() or [type(err).__name__]
+            print(f"error: database: {lines[0]} ({describe_database_url(_url(args))})", file=sys.stderr)
+            return 1
+        except UnsupportedDatabaseURL as err:
+            print(f"error: database: {err}", file=sys.stderr)
             return 1
         except OSError as err:
             print(f"error: {err.strerror or err}", file=sys.stderr)

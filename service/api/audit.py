@@ -21,7 +21,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.api.deps import DB, HR
+from service.api.deps import DB, HR, MAX_ID
 from service.auth import Principal
 from service.db.models import AuditEntry
 
@@ -80,7 +80,7 @@ router = APIRouter(tags=["audit"])
 def read_audit(
     _: HR,
     db: DB,
-    cursor: Annotated[int | None, Query(ge=0, description="the next_cursor of the previous page")] = None,
+    cursor: Annotated[int | None, Query(ge=0, le=MAX_ID, description="the next_cursor of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=2000)] = 200,
     action: str | None = None,
 ) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.dependencies.models import Dependant
+from pydantic import Field
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -146,6 +147,13 @@ def access_refusal(request: Request) -> ApiError | None:
 
 
 ALL_ROLES = ("hr", "manager", "payroll", "rep")
+
+MAX_ID = 2**31 - 1
+"""The largest id the database holds: the id columns are `Integer`, a 4-byte int4 on PostgreSQL."""
+
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+"""Every id a client sends (path, query or JSON body): one outside 1..MAX_ID is a 422
+`invalid-request` naming the field - never an overflow in the database driver (a 500)."""
 
 
 # Annotated dependencies: the endpoints' signatures say who may call them.

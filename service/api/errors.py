@@ -104,6 +104,40 @@ def _allowed_methods(request: Request) -> list[str]:
     return sorted(methods)
 
 
+def _is_json(content_type: str | None) -> bool:
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+def _validation_problem(err: Mapping[str, Any], body: Any, content_type: str | None) -> dict[str, Any]:
+    """One of FastAPI's request validation errors as a problem: where, which field, what is wrong."""
+    loc = [str(x) for x in err.get("loc", ())]
+    source = loc[0] if loc else "request"
+    line: int | None = None
+    column: int | None = None
+    field = ".".join(loc[1:])
+    message = str(err.get("msg", "invalid"))
+    if err.get("type") == "json_invalid":
+        # FastAPI puts the character offset where the field would be; say where it is instead
+        reason = str((err.get("ctx") or {}).get("error") or "invalid JSON")
+        offset = err["loc"][1] if len(err.get("loc", ())) > 1 and isinstance(err["loc"][1], int) else None
+        field = ""
+        if isinstance(body, str) and offset is not None and 0 <= offset <= len(body):
+            line = body.count("\n", 0, offset) + 1
+            column = offset - (body.rfind("\n", 0, offset) + 1) + 1
+            message = f"the body is not valid JSON: {reason} at line {line}, column {column}"
+        elif offset is not None:
+            message = f"the body is not valid JSON: {reason} at character {offset}"
+        else:
+            message = f"the body is not valid JSON: {reason}"
+    elif source == "body" and len(loc) == 1 and not _is_json(content_type):
+        # the body was not decoded as JSON at all: FastAPI only does that for a JSON media type
+        media = (content_type or "").split(";", 1)[0].strip()[:100]
+        sent = f"it was sent as {media}" if media else "it was sent without a Content-Type"
+        message += f" (send the body as JSON with Content-Type: application/json; {sent})"
+    return {"source": source, "line": line, "column": column, "field": field, "message": message}
+
+
 def install(app: FastAPI) -> None:
     """Route every exception through problem+json."""
 
@@ -125,18 +159,8 @@ def install(app: FastAPI) -> None:
         refusal = await run_in_threadpool(access_refusal, request)
         if refusal is not None:
             return problem_response(refusal.status, refusal.kind, refusal.detail, headers=refusal.headers)
-        problems = []
-        for err in exc.errors():
-            loc = [str(x) for x in err.get("loc", ())]
-            problems.append(
-                {
-                    "source": loc[0] if loc else "request",
-                    "line": None,
-                    "column": None,
-                    "field": ".".join(loc[1:]),
-                    "message": str(err.get("msg", "invalid")),
-                }
-            )
+        content_type = request.headers.get("content-type")
+        problems = [_validation_problem(err, exc.body, content_type) for err in exc.errors()]
         return problem_response(422, "invalid-request", "the request is not valid", problems)
 
     @app.exception_handler(StarletteHTTPException)

@@ -24,7 +24,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 
 from engine.problems import MeritInputError, Problem
 from service.api import audit
-from service.api.deps import DB, HR, commit, release, settings
+from service.api.deps import DB, HR, Id, commit, release, settings
 from service.api.engine_gate import load_facts
 from service.api.errors import ApiError
 from service.auth import Principal
@@ -193,7 +193,7 @@ def list_imports(_: HR, db: DB) -> dict[str, Any]:
 
 
 @router.get("/fact-imports/{import_id}")
-def get_import(import_id: int, _: HR, db: DB) -> dict[str, Any]:
+def get_import(import_id: Id, _: HR, db: DB) -> dict[str, Any]:
     row = db.get(FactImport, import_id)
     if row is None:
         raise ApiError(404, "fact-import-not-found", f"there is no fact import {import_id}")

@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, and_, or_, select
 from engine.periods import Month, months_of, parse_period
 from engine.problems import Problem
 from service.api.csvsafe import write_rows
-from service.api.deps import DB, Payroll
+from service.api.deps import DB, MAX_ID, Payroll
 from service.api.errors import ApiError
 from service.db.models import Run, RunLine
 
@@ -60,8 +60,8 @@ def decode_cursor(cursor: str) -> Position:
         raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
         when, run_id, row_id = raw
         finalized_at = datetime.fromisoformat(when)
-        if finalized_at.tzinfo is None or type(run_id) is not int or type(row_id) is not int:
-            raise ValueError(raw)
+        if finalized_at.tzinfo is None or not all(type(i) is int and 0 <= i <= MAX_ID for i in (run_id, row_id)):
+            raise ValueError(raw)  # ids the database cannot hold would overflow its driver
         return Position(finalized_at, run_id, row_id)
     except (ValueError, TypeError, UnicodeDecodeError) as exc:  # json.JSONDecodeError is a ValueError
         msg = "the cursor is not one this server issued"

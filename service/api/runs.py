@@ -26,7 +26,7 @@ from engine.periods import parse_period
 from engine.problems import MeritInputError, Problem
 from service.api import audit
 from service.api.csvsafe import filter_results_csv
-from service.api.deps import DB, HR, Anyone, now, release
+from service.api.deps import DB, HR, Anyone, Id, now, release
 from service.api.engine_gate import EvaluatedRun, Policy, PolicyLibrary, evaluate_run, load_facts, money
 from service.api.errors import ApiError
 from service.api.policies import get_version, load_policy, versions_of
@@ -40,7 +40,7 @@ class RunRequest(BaseModel):
     policy_id: str = Field(min_length=1)
     version: str | None = None
     period: str = Field(description="a month (2026-08) or a quarter (2026-Q3)")
-    fact_import_id: int
+    fact_import_id: Id
 
 
 def iso_utc(value: datetime | None) -> str | None:
@@ -290,7 +290,7 @@ def list_runs(
 
 
 @router.get("/runs/{run_id}")
-def read_run(run_id: int, who: Anyone, db: DB) -> dict[str, Any]:
+def read_run(run_id: Id, who: Anyone, db: DB) -> dict[str, Any]:
     return run_dict(get_run(db, run_id), who)
 
 
@@ -325,7 +325,7 @@ def wants_csv(request: Request, fmt: str | None) -> bool:
 def results(
     who: Anyone,
     db: DB,
-    run_id: int,
+    run_id: Id,
     request: Request,
     format: Literal["json", "csv"] | None = None,
 ) -> Response:

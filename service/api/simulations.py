@@ -39,7 +39,7 @@ from engine.problems import MeritInputError, Problem
 from engine.quota import parse_quota
 from engine.simulation import simulate, sweep
 from service.api import audit
-from service.api.deps import DB, commit, now, release, require
+from service.api.deps import DB, Id, commit, now, release, require
 from service.api.engine_gate import ENGINE_LOCK, Policy, load_facts
 from service.api.errors import ApiError
 from service.api.policies import get_version, load_policy, versions_of
@@ -90,7 +90,7 @@ class ScenarioChanges(_Body):
 
 
 class FactsChoice(_Body):
-    fact_import_id: int | None = Field(default=None, description="simulate on this fact import")
+    fact_import_id: Id | None = Field(default=None, description="simulate on this fact import")
     from_finalized_runs: bool = Field(
         default=False, description="simulate on the imports of the period's finalized, not superseded runs"
     )
@@ -119,13 +119,13 @@ class ScenarioRequest(_Body):
     set_: list[str] = Field(default_factory=list, alias="set", max_length=MAX_CHANGES)
     quota: list[str] = Field(default_factory=list, max_length=MAX_CHANGES)
     targets: TargetPlanRequest | None = Field(default=None, description="a top-down target plan (hr only)")
-    fact_import_id: int | None = None
+    fact_import_id: Id | None = None
     from_finalized_runs: bool = False
 
 
 class ScenarioRunRequest(_Body):
     period: str | None = None
-    fact_import_id: int | None = None
+    fact_import_id: Id | None = None
     from_finalized_runs: bool | None = None
 
 
@@ -621,7 +621,7 @@ def list_simulations(
     db: DB,
     kind: Literal["simulation", "sweep"] | None = None,
     period: str | None = None,
-    scenario_id: int | None = None,
+    scenario_id: Id | None = None,
 ) -> dict[str, Any]:
     """Stored simulations and sweeps the caller may read, oldest first (results not included)."""
     stmt = select(Simulation).order_by(Simulation.id)
@@ -650,7 +650,7 @@ def _readable(db: Session, who: Principal, simulation_id: int) -> Simulation:
 
 
 @router.get("/simulations/{simulation_id}", responses={200: {"content": {JSON_MEDIA: {}}}})
-def read_simulation(simulation_id: int, who: Simulator, db: DB) -> Response:
+def read_simulation(simulation_id: Id, who: Simulator, db: DB) -> Response:
     """The stored document, byte for byte as POST returned it."""
     row = _readable(db, who, simulation_id)
     return Response(row.result_json.encode("utf-8"), media_type=JSON_MEDIA, headers={"ETag": f'"{row.result_sha256}"'})
@@ -672,13 +672,13 @@ def _chart(db: Session, who: Principal, simulation_id: int, fmt: str) -> Respons
 
 
 @router.get("/simulations/{simulation_id}/chart.svg", responses={200: {"content": {"image/svg+xml": {}}}})
-def chart_svg(simulation_id: int, who: Simulator, db: DB) -> Response:
+def chart_svg(simulation_id: Id, who: Simulator, db: DB) -> Response:
     """A sweep's cost curve as SVG (payout and share of sales, reps per tier)."""
     return _chart(db, who, simulation_id, "svg")
 
 
 @router.get("/simulations/{simulation_id}/chart.png", responses={200: {"content": {"image/png": {}}}})
-def chart_png(simulation_id: int, who: Simulator, db: DB) -> Response:
+def chart_png(simulation_id: Id, who: Simulator, db: DB) -> Response:
     """The same chart as PNG."""
     return _chart(db, who, simulation_id, "png")
 
@@ -777,13 +777,13 @@ def _readable_scenario(db: Session, who: Principal, scenario_id: int) -> Scenari
 
 
 @router.get("/scenarios/{scenario_id}")
-def read_scenario(scenario_id: int, who: Simulator, db: DB) -> dict[str, Any]:
+def read_scenario(scenario_id: Id, who: Simulator, db: DB) -> dict[str, Any]:
     return scenario_dict(_readable_scenario(db, who, scenario_id))
 
 
 @router.post("/scenarios/{scenario_id}/run", status_code=201, responses={201: {"content": {JSON_MEDIA: {}}}})
 def run_scenario(
-    scenario_id: int, request: Request, who: Simulator, db: DB, body: ScenarioRunRequest | None = None
+    scenario_id: Id, request: Request, who: Simulator, db: DB, body: ScenarioRunRequest | None = None
 ) -> Response:
     """Simulate a saved scenario; the body may override its period and facts. Without any facts
     choice (here or saved), the period's finalized runs are used."""

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from engine.periods import months_of, parse_period
 from engine.problems import Problem
 from service.api import audit
-from service.api.deps import DB, HR, NotPayroll, Objector, commit, now, release
+from service.api.deps import DB, HR, Id, NotPayroll, Objector, commit, now, release
 from service.api.engine_gate import EvaluatedRun, Policy
 from service.api.errors import ApiError
 from service.api.policies import load_policy
@@ -57,7 +57,7 @@ class ObjectionRequest(BaseModel):
 class ResolveRequest(BaseModel):
     decision: Literal["accepted", "rejected"]
     note: str = Field(default="", max_length=4000)
-    fact_import_id: int | None = None
+    fact_import_id: Id | None = None
 
 
 def objection_dict(o: Objection) -> dict[str, Any]:
@@ -158,7 +158,7 @@ def _lock_policy_version(db: Session, run: Run) -> None:
 
 
 @router.post("/runs/{run_id}/publish")
-def publish(run_id: int, request: Request, who: HR, db: DB) -> dict[str, Any]:
+def publish(run_id: Id, request: Request, who: HR, db: DB) -> dict[str, Any]:
     """Publish a draft: results become visible to managers and reps; the objection period starts."""
     at = now(request)
     run = get_run(db, run_id, lock=True)
@@ -199,7 +199,7 @@ def _one_finalize_at_a_time(db: Session) -> None:
 
 
 @router.post("/runs/{run_id}/finalize")
-def finalize(run_id: int, request: Request, who: HR, db: DB) -> dict[str, Any]:
+def finalize(run_id: Id, request: Request, who: HR, db: DB) -> dict[str, Any]:
     """Finalize after the objection deadline with no open objection: the run's lines go to payroll."""
     _one_finalize_at_a_time(db)
     at = now(request)  # read under that lock: finalizations commit in the order of their times
@@ -230,7 +230,7 @@ def finalize(run_id: int, request: Request, who: HR, db: DB) -> dict[str, Any]:
 
 @router.post("/runs/{run_id}/objections", status_code=201)
 def object_to(
-    run_id: int,
+    run_id: Id,
     body: ObjectionRequest,
     request: Request,
     who: Objector,
@@ -281,7 +281,7 @@ def object_to(
 
 
 @router.get("/runs/{run_id}/objections")
-def list_objections(run_id: int, who: NotPayroll, db: DB) -> dict[str, Any]:
+def list_objections(run_id: Id, who: NotPayroll, db: DB) -> dict[str, Any]:
     run = get_run(db, run_id)
     rows = db.scalars(select(Objection).where(Objection.run_id == run.id).order_by(Objection.id)).all()
     regions = {r.rep_id: r.region for r in db.scalars(select(RunRep).where(RunRep.run_id == run.id)).all()}
@@ -290,7 +290,7 @@ def list_objections(run_id: int, who: NotPayroll, db: DB) -> dict[str, Any]:
 
 @router.get("/objections/{objection_id}")
 def read_objection(
-    objection_id: int,
+    objection_id: Id,
     who: NotPayroll,
     db: DB,
 ) -> dict[str, Any]:
@@ -305,7 +305,7 @@ def read_objection(
 
 @router.post("/objections/{objection_id}/resolve")
 def resolve(
-    objection_id: int,
+    objection_id: Id,
     body: ResolveRequest,
     request: Request,
     who: HR,

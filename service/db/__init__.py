@@ -9,12 +9,67 @@ locked"), PostgreSQL relies on row locks (``SELECT ... FOR UPDATE``) taken by th
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
 DEFAULT_DATABASE_URL = "sqlite:///merit.db"
+SUPPORTED_DRIVERS = ("sqlite", "sqlite+pysqlite", "postgresql+psycopg")
+SUPPORTED_URLS = "sqlite:///PATH (a file) or postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE (psycopg 3)"
+
+
+class UnsupportedDatabaseURL(ValueError):
+    """A database URL the service cannot use (the message says which ones it can)."""
+
+
+def _parse(database_url: str) -> URL | None:
+    try:
+        return make_url(database_url)
+    except (ArgumentError, ValueError):
+        return None
+
+
+def database_url_problem(database_url: str) -> str | None:
+    """Why the service cannot use `database_url` (None when it can); never echoes a password."""
+    if not database_url.strip():
+        return f"the database URL is empty: use {SUPPORTED_URLS}"
+    url = _parse(database_url)
+    if url is None:
+        return f"that is not a database URL: use {SUPPORTED_URLS}"
+    if _with_driver(url).drivername not in SUPPORTED_DRIVERS:
+        return f"unsupported database URL {_shown(url)}: use {SUPPORTED_URLS}"
+    return None
+
+
+def _with_driver(url: URL) -> URL:
+    """`postgresql://` and `postgres://` (what people type, and what PaaS hand out) mean psycopg 3."""
+    if url.drivername in ("postgresql", "postgres"):
+        return url.set(drivername="postgresql+psycopg")
+    return url
+
+
+def _shown(url: URL) -> str:
+    shown = url.render_as_string(hide_password=True)
+    if "password" in url.query:  # libpq also takes the password as a query parameter
+        base, _, query = shown.partition("?")
+        shown = base + "?" + re.sub(r"(^|&)password=[^&]*", r"\1password=***", query)
+    return shown
+
+
+def describe_database_url(database_url: str) -> str:
+    """The database for messages: a SQLite file's absolute path, else the URL with its password hidden."""
+    url = _parse(database_url)
+    if url is None:
+        return "an unparsable database URL"
+    if url.drivername.startswith("sqlite"):
+        if not url.database or url.database == ":memory:":
+            return "an in-memory SQLite database"
+        return f"SQLite file {os.path.abspath(url.database)}"
+    return _shown(url)
 
 
 def default_database_url() -> str:
@@ -24,6 +79,12 @@ def default_database_url() -> str:
 
 def make_engine(database_url: str) -> Engine:
     """Create an engine whose transactions behave alike on SQLite and PostgreSQL."""
+    problem = database_url_problem(database_url)
+    if problem is not None:
+        raise UnsupportedDatabaseURL(problem)
+    url = _parse(database_url)
+    if url is not None and url.drivername in ("postgresql", "postgres"):
+        database_url = _with_driver(url).render_as_string(hide_password=False)
     kwargs: dict[str, Any] = {"future": True}
     if database_url.startswith("sqlite"):
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}

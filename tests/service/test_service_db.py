@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import os
@@ -18,9 +19,10 @@ from sqlalchemy.exc import DBAPIError
 
 from engine.problems import MeritInputError
 from service.auth import authenticate, create_token, hash_token
-from service.db import make_engine, make_sessionmaker, upgrade
+from service.db import UnsupportedDatabaseURL, describe_database_url, make_engine, make_sessionmaker, upgrade
 from service.db.migrate import current
 from service.db.models import ApiToken, AuditEntry, Base, PolicyVersion
+from service.server_cli import add_commands
 
 
 def _head() -> str:
@@ -99,6 +101,11 @@ def test_tokens_store_only_a_hash(database_url: str) -> None:
         (dict(role="hr", name="h", rep_id="R1"), "rep_id"),
         (dict(role="boss", name="b"), "role"),
         (dict(role="hr", name=" "), "name"),
+        (dict(role="manager", name="m", regions=[""]), "region"),
+        (dict(role="manager", name="m", regions=["East", " "]), "region"),
+        (dict(role="rep", name="r", rep_id=""), "rep_id"),
+        (dict(role="rep", name="r", rep_id="  "), "rep_id"),
+        (dict(role="hr", name="h", rep_id=""), "rep_id"),
     ],
 )
 def test_bad_token_grants_are_refused(database_url: str, grant: dict[str, object], field: str) -> None:
@@ -122,14 +129,17 @@ def test_audit_log_is_append_only(database_url: str) -> None:
     engine.dispose()
 
 
-def _merit(*args: str) -> subprocess.CompletedProcess[str]:
+def _merit(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     code = (
         "import argparse, sys\n"
         "from service.server_cli import add_commands\n"
         "p = argparse.ArgumentParser(prog='merit'); add_commands(p.add_subparsers(required=True))\n"
         "a = p.parse_args(sys.argv[1:]); sys.exit(a.func(a))\n"
     )
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120)
+    base = {k: v for k, v in os.environ.items() if k != "MERIT_DATABASE_URL"}
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120, env={**base, **(env or {})}
+    )
 
 
 def test_cli_db_upgrade_and_token_create(tmp_path: object) -> None:
@@ -150,14 +160,81 @@ def test_cli_db_upgrade_and_token_create(tmp_path: object) -> None:
     engine.dispose()
 
 
-def test_cli_errors_are_one_line_per_problem_without_traceback(tmp_path: object) -> None:
-    bad = _merit("token", "create", "--role", "rep", "--name", "x", "--database-url", f"sqlite:///{tmp_path}/c.db")
+def test_cli_errors_are_one_line_per_problem_without_traceback(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/c.db"
+    bad = _merit("token", "create", "--role", "rep", "--name", "x", "--database-url", url)
     assert bad.returncode == 1
     assert "Traceback" not in bad.stderr
     assert bad.stderr.strip().splitlines() == ["error: token: rep_id: a rep token needs --rep-id"]
-    unreachable = _merit("db", "upgrade", "--database-url", "postgresql+psycopg://nobody@127.0.0.1:1/none")
+    unreachable = _merit("db", "upgrade", "--database-url", "postgresql+psycopg://nobody:hunter2@127.0.0.1:1/none")
     assert unreachable.returncode == 1
     assert "Traceback" not in unreachable.stderr and unreachable.stderr.startswith("error: database:")
+    # the message names the database, never its password
+    assert unreachable.stderr.rstrip().endswith("(postgresql+psycopg://nobody:***@127.0.0.1:1/none)")
+    assert "hunter2" not in unreachable.stderr
+    missing = tmp_path / "no" / "such" / "dir" / "m.db"
+    unopenable = _merit("db", "upgrade", "--database-url", f"sqlite:///{missing}")
+    assert unopenable.returncode == 1
+    assert unopenable.stderr.splitlines() == [f"error: database: unable to open database file (SQLite file {missing})"]
+    blank = _merit("token", "create", "--role", "manager", "--region", "", "--name", "X", "--database-url", url)
+    assert blank.returncode == 1 and blank.stdout == ""
+    assert blank.stderr.splitlines() == ["error: token: region: a --region cannot be blank"]
+
+
+def _parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="merit")
+    add_commands(parser.add_subparsers(required=True))
+    return parser.parse_args(argv)
+
+
+@pytest.mark.parametrize("port", ["99999", "65536", "-1", "80.5", "http"])
+def test_cli_refuses_a_port_out_of_range(port: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        _parse("serve", "--port", port)
+    assert exit_.value.code == 2  # argparse's usage error, before anything is started
+    err = capsys.readouterr().err
+    assert "argument --port:" in err and "is not a port number (1..65535)" in err and "Traceback" not in err
+
+
+def test_cli_accepts_ports_in_range() -> None:
+    assert [_parse("serve", "--port", p).port for p in ("1", "8000", "65535", "0")] == [1, 8000, 65535, 0]
+    assert _parse("serve").port == 8000
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("mysql://u:pw@h/db", "unsupported database URL mysql://u:***@h/db"),
+        ("", "the database URL is empty"),
+        ("  ", "the database URL is empty"),
+        ("merit.db", "that is not a database URL"),
+    ],
+)
+def test_cli_refuses_unsupported_database_urls(url: str, says: str, capsys: pytest.CaptureFixture[str]) -> None:
+    for command in (["db", "upgrade"], ["serve"], ["token", "create", "--role", "hr", "--name", "h"]):
+        with pytest.raises(SystemExit) as exit_:
+            _parse(*command, "--database-url", url)
+        assert exit_.value.code == 2
+        err = capsys.readouterr().err
+        assert f"argument --database-url: {says}" in err, err
+        assert "use sqlite:///PATH (a file) or postgresql://" in err and "pw" not in err
+
+
+def test_cli_refuses_an_unsupported_database_url_from_the_environment() -> None:
+    done = _merit("db", "upgrade", env={"MERIT_DATABASE_URL": "mysql://u:secret@h/db"})
+    assert done.returncode == 1 and "Traceback" not in done.stderr and "secret" not in done.stderr
+    assert done.stderr.splitlines() == [
+        "error: database: MERIT_DATABASE_URL: unsupported database URL mysql://u:***@h/db: "
+        "use sqlite:///PATH (a file) or postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE (psycopg 3)"
+    ]
+
+
+def test_engines_are_only_made_for_supported_urls() -> None:
+    with pytest.raises(UnsupportedDatabaseURL, match="postgresql://USER"):
+        make_engine("mysql://u@h/db")
+    assert describe_database_url("postgresql+psycopg://u:pw@h/db?password=pw") == (
+        "postgresql+psycopg://u:***@h/db?password=***"
+    )
 
 
 MERIT = Path(sys.executable).parent / "merit"  # the installed console script
@@ -207,3 +284,17 @@ def test_console_script_default_database_and_env_override(tmp_path: Path) -> Non
         engine.dispose()
     helped = _console("serve", "--help", cwd=tmp_path)
     assert helped.returncode == 0 and all(o in helped.stdout for o in ("--host", "--port", "--database-url"))
+
+
+def test_a_plain_postgresql_url_means_psycopg_3() -> None:
+    target = os.environ.get("MERIT_TEST_POSTGRES_URL")
+    if not target:
+        pytest.skip("MERIT_TEST_POSTGRES_URL is not set")
+    plain = target.replace("postgresql+psycopg://", "postgresql://", 1)
+    engine = make_engine(plain)
+    try:
+        assert engine.dialect.driver == "psycopg"
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT 1")).scalar() == 1
+    finally:
+        engine.dispose()

@@ -4,10 +4,14 @@ over real HTTP."""
 
 from __future__ import annotations
 
+import base64
+import json
+import re
 from collections.abc import Iterator
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from service_testkit import Clock, Tokens, serve_in_thread
 
@@ -65,6 +69,122 @@ def test_framework_errors_are_problems(app_client: TestClient, tokens: Tokens) -
     bad_decision = app_client.post("/objections/1/resolve", json={"decision": "maybe"}, headers=hr)
     _is_problem(bad_decision, 422, "invalid-request")
     _is_problem(app_client.get("/runs/1/results?format=xml", headers=hr), 422, "invalid-request")
+
+
+MAX_ID = 2**31 - 1  # the id columns are int4 on PostgreSQL
+OUT_OF_RANGE = ("0", "-1", str(MAX_ID + 1), "3000000000", str(2**63), "99999999999999999999999999")
+INT_ID = re.compile(r"\{(?!policy_id\})(\w+_id)\}")  # every {..._id} but the policy's, which is a name
+
+
+def _fields(r: httpx.Response) -> set[tuple[str, str]]:
+    return {(p["source"], p["field"]) for p in r.json()["problems"]}
+
+
+def _fill(template: str, name: str, value: str) -> str:
+    """The path with `value` for the id `name` and 1 for any other id."""
+    return INT_ID.sub(lambda m: value if m.group(1) == name else "1", template)
+
+
+def _id_routes(app: FastAPI) -> list[tuple[str, str, str]]:
+    """(method, path template, id parameter) of every route taking an integer id in its path."""
+    from fastapi.routing import iter_route_contexts
+
+    found = []
+    for rc in iter_route_contexts(app.routes):
+        path = str(rc.path or "")
+        for name in INT_ID.findall(path):
+            found += [(m, path, name) for m in sorted(rc.methods or ()) if m != "HEAD"]
+    return found
+
+
+def test_ids_the_database_cannot_hold_are_a_422_naming_the_field(app_client: TestClient, tokens: Tokens) -> None:
+    app = app_client.app
+    assert isinstance(app, FastAPI)
+    routes = _id_routes(app)
+    assert {name for _, _, name in routes} >= {"run_id", "import_id", "objection_id", "simulation_id", "scenario_id"}
+    for method, template, name in routes:
+        for value in (*OUT_OF_RANGE, str(MAX_ID)):
+            url = _fill(template, name, value)
+            r = app_client.request(method, url, headers=tokens["hr"])
+            if r.status_code == 403:  # objections are filed by reps and managers
+                r = app_client.request(method, url, headers=tokens["rep_r1"])
+            if value == str(MAX_ID):  # the largest id there can be: simply not there (or the body is missing)
+                assert r.status_code in (404, 422), (method, url, r.text)
+                assert r.status_code == 404 or ("path", name) not in _fields(r), (method, url, r.text)
+                continue
+            _is_problem(r, 422, "invalid-request")
+            assert ("path", name) in _fields(r), (method, url, r.text)
+
+    hr = tokens["hr"]
+    body_ids = [
+        ("/runs", {"policy_id": "p", "period": "2026-08"}),
+        ("/objections/1/resolve", {"decision": "accepted", "note": "n"}),
+        ("/simulations", {"baseline": {"policy_id": "p"}, "period": "2026-08"}),
+        ("/simulations/sweeps", {"baseline": {"policy_id": "p"}, "period": "2026-08", "param": "x", "values": ["1"]}),
+        ("/scenarios", {"name": "n", "baseline": {"policy_id": "p"}}),
+        ("/scenarios/1/run", {}),
+    ]
+    for url, body in body_ids:
+        for value in OUT_OF_RANGE:
+            r = app_client.post(url, json={**body, "fact_import_id": int(value)}, headers=hr)
+            _is_problem(r, 422, "invalid-request")
+            assert ("body", "fact_import_id") in _fields(r), (url, value, r.text)
+    r = app_client.post("/runs", json={**body_ids[0][1], "fact_import_id": MAX_ID}, headers=hr)
+    _is_problem(r, 422, "invalid-request")
+    assert r.json()["detail"] == f"there is no fact import {MAX_ID}"
+
+    for value in OUT_OF_RANGE:
+        _is_problem(app_client.get(f"/simulations?scenario_id={value}", headers=hr), 422, "invalid-request")
+        assert app_client.get(f"/audit?cursor={value}", headers=hr).status_code == (200 if value == "0" else 422)
+    assert app_client.get(f"/audit?cursor={MAX_ID}", headers=hr).json() == {"entries": [], "next_cursor": None}
+    assert _fields(app_client.get(f"/audit?cursor={2**63}", headers=hr)) == {("query", "cursor")}
+
+    # a forged payroll cursor naming a run or line id the database cannot hold
+    for run_id, row_id in ((2**63, 1), (1, 2**63), (-1, 1)):
+        raw = json.dumps(["2026-09-10T00:00:00+00:00", run_id, row_id]).encode()
+        forged = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        r = app_client.get(f"/payroll/lines?cursor={forged}", headers=tokens["payroll"])
+        _is_problem(r, 422, "invalid-request")
+        assert _fields(r) == {("request", "cursor")}
+
+    # still the caller's 401/403 first, whatever the id
+    _is_problem(app_client.get(f"/runs/{2**63}"), 401, "unauthenticated")
+    _is_problem(app_client.get(f"/fact-imports/{2**63}", headers=tokens["rep_r1"]), 403, "forbidden")
+
+
+def test_malformed_json_says_where(app_client: TestClient, tokens: Tokens) -> None:
+    json_hr = {**tokens["hr"], "Content-Type": "application/json"}
+    body = b'{"policy_id": "p",\n "period": x}'  # `x` is the 12th character of line 2
+    r = app_client.post("/runs", content=body, headers=json_hr)
+    _is_problem(r, 422, "invalid-request")
+    assert r.json()["problems"] == [
+        {
+            "source": "body",
+            "line": 2,
+            "column": 12,
+            "field": "",
+            "message": "the body is not valid JSON: Expecting value at line 2, column 12",
+        }
+    ]
+    r = app_client.post("/runs", content='{\r\n  "名": 1,\r\n}'.encode(), headers=json_hr)  # columns in characters
+    assert [(p["line"], p["column"], p["field"]) for p in r.json()["problems"]] == [(3, 1, "")]
+    assert "line 3, column 1" in r.json()["problems"][0]["message"]
+
+
+def test_a_json_body_sent_as_another_media_type_gets_a_hint(app_client: TestClient, tokens: Tokens) -> None:
+    body = b'{"policy_id": "p", "period": "2026-08", "fact_import_id": 1}'
+    hint = "send the body as JSON with Content-Type: application/json"
+    for content_type, sent in (("text/plain; charset=utf-8", "text/plain"), (None, "without a Content-Type")):
+        headers = {**tokens["hr"], **({"Content-Type": content_type} if content_type else {})}
+        r = app_client.post("/runs", content=body, headers=headers)
+        _is_problem(r, 422, "invalid-request")
+        [problem] = r.json()["problems"]
+        assert (problem["source"], problem["field"]) == ("body", "")
+        assert hint in problem["message"] and sent in problem["message"], problem
+    # a JSON body of the wrong shape sent as JSON: no hint about the media type
+    r = app_client.post("/runs", content=b"[1]", headers={**tokens["hr"], "Content-Type": "application/json"})
+    _is_problem(r, 422, "invalid-request")
+    assert all(hint not in p["message"] for p in r.json()["problems"])
 
 
 def test_unexpected_errors_are_a_bare_500(

@@ -61,6 +61,8 @@ def worker_count(filename: str, size: int) -> int:
     forced = os.environ.get("MERIT_WORKERS", "").strip()
     if forced.isdigit():
         return max(int(forced), 1)
+    if forced:
+        raise MeritInputError.at("MERIT_WORKERS", forced, "give a whole number of worker processes (0 or 1: none)")
     if size < MIN_BYTES:
         return 1
     return max(1, min(MAX_WORKERS, len(os.sched_getaffinity(0))))

@@ -935,6 +935,20 @@ def _point(value: Decimal, policy: Policy, lines: Sequence[SimLine], period: str
     )
 
 
+def _check_numeric_parameter(baseline: Policy, path: str) -> None:
+    """A sweep draws a cost curve over numbers: its parameter must hold one in the baseline."""
+    from engine.edits import resolve
+
+    try:
+        _, parent, last = resolve(baseline.data, path)
+        current = parent[last] if isinstance(parent, list) or last in parent else None  # type: ignore[index]
+    except ValueError as exc:
+        raise MeritInputError.at("--param", path, str(exc)) from None
+    # absent is fine (a cap the baseline does not set can be swept); the schema judges the name
+    if current is not None and (isinstance(current, bool) or not _is_decimal(str(current))):
+        raise MeritInputError.at("--param", path, f"holds {current!r}, not a number: a sweep varies a number")
+
+
 def sweep(
     baseline: Policy,
     path: str,
@@ -957,6 +971,7 @@ def sweep(
     per = _period(period)
     if len(values) > MAX_SWEEP_POINTS:
         raise MeritInputError.at("--values", "", f"a sweep has at most {MAX_SWEEP_POINTS} points")
+    _check_numeric_parameter(baseline, path)
     policies = [apply_edits(baseline, [Edit(path, format(Decimal(str(v)), "f"))], "--param") for v in values]
     with gc_paused(freeze=False):
         prep = Prepared(facts)

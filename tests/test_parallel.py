@@ -187,3 +187,15 @@ def test_a_workers_crash_is_one_line_with_the_traceback_kept_as_a_note() -> None
         _Run._message(parent)
     assert str(exc.value) == "in a worker process: ValueError: boom"
     assert exc.value.__notes__ == [trace]
+
+
+@pytest.mark.parametrize("value", ["abc", "-3", "2.5"])
+def test_a_worker_count_that_is_not_a_whole_number_is_refused(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.problems import MeritInputError
+
+    monkeypatch.setenv("MERIT_WORKERS", value)
+    with pytest.raises(MeritInputError) as exc:
+        parallel.worker_count("facts.csv", 10)
+    assert [(p.source, p.field) for p in exc.value.problems] == [("MERIT_WORKERS", value)]
+    monkeypatch.setenv("MERIT_WORKERS", "3")
+    assert parallel.worker_count("facts.csv", 10) == 3

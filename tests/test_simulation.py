@@ -469,3 +469,18 @@ def test_cli_simulates_a_top_down_target_plan(capsys, tmp_path):
     assert main(["simulate", "--policy", str(POLICY), "--facts", str(path), "--period", "2026-Q3",
                  "--split-by", "product_line"]) == 1  # fmt: skip
     assert "--split-by: product_line: --split-by splits a --team-target; give one" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("param", "message"),
+    [
+        ("id", "holds 'sales-incentive', not a number: a sweep varies a number"),
+        ("commission.tiers[advanced].label", "holds '进阶激励奖', not a number: a sweep varies a number"),
+        ("effective_from", "holds '2026-07', not a number: a sweep varies a number"),
+    ],
+)
+def test_a_sweep_varies_numbers_only(param: str, message: str) -> None:
+    facts = facts_from_records([{"rep_id": "R1", "period": "2026-08", "target": "100", "actual": "100"}], "t")
+    with pytest.raises(MeritInputError) as exc:
+        sweep(load_policy_file(POLICY), param, [Decimal("1")], facts, "2026-08")
+    assert [(p.source, p.field, p.message) for p in exc.value.problems] == [("--param", param, message)]

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from engine.results import Evaluation
 
 LIGHT_STYLE = {"red": "bold red", "yellow": "bold yellow", "green": "bold green"}
+
+
+def plain(text: str | None) -> str:
+    """Text from the facts as a terminal shows it: rich markup escaped (a name like "[/]" is a
+    name), control characters made visible (an ESC in a name must not recolour the terminal)."""
+    if not text:
+        return ""
+    if not text.isprintable():
+        text = "".join(f"\\x{ord(c):02x}" if unicodedata.category(c) == "Cc" and c not in "\n\t" else c for c in text)
+    return escape(text)
 
 
 def _pct(ratio: str | None) -> str:
@@ -39,7 +51,8 @@ def evaluation_table(ev: Evaluation) -> Table:
         honours = [a["label"] for a in r["awards"] if _dec(a["amount"]) == 0]
         light = r["light"] or "-"
         table.add_row(
-            r["rep_id"], r["name"] or "", r["region"] or "", r["product_line"] or "", r["target"], r["actual"],
+            plain(r["rep_id"]), plain(r["name"]), plain(r["region"]), plain(r["product_line"]),
+            r["target"], r["actual"],
             _pct(r["metrics"].get("achievement")), f"[{LIGHT_STYLE.get(light, '')}]{light}[/]" if light != "-" else "-",
             r["tier"] or "-", r["commission"], r["bonus"], f"{awards:.2f}" + (" ★" if honours else ""), r["total"],
             r["score"] or "-", r["rating"] or "-", ", ".join(k for k, v in r["flags"].items() if v),
@@ -65,4 +78,5 @@ def print_evaluation(ev: Evaluation, console: Console) -> None:
     if "mom" in t:
         console.print(f"month on month: actual {t['mom']['change']} ({_pct(t['mom'].get('change_ratio'))})")
     for region, s in t["by_region"].items():
-        console.print(f"  {region}: reps {s['reps']}, achievement {_pct(s['achievement'])}, payout {s['payout']}")
+        shown = f"reps {s['reps']}, achievement {_pct(s['achievement'])}, payout {s['payout']}"
+        console.print(f"  {plain(region)}: {shown}")

@@ -68,6 +68,8 @@ def print_simulation(data: dict[str, Any], console: Any, limit: int = 25) -> Non
     from rich.markup import escape
     from rich.table import Table
 
+    from service.render import plain
+
     b, s = data["baseline"], data["scenario"]
     console.print(
         f"[bold]what-if {data['period']}[/bold]: baseline {b['id']} {b['version']} ({b['sha256'][:12]})"
@@ -79,7 +81,7 @@ def print_simulation(data: dict[str, Any], console: Any, limit: int = 25) -> Non
         console.print(f"  quota {escape(q)}")
     plan = data.get("target_plan")
     if plan:
-        groups = ", ".join(f"{escape(g)} {v}" for g, v in plan["by_group"].items())
+        groups = ", ".join(f"{plain(g)} {v}" for g, v in plan["by_group"].items())
         console.print(f"  targets: team {plan['total']} by {plan['split_by']}: {groups}; reps by {plan['weights']}")
     t = Table(title="cost")
     for col in ("", "baseline", "scenario", "delta"):
@@ -124,13 +126,13 @@ def print_simulation(data: dict[str, Any], console: Any, limit: int = 25) -> Non
             d.add_column(col, justify=j)  # type: ignore[arg-type]
         for r in data["differences"][:limit]:
             d.add_row(
-                escape(r["rep_id"]),
-                escape(r["name"] or ""),
-                escape(r["region"] or ""),
+                plain(r["rep_id"]),
+                plain(r["name"]),
+                plain(r["region"]),
                 r["baseline"],
                 r["scenario"],
                 r["delta"],
-                escape("\n".join(r["reasons"])),
+                plain("\n".join(r["reasons"])),
             )
         console.print(d)
 

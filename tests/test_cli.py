@@ -363,3 +363,15 @@ def test_diff_reports_both_broken_files(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert str(broken) in proc.stderr and f"{tmp_path / 'missing.yaml'}: cannot read" in proc.stderr
     assert "2 problems found" in proc.stderr
+
+
+def test_names_are_shown_as_text_never_as_markup_or_terminal_codes(tmp_path: Path) -> None:
+    facts = tmp_path / "odd-names.csv"
+    facts.write_text(
+        "rep_id,name,region,period,target,actual\nA,[/],East,2026-08,100,90\nB,\x1b[31mEvil,[bold]West,2026-08,100,90\n",
+        "utf-8",
+    )
+    proc = merit("evaluate", "--policy", str(LIBRARY), "--facts", str(facts), "--period", "2026-08")
+    assert proc.returncode == 0, proc.stderr
+    assert "│ [/]" in proc.stdout and "\\x1b[31mEvil" in proc.stdout and "\x1b" not in proc.stdout
+    assert "[bold]West: reps 1" in proc.stdout

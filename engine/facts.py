@@ -174,8 +174,8 @@ def _load_facts(data: bytes, filename: str, numeric_columns: Collection[str], re
             [_problem(filename, None, None, "", f"cannot read {shown}: give a .csv, .json or .xlsx file")]
         )
     if fmt == "json":
-        records = _json_records(data, filename)
-        return _validate(_records_table(records, filename), extras, digest, reps)
+        records, lines = _json_records(data, filename)
+        return _validate(_records_table(records, filename, lines), extras, digest, reps)
     table = _csv_table(data, filename) if fmt == "csv" else _xlsx_table(data, filename)
     return _validate(table, extras, digest, reps)
 
@@ -312,6 +312,8 @@ class _Table:
     unreadable: bool = False  # the source could not be read to its end
     empty_message: str = "the file is empty"
     no_rows_message: str = "there are no data rows, only the header"
+    columns_located: bool = True  # False for JSON: a key has no column of its own, its name says it
+    row_word: str = "row"  # how a message names another row's place: "line" in a JSON file
 
 
 def _problem(source: str, line: int | None, column: int | None, name: str, message: str) -> Problem:
@@ -389,27 +391,67 @@ def _xlsx_table(data: bytes, source: str) -> _Table:
     return table
 
 
-def _json_records(data: bytes, source: str) -> list[object]:
+_JSON = json.JSONDecoder(
+    parse_float=Decimal,
+    parse_int=Decimal,
+    parse_constant=lambda name: _Opaque(name, "not a finite number"),
+    object_pairs_hook=lambda pairs: _JsonObject.of(pairs),
+)
+_JSON_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _json_records(data: bytes, source: str) -> tuple[list[object], list[int] | None]:
+    """The records of a JSON fact file and the line each one starts on."""
     text = _decode_utf8(data, source)
     if isinstance(text, Problem):
         raise MeritInputError([text])
     try:
-        decoded = json.loads(
-            text,
-            parse_float=Decimal,
-            parse_int=Decimal,
-            parse_constant=lambda name: _Opaque(name, "not a finite number"),
-            object_pairs_hook=_JsonObject.of,
-        )
+        decoded = _JSON.decode(text)
     except json.JSONDecodeError as e:
         raise MeritInputError([_problem(source, e.lineno, e.colno, "", f"invalid JSON: {e.msg}")]) from None
     except RecursionError:
         raise MeritInputError([_problem(source, None, None, "", "invalid JSON: nested too deeply")]) from None
     if isinstance(decoded, dict) and isinstance(decoded.get("facts"), list):
-        return list(decoded["facts"])
+        return list(decoded["facts"]), _record_lines(text, facts_key=True)
     if isinstance(decoded, list):
-        return decoded
+        return decoded, _record_lines(text, facts_key=False)
     raise MeritInputError([_problem(source, None, None, "", 'expected a list of records, or {"facts": [records]}')])
+
+
+def _record_lines(text: str, *, facts_key: bool) -> list[int] | None:
+    """The 1-based line on which each record of the (already valid) document starts.
+
+    The document is walked again value by value with `raw_decode`, so positions come from the same
+    parser that read the records; None if the walk does not find the records where it expects.
+    """
+    pos = _JSON_SPACE.match(text).end()  # type: ignore[union-attr]
+    try:
+        if facts_key:  # {"...": ..., "facts": [records], ...}: find the facts array
+            pos = _JSON_SPACE.match(text, pos + 1).end()  # type: ignore[union-attr]
+            while text[pos] != "}":
+                key, pos = _JSON.raw_decode(text, pos)
+                pos = _JSON_SPACE.match(text, _JSON_SPACE.match(text, pos).end() + 1).end()  # type: ignore[union-attr]
+                if key == "facts":
+                    break
+                _, pos = _JSON.raw_decode(text, pos)
+                pos = _JSON_SPACE.match(text, pos).end()  # type: ignore[union-attr]
+                if text[pos] == ",":
+                    pos = _JSON_SPACE.match(text, pos + 1).end()  # type: ignore[union-attr]
+        if text[pos] != "[":
+            return None
+        lines, line, counted = [], 1, 0
+        pos = _JSON_SPACE.match(text, pos + 1).end()  # type: ignore[union-attr]
+        while text[pos] != "]":
+            line += text.count("\n", counted, pos)
+            counted = pos
+            lines.append(line)
+            _, pos = _JSON.raw_decode(text, pos)
+            pos = _JSON_SPACE.match(text, pos).end()  # type: ignore[union-attr]
+            if text[pos] == ",":
+                pos = _JSON_SPACE.match(text, pos + 1).end()  # type: ignore[union-attr]
+        return lines
+    except (IndexError, ValueError):
+        return None
 
 
 class _JsonObject(dict[str, object]):
@@ -426,20 +468,23 @@ class _JsonObject(dict[str, object]):
         return obj
 
 
-def _records_table(records: Sequence[object], source: str) -> _Table:
+def _records_table(records: Sequence[object], source: str, lines: Sequence[int] | None = None) -> _Table:
+    """Records as table rows. With `lines` (a JSON file) a record's problems name the line it starts
+    on and the key; without (a Gherkin table) its 1-based index and the key's position."""
     table = _Table(source, empty_message="there are no records", no_rows_message="every record is blank")
+    table.columns_located = lines is None
+    table.row_word = "row" if lines is None else "line"
     rows: list[tuple[int, dict[int, _Value]]] = []
     table.rows = rows
     positions: dict[str, int] = {}
     for index, record in enumerate(records, start=1):
+        at = index if lines is None else lines[index - 1]
         if not isinstance(record, Mapping):
-            table.problems.append(
-                _problem(source, index, None, "", f"record {index} is not an object of column: value")
-            )
+            table.problems.append(_problem(source, at, None, "", f"record {index} is not an object of column: value"))
             continue
         for key in getattr(record, "duplicates", ()):
             table.problems.append(
-                _problem(source, index, None, key, f"record {index} gives {key!r} more than once; keep one value")
+                _problem(source, at, None, key, f"record {index} gives {key!r} more than once; keep one value")
             )
         cells: dict[int, _Value] = {}
         spelled: dict[str, str] = {}
@@ -448,7 +493,7 @@ def _records_table(records: Sequence[object], source: str) -> _Table:
             value = _from_python(raw)
             if not name:
                 if not _is_blank(value):
-                    table.problems.append(_problem(source, index, None, "", "a value has an empty column name"))
+                    table.problems.append(_problem(source, at, None, "", "a value has an empty column name"))
                 continue
             if name not in positions:
                 positions[name] = len(positions) + 1
@@ -457,8 +502,8 @@ def _records_table(records: Sequence[object], source: str) -> _Table:
                 table.problems.append(
                     _problem(
                         source,
-                        index,
-                        positions[name],
+                        at,
+                        positions[name] if lines is None else None,
                         name,
                         f"column {name!r} is given twice in this record (as {spelled[name]!r} and {key!r})",
                     )
@@ -467,7 +512,7 @@ def _records_table(records: Sequence[object], source: str) -> _Table:
             spelled[name] = str(key)
             cells[positions[name]] = value
         if not all(_is_blank(v) for v in cells.values()):
-            rows.append((index, cells))
+            rows.append((at, cells))
     if table.header:
         table.header_line = 1
     return table
@@ -534,9 +579,7 @@ def _check_header(table: _Table, extras: tuple[str, ...]) -> _Columns:
         hint = _header_hint(table, position)
         for name in REQUIRED_COLUMNS:
             if name not in position:
-                table.problems.append(
-                    _problem(source, line, None, name, f"required column {name!r} is missing{hint}")
-                )
+                table.problems.append(_problem(source, line, None, name, f"required column {name!r} is missing{hint}"))
         for name in extras:
             if name not in position:
                 table.problems.append(_problem(source, line, None, name, f"column {name!r} is required by the policy"))
@@ -769,7 +812,8 @@ class _RowChecker:
 
     def _report(self, column: int | None, name: str, message: str) -> None:
         self.ok = False
-        self.table.problems.append(_problem(self.table.source, self.line, column, name, message))
+        shown = column if self.table.columns_located else None
+        self.table.problems.append(_problem(self.table.source, self.line, shown, name, message))
 
     def _value(self, name: str) -> _Value:
         col = self.columns.position.get(name)
@@ -864,7 +908,7 @@ def _validate(table: _Table, extras: tuple[str, ...], digest: str, reps: RepFilt
                         line,
                         None,
                         "rep_id",
-                        f"rep_id {key[0]!r} already has a row for {key[1]} (row {first})",
+                        f"rep_id {key[0]!r} already has a row for {key[1]} ({table.row_word} {first})",
                     )
                 )
                 continue

@@ -218,18 +218,19 @@ def test_json_list_keeps_exact_decimals() -> None:
             {"rep_id": "R002", "period": "2026-08", "target": "226,339.20", "actual": "0.1", "leads": 12},
         ],
         ensure_ascii=False,
-    ).encode()
+        indent=1,
+    ).encode()  # each record starts on its own line: 2 and 9
     facts = load_facts(data, "facts.JSON")
     first, second = facts.rows
     assert first.actual == Decimal("181071.36")
     assert str(first.actual) == "181071.36"
     assert first.target == Decimal("200000")
     assert first.name == "张伟"
-    assert first.row == 1
+    assert first.row == 2
     assert second.target == Decimal("226339.20")
     assert second.actual == Decimal("0.1")
     assert second.numbers["leads"] == Decimal("12")
-    assert second.row == 2
+    assert second.row == 9
     assert facts.columns == ("rep_id", "name", "period", "target", "actual", "leads")
     assert facts.sha256 == hashlib.sha256(data).hexdigest()
 
@@ -248,8 +249,8 @@ def test_invalid_json_reports_line_and_column() -> None:
 
 def test_json_that_is_not_a_list_of_records() -> None:
     assert where(b'{"rows": []}', "facts.json") == [(None, None, "")]
-    assert where(b'[{"rep_id": "R1", "period": "2026-08", "target": 1, "actual": 1}, 5]', "facts.json") == [
-        (2, None, "")
+    assert where(b'[{"rep_id": "R1", "period": "2026-08", "target": 1, "actual": 1},\n 5]', "facts.json") == [
+        (2, None, "")  # the line the second record starts on
     ]
 
 
@@ -258,12 +259,12 @@ def test_json_values_that_are_not_numbers() -> None:
         b'[{"rep_id": "R1", "period": "2026-08", "target": NaN, "actual": true},\n'
         b' {"rep_id": "R2", "period": 202608, "target": [1], "actual": "1e3"}]'
     )
-    assert where(data, "facts.json") == [
-        (1, 3, "target"),
-        (1, 4, "actual"),
-        (2, 2, "period"),
-        (2, 3, "target"),
-        (2, 4, "actual"),
+    assert where(data, "facts.json") == [  # the record's line and the key (a JSON key has no column)
+        (1, None, "actual"),
+        (1, None, "target"),
+        (2, None, "actual"),
+        (2, None, "period"),
+        (2, None, "target"),
     ]
 
 
@@ -749,7 +750,7 @@ def test_amounts_beyond_any_sales_figure_are_refused_by_place() -> None:
 
 def test_json_amount_limits_apply_to_numbers_too() -> None:
     records = '[{"rep_id": "A", "period": "2026-08", "target": 1e-7, "actual": 100}]'
-    assert problems_of(records, "facts.json") == [(1, 3, "target", "0.0000001 has more than 6 decimal places")]
+    assert problems_of(records, "facts.json") == [(1, None, "target", "0.0000001 has more than 6 decimal places")]
 
 
 def test_json_nested_too_deeply_is_a_problem() -> None:
@@ -781,3 +782,26 @@ def test_a_title_above_the_header_is_pointed_out() -> None:
         "rep_id",
         "required column 'rep_id' is missing (line 3 looks like the header: remove the lines above it)",
     ) in problems
+
+
+def test_json_problems_name_the_line_each_record_starts_on() -> None:
+    data = b"""{
+  "exported": {"by": "crm", "at": "2026-09-01"},
+  "facts": [
+    {
+      "rep_id": "R1",
+      "period": "2026-08",
+      "target": "100",
+      "actual": "90"
+    },
+    {"rep_id": "R2", "period": "2026-08", "target": "100",
+     "actual": "8x"},
+    {"rep_id": "R1", "period": "2026-08", "target": "100", "actual": "1"},
+    7
+  ]
+}"""
+    assert problems_of(data, "facts.json") == [
+        (10, None, "actual", "'8x' is not a number (write it like 840000, 840000.50 or 840,000.50)"),
+        (12, None, "rep_id", "rep_id 'R1' already has a row for 2026-08 (line 4)"),
+        (13, None, "", "record 4 is not an object of column: value"),
+    ]

@@ -58,11 +58,11 @@ def test_bad_xlsx_and_json_are_located_by_row_and_column(app_client: TestClient,
     wb.save(buf)
     records = [
         {"rep_id": "R1", "period": "2026-08", "target": "1", "actual": "1"},
-        {"rep_id": "R2", "period": "2026-08", "target": "1", "actual": "abc"},  # record 2, 4th key
+        {"rep_id": "R2", "period": "2026-08", "target": "1", "actual": "abc"},  # record 2, from line 8
     ]
     for data, name, where in (
         (buf.getvalue(), "bad.xlsx", (2, 6)),
-        (json.dumps(records).encode(), "bad.json", (2, 4)),
+        (json.dumps(records, indent=2).encode(), "bad.json", (8, None)),  # a JSON key is named, not numbered
     ):
         r = import_facts(app_client, tokens, data, name)
         assert r.status_code == 422 and r.json()["type"].endswith("/invalid-facts")

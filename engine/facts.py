@@ -292,6 +292,8 @@ def _from_xlsx(cell: xlsx.Cell | None) -> _Value:
         return _Opaque(cell.text, "a date cell")
     if cell.kind == "error":
         return _Opaque(cell.text, "an error cell")
+    if cell.kind == "formula":
+        return _Opaque(cell.text, "a formula with no saved value (open the file in Excel and save it)")
     return cell.text
 
 

@@ -22,7 +22,7 @@ from io import BytesIO
 from typing import Literal
 from xml.etree import ElementTree
 
-CellKind = Literal["text", "number", "bool", "date", "error"]
+CellKind = Literal["text", "number", "bool", "date", "error", "formula"]
 
 #: Excel keeps 15 significant decimal digits; anything longer in `<v>` is binary-float noise.
 EXCEL_DIGITS = 15
@@ -43,7 +43,8 @@ class Cell:
     """One non-empty cell: its kind and its raw text.
 
     `number` cells hold plain decimal text without exponent ("840000", "0.1"); `bool` cells hold
-    "TRUE"/"FALSE"; `date` cells hold Excel's ISO text; `error` cells hold e.g. "#DIV/0!".
+    "TRUE"/"FALSE"; `date` cells hold Excel's ISO text; `error` cells hold e.g. "#DIV/0!";
+    `formula` cells (a formula with no saved value) hold the formula, e.g. "=B2*1.05".
     """
 
     kind: CellKind
@@ -232,7 +233,8 @@ def _cell(c: ElementTree.Element, shared: list[str], where: str) -> Cell | None:
     v = _child(c, "v")
     raw = v.text if v is not None else None
     if raw is None:
-        return None
+        f = _child(c, "f")  # a formula whose value was never saved (written by a program, not Excel)
+        return Cell("formula", "=" + (f.text or "")) if f is not None and f.text else None
     if kind == "s":
         try:
             return Cell("text", shared[int(raw)])

@@ -805,3 +805,15 @@ def test_json_problems_name_the_line_each_record_starts_on() -> None:
         (12, None, "rep_id", "rep_id 'R1' already has a row for 2026-08 (line 4)"),
         (13, None, "", "record 4 is not an object of column: value"),
     ]
+
+
+def test_a_formula_without_a_saved_value_is_named_not_called_blank(tmp_path: Path) -> None:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["rep_id", "period", "target", "actual"])
+    ws.append(["R1", "2026-08", 100, "=C2*0.9"])  # openpyxl stores the formula, never its value
+    path = tmp_path / "formula.xlsx"
+    wb.save(path)
+    assert problems_of(path.read_bytes(), "formula.xlsx") == [
+        (2, 4, "actual", "=C2*0.9 is a formula with no saved value (open the file in Excel and save it), not a number")
+    ]

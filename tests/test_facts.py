@@ -378,10 +378,10 @@ def test_xlsx_bool_and_error_cells_are_not_numbers(tmp_path: Path) -> None:
         tmp_path / "facts.xlsx",
         [["rep_id", "period", "target", "actual"], ["R1", "2026-08", True, "=1/0"]],
     )
-    # openpyxl stores "=1/0" as a formula without a cached value: the cell reads as blank.
+    # openpyxl stores "=1/0" as a formula without a cached value: it is named as one
     assert problems_of(data, "facts.xlsx") == [
         (2, 3, "target", "TRUE is a true/false value, not a number"),
-        (2, 4, "actual", "actual is blank"),
+        (2, 4, "actual", "=1/0 is a formula with no saved value (open the file in Excel and save it), not a number"),
     ]
 
 

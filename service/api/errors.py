@@ -138,6 +138,23 @@ def _validation_problem(err: Mapping[str, Any], body: Any, content_type: str | N
     return {"source": source, "line": line, "column": column, "field": field, "message": message}
 
 
+_UNPARSABLE_BODY = "There was an error parsing the body"
+
+
+async def _unparsable_body(request: Request) -> JSONResponse:
+    """A body FastAPI could not even decode (e.g. JSON that is not UTF-8): a located 422 like any
+    other invalid request, after the same token and role checks."""
+    from service.api.deps import access_refusal  # deps imports this module
+
+    refusal = await run_in_threadpool(access_refusal, request)
+    if refusal is not None:
+        return problem_response(refusal.status, refusal.kind, refusal.detail, headers=refusal.headers)
+    content_type = request.headers.get("content-type") or "no Content-Type"
+    what = "UTF-8 JSON" if _is_json(content_type) else f"the {content_type} it was sent as"
+    problem = {"source": "body", "line": None, "column": None, "field": "", "message": f"cannot be read as {what}"}
+    return problem_response(422, "invalid-request", "the request is not valid", [problem])
+
+
 def install(app: FastAPI) -> None:
     """Route every exception through problem+json."""
 
@@ -165,6 +182,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.detail == _UNPARSABLE_BODY:  # FastAPI's words for it
+            return await _unparsable_body(request)
         kind = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
         headers = dict(exc.headers or {})
         detail = str(exc.detail)

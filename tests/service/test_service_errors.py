@@ -171,6 +171,17 @@ def test_malformed_json_says_where(app_client: TestClient, tokens: Tokens) -> No
     assert "line 3, column 1" in r.json()["problems"][0]["message"]
 
 
+def test_a_json_body_that_is_not_utf8_is_an_invalid_request(app_client: TestClient, tokens: Tokens) -> None:
+    body = '{"policy_id": "销售", "period": "2026-08", "fact_import_id": 1}'.encode("gb18030")
+    r = app_client.post("/runs", content=body, headers={**tokens["hr"], "Content-Type": "application/json"})
+    _is_problem(r, 422, "invalid-request")
+    assert r.json()["problems"] == [
+        {"source": "body", "line": None, "column": None, "field": "", "message": "cannot be read as UTF-8 JSON"}
+    ]
+    r = app_client.post("/runs", content=body, headers={"Content-Type": "application/json"})
+    _is_problem(r, 401, "unauthenticated")  # the token is still checked first
+
+
 def test_a_json_body_sent_as_another_media_type_gets_a_hint(app_client: TestClient, tokens: Tokens) -> None:
     body = b'{"policy_id": "p", "period": "2026-08", "fact_import_id": 1}'
     hint = "send the body as JSON with Content-Type: application/json"

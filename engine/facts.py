@@ -908,7 +908,7 @@ def _validate(table: _Table, extras: tuple[str, ...], digest: str, reps: RepFilt
                     _problem(
                         source,
                         line,
-                        None,
+                        rep_col if table.columns_located else None,
                         "rep_id",
                         f"rep_id {key[0]!r} already has a row for {key[1]} ({table.row_word} {first})",
                     )

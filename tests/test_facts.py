@@ -652,7 +652,7 @@ def test_counts_must_be_whole_and_not_negative(column: str) -> None:
 
 def test_duplicate_rep_and_period_names_the_first_row() -> None:
     data = "rep_id,period,target,actual\nR1,2026-08,100,90\nR1,2026-09,100,90\nR2,2026-08,1,1\nR1,2026-08,5,5\n"
-    assert problems_of(data) == [(5, None, "rep_id", "rep_id 'R1' already has a row for 2026-08 (row 2)")]
+    assert problems_of(data) == [(5, 1, "rep_id", "rep_id 'R1' already has a row for 2026-08 (row 2)")]
 
 
 def test_duplicate_column_names() -> None:
@@ -700,7 +700,7 @@ def test_all_problems_are_reported_at_once() -> None:
         (4, 3, "target"),
         (4, 4, "actual"),
         (4, 5, "deals"),
-        (6, None, "rep_id"),
+        (6, 1, "rep_id"),  # the duplicate is named in its rep_id column
         (6, 3, "target"),
         (7, None, ""),
     ]

@@ -41,7 +41,7 @@ def test_bad_facts_get_every_problem_and_nothing_is_stored(app_client: TestClien
         ("bad.csv", 2, 6, "actual"),
         ("bad.csv", 3, 4, "period"),
         ("bad.csv", 3, 5, "target"),
-        ("bad.csv", 4, None, "rep_id"),
+        ("bad.csv", 4, 1, "rep_id"),
     ]
     assert all(p["message"] for p in body["problems"])
     assert app_client.get("/fact-imports", headers=tokens["hr"]).json() == {"fact_imports": []}

@@ -43,6 +43,7 @@ from engine.gcpause import gc_paused
 from engine.periods import Month, months_of, parse_period
 from engine.policy import Policy
 from engine.problems import MeritInputError
+from engine.results import WarningSummary, merge_warning_summaries
 
 #: Below this many bytes of facts one process is quicker than starting workers.
 MIN_BYTES = 1 << 20
@@ -109,6 +110,7 @@ class ParallelRun:
     results: int
     total_payout: Decimal
     _run: _Run
+    warnings: WarningSummary
 
     def csv_chunks(self) -> Iterator[str]:
         return self._run.merged_csv()
@@ -156,8 +158,8 @@ def evaluate_csv(
     if outcome is None:
         run.stop(now=True)
         return None
-    results, payout = outcome
-    return ParallelRun(results, payout, run)
+    results, payout, warnings = outcome
+    return ParallelRun(results, payout, run, warnings)
 
 
 class WorkerError(RuntimeError):
@@ -189,8 +191,10 @@ class _Run:
         for conn, message in zip(self.conns, messages, strict=True):
             conn.send(message)
 
-    def evaluate(self, months: int, progress: Callable[[int, int], None] | None) -> tuple[int, Decimal] | None:
-        """Run every worker up to its rendering; (results, payout), or None to step aside.
+    def evaluate(
+        self, months: int, progress: Callable[[int, int], None] | None
+    ) -> tuple[int, Decimal, WarningSummary] | None:
+        """Run every worker up to its rendering; (results, payout, warnings), or None to step aside.
 
         The first `months` barriers end the months (then a quarter's): what `progress` counts.
         """
@@ -229,7 +233,7 @@ class _Run:
             payout = context.add(payout, m[2])
         if context.flags[Inexact] or any(m[3] for m in messages):
             return None
-        return sum(m[1] for m in messages), payout
+        return sum(m[1] for m in messages), payout, merge_warning_summaries(m[4] for m in messages)
 
     def merged_csv(self) -> Iterator[str]:
         """Header, then each worker's lines, range after range (each worker's are sorted)."""
@@ -307,7 +311,7 @@ def _worker(
 
 
 def _work(conn: Connection, policy: Policy, facts: bytes | Path, filename: str, period: str, mine: RepFilter) -> None:
-    from engine.results import Evaluation
+    from engine.results import Evaluation, warning_summary
 
     per = parse_period(period)
     try:
@@ -335,7 +339,7 @@ def _work(conn: Connection, policy: Policy, facts: bytes | Path, filename: str, 
     payout = ZERO
     for line in evaluation.results:
         payout = context.add(payout, line.total)
-    conn.send(("evaluated", len(lines), payout, bool(context.flags[Inexact])))
+    conn.send(("evaluated", len(lines), payout, bool(context.flags[Inexact]), warning_summary(evaluation.results)))
     if conn.recv()[0] != "render":
         return
     chunks = list(evaluation.csv_chunks(header=False))  # rendered while the other workers render

@@ -212,6 +212,31 @@ def _count(values: Iterable[str | None]) -> dict[str, int]:
     return {k: c[k] for k in sorted(c)}
 
 
+#: warning text -> (how many lines carry it, the first "rep_id period" that does)
+WarningSummary = dict[str, tuple[int, str]]
+
+
+def warning_summary(results: Sequence[Line]) -> WarningSummary:
+    """What the results could not decide, counted per warning over month and result lines."""
+    out: WarningSummary = {}
+    for line in results:
+        for ln in (*line.months, line):
+            for text in ln.warnings:
+                count, first = out.get(text, (0, f"{ln.rep_id} {ln.period}"))
+                out[text] = (count + 1, first)
+    return out
+
+
+def merge_warning_summaries(parts: Iterable[WarningSummary]) -> WarningSummary:
+    """Summaries of disjoint rep ranges, in range order, as one (the first example stays first)."""
+    out: WarningSummary = {}
+    for part in parts:
+        for text, (count, first) in part.items():
+            had, example = out.get(text, (0, first))
+            out[text] = (had + count, example)
+    return out
+
+
 def _amounts(ln: Line) -> tuple[Decimal | None, Decimal | None, Decimal]:
     """(target, actual, awards) of a line, for the totals."""
     numbers = ln.numbers_of(("target", "actual"))

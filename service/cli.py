@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, BinaryIO
 from engine.problems import MeritInputError, Problem
 
 if TYPE_CHECKING:
-    from engine.evaluation import Line
     from engine.facts import FactSet
     from engine.parallel import ParallelRun
     from engine.policy import Policy
+    from engine.results import WarningSummary
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -266,11 +266,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from engine.evaluation import evaluate
+    from engine.results import warning_summary
     from service.render import print_evaluation
 
     if args.format == "csv":
         run = _evaluate_in_workers(args)
         if run is not None:
+            _print_warnings(run.warnings)
             if args.output:
                 write_atomically(Path(args.output), run.csv_chunks())
                 print(f"wrote {args.output} ({run.results} results, payout {run.total_payout})", file=sys.stderr)
@@ -281,7 +283,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     policy, facts = load_for_period(args.policy, args.facts, args.period)
     with progress_bar("evaluating", count_rep_months(facts, args.period)) as advance:
         ev = evaluate(policy, facts, args.period, progress=advance)
-    _print_warnings(ev.results)
+    _print_warnings(warning_summary(ev.results))
     if args.format == "table":
         if args.output:
             console = Console(file=open(os.devnull, "w"), record=True, width=200)  # noqa: SIM115
@@ -303,21 +305,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _print_warnings(results: Sequence[Line], shown: int = 8) -> None:
+def _print_warnings(summary: WarningSummary, shown: int = 8) -> None:
     """What a result could not decide (a blank region, a missing column), summed up on stderr so
     a table or CSV reader learns of it too; every line's own list is in --format json."""
-    counts: dict[str, list[str]] = {}
-    for line in results:
-        for ln in (*line.months, line):
-            for text in ln.warnings:
-                counts.setdefault(text, []).append(f"{ln.rep_id} {ln.period}")
-    if not counts:
+    if not summary:
         return
-    print(f"warnings ({sum(map(len, counts.values()))}; each line's are in --format json):", file=sys.stderr)
-    for text, where in sorted(counts.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:shown]:
-        print(f"  {len(where)} x {text} (e.g. {where[0]})", file=sys.stderr)
-    if len(counts) > shown:
-        print(f"  ... and {len(counts) - shown} other warnings", file=sys.stderr)
+    print(f"warnings ({sum(n for n, _ in summary.values())}; each line's are in --format json):", file=sys.stderr)
+    for text, (count, first) in sorted(summary.items(), key=lambda kv: (-kv[1][0], kv[0]))[:shown]:
+        print(f"  {count} x {text} (e.g. {first})", file=sys.stderr)
+    if len(summary) > shown:
+        print(f"  ... and {len(summary) - shown} other warnings", file=sys.stderr)
 
 
 def cmd_test(args: argparse.Namespace) -> int:

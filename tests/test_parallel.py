@@ -199,3 +199,21 @@ def test_a_worker_count_that_is_not_a_whole_number_is_refused(value: str, monkey
     assert [(p.source, p.field) for p in exc.value.problems] == [("MERIT_WORKERS", value)]
     monkeypatch.setenv("MERIT_WORKERS", "3")
     assert parallel.worker_count("facts.csv", 10) == 3
+
+
+def test_workers_report_the_same_warnings_as_one_process(tmp_path: Path) -> None:
+    # no collected/new_customers/... columns: no scorecard; every 7th rep has no region
+    rows = ["rep_id,region,period,target,actual"]
+    for i in range(60):
+        region = "" if i % 7 == 0 else ("East", "South")[i % 2]
+        rows += [f"R{i:03d},{region},2026-0{m},100000,{90000 + 1000 * i}" for m in (7, 8, 9)]
+    facts = tmp_path / "partial.csv"
+    facts.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    one, two = merit(tmp_path, facts, "one.csv", "1"), merit(tmp_path, facts, "two.csv", "2")
+    assert (one.returncode, two.returncode) == (0, 0), one.stderr + two.stderr
+    # 9 reps without a region x 3 months; 60 reps x 3 months unscored (the scorecard is monthly);
+    # collected is absent from 60 x (3 months + the quarter) lines
+    assert "  27 x team_collaboration: no region, not in any group (e.g. R000 2026-07)" in two.stderr
+    assert "  180 x score not computed: a scorecard metric is not available (e.g. R000 2026-07)" in two.stderr
+    assert "  240 x collection_rate not available: collected blank or absent (e.g. R000 2026-07)" in two.stderr
+    assert one.stderr.replace("one.csv", "two.csv") == two.stderr

@@ -12,10 +12,10 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from engine.problems import MeritInputError, Problem
-from service.db import UnsupportedDatabaseURL, database_url_problem, default_database_url, describe_database_url
+
+# SQLAlchemy (service.db) is imported inside the functions that need it: every `merit` command
+# builds this parser, and evaluate/validate should not pay a third of a second for it.
 
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -56,6 +56,8 @@ def _port(text: str) -> int:
 
 def _database_url(text: str) -> str:
     """An argparse type: a database URL the service supports (sqlite or postgresql+psycopg)."""
+    from service.db import database_url_problem
+
     problem = database_url_problem(text)
     if problem is not None:
         raise argparse.ArgumentTypeError(problem)
@@ -73,6 +75,8 @@ def _database_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _url(args: argparse.Namespace) -> str:
+    from service.db import database_url_problem, default_database_url
+
     url: str = args.database_url if args.database_url is not None else default_database_url()
     problem = database_url_problem(url)
     if problem is not None:  # from MERIT_DATABASE_URL (the option is checked while parsing)
@@ -84,6 +88,10 @@ def _guard(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.N
     """Turn expected failures into one line per problem and exit status 1."""
 
     def run(args: argparse.Namespace) -> int:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from service.db import UnsupportedDatabaseURL, describe_database_url
+
         try:
             return command(args)
         except MeritInputError as err:

@@ -305,13 +305,14 @@ def visible_reps(db: Session, run: Run, who: Principal) -> set[str] | None:
 
 
 def scoped_json(raw: bytes, keep: set[str], who: Principal) -> bytes:
-    """The results document cut down to the reps the caller may see, without team-wide totals."""
+    """The results document cut down to the reps the caller may see: the contract's keys in its
+    order, `results` filtered, `totals` left out (team-wide figures are not a manager's or a rep's),
+    and `scope` saying whose view it is."""
     doc = json.loads(raw)
-    results = [r for r in doc.get("results", []) if isinstance(r, dict) and str(r.get("rep_id")) in keep]
-    scoped = {k: v for k, v in doc.items() if k in ("contract", "policy", "period", "currency")}
-    scoped["results"] = results
+    scoped = {k: v for k, v in doc.items() if k != "totals"}
+    scoped["results"] = [r for r in doc.get("results", []) if isinstance(r, dict) and str(r.get("rep_id")) in keep]
     scoped["scope"] = {"role": who.role, "regions": sorted(who.regions), "rep_id": who.rep_id}
-    return json.dumps(scoped, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    return json.dumps(scoped, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def wants_csv(request: Request, fmt: str | None) -> bool:

@@ -61,8 +61,11 @@ def test_end_to_end_over_http(database_url: str, clock: Clock) -> None:
         assert pub.json()["status"] == "published"
         assert c.get("/payroll/lines", headers=payroll).json() == {"lines": [], "next_cursor": None}
 
-        mine = c.get(f"/runs/{run_id}/results", headers=rep).json()["results"]
-        assert [(x["rep_id"], x["total"]) for x in mine] == [("R2", "0.00")]
+        view = c.get(f"/runs/{run_id}/results", headers=rep).json()
+        assert [(x["rep_id"], x["total"]) for x in view["results"]] == [("R2", "0.00")]
+        # the contract's document, cut to the rep's line: same keys in the same order, no team totals
+        assert list(view) == ["contract", "policy", "period", "facts_sha256", "currency", "results", "scope"]
+        assert view["scope"] == {"role": "rep", "regions": [], "rep_id": "R2"}
         obj = c.post(f"/runs/{run_id}/objections", json={"rep_id": "R2", "reason": "实际销售额应为 82000"}, headers=rep)
         assert obj.status_code == 201, obj.text
 

@@ -25,7 +25,8 @@ from engine.edits import apply_edits
 from engine.facts import load_facts
 from engine.policy import PolicyLibrary
 from engine.quota import apply_quota_changes
-from engine.simulation import simulate, sweep
+from engine.simulation import simulate
+from engine.sweep import sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -173,7 +173,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from engine.simulation import sweep
+    from engine.sweep import sweep
     from service.cli import load_for_period
     from service.simargs import chart_format, sweep_values
 

@@ -18,7 +18,8 @@ from engine.facts import MAX_WHOLE_DIGITS, FactSet
 from engine.policy import Policy
 from engine.problems import MeritInputError, Problem
 from engine.quota import CENT, TargetPlan, apply_quota_changes, decompose_targets, parse_shares
-from engine.simulation import SimulationResult, parse_values, simulate
+from engine.simulation import SimulationResult, simulate
+from engine.sweep import parse_values
 
 CHART_FORMATS = ("svg", "png")
 

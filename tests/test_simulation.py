@@ -20,10 +20,12 @@ import pytest
 from engine.edits import apply_edits
 from engine.evaluation import evaluate
 from engine.facts import facts_from_records, load_facts
+from engine.outcomes import outcome_lines
 from engine.policy import PolicyLibrary, load_policy_file
 from engine.problems import MeritInputError
 from engine.quota import apply_quota_changes, decompose_targets, parse_quota, parse_shares, split_exact
-from engine.simulation import outcome_lines, parse_values, simulate, sweep
+from engine.simulation import simulate
+from engine.sweep import parse_values, sweep
 from service.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -37,7 +37,8 @@ from engine.facts import FactSet
 from engine.periods import months_of, parse_period
 from engine.problems import MeritInputError, Problem
 from engine.quota import parse_quota
-from engine.simulation import simulate, sweep
+from engine.simulation import simulate
+from engine.sweep import sweep
 from service.api import audit
 from service.api.deps import DB, Id, commit, now, release, require
 from service.api.engine_gate import ENGINE_LOCK, Policy, load_facts

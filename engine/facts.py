@@ -14,28 +14,38 @@ must be found in one pass, so this module:
   deterministic: rows keep file order, `FactSet.for_month` sorts by rep_id.
 
 Rows are numbered as a spreadsheet shows them (the header is row 1, blank rows count) for CSV and
-XLSX, and by 1-based record index for JSON and in-memory records.
+XLSX, by the line a record starts on for JSON, and by 1-based index for in-memory records. Reading
+the formats is `engine.factsources`; this module judges the values.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import itertools
-import json
-import re
 import sys
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, fields
 from decimal import Decimal
 from functools import cached_property, lru_cache
 from types import MappingProxyType
 
-from engine import xlsx
+from engine.factsources import (
+    Table,
+    Value,
+    as_number,
+    as_text,
+    column_name,
+    csv_table,
+    is_blank,
+    json_records,
+    located,
+    records_digest,
+    records_table,
+    xlsx_table,
+)
 from engine.gcpause import gc_paused
 from engine.periods import Month, parse_month
-from engine.problems import MeritInputError, Problem
+from engine.problems import MeritInputError
 
 STANDARD_TEXT_COLUMNS = ("rep_id", "name", "region", "product_line", "manager_id")
 STANDARD_NUMBER_COLUMNS = ("target", "actual", "collected", "new_customers", "leads", "follow_ups", "deals")
@@ -46,12 +56,7 @@ COUNT_COLUMNS = ("new_customers", "leads", "follow_ups", "deals")
 #: Standard number columns other than target/actual; always present as keys of `FactRow.numbers`.
 OPTIONAL_NUMBER_COLUMNS = tuple(c for c in STANDARD_NUMBER_COLUMNS if c not in ("target", "actual"))
 
-_PLAIN_NUMBER = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
-_GROUPED_NUMBER = re.compile(r"^-?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?$")
-_EXPONENT_NUMBER = re.compile(r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)[eE][+-]?[0-9]+$")
 _FORMATS = {".csv": "csv", ".json": "json", ".xlsx": "xlsx"}
-MAX_WHOLE_DIGITS = 15  # 999,999,999,999,999: a thousand trillion
-MAX_DECIMALS = 6
 _CACHE_LIMIT = 1024  # distinct texts a number column's cache keeps before it gives up
 
 
@@ -73,7 +78,7 @@ class FactRow:
 
     def number(self, column: str) -> Decimal | None:
         """The value of a number column (target, actual or any in `numbers`); None if absent or blank."""
-        name = _column_name(column)
+        name = column_name(column)
         if name == "target":
             return self.target
         if name == "actual":
@@ -141,7 +146,7 @@ class FactSet:
         return {m: tuple(sorted(rows, key=lambda r: r.rep_id)) for m, rows in months.items()}
 
     def has_column(self, column: str) -> bool:
-        return _column_name(column) in self.columns
+        return column_name(column) in self.columns
 
 
 def load_facts(
@@ -171,12 +176,12 @@ def _load_facts(data: bytes, filename: str, numeric_columns: Collection[str], re
     if fmt is None:
         shown = f"{suffix!r} files" if suffix else "files without an extension"
         raise MeritInputError(
-            [_problem(filename, None, None, "", f"cannot read {shown}: give a .csv, .json or .xlsx file")]
+            [located(filename, None, None, "", f"cannot read {shown}: give a .csv, .json or .xlsx file")]
         )
     if fmt == "json":
-        records, lines = _json_records(data, filename)
-        return _validate(_records_table(records, filename, lines), extras, digest, reps)
-    table = _csv_table(data, filename) if fmt == "csv" else _xlsx_table(data, filename)
+        records, lines = json_records(data, filename)
+        return _validate(records_table(records, filename, lines), extras, digest, reps)
+    table = csv_table(data, filename) if fmt == "csv" else xlsx_table(data, filename)
     return _validate(table, extras, digest, reps)
 
 
@@ -189,347 +194,7 @@ def facts_from_records(
     Problems are located by 1-based record index and by the column's position among all keys.
     """
     extras = _extra_numeric_columns(numeric_columns)
-    return _validate(_records_table(records, source), extras, _records_digest(records))
-
-
-# --- cell values -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Opaque:
-    """A value that is neither text nor a number: a date or error cell, JSON NaN, a list, a float."""
-
-    shown: str
-    what: str
-
-
-_Value = str | Decimal | bool | _Opaque | None
-
-
-def _column_name(text: str) -> str:
-    return text.strip().lower()
-
-
-def _is_blank(value: _Value) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-def _as_text(value: _Value) -> str | None:
-    """The value as stripped text; None when blank."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, _Opaque):
-        return value.shown
-    return value.strip() or None
-
-
-def _as_number(value: _Value) -> tuple[Decimal | None, str | None]:
-    """(number, None), (None, None) when blank, or (None, why it is not a number)."""
-    if value is None:
-        return None, None
-    if isinstance(value, bool):
-        return None, f"{'TRUE' if value else 'FALSE'} is a true/false value, not a number"
-    if isinstance(value, Decimal):
-        if not value.is_finite():
-            return None, f"{value} is not a number"
-        return _within_limits(value, format(value, "f"))
-    if isinstance(value, _Opaque):
-        return None, f"{value.shown} is {value.what}, not a number"
-    text = value.strip()
-    if not text:
-        return None, None
-    if _PLAIN_NUMBER.match(text):
-        return _within_limits(Decimal(text), text)
-    if _GROUPED_NUMBER.match(text):
-        return _within_limits(Decimal(text.replace(",", "")), text)
-    if _EXPONENT_NUMBER.match(text):
-        return None, f"{text!r} uses exponent notation; write the number out in full"
-    return None, f"{text!r} is not a number (write it like 840000, 840000.50 or 840,000.50)"
-
-
-def _within_limits(number: Decimal, shown: str) -> tuple[Decimal | None, str | None]:
-    """Bounds no sales figure comes near, inside which every sum and product of the evaluation
-    stays exact in a 28-digit context: at most 15 digits before the point and 6 after it."""
-    exponent = number.as_tuple().exponent
-    assert isinstance(exponent, int)  # finite
-    if exponent < -MAX_DECIMALS:
-        return None, f"{_clip(shown)} has more than {MAX_DECIMALS} decimal places"
-    if number.adjusted() >= MAX_WHOLE_DIGITS:
-        return None, f"{_clip(shown)} has more than {MAX_WHOLE_DIGITS} digits before the decimal point"
-    return number, None
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= 40 else f"{text[:20]}...({len(text)} characters)"
-
-
-def _from_python(value: object) -> _Value:
-    if value is None or isinstance(value, str | bool | Decimal | _Opaque):
-        return value
-    if isinstance(value, int):
-        return Decimal(value)
-    if isinstance(value, float):
-        return _Opaque(repr(value), "a binary float, which cannot be exact (give it as text or Decimal)")
-    if isinstance(value, Mapping):
-        return _Opaque("{…}", "an object")
-    if isinstance(value, list | tuple):
-        return _Opaque("[…]", "a list")
-    return _Opaque(repr(value), f"a {type(value).__name__}")
-
-
-def _from_xlsx(cell: xlsx.Cell | None) -> _Value:
-    if cell is None:
-        return None
-    if cell.kind == "number":
-        return Decimal(cell.text)
-    if cell.kind == "bool":
-        return cell.text == "TRUE"
-    if cell.kind == "date":
-        return _Opaque(cell.text, "a date cell")
-    if cell.kind == "error":
-        return _Opaque(cell.text, "an error cell")
-    if cell.kind == "formula":
-        return _Opaque(cell.text, "a formula with no saved value (open the file in Excel and save it)")
-    return cell.text
-
-
-# --- reading the formats into one table shape ---------------------------------------------------
-
-
-@dataclass
-class _Table:
-    """Header and data rows of a source, before any validation of values."""
-
-    source: str
-    header_line: int | None = None
-    header: list[tuple[int, str]] = field(default_factory=list)  # (1-based column, raw name)
-    # (row, column -> value), or for CSV (row, the record's texts in column order); a lazy iterator
-    # for files, so a million rows are never all held as cells
-    rows: Iterable[tuple[int, dict[int, _Value] | list[str]]] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-    unreadable: bool = False  # the source could not be read to its end
-    empty_message: str = "the file is empty"
-    no_rows_message: str = "there are no data rows, only the header"
-    columns_located: bool = True  # False for JSON: a key has no column of its own, its name says it
-    row_word: str = "row"  # how a message names another row's place: "line" in a JSON file
-
-
-def _problem(source: str, line: int | None, column: int | None, name: str, message: str) -> Problem:
-    return Problem(source=source, line=line, column=column, field=name, message=message)
-
-
-def _decode_utf8(data: bytes, source: str) -> str | Problem:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = data.count(b"\n", 0, e.start) + 1
-        return _problem(
-            source,
-            line,
-            None,
-            "",
-            f"the file is not UTF-8 text (byte 0x{data[e.start]:02x}); save it as 'CSV UTF-8'",
-        )
-
-
-def _add_sheet_rows(table: _Table, rows: Iterable[tuple[int, dict[int, _Value]]]) -> None:
-    """First non-blank row is the header; later non-blank rows are data (consumed lazily)."""
-    remaining = iter(rows)
-    for number, cells in remaining:
-        if all(_is_blank(v) for v in cells.values()):
-            continue
-        table.header_line = number
-        table.header = [(col, _as_text(v) or "") for col, v in sorted(cells.items())]
-        break
-    table.rows = (r for r in remaining if not all(_is_blank(v) for v in r[1].values()))
-
-
-def _csv_table(data: bytes, source: str) -> _Table:
-    """Rows stay the csv module's lists of texts: `_RowChecker.fast` reads them as they are."""
-    table = _Table(source)
-    if not data.isascii():  # ASCII is UTF-8; anything else is checked whole before a row is read
-        text = _decode_utf8(data, source)
-        if isinstance(text, Problem):
-            table.problems.append(text)
-            return table
-        del text
-    # decoded as it is read, a few kilobytes at a time: a whole-file StringIO would hold four
-    # bytes per character (400 MB for a million rows) while the rows are built
-    stream = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="")
-    reader = csv.reader(stream, strict=True)
-
-    def records() -> Iterator[tuple[int, list[str]]]:
-        number = 0
-        try:
-            for number, record in enumerate(reader, start=1):
-                # blank rows are skipped (but counted); most rows start with a non-blank rep_id
-                if (record and record[0].strip()) or any(v.strip() for v in record):
-                    yield number, record
-        except csv.Error as e:
-            table.unreadable = True
-            table.problems.append(_problem(source, number + 1, None, "", f"the CSV cannot be read here: {e}"))
-
-    rows = records()
-    for number, record in rows:
-        table.header_line = number
-        table.header = [(col, v.strip()) for col, v in enumerate(record, start=1)]
-        break
-    table.rows = rows
-    return table
-
-
-def _xlsx_table(data: bytes, source: str) -> _Table:
-    table = _Table(source, empty_message="the first worksheet is empty")
-    try:
-        sheet = xlsx.read_first_sheet(data)
-    except xlsx.XlsxError as e:
-        table.problems.append(_problem(source, None, None, "", str(e)))
-        return table
-    _add_sheet_rows(table, ((r.number, {i: _from_xlsx(c) for i, c in enumerate(r.cells, start=1)}) for r in sheet))
-    return table
-
-
-_JSON = json.JSONDecoder(
-    parse_float=Decimal,
-    parse_int=Decimal,
-    parse_constant=lambda name: _Opaque(name, "not a finite number"),
-    object_pairs_hook=lambda pairs: _JsonObject.of(pairs),
-)
-_JSON_SPACE = re.compile(r"[ \t\n\r]*")
-
-
-def _json_records(data: bytes, source: str) -> tuple[list[object], list[int] | None]:
-    """The records of a JSON fact file and the line each one starts on."""
-    text = _decode_utf8(data, source)
-    if isinstance(text, Problem):
-        raise MeritInputError([text])
-    try:
-        decoded = _JSON.decode(text)
-    except json.JSONDecodeError as e:
-        raise MeritInputError([_problem(source, e.lineno, e.colno, "", f"invalid JSON: {e.msg}")]) from None
-    except RecursionError:
-        raise MeritInputError([_problem(source, None, None, "", "invalid JSON: nested too deeply")]) from None
-    if isinstance(decoded, dict) and isinstance(decoded.get("facts"), list):
-        return list(decoded["facts"]), _record_lines(text, facts_key=True)
-    if isinstance(decoded, list):
-        return decoded, _record_lines(text, facts_key=False)
-    raise MeritInputError([_problem(source, None, None, "", 'expected a list of records, or {"facts": [records]}')])
-
-
-def _record_lines(text: str, *, facts_key: bool) -> list[int] | None:
-    """The 1-based line on which each record of the (already valid) document starts.
-
-    The document is walked again value by value with `raw_decode`, so positions come from the same
-    parser that read the records; None if the walk does not find the records where it expects.
-    """
-    pos = _JSON_SPACE.match(text).end()  # type: ignore[union-attr]
-    try:
-        if facts_key:  # {"...": ..., "facts": [records], ...}: find the facts array
-            pos = _JSON_SPACE.match(text, pos + 1).end()  # type: ignore[union-attr]
-            while text[pos] != "}":
-                key, pos = _JSON.raw_decode(text, pos)
-                pos = _JSON_SPACE.match(text, _JSON_SPACE.match(text, pos).end() + 1).end()  # type: ignore[union-attr]
-                if key == "facts":
-                    break
-                _, pos = _JSON.raw_decode(text, pos)
-                pos = _JSON_SPACE.match(text, pos).end()  # type: ignore[union-attr]
-                if text[pos] == ",":
-                    pos = _JSON_SPACE.match(text, pos + 1).end()  # type: ignore[union-attr]
-        if text[pos] != "[":
-            return None
-        lines, line, counted = [], 1, 0
-        pos = _JSON_SPACE.match(text, pos + 1).end()  # type: ignore[union-attr]
-        while text[pos] != "]":
-            line += text.count("\n", counted, pos)
-            counted = pos
-            lines.append(line)
-            _, pos = _JSON.raw_decode(text, pos)
-            pos = _JSON_SPACE.match(text, pos).end()  # type: ignore[union-attr]
-            if text[pos] == ",":
-                pos = _JSON_SPACE.match(text, pos + 1).end()  # type: ignore[union-attr]
-        return lines
-    except (IndexError, ValueError):
-        return None
-
-
-class _JsonObject(dict[str, object]):
-    """A JSON object that remembers the keys it was given more than once (json keeps the last)."""
-
-    duplicates: tuple[str, ...] = ()
-
-    @classmethod
-    def of(cls, pairs: list[tuple[str, object]]) -> _JsonObject:
-        obj = cls(pairs)
-        if len(obj) != len(pairs):
-            keys = [k for k, _ in pairs]
-            obj.duplicates = tuple(sorted({k for k in keys if keys.count(k) > 1}))
-        return obj
-
-
-def _records_table(records: Sequence[object], source: str, lines: Sequence[int] | None = None) -> _Table:
-    """Records as table rows. With `lines` (a JSON file) a record's problems name the line it starts
-    on and the key; without (a Gherkin table) its 1-based index and the key's position."""
-    table = _Table(source, empty_message="there are no records", no_rows_message="every record is blank")
-    table.columns_located = lines is None
-    table.row_word = "row" if lines is None else "line"
-    rows: list[tuple[int, dict[int, _Value]]] = []
-    table.rows = rows
-    positions: dict[str, int] = {}
-    for index, record in enumerate(records, start=1):
-        at = index if lines is None else lines[index - 1]
-        if not isinstance(record, Mapping):
-            table.problems.append(_problem(source, at, None, "", f"record {index} is not an object of column: value"))
-            continue
-        for key in getattr(record, "duplicates", ()):
-            table.problems.append(
-                _problem(source, at, None, key, f"record {index} gives {key!r} more than once; keep one value")
-            )
-        cells: dict[int, _Value] = {}
-        spelled: dict[str, str] = {}
-        for key, raw in record.items():
-            name = _column_name(str(key))
-            value = _from_python(raw)
-            if not name:
-                if not _is_blank(value):
-                    table.problems.append(_problem(source, at, None, "", "a value has an empty column name"))
-                continue
-            if name not in positions:
-                positions[name] = len(positions) + 1
-                table.header.append((positions[name], name))
-            if name in spelled:
-                table.problems.append(
-                    _problem(
-                        source,
-                        at,
-                        positions[name] if lines is None else None,
-                        name,
-                        f"column {name!r} is given twice in this record (as {spelled[name]!r} and {key!r})",
-                    )
-                )
-                continue
-            spelled[name] = str(key)
-            cells[positions[name]] = value
-        if not all(_is_blank(v) for v in cells.values()):
-            rows.append((at, cells))
-    if table.header:
-        table.header_line = 1
-    return table
-
-
-def _records_digest(records: Sequence[object]) -> str:
-    plain = [dict(r) if isinstance(r, Mapping) else r for r in records]
-    canonical = json.dumps(plain, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=_canonical_value)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-def _canonical_value(value: object) -> object:
-    if isinstance(value, Mapping):
-        return dict(value)
-    return str(value)
+    return _validate(records_table(records, source), extras, records_digest(records))
 
 
 # --- validation ----------------------------------------------------------------------------------
@@ -541,7 +206,7 @@ def _extra_numeric_columns(numeric_columns: Collection[str]) -> tuple[str, ...]:
         raise TypeError("numeric_columns must be a collection of column names, not one string")
     names: list[str] = []
     for column in numeric_columns:
-        name = _column_name(column)
+        name = column_name(column)
         if name in STANDARD_TEXT_COLUMNS or name == "period" or not name:
             raise ValueError(f"column {column!r} cannot be read as a number: it is not a number column")
         if name not in names:
@@ -558,16 +223,16 @@ class _Columns:
     header: dict[int, str]  # column -> its name, for every named column (duplicates included)
 
 
-def _check_header(table: _Table, extras: tuple[str, ...]) -> _Columns:
+def _check_header(table: Table, extras: tuple[str, ...]) -> _Columns:
     source, line = table.source, table.header_line
     position: dict[str, int] = {}
     for col, raw in table.header:
-        name = _column_name(raw)
+        name = column_name(raw)
         if not name:
             continue
         if name in position:
             table.problems.append(
-                _problem(
+                located(
                     source,
                     line,
                     col,
@@ -581,15 +246,15 @@ def _check_header(table: _Table, extras: tuple[str, ...]) -> _Columns:
         hint = _header_hint(table, position)
         for name in REQUIRED_COLUMNS:
             if name not in position:
-                table.problems.append(_problem(source, line, None, name, f"required column {name!r} is missing{hint}"))
+                table.problems.append(located(source, line, None, name, f"required column {name!r} is missing{hint}"))
         for name in extras:
             if name not in position:
-                table.problems.append(_problem(source, line, None, name, f"column {name!r} is required by the policy"))
-    header = {col: _column_name(raw) for col, raw in table.header if _column_name(raw)}
+                table.problems.append(located(source, line, None, name, f"column {name!r} is required by the policy"))
+    header = {col: column_name(raw) for col, raw in table.header if column_name(raw)}
     return _Columns(position, tuple(position), header)
 
 
-def _header_hint(table: _Table, position: Mapping[str, int]) -> str:
+def _header_hint(table: Table, position: Mapping[str, int]) -> str:
     """Why the header may lack the required columns, when the file itself suggests it."""
     if all(n in position for n in REQUIRED_COLUMNS):
         return ""
@@ -603,17 +268,17 @@ def _header_hint(table: _Table, position: Mapping[str, int]) -> str:
     table.rows = itertools.chain(first, rest)  # peeked, not consumed: the rows are still checked
     for number, row in first:
         values = row.values() if isinstance(row, dict) else row
-        names = {_column_name(v) for v in values if isinstance(v, str)}
+        names = {column_name(v) for v in values if isinstance(v, str)}
         if all(n in names for n in REQUIRED_COLUMNS):
             return f" (line {number} looks like the header: remove the lines above it)"
     return ""
 
 
-def _is_repeated_header(cells: Mapping[int, _Value], columns: _Columns) -> bool:
+def _is_repeated_header(cells: Mapping[int, Value], columns: _Columns) -> bool:
     """A data row that reads like the header (e.g. two exports pasted one after another)."""
-    filled = [(col, v) for col, v in cells.items() if not _is_blank(v)]
+    filled = [(col, v) for col, v in cells.items() if not is_blank(v)]
     return len(filled) >= 2 and all(
-        isinstance(v, str) and _column_name(v) == columns.header.get(col) for col, v in filled
+        isinstance(v, str) and column_name(v) == columns.header.get(col) for col, v in filled
     )
 
 
@@ -650,7 +315,7 @@ class _NumberCells:
 
     def parse(self, text: str) -> Decimal | None:
         """A number that passes the column's checks; None when blank or when `check` must say why."""
-        number, error = _as_number(text)
+        number, error = as_number(text)
         if number is None or error is not None:
             return None
         if (self.non_negative and number < 0) or (self.whole and number != number.to_integral_value()):
@@ -667,7 +332,7 @@ class _NumberCells:
 class _RowChecker:
     """Validates one data row, collecting its problems."""
 
-    def __init__(self, table: _Table, columns: _Columns, extras: tuple[str, ...]) -> None:
+    def __init__(self, table: Table, columns: _Columns, extras: tuple[str, ...]) -> None:
         self.table = table
         self.columns = columns
         self.extras = extras
@@ -764,11 +429,11 @@ class _RowChecker:
             line,
         )
 
-    def check(self, line: int, cells: Mapping[int, _Value]) -> tuple[FactRow | None, tuple[str, Month] | None]:
+    def check(self, line: int, cells: Mapping[int, Value]) -> tuple[FactRow | None, tuple[str, Month] | None]:
         """The row as a fact (None if it has a problem) and its (rep_id, period) when both are valid."""
         self.line, self.cells, self.ok = line, cells, True
         for col, value in sorted(cells.items()):
-            if col not in self.columns.header and not _is_blank(value):
+            if col not in self.columns.header and not is_blank(value):
                 self._report(col, "", f"column {col} has a value but no name in the header")
         rep_id = self._text("rep_id")
         if "rep_id" in self.columns.position and rep_id is None:
@@ -815,14 +480,14 @@ class _RowChecker:
     def _report(self, column: int | None, name: str, message: str) -> None:
         self.ok = False
         shown = column if self.table.columns_located else None
-        self.table.problems.append(_problem(self.table.source, self.line, shown, name, message))
+        self.table.problems.append(located(self.table.source, self.line, shown, name, message))
 
-    def _value(self, name: str) -> _Value:
+    def _value(self, name: str) -> Value:
         col = self.columns.position.get(name)
         return self.cells.get(col) if col is not None else None
 
     def _text(self, name: str) -> str | None:
-        text = _as_text(self._value(name))
+        text = as_text(self._value(name))
         return None if text is None else sys.intern(text)  # ids, names, regions repeat every month
 
     def _period(self) -> Month | None:
@@ -830,11 +495,11 @@ class _RowChecker:
         if col is None:
             return None
         value = self.cells.get(col)
-        if _is_blank(value):
+        if is_blank(value):
             self._report(col, "period", "period is blank")
             return None
         if not isinstance(value, str):
-            shown = _as_text(value)
+            shown = as_text(value)
             self._report(
                 col,
                 "period",
@@ -852,7 +517,7 @@ class _RowChecker:
         col = self.columns.position.get(name)
         if col is None:
             return None
-        number, error = _as_number(self.cells.get(col))
+        number, error = as_number(self.cells.get(col))
         if error is not None:
             self._report(col, name, error)
         return number
@@ -861,27 +526,27 @@ class _RowChecker:
         col = self.columns.position.get(name)
         if col is None:
             return None
-        if _is_blank(self.cells.get(col)):
+        if is_blank(self.cells.get(col)):
             self._report(col, name, f"{name} is blank")
             return None
         return self._number(name)
 
 
-def _row_rep(cells: Mapping[int, _Value] | list[str], rep_col: int | None) -> str:
+def _row_rep(cells: Mapping[int, Value] | list[str], rep_col: int | None) -> str:
     """A row's rep_id as `_RowChecker` reads it ("" when blank or absent)."""
     if rep_col is None:
         return ""
     if type(cells) is list:
         return cells[rep_col - 1].strip() if rep_col <= len(cells) else ""
-    return _as_text(cells.get(rep_col)) or ""  # type: ignore[union-attr]
+    return as_text(cells.get(rep_col)) or ""  # type: ignore[union-attr]
 
 
-def _validate(table: _Table, extras: tuple[str, ...], digest: str, reps: RepFilter | None = None) -> FactSet:
+def _validate(table: Table, extras: tuple[str, ...], digest: str, reps: RepFilter | None = None) -> FactSet:
     source = table.source
     unreadable = bool(table.problems)  # the source could not be read: no "empty" claims
     columns = _check_header(table, extras)
     if table.header_line is None and not unreadable and not table.unreadable:
-        table.problems.append(_problem(source, None, None, "", table.empty_message))
+        table.problems.append(located(source, None, None, "", table.empty_message))
     checker = _RowChecker(table, columns, extras)
     facts: list[FactRow] = []
     first_row: dict[tuple[str, Month], int] = {}
@@ -898,14 +563,14 @@ def _validate(table: _Table, extras: tuple[str, ...], digest: str, reps: RepFilt
         else:
             by_column = dict(enumerate(cells, start=1)) if isinstance(cells, list) else cells
             if _is_repeated_header(by_column, columns):
-                table.problems.append(_problem(source, line, None, "", "the header row is repeated here"))
+                table.problems.append(located(source, line, None, "", "the header row is repeated here"))
                 continue
             fact, key = checker.check(line, by_column)
         if key is not None:
             first = first_row.setdefault(key, line)
             if first != line:
                 table.problems.append(
-                    _problem(
+                    located(
                         source,
                         line,
                         rep_col if table.columns_located else None,
@@ -917,7 +582,7 @@ def _validate(table: _Table, extras: tuple[str, ...], digest: str, reps: RepFilt
         if fact is not None:
             facts.append(fact)
     if table.header_line is not None and count == 0 and not unreadable and not table.unreadable:
-        table.problems.append(_problem(source, None, None, "", table.no_rows_message))
+        table.problems.append(located(source, None, None, "", table.no_rows_message))
     if table.problems:
         raise MeritInputError(table.problems)
     return FactSet(source=source, rows=tuple(facts), columns=columns.names, sha256=digest)

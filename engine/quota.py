@@ -31,7 +31,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
-from engine.facts import MAX_WHOLE_DIGITS, FactRow, FactSet
+from engine.facts import FactRow, FactSet
+from engine.factsources import MAX_WHOLE_DIGITS
 from engine.periods import Month, Period, Quarter, months_of, parse_period
 from engine.problems import MeritInputError, Problem
 from engine.tiers import money_text

@@ -14,7 +14,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from engine.edits import apply_edits
-from engine.facts import MAX_WHOLE_DIGITS, FactSet
+from engine.facts import FactSet
+from engine.factsources import MAX_WHOLE_DIGITS
 from engine.policy import Policy
 from engine.problems import MeritInputError, Problem
 from engine.quota import CENT, TargetPlan, apply_quota_changes, decompose_targets, parse_shares

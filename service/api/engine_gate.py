@@ -17,6 +17,8 @@ from engine.evaluation import evaluate
 from engine.facts import FactSet, load_facts
 from engine.policy import Policy, PolicyLibrary, parse_policy
 from engine.problems import Problem
+from engine.results import PayoutLine
+from engine.tiers import money_text
 
 ENGINE_LOCK = threading.Lock()
 
@@ -30,17 +32,9 @@ __all__ = [
     "diff_policies",
     "evaluate_run",
     "load_facts",
+    "money_text",
     "parse_policy",
 ]
-
-
-@dataclass(frozen=True)
-class Line:
-    rep_id: str
-    period: str
-    component: str
-    label: str
-    amount: Decimal
 
 
 @dataclass(frozen=True)
@@ -60,7 +54,7 @@ class EvaluatedRun:
     results_csv: str
     total_payout: Decimal
     reps: list[Rep]
-    lines: list[Line]
+    lines: list[PayoutLine]  # the engine's own, plain values
 
 
 def evaluate_run(policy: Policy, facts: FactSet, period: str) -> EvaluatedRun:
@@ -69,21 +63,9 @@ def evaluate_run(policy: Policy, facts: FactSet, period: str) -> EvaluatedRun:
         ev = evaluate(policy, facts, period)
         results_json = ev.to_json_bytes()
         results_csv = ev.to_csv_text()
-        total = Decimal(ev.total_payout)
-        reps = [
-            Rep(
-                str(r.rep_id),
-                _opt(getattr(r, "name", None)),
-                _opt(getattr(r, "region", None)),
-                Decimal(r.total),
-            )
-            for r in ev.results
-        ]
-        lines = [
-            Line(str(p.rep_id), str(p.period), str(p.component), str(p.label), Decimal(p.amount))
-            for p in ev.payout_lines()
-        ]
-    return EvaluatedRun(policy, results_json, results_csv, total, reps, lines)
+        reps = [Rep(r.rep_id, r.name, r.region, r.total) for r in ev.results]
+        lines = ev.payout_lines()
+    return EvaluatedRun(policy, results_json, results_csv, ev.total_payout, reps, lines)
 
 
 def acceptance_problems(policy: Policy) -> list[Problem]:
@@ -93,10 +75,3 @@ def acceptance_problems(policy: Policy) -> list[Problem]:
     return list(run_acceptance(policy))
 
 
-def _opt(value: object) -> str | None:
-    return None if value is None or value == "" else str(value)
-
-
-def money(value: Decimal) -> str:
-    """Money as the API shows it: a decimal string with two places, never a float."""
-    return f"{value.quantize(Decimal('0.01')):f}"

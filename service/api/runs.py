@@ -27,7 +27,7 @@ from engine.problems import MeritInputError, Problem
 from service.api import audit
 from service.api.csvsafe import filter_results_csv
 from service.api.deps import DB, HR, Anyone, Id, now, release
-from service.api.engine_gate import EvaluatedRun, Policy, PolicyLibrary, evaluate_run, load_facts, money
+from service.api.engine_gate import EvaluatedRun, Policy, PolicyLibrary, evaluate_run, load_facts, money_text
 from service.api.errors import ApiError
 from service.api.policies import get_version, load_policy, versions_of
 from service.auth import Principal
@@ -178,7 +178,7 @@ def add_run(
         period=period,
         status=status,
         rep_count=len(ev.reps),
-        total_payout=money(ev.total_payout),
+        total_payout=money_text(ev.total_payout),
         results_json=ev.results_json,
         results_sha256=hashlib.sha256(ev.results_json).hexdigest(),
         results_csv=ev.results_csv,
@@ -194,7 +194,7 @@ def add_run(
         db.execute(
             insert(RunRep),
             [
-                {"run_id": run.id, "rep_id": r.rep_id, "name": r.name, "region": r.region, "total": money(r.total)}
+                {"run_id": run.id, "rep_id": r.rep_id, "name": r.name, "region": r.region, "total": money_text(r.total)}
                 for r in ev.reps
             ],
         )
@@ -211,7 +211,7 @@ def add_run(
                     "period": ln.period,
                     "component": ln.component,
                     "label": ln.label,
-                    "amount": money(ln.amount),
+                    "amount": money_text(ln.amount),
                 }
                 for ln in ev.lines
             ],

@@ -40,11 +40,9 @@ def _console(output: str | None) -> Any:
 
 
 def _pct(ratio: str | None) -> str:
-    from decimal import ROUND_DOWN, Decimal
+    from service.render import percent_text
 
-    if ratio is None:
-        return "-"
-    return f"{(Decimal(ratio) * 100).quantize(Decimal('0.001'), rounding=ROUND_DOWN)}%"
+    return percent_text(ratio, places=3)  # payout shares are small: one more place
 
 
 def differences_csv(data: dict[str, Any]) -> str:

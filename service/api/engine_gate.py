@@ -73,5 +73,3 @@ def acceptance_problems(policy: Policy) -> list[Problem]:
     from service.acceptance import run_acceptance  # runs pytest-bdd in a child process: no engine lock
 
     return list(run_acceptance(policy))
-
-

@@ -223,6 +223,29 @@ def parse_shares(text: str, source: str = "--shares") -> dict[str, Decimal]:
     return out
 
 
+def parse_target_plan(
+    team_target: str, shares: str | None, *, prefix: str = "--"
+) -> tuple[Decimal, dict[str, Decimal] | None]:
+    """The team target and the group shares of a plan, every problem with both reported at once."""
+    problems: list[Problem] = []
+    try:
+        total = Decimal(team_target.replace(",", ""))
+    except ArithmeticError:
+        total = Decimal(-1)
+    if not total.is_finite() or total <= 0 or total.adjusted() >= MAX_WHOLE_DIGITS or total != total.quantize(CENT):
+        why = f"give the team target as an amount above 0, in cents, at most {MAX_WHOLE_DIGITS} digits"
+        problems.append(Problem(f"{prefix}team-target", None, None, team_target, why))
+    group_shares = None
+    if shares:
+        try:
+            group_shares = parse_shares(shares, f"{prefix}shares")
+        except MeritInputError as err:
+            problems += err.problems
+    if problems:
+        raise MeritInputError(problems)
+    return total, group_shares
+
+
 def _check_shares(shares: Mapping[str, Decimal], level: str) -> None:
     total = sum(shares.values(), Decimal(0))
     if total != 1:

@@ -15,10 +15,9 @@ from pathlib import Path
 
 from engine.edits import apply_edits
 from engine.facts import FactSet
-from engine.factsources import MAX_WHOLE_DIGITS
 from engine.policy import Policy
 from engine.problems import MeritInputError, Problem
-from engine.quota import CENT, TargetPlan, apply_quota_changes, decompose_targets, parse_shares
+from engine.quota import TargetPlan, apply_quota_changes, decompose_targets, parse_target_plan
 from engine.simulation import SimulationResult, simulate
 from engine.sweep import parse_values
 
@@ -71,29 +70,6 @@ def plan_targets(
     proportion to their last period's actuals. Its facts are the scenario's, before any --quota."""
     total, group_shares = parse_target_plan(team_target, shares, prefix=prefix)
     return decompose_targets(facts, period, total, group_by=split_by, group_shares=group_shares)
-
-
-def parse_target_plan(
-    team_target: str, shares: str | None, *, prefix: str = "--"
-) -> tuple[Decimal, dict[str, Decimal] | None]:
-    """The team target and the group shares of a plan, every problem with both reported at once."""
-    problems: list[Problem] = []
-    try:
-        total = Decimal(team_target.replace(",", ""))
-    except ArithmeticError:
-        total = Decimal(-1)
-    if not total.is_finite() or total <= 0 or total.adjusted() >= MAX_WHOLE_DIGITS or total != total.quantize(CENT):
-        why = f"give the team target as an amount above 0, in cents, at most {MAX_WHOLE_DIGITS} digits"
-        problems.append(Problem(f"{prefix}team-target", None, None, team_target, why))
-    group_shares = None
-    if shares:
-        try:
-            group_shares = parse_shares(shares, f"{prefix}shares")
-        except MeritInputError as err:
-            problems += err.problems
-    if problems:
-        raise MeritInputError(problems)
-    return total, group_shares
 
 
 def fact_columns(*policies: Policy) -> list[str]:

@@ -36,7 +36,7 @@ from engine.edits import apply_edits
 from engine.facts import FactSet
 from engine.periods import months_of, parse_period
 from engine.problems import MeritInputError, Problem
-from engine.quota import parse_quota
+from engine.quota import parse_quota, parse_target_plan
 from engine.simulation import simulate
 from engine.sweep import sweep
 from service.api import audit
@@ -47,7 +47,7 @@ from service.api.policies import get_version, load_policy, versions_of
 from service.api.runs import FactsSnapshot, check_period, choose_policy, snapshot
 from service.auth import Principal
 from service.db.models import FactImport, PolicyVersion, Run, Scenario, Simulation
-from service.simargs import build_scenario, fact_columns, parse_target_plan, plan_targets, sweep_values
+from service.simargs import build_scenario, fact_columns, plan_targets, sweep_values
 
 router = APIRouter(tags=["simulations"])
 

@@ -54,13 +54,17 @@ def _untested(policy: Policy) -> list[Problem]:
     if features.is_dir() and any(tag.search(f.read_text(encoding="utf-8")) for f in features.rglob("*.feature")):
         return []
     message = f"no acceptance scenario is tagged @{policy.id}: nothing checks this policy"
-    return [Problem(policy.source, None, None, FIELD, message)]
+    return [_problem(policy.source, message)]
 
 
 def _missing_tests(source: str) -> list[Problem]:
     if ACCEPTANCE_TESTS.is_file():
         return []
-    return [Problem(source, None, None, FIELD, f"the acceptance tests are not available ({ACCEPTANCE_TESTS})")]
+    return [_problem(source, f"the acceptance tests are not available ({ACCEPTANCE_TESTS})")]
+
+
+def _problem(source: str, message: str) -> Problem:
+    return Problem(source, None, None, FIELD, message)
 
 
 # --------------------------------------------------------------------------- service
@@ -90,15 +94,7 @@ def run_acceptance(policy: Policy) -> list[Problem]:
                 check=False,
             )
         except subprocess.TimeoutExpired:
-            return [
-                Problem(
-                    policy.source,
-                    None,
-                    None,
-                    FIELD,
-                    f"the acceptance scenarios did not finish in {TIMEOUT_S} s",
-                )
-            ]
+            return [_problem(policy.source, f"the acceptance scenarios did not finish in {TIMEOUT_S} s")]
         if proc.returncode == EXIT_OK:
             return []
         failed = _failed_scenarios(report, policy.source)
@@ -106,11 +102,8 @@ def run_acceptance(policy: Policy) -> list[Problem]:
             return failed
         return [
             *failed,
-            Problem(
+            _problem(
                 policy.source,
-                None,
-                None,
-                FIELD,
                 f"the acceptance run stopped (pytest exit status {proc.returncode}): "
                 + _tail(proc.stdout + proc.stderr),
             ),
@@ -133,7 +126,7 @@ def _failed_scenarios(report: Path, source: str) -> list[Problem]:
             why = _first_failure_line(failed["result"].get("error_message", ""))
             step = f"{failed.get('keyword', '').strip()} {failed.get('name', '')}"
             message = f"{feature.get('name', '')}: {scenario.get('name', '')} ({where}): {step}: {why}"
-            problems.append(Problem(source, None, None, FIELD, message))
+            problems.append(_problem(source, message))
     return problems
 
 

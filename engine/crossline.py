@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from decimal import Context, Decimal, Inexact
 
 from engine.awards import ranks
+from engine.errors import MeritError
 from engine.metrics import Ratio
 
 Sums = dict[str, Decimal | None]  # column -> total over the members; None when blank for all
@@ -96,5 +97,5 @@ def combine(partials: list[Partial]) -> list[Combined]:
     return [Combined(groups, f) for f in fills]
 
 
-class InexactSum(ArithmeticError):
+class InexactSum(MeritError, ArithmeticError):
     """A cross-line sum was rounded, so splitting the reps could change it."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from engine.errors import MeritError
+
 
 @dataclass(frozen=True, order=True)
 class Problem:
@@ -39,7 +41,7 @@ class Problem:
         }
 
 
-class MeritInputError(Exception):
+class MeritInputError(MeritError):
     """Raised with every problem found, never with just the first."""
 
     def __init__(self, problems: Iterable[Problem], kind: str = "invalid-input") -> None:

@@ -31,6 +31,7 @@ from typing import Any
 
 from durable import engine as _durable
 
+from engine.errors import MeritError
 from engine.metrics import EXACT, NEAR, Ratio
 
 _LOCK = threading.RLock()
@@ -55,7 +56,7 @@ def _host() -> _QuietHost:
     return _HOST
 
 
-class RuleEngineError(RuntimeError):
+class RuleEngineError(MeritError, RuntimeError):
     """The rule engine misbehaved (an action failed, or a fact matched no or several rules)."""
 
 

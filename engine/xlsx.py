@@ -22,6 +22,8 @@ from io import BytesIO
 from typing import Literal
 from xml.etree import ElementTree
 
+from engine.errors import MeritError
+
 CellKind = Literal["text", "number", "bool", "date", "error", "formula"]
 
 #: Excel keeps 15 significant decimal digits; anything longer in `<v>` is binary-float noise.
@@ -34,7 +36,7 @@ _ESCAPED = re.compile(r"_x([0-9A-Fa-f]{4})_")
 _EXCEL_CONTEXT = Context(prec=EXCEL_DIGITS, rounding=ROUND_HALF_EVEN)
 
 
-class XlsxError(ValueError):
+class XlsxError(MeritError, ValueError):
     """The bytes are not a workbook this reader can read; the message says why."""
 
 

@@ -23,10 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.synth import write_facts
 from engine.edits import apply_edits
 from engine.facts import load_facts
-from engine.policy import PolicyLibrary
 from engine.quota import apply_quota_changes
 from engine.simulation import simulate
 from engine.sweep import sweep
+from runtime.policies import load_library
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,7 +36,7 @@ def main() -> int:
     ap.add_argument("--reps", type=int, default=10_000)
     ap.add_argument("--points", type=int, default=20)
     args = ap.parse_args()
-    policy = PolicyLibrary.load(ROOT / "policies" / "sales-incentive").for_period("2026-Q3")
+    policy = load_library(ROOT / "policies" / "sales-incentive").for_period("2026-Q3")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "facts.csv"
         write_facts(path, args.reps)

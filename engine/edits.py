@@ -26,7 +26,8 @@ from typing import Any
 
 import yaml
 
-from engine.policy import Policy, parse_policy
+from engine.frontend import parse_policy
+from engine.policy import Policy
 from engine.problems import MeritInputError, Problem
 
 #: Keys that name a list item, tried in this order.

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from engine.policy import bounds_of
+from engine.build import bounds_of
 from engine.problems import Problem
 from engine.yamlsource import YamlDocument
 

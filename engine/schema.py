@@ -11,12 +11,10 @@ reads YAML numbers such as 0.015) counts as a JSON number.
 from __future__ import annotations
 
 import difflib
-import json
 import re
 from collections.abc import Iterator
 from decimal import Decimal
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator, ValidationError
@@ -24,8 +22,7 @@ from jsonschema.validators import extend
 
 from engine.problems import Problem
 from engine.yamlsource import YamlDocument, field_path
-
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "policy.schema.json"
+from schemas import POLICY, load_schema
 
 _TYPE_NAMES = {
     "string": "text",
@@ -44,7 +41,7 @@ def _is_number(checker: Any, instance: Any) -> bool:
 
 @cache
 def _validator() -> Draft202012Validator:
-    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    schema = load_schema(POLICY)  # package data, the same in a checkout and an installed wheel
     Draft202012Validator.check_schema(schema)
     checker = Draft202012Validator.TYPE_CHECKER.redefine("number", _is_number)
     cls = extend(Draft202012Validator, type_checker=checker)

@@ -22,8 +22,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from engine.policy import Policy, load_policy_file
+from engine.policy import Policy
 from engine.problems import MeritInputError, Problem
+from runtime.policies import load_policy_file
 
 REPO = Path(__file__).resolve().parent.parent
 ACCEPTANCE_TESTS = REPO / "tests" / "test_acceptance.py"

@@ -155,13 +155,13 @@ def progress_bar(label: str, total: int) -> Iterator[Callable[[int], None] | Non
 
 # ------------------------------------------------------------------ commands
 def cmd_validate(args: argparse.Namespace) -> int:
-    from engine.policy import PolicyLibrary
+    from runtime.policies import load_library
 
     problems: list[Problem] = []
     checked = 0
     for path in args.paths:
         try:
-            lib = PolicyLibrary.load(path)
+            lib = load_library(path)
             checked += len(lib.policies)
             for p in lib.policies:
                 print(f"ok {p.source}: {p.id} {p.version} sha256 {p.sha256}")
@@ -188,7 +188,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 def load_policy_files(*paths: str) -> list[Policy]:
     """Each file's policy version, or every problem of every file at once."""
-    from engine.policy import load_policy_file
+    from runtime.policies import load_policy_file
 
     loaded, problems = [], []
     for path in paths:
@@ -205,7 +205,7 @@ def load_for_period(policy_path: str, facts_path: str, period: str) -> tuple[Pol
     """The policy version in force for `period` and the facts it needs (shared by evaluate/simulate)."""
     from engine.facts import load_facts
     from engine.periods import parse_period
-    from engine.policy import PolicyLibrary
+    from runtime.policies import load_library
 
     # every problem of the three inputs at once: a bad period, policy and facts file are all listed
     problems: list[Problem] = []
@@ -215,7 +215,7 @@ def load_for_period(policy_path: str, facts_path: str, period: str) -> tuple[Pol
     except ValueError as exc:
         problems.append(Problem("--period", None, None, period, str(exc)))
     try:
-        lib = PolicyLibrary.load(policy_path)
+        lib = load_library(policy_path)
         if not problems:
             policy = lib.for_period(period)
     except MeritInputError as exc:
@@ -237,7 +237,7 @@ def _evaluate_in_workers(args: argparse.Namespace) -> ParallelRun | None:
     workers step aside for the single-process path, which reports it.
     """
     from engine import parallel
-    from engine.policy import PolicyLibrary
+    from runtime.policies import load_library
 
     try:
         workers = parallel.worker_count(args.facts, Path(args.facts).stat().st_size)
@@ -245,7 +245,7 @@ def _evaluate_in_workers(args: argparse.Namespace) -> ParallelRun | None:
         return None
     if workers < 2:
         return None
-    lib = PolicyLibrary.load(args.policy)
+    lib = load_library(args.policy)
     try:
         policy = lib.for_period(args.period)
     except ValueError:

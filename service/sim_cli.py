@@ -136,7 +136,7 @@ def print_simulation(data: dict[str, Any], console: Any, limit: int = 25) -> Non
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from engine.policy import load_policy_file
+    from runtime.policies import load_policy_file
     from service.cli import load_for_period
     from service.simargs import plan_targets, run_simulation
 

@@ -30,8 +30,9 @@ from pytest_bdd import given, parsers, scenarios, then, when
 
 from engine.evaluation import evaluate
 from engine.facts import facts_from_records
-from engine.policy import Policy, PolicyLibrary, load_policy_file
+from engine.policy import Policy, PolicyLibrary
 from engine.problems import MeritInputError
+from runtime.policies import load_library, load_policy_file
 
 REPO = Path(__file__).resolve().parent.parent
 FEATURES = REPO / "features"
@@ -80,7 +81,7 @@ for _feature in sorted(FEATURES.glob("*.feature")):
 # ------------------------------------------------------------------ policy under test
 @functools.cache
 def _library(policy_id: str) -> PolicyLibrary:
-    return PolicyLibrary.load(POLICIES / policy_id)
+    return load_library(POLICIES / policy_id)
 
 
 @functools.cache

@@ -261,7 +261,7 @@ def test_merit_test_fails_a_version_that_breaks_the_handbook(tmp_path: Path) -> 
 
 
 def test_run_acceptance_one_problem_per_failed_scenario() -> None:
-    from engine.policy import parse_policy
+    from engine.frontend import parse_policy
     from service.acceptance import run_acceptance
 
     assert run_acceptance(parse_policy(Q3_TEXT, "2026-Q3.yaml")) == []
@@ -280,7 +280,7 @@ def test_run_acceptance_one_problem_per_failed_scenario() -> None:
 
 
 def test_run_acceptance_policy_without_scenarios() -> None:
-    from engine.policy import parse_policy
+    from engine.frontend import parse_policy
     from service.acceptance import run_acceptance
 
     other = parse_policy(Q3_TEXT.replace("id: sales-incentive", "id: no-scenarios-yet"), "other.yaml")

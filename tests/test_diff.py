@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.diff import diff_policies
-from engine.policy import Policy, load_policy_file, parse_policy
+from engine.frontend import parse_policy
+from engine.policy import Policy
+from runtime.policies import load_policy_file
 
 ROOT = Path(__file__).resolve().parent.parent
 Q3 = ROOT / "policies" / "sales-incentive" / "2026-Q3.yaml"

@@ -17,8 +17,10 @@ import yaml
 
 from engine.evaluation import evaluate
 from engine.facts import facts_from_records
-from engine.policy import Policy, PolicyLibrary, load_policy_file, parse_policy
+from engine.frontend import parse_policy
+from engine.policy import Policy, PolicyLibrary
 from engine.problems import MeritInputError
+from runtime.policies import load_library, load_policy_file
 
 REPO = Path(__file__).resolve().parent.parent
 Q3 = REPO / "policies" / "sales-incentive" / "2026-Q3.yaml"
@@ -374,7 +376,7 @@ def test_version_change_inside_a_quarter_is_refused() -> None:
 
 
 def test_shipped_library_switches_version_at_the_quarter() -> None:
-    lib = PolicyLibrary.load(LIBRARY)
+    lib = load_library(LIBRARY)
     rows = records(("R1", "A", "X", "2026-09", "100", "100"), ("R1", "A", "X", "2026-10", "100", "100"))
     assert run(lib, rows, "2026-09")["policy"]["version"] == "2026-Q3"
     assert run(lib, rows, "2026-10")["policy"]["version"] == "2026-Q4"

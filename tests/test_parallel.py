@@ -22,7 +22,9 @@ import yaml
 from engine import parallel
 from engine.evaluation import evaluate
 from engine.facts import load_facts
-from engine.policy import Policy, PolicyLibrary, load_policy_file, parse_policy
+from engine.frontend import parse_policy
+from engine.policy import Policy
+from runtime.policies import load_library, load_policy_file
 
 REPO = Path(__file__).resolve().parent.parent
 LIBRARY = REPO / "policies" / "sales-incentive"
@@ -59,7 +61,7 @@ def _group_by_line(d: dict[str, Any]) -> None:
 
 
 POLICIES = {
-    "shipped": lambda: PolicyLibrary.load(LIBRARY).for_period("2026-Q3"),
+    "shipped": lambda: load_library(LIBRARY).for_period("2026-Q3"),
     "hard_ranks": lambda: variant("hard-ranks", _hard_ranks),
     "group_by_line": lambda: variant("group-by-line", _group_by_line),
 }
@@ -95,7 +97,7 @@ def test_workers_write_the_single_process_bytes(team: bytes, name: str, period: 
 
 @pytest.mark.parametrize("n", [2, 4])
 def test_shipped_example_in_any_number_of_workers(n: int) -> None:
-    policy = PolicyLibrary.load(LIBRARY).for_period("2026-Q3")
+    policy = load_library(LIBRARY).for_period("2026-Q3")
     data = EXAMPLE.read_bytes()
     for period in ("2026-07", "2026-Q3"):
         assert workers(policy, data, period, n) == single(policy, data, period)
@@ -143,7 +145,7 @@ def test_each_row_is_loaded_by_exactly_one_worker(team: bytes) -> None:
     ],
 )
 def test_workers_step_aside_when_they_cannot_vouch_for_the_output(data: bytes, period: str) -> None:
-    policy = PolicyLibrary.load(LIBRARY).for_period("2026-Q3")
+    policy = load_library(LIBRARY).for_period("2026-Q3")
     assert parallel.evaluate_csv(policy, data, "facts.csv", period, 2) is None
 
 

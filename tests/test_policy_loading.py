@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from engine.frontend import parse_policy
 from engine.periods import Month
-from engine.policy import load_policy_file, parse_policy
 from engine.problems import MeritInputError
 from engine.schema import schema_problems
 from engine.yamlsource import load_yaml_document
+from runtime.policies import load_policy_file
 
 ROOT = Path(__file__).resolve().parent.parent
 Q3 = ROOT / "policies" / "sales-incentive" / "2026-Q3.yaml"
@@ -353,7 +354,7 @@ def test_schema_accepts_numbers_quoted_or_not() -> None:
 
 
 def test_a_folder_whose_versions_overlap_or_repeat_is_refused_naming_both_files(tmp_path: Path) -> None:
-    from engine.policy import PolicyLibrary
+    from runtime.policies import load_library
 
     shipped = ROOT / "policies" / "sales-incentive"
     q3 = (shipped / "2026-Q3.yaml").read_text(encoding="utf-8")
@@ -362,7 +363,7 @@ def test_a_folder_whose_versions_overlap_or_repeat_is_refused_naming_both_files(
     (tmp_path / "2026-Q4.yaml").write_text(q4, encoding="utf-8")
     (tmp_path / "q4-copy.yaml").write_text(q4, encoding="utf-8")
     with pytest.raises(MeritInputError) as exc:
-        PolicyLibrary.load(tmp_path)
+        load_library(tmp_path)
     q3_file, q4_file, copy = (str(tmp_path / n) for n in ("2026-Q3.yaml", "2026-Q4.yaml", "q4-copy.yaml"))
     overlap = (
         f"2026-Q4 (from 2026-10) overlaps 2026-Q3 (2026-07..2026-10, {q3_file}): "
@@ -373,4 +374,4 @@ def test_a_folder_whose_versions_overlap_or_repeat_is_refused_naming_both_files(
         (copy, "effective_from", overlap),
         (copy, "version", f"version 2026-Q4 is also {q4_file}"),
     ]
-    assert len(PolicyLibrary.load(shipped).policies) == 2  # the shipped versions meet end to end
+    assert len(load_library(shipped).policies) == 2  # the shipped versions meet end to end

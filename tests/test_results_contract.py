@@ -10,7 +10,7 @@ import jsonschema
 
 from engine.evaluation import evaluate
 from engine.facts import load_facts
-from engine.policy import PolicyLibrary
+from runtime.policies import load_library
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = json.loads((ROOT / "schemas/results.schema.json").read_text(encoding="utf-8"))
@@ -18,7 +18,7 @@ EXAMPLE = ROOT / "examples/facts-2026-Q3.csv"
 
 
 def _evaluate(period: str) -> bytes:
-    lib = PolicyLibrary.load(ROOT / "policies/sales-incentive")
+    lib = load_library(ROOT / "policies/sales-incentive")
     policy = lib.for_period(period)
     facts = load_facts(EXAMPLE.read_bytes(), EXAMPLE.name, policy.numeric_columns)
     return evaluate(lib, facts, period).to_json_bytes()

@@ -21,11 +21,11 @@ from engine.edits import apply_edits
 from engine.evaluation import evaluate
 from engine.facts import facts_from_records, load_facts
 from engine.outcomes import outcome_lines
-from engine.policy import PolicyLibrary, load_policy_file
 from engine.problems import MeritInputError
 from engine.quota import apply_quota_changes, decompose_targets, parse_quota, parse_shares, split_exact
 from engine.simulation import simulate
 from engine.sweep import parse_values, sweep
+from runtime.policies import load_library, load_policy_file
 from service.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -429,7 +429,7 @@ def test_cli_sweep_chart_and_plan(capsys, tmp_path):
 
 
 def test_library_picks_the_version():
-    lib = PolicyLibrary.load(ROOT / "policies" / "sales-incentive")
+    lib = load_library(ROOT / "policies" / "sales-incentive")
     assert lib.for_period("2026-Q3").version == "2026-Q3"
 
 

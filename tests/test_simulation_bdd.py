@@ -10,10 +10,10 @@ from pytest_bdd import given, parsers, scenarios, then, when
 
 from engine.edits import apply_edits
 from engine.facts import facts_from_records
-from engine.policy import load_policy_file
 from engine.problems import MeritInputError
 from engine.quota import apply_quota_changes
 from engine.simulation import simulate
+from runtime.policies import load_policy_file
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -15,7 +15,8 @@ from decimal import Decimal
 from engine.diff import diff_policies
 from engine.evaluation import evaluate
 from engine.facts import FactSet, load_facts
-from engine.policy import Policy, PolicyLibrary, parse_policy
+from engine.frontend import parse_policy
+from engine.policy import Policy, PolicyLibrary
 from engine.problems import Problem
 from engine.results import PayoutLine
 from engine.tiers import money_text

@@ -243,7 +243,7 @@ def test_results_match_the_engine_byte_for_byte(app_client: TestClient, tokens: 
 
     from engine.evaluation import evaluate
     from engine.facts import load_facts
-    from engine.policy import parse_policy
+    from engine.frontend import parse_policy
 
     run = draft_run(app_client, tokens)
     got = app_client.get(f"/runs/{run['id']}/results", headers=tokens["hr"])

@@ -181,7 +181,7 @@ def test_acceptance_scenarios_gate_new_versions(app_client: TestClient, tokens: 
 
 
 def test_sha256_is_the_engines_content_hash(app_client: TestClient, tokens: Tokens) -> None:
-    from engine.policy import parse_policy
+    from engine.frontend import parse_policy
 
     put = put_policy(app_client, tokens)
     assert put.json()["sha256"] == parse_policy(policy_text(), "x").sha256

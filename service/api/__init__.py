@@ -16,7 +16,7 @@ from fastapi import FastAPI, HTTPException, Request, Response
 from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.api import audit, errors, facts, payroll, policies, runs, simulations, ui, workflow
+from service.api import audit, errors, facts, openapi, payroll, policies, runs, simulations, ui, workflow
 from service.api.deps import DB, Settings
 from service.db import make_engine, make_sessionmaker
 
@@ -129,6 +129,7 @@ def create_app(
     )
     app.state.db_engine = engine
     errors.install(app)
+    openapi.install(app)
     limit = max(max_upload_bytes, max_policy_bytes) + 64 * 1024  # multipart framing adds a little
 
     @app.exception_handler(BodyTooLarge)

@@ -21,8 +21,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check engine service tests bench
-	$(BIN)/ruff format --check engine service tests bench
+	$(BIN)/ruff check engine runtime schemas features service tests bench
+	$(BIN)/ruff format --check engine runtime schemas features service tests bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

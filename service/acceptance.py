@@ -1,9 +1,12 @@
 """HR's acceptance scenarios as a gate for policy versions.
 
-`features/*.feature` are tagged with the policy id they test; `tests/test_acceptance.py` binds
-them and, with `MERIT_POLICY_FILE` set, evaluates that one candidate file instead of the shipped
-library. This module runs them in a separate pytest process (durable_rules rulesets are process
-global, and a test run must not share state with the service that asks for it):
+`features/*.feature` are tagged with the policy id they test; their step library
+`features/acceptance.py` binds them and, with `MERIT_POLICY_FILE` set, evaluates that one
+candidate file instead of the shipped library. Both ship in the wheel as package data (the
+`features` package), so this works the same in a checkout and in an installed Merit with no
+`tests/` on disk. This module runs them in a separate pytest process (durable_rules rulesets are
+process global, and a test run must not share state with the service that asks for it), with the
+features' own pytest configuration (`features/pytest.ini`), so no project's ini can change it:
 
 * `run_acceptance(policy)` for the service: one `Problem` per failed scenario, `[]` when all pass;
 * `run_acceptance_cli(policy_path, pytest_args)` for `merit test [--policy FILE]`: pytest's own
@@ -22,12 +25,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import features
 from engine.policy import Policy
 from engine.problems import MeritInputError, Problem
 from runtime.policies import load_policy_file
 
-REPO = Path(__file__).resolve().parent.parent
-ACCEPTANCE_TESTS = REPO / "tests" / "test_acceptance.py"
 POLICY_ENV = "MERIT_POLICY_FILE"
 FIELD = "acceptance"
 TIMEOUT_S = 900
@@ -35,8 +37,25 @@ TIMEOUT_S = 900
 EXIT_OK, EXIT_TESTS_FAILED = 0, 1
 
 
+def _step_library() -> Path:
+    return features.folder() / features.STEP_LIBRARY
+
+
 def _pytest_command(extra: Sequence[str]) -> list[str]:
-    return [sys.executable, "-m", "pytest", str(ACCEPTANCE_TESTS), "-p", "no:cacheprovider", *extra]
+    folder = features.folder()
+    return [
+        sys.executable,
+        "-m",
+        "pytest",
+        str(_step_library()),
+        "-c",
+        str(folder / features.PYTEST_INI),
+        "--rootdir",
+        str(folder),
+        "-p",
+        "no:cacheprovider",
+        *extra,
+    ]
 
 
 def _environment(policy_file: str | None) -> dict[str, str]:
@@ -51,17 +70,17 @@ def _environment(policy_file: str | None) -> dict[str, str]:
 def _untested(policy: Policy) -> list[Problem]:
     """A policy id no feature is tagged with cannot be checked: say so instead of passing it."""
     tag = re.compile(rf"(?<!\S)@{re.escape(policy.id)}(?!\S)")
-    features = REPO / "features"
-    if features.is_dir() and any(tag.search(f.read_text(encoding="utf-8")) for f in features.rglob("*.feature")):
+    if any(tag.search(f.read_text(encoding="utf-8")) for f in features.feature_files()):
         return []
     message = f"no acceptance scenario is tagged @{policy.id}: nothing checks this policy"
     return [_problem(policy.source, message)]
 
 
 def _missing_tests(source: str) -> list[Problem]:
-    if ACCEPTANCE_TESTS.is_file():
+    library = _step_library()
+    if library.is_file():
         return []
-    return [_problem(source, f"the acceptance tests are not available ({ACCEPTANCE_TESTS})")]
+    return [_problem(source, f"the acceptance tests are not available ({library})")]
 
 
 def _problem(source: str, message: str) -> Problem:
@@ -87,7 +106,7 @@ def run_acceptance(policy: Policy) -> list[Problem]:
         try:
             proc = subprocess.run(
                 cmd,
-                cwd=REPO,
+                cwd=tmp,
                 env=_environment(str(policy_file)),
                 capture_output=True,
                 text=True,
@@ -185,7 +204,7 @@ def run_acceptance_cli(policy_path: str | None, pytest_args: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="merit-test-") as tmp:
         report = Path(tmp) / "cucumber.json"
         command = _pytest_command([*extra, *quiet, f"--cucumberjson={report}", *args])
-        code = subprocess.call(command, cwd=REPO, env=_environment(policy_file))
+        code = subprocess.call(command, env=_environment(policy_file))
         failed = _failed_scenarios(report, policy_path or "features") if code == EXIT_TESTS_FAILED else []
     if failed:
         print(f"\n{len(failed)} scenario{'s' if len(failed) != 1 else ''} failed:")

@@ -5,19 +5,22 @@ their step library must come with it as package data, and nothing may reach for 
 path relative to the repository. So this builds the wheel from a copy of the sources, installs it
 (`--no-deps`) into a fresh virtual environment that borrows this environment's dependencies
 (no network), and from an empty folder elsewhere runs `merit validate`, `merit evaluate` (the same
-bytes as the checkout's CLI), `merit test --policy FILE`, and the acceptance gate the service
-calls. About 30 s.
+bytes as the checkout's CLI), `merit test --policy FILE`, and `merit serve`, whose acceptance gate
+must refuse a version that breaks HR's scenarios. About 40 s.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import sysconfig
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -111,13 +114,45 @@ def test_the_installed_wheel_validates_evaluates_and_tests_outside_the_checkout(
     tested = _run([merit, "test", "--policy", "policies/sales-incentive/2026-Q3.yaml"], work, env)
     assert "checking sales-incentive 2026-Q3" in tested and " passed" in tested and "failed" not in tested
 
-    gate = (
-        "from runtime.policies import load_policy_file\n"
-        "from service.acceptance import run_acceptance\n"
-        "good = load_policy_file('policies/sales-incentive/2026-Q3.yaml')\n"
-        "print(run_acceptance(good))\n"
-        "from engine.frontend import parse_policy\n"
-        "weaker = parse_policy(good.text.replace('rate: \"0.02\"', 'rate: \"0.018\"'), 'weaker.yaml')\n"
-        "print(len(run_acceptance(weaker)) > 0)\n"
-    )
-    assert _run([python, "-c", gate], work, env).split() == ["[]", "True"]
+    _the_service_gates_versions_with_the_shipped_scenarios(merit, work, env)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _the_service_gates_versions_with_the_shipped_scenarios(merit: str, work: Path, env: dict[str, str]) -> None:
+    """`merit serve` from the wheel stores a version only when HR's scenarios pass: a weaker rate
+    is refused (422, the failed scenarios listed), the shipped version is stored (201)."""
+    url = ["--database-url", f"sqlite:///{work}/merit.db"]
+    _run([merit, "db", "upgrade", *url], work, env)
+    token = _run([merit, "token", "create", "--role", "hr", "--name", "HR", *url], work, env).split()[0]
+    port = _free_port()
+    log = (work / "serve.log").open("w", encoding="utf-8")
+    server = subprocess.Popen([merit, "serve", "--port", str(port), *url], cwd=work, env=env, stdout=log, stderr=log)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{base}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                alive = server.poll() is None and time.monotonic() < deadline
+                assert alive, "merit serve did not come up: " + (work / "serve.log").read_text(encoding="utf-8")
+                time.sleep(0.2)
+        good = (work / "policies" / "sales-incentive" / "2026-Q3.yaml").read_text(encoding="utf-8")
+        weaker = good.replace('rate: "0.02"', 'rate: "0.018"')
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/yaml"}
+        target = f"{base}/policies/sales-incentive/versions/2026-Q3"
+        refused = httpx.put(target, content=weaker.encode(), headers=headers, timeout=300)
+        assert refused.status_code == 422, refused.text
+        assert {p["field"] for p in refused.json()["problems"]} == {"acceptance"}
+        stored = httpx.put(target, content=good.encode(), headers=headers, timeout=300)
+        assert stored.status_code == 201, stored.text
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        log.close()

@@ -37,6 +37,7 @@ class Compilation:
     policy: Policy | None = None
 
     def parsed(self) -> YamlDocument:
+        """The document the yaml stage parsed: every later stage reads it, none may run before."""
         assert self.document is not None, "the yaml stage runs first"
         return self.document
 
@@ -55,6 +56,7 @@ def _yaml(c: Compilation) -> None:
 
 
 def _refuse(problems: list[Problem]) -> None:
+    """A stage's problems stop the compilation: later stages trust what this one accepted."""
     if problems:
         raise MeritInputError(problems, kind="invalid-policy")
 

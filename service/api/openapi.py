@@ -16,6 +16,10 @@ the route itself declares, so a new route is documented truthfully without anyon
 * an `If-Match` header -> 412 and 428; an `If-None-Match` header -> 304;
 * any 4xx/5xx a route declares itself (`responses={503: {...}}`) gets the problem schema.
 
+What a create answers is what the next requests name: a `201` of `POST /runs` carries the new
+run's `id`, which `GET /runs/{run_id}` and every other operation below that path take. Those
+links are added too (OpenAPI `links`), so a client, or a stateful test, can follow them.
+
 A period is written the same way everywhere (`2026-08`, `2026-Q3`; `engine.periods`), so every
 body field named `period` carries that pattern, and every `period` query parameter the same or
 empty (a filter left empty filters nothing): a client (or a fuzzer) learns the form from the
@@ -146,6 +150,7 @@ def document_problems(schema: dict[str, Any], routes: Iterable[APIRoute]) -> Non
         }
     _drop_unused(schema, ("HTTPValidationError", "ValidationError"))
     _periods(schema)
+    _links(schema)
 
 
 def error_statuses(route: APIRoute) -> set[int]:
@@ -271,3 +276,46 @@ def _pattern(field: dict[str, Any], pattern: str) -> None:
     for option in [field, *field.get("anyOf", [])]:
         if option.get("type") == "string":
             option.setdefault("pattern", pattern)
+
+
+def _links(schema: dict[str, Any]) -> None:
+    """Link each create (a `201`) to the operations on what it created.
+
+    `POST /runs` -> every operation on `/runs/{run_id}...`, its id from the answer's `id`;
+    `PUT /policies/{policy_id}/versions/{version}` (the path names what it creates) -> the other
+    operations on that path, with the same path parameters.
+    """
+    paths: dict[str, dict[str, Any]] = schema.get("paths", {})
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            created = operation.get("responses", {}).get("201")
+            if created is None:
+                continue
+            links: dict[str, Any] = {}
+            for other_path, others in paths.items():
+                params = _link_parameters(path, other_path)
+                if params is None:
+                    continue
+                for other_method, other in others.items():
+                    if (other_path, other_method) != (path, method) and "operationId" in other:
+                        name = f"{other_method.upper()} {other_path}"
+                        links[name] = {"operationId": other["operationId"], "parameters": params}
+            if links:
+                created["links"] = links
+
+
+def _link_parameters(created: str, target: str) -> dict[str, str] | None:
+    """How `target`'s path parameters come from a create on `created`, or None when unrelated."""
+    own = {name: f"$request.path.{name}" for name in _path_names(created)}
+    if target == created:
+        return own or None
+    if not target.startswith(created + "/{"):
+        return None
+    extra = [name for name in _path_names(target) if name not in own]
+    if len(extra) != 1 or not target[len(created) + 1 :].startswith("{" + extra[0] + "}"):
+        return None
+    return {**own, extra[0]: "$response.body#/id"}
+
+
+def _path_names(path: str) -> list[str]:
+    return [part[1:-1] for part in path.split("/") if part.startswith("{") and part.endswith("}")]

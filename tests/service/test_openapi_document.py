@@ -69,3 +69,18 @@ def test_periods_carry_their_pattern(app_client: TestClient) -> None:
     assert any(o.get("pattern", "").endswith("?\\s*$") for o in runs["schema"].get("anyOf", [runs["schema"]]))
     body = doc["components"]["schemas"]["RunRequest"]["properties"]["period"]
     assert "pattern" in body or any("pattern" in o for o in body.get("anyOf", []))
+
+
+def test_creates_link_to_the_operations_on_what_they_created(app_client: TestClient) -> None:
+    ops = _operations(app_client.get("/openapi.json").json())
+    links = ops["POST /runs"]["responses"]["201"]["links"]
+    assert links["POST /runs/{run_id}/publish"] == {
+        "operationId": ops["POST /runs/{run_id}/publish"]["operationId"],
+        "parameters": {"run_id": "$response.body#/id"},
+    }
+    put = ops["PUT /policies/{policy_id}/versions/{version}"]["responses"]["201"]["links"]
+    assert put["GET /policies/{policy_id}/versions/{version}"]["parameters"] == {
+        "policy_id": "$request.path.policy_id",
+        "version": "$request.path.version",
+    }
+    assert "links" not in ops["GET /runs"]["responses"]["200"]

@@ -93,9 +93,11 @@ def test_the_installed_wheel_validates_evaluates_and_tests_outside_the_checkout(
     merit = str(installed / "merit")
     python = str(installed / "python")
     where = _run(
-        [python, "-c", "import engine, features, schemas; print(engine.__file__, features.__file__)"], work, env
-    )
-    assert str(REPO) not in where and str(installed.parent) in where
+        [python, "-c", "import engine, features, schemas; print(engine.__file__, features.__file__, schemas.__file__)"],
+        work,
+        env,
+    ).split()
+    assert all(str(installed.parent) in path and str(REPO) not in path for path in where), where
 
     validated = _run([merit, "validate", "policies/sales-incentive"], work, env)
     assert validated == _run(

@@ -8,6 +8,7 @@ being read from a source tree that an installed Merit does not have.
 
 from __future__ import annotations
 
+import os
 from importlib.resources import files
 from pathlib import Path
 
@@ -29,3 +30,14 @@ def folder() -> Path:
 def feature_files() -> list[Path]:
     """Every scenario file, the managers' what-if scenarios (`simulation/`) included."""
     return sorted(folder().rglob("*.feature"))
+
+
+def policy_library() -> Path:
+    """Where `merit test` without `--policy` finds the versions: `MERIT_POLICY_LIBRARY`, else
+    `policies/` beside the features (a checkout), else in the current folder (an installed Merit
+    run where HR keeps its library)."""
+    named = os.environ.get("MERIT_POLICY_LIBRARY")
+    if named:
+        return Path(named)
+    beside = folder().parent / "policies"
+    return beside if beside.is_dir() else Path.cwd() / "policies"

@@ -1,14 +1,11 @@
 """HR's acceptance scenarios (features/*.feature), bound to the engine: the step library.
 
-It ships with the features as package data (`features/`), so an installed Merit checks a policy
-against HR's scenarios with no source tree around: `merit test --policy FILE` and the service's
-acceptance gate run pytest on this file (`service/acceptance.py`), and the repository's own test
-run binds the same scenarios through `tests/test_acceptance.py`.
+It ships with the features (package data), so `merit test` and the service's acceptance gate run
+pytest on this file with no source tree around; the repository's tests bind it too.
 
 Every feature is tagged with the id of the policy it tests (`@sales-incentive`). The policy under
-test is, by default, the library `policies/<id>/` (the version in force for the period evaluated),
-found beside `features/` in a checkout, in the folder `MERIT_POLICY_LIBRARY` names, or in the
-current folder. With `MERIT_POLICY_FILE` set, it is that one candidate file instead, evaluated
+test is, by default, the library `policies/<id>/` (the version in force for the period evaluated;
+`features.policy_library()` says where). With `MERIT_POLICY_FILE` set, it is that one candidate file instead, evaluated
 with `enforce_effective=False`: this is how `merit test --policy FILE` and the service check a new
 version against HR's scenarios before it is adopted.
 
@@ -28,7 +25,6 @@ import os
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -38,22 +34,11 @@ from engine.evaluation import evaluate
 from engine.facts import facts_from_records
 from engine.policy import Policy, PolicyLibrary
 from engine.problems import MeritInputError
+from features import folder, policy_library
 from runtime.policies import load_library, load_policy_file
 
-FEATURES = Path(__file__).resolve().parent
-
-
-def _policy_library() -> Path:
-    """`MERIT_POLICY_LIBRARY`, else `policies/` beside the features (a checkout), else in the
-    current folder (an installed Merit run where HR keeps its library)."""
-    named = os.environ.get("MERIT_POLICY_LIBRARY")
-    if named:
-        return Path(named)
-    beside = FEATURES.parent / "policies"
-    return beside if beside.is_dir() else Path.cwd() / "policies"
-
-
-POLICIES = _policy_library()
+FEATURES = folder()
+POLICIES = policy_library()
 VERSION_TAG = "version-"
 TABLE_SOURCE = "HR's table"
 

@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from engine.numbers import bounded_decimal
 from engine.policy import Policy, parse_policy
 from engine.problems import MeritInputError, Problem
 
@@ -139,7 +140,7 @@ def _typed(text: str, old: Any) -> Any:
             return int(text)
         if _DECIMAL.match(text):
             try:
-                return Decimal(text)
+                return bounded_decimal(text)  # refuses 40-digit and 100,000-digit values alike
             except InvalidOperation:
                 pass
         if isinstance(old, Decimal):

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from engine.edits import apply_edits
 from engine.facts import FactSet
+from engine.numbers import number_text
 from engine.periods import months_of, parse_period
 from engine.problems import MeritInputError, Problem
 from engine.quota import parse_quota, parse_target_plan
@@ -572,7 +573,7 @@ def create_sweep(body: SweepRequest, request: Request, who: Simulator, db: DB) -
     at = now(request)
     _check_quota_scope(who, body.quota, None)
     try:
-        listed = None if body.values is None else [str(v) for v in body.values]
+        listed = None if body.values is None else [number_text(v) for v in body.values]
         values = sweep_values(listed, body.range, prefix="")
     except MeritInputError as err:
         raise _invalid_scenario(err) from err

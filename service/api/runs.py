@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -29,14 +29,16 @@ from service.api.csvsafe import filter_results_csv
 from service.api.deps import DB, HR, Anyone, Id, now, release
 from service.api.engine_gate import EvaluatedRun, Policy, PolicyLibrary, evaluate_run, load_facts, money_text
 from service.api.errors import ApiError
+from service.api.inputs import Input
 from service.api.policies import get_version, load_policy, versions_of
 from service.auth import Principal
+from service.db.guard import checked
 from service.db.models import FactImport, PolicyVersion, Run, RunLine, RunRep
 
 router = APIRouter(tags=["runs"])
 
 
-class RunRequest(BaseModel):
+class RunRequest(Input):
     policy_id: str = Field(min_length=1)
     version: str | None = None
     period: str = Field(description="a month (2026-08) or a quarter (2026-Q3)")
@@ -193,28 +195,40 @@ def add_run(
     if ev.reps:
         db.execute(
             insert(RunRep),
-            [
-                {"run_id": run.id, "rep_id": r.rep_id, "name": r.name, "region": r.region, "total": money_text(r.total)}
-                for r in ev.reps
-            ],
+            checked(
+                RunRep,
+                [
+                    {
+                        "run_id": run.id,
+                        "rep_id": r.rep_id,
+                        "name": r.name,
+                        "region": r.region,
+                        "total": money_text(r.total),
+                    }
+                    for r in ev.reps
+                ],
+            ),
         )
     if ev.lines:
         db.execute(
             insert(RunLine),
-            [
-                {
-                    "line_id": line_id(run.id, ln.rep_id, ln.period, ln.component),
-                    "run_id": run.id,
-                    "rep_id": ln.rep_id,
-                    "name": reps[ln.rep_id].name if ln.rep_id in reps else None,
-                    "region": reps[ln.rep_id].region if ln.rep_id in reps else None,
-                    "period": ln.period,
-                    "component": ln.component,
-                    "label": ln.label,
-                    "amount": money_text(ln.amount),
-                }
-                for ln in ev.lines
-            ],
+            checked(
+                RunLine,
+                [
+                    {
+                        "line_id": line_id(run.id, ln.rep_id, ln.period, ln.component),
+                        "run_id": run.id,
+                        "rep_id": ln.rep_id,
+                        "name": reps[ln.rep_id].name if ln.rep_id in reps else None,
+                        "region": reps[ln.rep_id].region if ln.rep_id in reps else None,
+                        "period": ln.period,
+                        "component": ln.component,
+                        "label": ln.label,
+                        "amount": money_text(ln.amount),
+                    }
+                    for ln in ev.lines
+                ],
+            ),
         )
     db.flush()
     return run

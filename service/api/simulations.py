@@ -28,7 +28,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
+from pydantic import ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -44,6 +44,7 @@ from service.api import audit
 from service.api.deps import DB, Id, commit, now, release, require
 from service.api.engine_gate import ENGINE_LOCK, Policy, load_facts
 from service.api.errors import ApiError
+from service.api.inputs import Input
 from service.api.policies import get_version, load_policy, versions_of
 from service.api.runs import FactsSnapshot, check_period, choose_policy, snapshot
 from service.auth import Principal
@@ -60,7 +61,7 @@ MAX_CHANGES = 200  # parameter edits or quota changes in one scenario
 
 
 # ------------------------------------------------------------------------------ requests
-class _Body(BaseModel):
+class _Body(Input):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -30,6 +30,7 @@ from service.api import audit
 from service.api.deps import DB, HR, Id, NotPayroll, Objector, commit, now, release
 from service.api.engine_gate import EvaluatedRun, Policy
 from service.api.errors import ApiError
+from service.api.inputs import Input
 from service.api.policies import load_policy
 from service.api.runs import (
     FactsSnapshot,
@@ -49,12 +50,12 @@ from service.db.models import Objection, PeriodClaim, PolicyVersion, Run, RunRep
 router = APIRouter(tags=["publication"])
 
 
-class ObjectionRequest(BaseModel):
+class ObjectionRequest(Input):
     rep_id: str = Field(min_length=1)
     reason: str = Field(min_length=1, max_length=4000)
 
 
-class ResolveRequest(BaseModel):
+class ResolveRequest(Input):
     decision: Literal["accepted", "rejected"]
     note: str = Field(default="", max_length=4000)
     fact_import_id: Id | None = None

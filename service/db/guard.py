@@ -23,22 +23,32 @@ class StoredValueRefused(ValueError):
         self.reason = reason
 
 
+def _check(table: str, column: Any, value: Any) -> None:
+    if not isinstance(value, str) or not isinstance(column.type, String | Text):
+        return
+    where = f"{table}.{column.name}"
+    if "\x00" in value:
+        raise StoredValueRefused(where, "must not contain a NUL character")
+    length = getattr(column.type, "length", None)
+    if length is not None and len(value) > length:
+        raise StoredValueRefused(where, f"may be at most {length} characters (got {len(value)})")
+
+
 def check_row(obj: Any) -> None:
     """Raise StoredValueRefused for the first text value of `obj` the database cannot hold."""
     mapper = inspect(obj).mapper
     for attr in mapper.column_attrs:
-        column = attr.columns[0]
-        if not isinstance(column.type, String | Text):
-            continue
-        value = obj.__dict__.get(attr.key)  # unloaded deferred columns are not in __dict__
-        if not isinstance(value, str):
-            continue
-        where = f"{mapper.local_table.name}.{column.name}"
-        if "\x00" in value:
-            raise StoredValueRefused(where, "must not contain a NUL character")
-        length = getattr(column.type, "length", None)
-        if length is not None and len(value) > length:
-            raise StoredValueRefused(where, f"may be at most {length} characters (got {len(value)})")
+        # unloaded deferred columns are not in __dict__
+        _check(mapper.local_table.name, attr.columns[0], obj.__dict__.get(attr.key))
+
+
+def checked(model: type[Any], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`rows` for a Core bulk insert into `model`'s table, each value checked like a flushed row."""
+    table = model.__table__
+    for row in rows:
+        for key, value in row.items():
+            _check(table.name, table.c[key], value)
+    return rows
 
 
 def guard_flushes(sessions: sessionmaker[Session]) -> sessionmaker[Session]:

@@ -46,6 +46,7 @@ from service.api.runs import (
 )
 from service.auth import Principal
 from service.db.models import Objection, PeriodClaim, PolicyVersion, Run, RunRep
+from service.payroll.feed import feed_time
 
 router = APIRouter(tags=["publication"])
 
@@ -224,7 +225,8 @@ def finalize(run_id: Id, request: Request, who: HR, db: DB) -> dict[str, Any]:
             objections=list(open_ids),
         )
     noted = {"results_sha256": run.results_sha256}
-    _transition(db, who, at, run, "published", "run.finalize", noted, status="finalized", finalized_at=at)
+    finalized_at = feed_time(db, at)  # strictly after every earlier finalization: the feed only grows
+    _transition(db, who, at, run, "published", "run.finalize", noted, status="finalized", finalized_at=finalized_at)
     commit(db)
     return run_dict(run, who)
 

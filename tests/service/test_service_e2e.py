@@ -59,7 +59,8 @@ def test_end_to_end_over_http(database_url: str, clock: Clock) -> None:
 
         pub = c.post(f"/runs/{run_id}/publish", headers=hr)
         assert pub.json()["status"] == "published"
-        assert c.get("/payroll/lines", headers=payroll).json() == {"lines": [], "next_cursor": None}
+        empty = c.get("/payroll/lines", headers=payroll).json()
+        assert empty["lines"] == [] and empty["more"] is False and empty["next_cursor"]
 
         view = c.get(f"/runs/{run_id}/results", headers=rep).json()
         assert [(x["rep_id"], x["total"]) for x in view["results"]] == [("R2", "0.00")]
@@ -93,7 +94,7 @@ def test_end_to_end_over_http(database_url: str, clock: Clock) -> None:
             lines += page.json()["lines"]
             pages += 1
             cursor = page.json()["next_cursor"]
-            if cursor is None:
+            if not page.json()["more"]:
                 break
         assert pages == 3  # 6 lines: R1 commission+bonus, R2 commission, R3 commission+bonus+team award
         assert len({ln["line_id"] for ln in lines}) == len(lines) == 6
@@ -120,7 +121,7 @@ def test_end_to_end_over_http(database_url: str, clock: Clock) -> None:
         )
         # fetching again gives the same lines
         again = c.get("/payroll/lines", params={"period": "2026-08", "limit": 100}, headers=payroll).json()
-        assert again["lines"] == lines and again["next_cursor"] is None
+        assert again["lines"] == lines and again["more"] is False
         # a superseded run never reaches payroll
         assert c.get(f"/runs/{run_id}", headers=hr).json()["status"] == "superseded"
     app.state.db_engine.dispose()

@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 
 from engine.frontend import parse_policy
+from engine.numbers import bounded_decimal
 from engine.policy import Policy
 from engine.problems import MeritInputError, Problem
 
@@ -140,7 +141,7 @@ def _typed(text: str, old: Any) -> Any:
             return int(text)
         if _DECIMAL.match(text):
             try:
-                return Decimal(text)
+                return bounded_decimal(text)  # refuses 40-digit and 100,000-digit values alike
             except InvalidOperation:
                 pass
         if isinstance(old, Decimal):

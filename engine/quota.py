@@ -33,6 +33,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 from engine.facts import FactRow, FactSet
 from engine.factsources import MAX_WHOLE_DIGITS
+from engine.numbers import bounded_decimal
 from engine.periods import Month, Period, Quarter, months_of, parse_period
 from engine.problems import MeritInputError, Problem
 from engine.tiers import money_text
@@ -209,7 +210,7 @@ def parse_shares(text: str, source: str = "--shares") -> dict[str, Decimal]:
         try:
             if not sep or not name.strip():
                 raise ValueError
-            share = Decimal(value[:-1]) / 100 if value.endswith("%") else Decimal(value)
+            share = bounded_decimal(value[:-1]) / 100 if value.endswith("%") else bounded_decimal(value)
         except (ValueError, ArithmeticError):
             raise MeritInputError.at(source, item.strip(), "write shares like East:40%,South:30% or East:0.4") from None
         if share <= 0:

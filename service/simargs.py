@@ -9,12 +9,14 @@ and every problem of both is reported at once. The numbers all come from engine/
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
 from engine.edits import apply_edits
 from engine.facts import FactSet
+from engine.numbers import NumberRefused, bounded_decimal
 from engine.policy import Policy
 from engine.problems import MeritInputError, Problem
 from engine.quota import TargetPlan, apply_quota_changes, decompose_targets, parse_target_plan
@@ -37,11 +39,12 @@ def build_scenario(
 ) -> tuple[Policy, FactSet]:
     """(scenario policy, scenario facts): `sets` applied to `scenario_base` (default the baseline),
     `quotas` applied to the facts of `period`. Raises one MeritInputError with every problem of both."""
-    problems: list[Problem] = []
+    problems: list[Problem] = _unbounded_edits(sets, set_source)
     kind = "invalid-input"
     scenario = scenario_base or baseline
     try:
-        scenario = apply_edits(scenario, sets, set_source)
+        if not problems:
+            scenario = apply_edits(scenario, sets, set_source)
     except MeritInputError as err:
         problems += err.problems
         kind = err.kind
@@ -54,6 +57,25 @@ def build_scenario(
     if problems:
         raise MeritInputError(problems, kind=kind)
     return scenario, scenario_facts
+
+
+_NUMBER_LIKE = re.compile(r"\s*[+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?\s*")
+
+
+def _unbounded_edits(sets: Sequence[str], source: str) -> list[Problem]:
+    """A problem for each `PATH=VALUE` whose value is a number too long or in exponent notation.
+
+    Policies keep numbers as text, so the engine would carry a 200,000-digit rate through the
+    schema and the evaluation (and echo it in the result); numbers are bounded here, at the door."""
+    problems = []
+    for text in sets:
+        value = text.partition("=")[2]
+        if _NUMBER_LIKE.fullmatch(value):
+            try:
+                bounded_decimal(value)
+            except NumberRefused as err:
+                problems.append(Problem(source, None, None, text[:80], str(err)))
+    return problems
 
 
 def plan_targets(
@@ -128,6 +150,7 @@ def sweep_values(values: str | Sequence[str] | None, range_: str | None, *, pref
                 )
             ]
         )
+    _refuse_unbounded(listed, range_, prefix)
     try:
         return parse_values(listed, range_)
     except MeritInputError as err:
@@ -137,6 +160,25 @@ def sweep_values(values: str | Sequence[str] | None, range_: str | None, *, pref
             Problem(p.source.replace("--", prefix, 1), p.line, p.column, p.field, p.message) for p in err.problems
         ]
         raise MeritInputError(renamed, kind=err.kind) from None
+
+
+def _refuse_unbounded(listed: str | None, range_: str | None, prefix: str) -> None:
+    """Every value and range bound is a plain, bounded decimal - checked before the engine writes
+    one out ('1e999999999' would take minutes and a gigabyte), with every problem at once."""
+    if range_:
+        field, items = f"{prefix}range", range_.split(":")
+    else:
+        field, items = f"{prefix}values", (listed or "").split(",")
+    if (range_ and len(items) != 3) or not (range_ or listed):
+        return  # parse_values says what the shape should be
+    problems = []
+    for item in items:
+        try:
+            bounded_decimal(item)
+        except NumberRefused as err:
+            problems.append(Problem(field, None, None, item.strip()[:40], str(err)))
+    if problems:
+        raise MeritInputError(problems)
 
 
 def chart_format(filename: str, source: str = "--chart") -> str:

@@ -12,74 +12,23 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi import FastAPI
 from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.api import audit, errors, facts, openapi, payroll, policies, runs, simulations, ui, workflow
 from service.api.deps import DB, Settings
-from service.db import make_engine, make_sessionmaker
+from service.api.gate import BODY_SLACK, Gate
+from service.db import make_engine, make_read_sessionmaker, make_sessionmaker
 
 DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 DEFAULT_MAX_ROWS = 50_000  # ~1 KB of results JSON per rep-period; a run is one request
 DEFAULT_MAX_POLICY_BYTES = 256 * 1024
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024  # any other body (JSON requests): far above any real one
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-class BodyTooLarge(HTTPException):
-    """A body sent without a declared length grew over the limit while being read.
-
-    An HTTPException, because FastAPI turns any other error while reading a body into a 400.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(413)
-
-
-class BodyLimit:
-    """Refuse a request whose body is over the limit (413): a declared `Content-Length` before
-    anything reads the body; a chunked JSON body as soon as the bytes read exceed the limit.
-
-    Fact uploads (multipart) and policy bodies (YAML) are streamed by their routes, which cut them
-    off at their own, smaller limits with a more specific problem type.
-    """
-
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        content_type = b""
-        for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
-                await self.too_large()(scope, receive, send)
-                return
-            if name == b"content-type":
-                content_type = value.lower()
-        if content_type and not content_type.startswith(b"application/json"):
-            await self.app(scope, receive, send)
-            return
-        read = 0
-
-        async def counted() -> Message:
-            nonlocal read
-            message = await receive()
-            if message["type"] == "http.request":
-                read += len(message.get("body", b""))
-                if read > self.limit:
-                    raise BodyTooLarge
-            return message
-
-        await self.app(scope, counted, send)
-
-    def too_large(self) -> ASGIApp:
-        return errors.problem_response(413, "request-too-large", f"requests may carry at most {self.limit} bytes")
 
 
 class HeadAsGet:
@@ -112,6 +61,7 @@ def create_app(
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
     max_rows: int = DEFAULT_MAX_ROWS,
     max_policy_bytes: int = DEFAULT_MAX_POLICY_BYTES,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> FastAPI:
     """Build the API on `database_url`; `clock` returns timezone-aware UTC datetimes."""
     engine = make_engine(database_url)
@@ -122,6 +72,7 @@ def create_app(
     )
     app.state.merit = Settings(
         sessions=make_sessionmaker(engine),
+        read_sessions=make_read_sessionmaker(engine),
         clock=clock or _utc_now,
         max_upload_bytes=max_upload_bytes,
         max_rows=max_rows,
@@ -130,12 +81,6 @@ def create_app(
     app.state.db_engine = engine
     errors.install(app)
     openapi.install(app)
-    limit = max(max_upload_bytes, max_policy_bytes) + 64 * 1024  # multipart framing adds a little
-
-    @app.exception_handler(BodyTooLarge)
-    async def _too_large(_request: Request, _exc: BodyTooLarge) -> Response:
-        return errors.problem_response(413, "request-too-large", f"requests may carry at most {limit} bytes")
-
     for module in (policies, facts, runs, workflow, payroll, audit, simulations, ui):
         app.include_router(module.router)
 
@@ -144,6 +89,8 @@ def create_app(
         db.execute(text("SELECT 1"))
         return {"status": "ok"}
 
-    app.add_middleware(BodyLimit, limit=limit)
+    # the routes refuse uploads and policies at their own limits first, with a more specific type
+    upload_limit = max_upload_bytes + 16 * BODY_SLACK  # the route cuts uploads at + BODY_SLACK
+    app.add_middleware(Gate, json_limit=max(max_body_bytes, max_policy_bytes) + BODY_SLACK, upload_limit=upload_limit)
     app.add_middleware(HeadAsGet)
     return app

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.api.errors import ApiError
 from service.auth import Principal, authenticate
+from service.db import is_busy
 
 
 @dataclass
@@ -27,6 +28,7 @@ class Settings:
     """What `create_app` was configured with; kept on `app.state.merit`."""
 
     sessions: sessionmaker[Session]
+    read_sessions: sessionmaker[Session]  # GET/HEAD: on SQLite a deferred BEGIN, no write lock
     clock: Callable[[], datetime]
     max_upload_bytes: int
     max_rows: int
@@ -39,7 +41,13 @@ def settings(request: Request) -> Settings:
 
 
 def get_db(request: Request) -> Iterator[Session]:
-    session = settings(request).sessions()
+    """The request's session; reads (GET, HEAD) get one that never takes SQLite's write lock.
+
+    The session begins its transaction at its first statement, not here: a route that reads its
+    body first (uploads, policies) holds no transaction while the body arrives.
+    """
+    cfg = settings(request)
+    session = (cfg.read_sessions if request.method in ("GET", "HEAD") else cfg.sessions)()
     try:
         yield session
     finally:
@@ -60,6 +68,8 @@ def commit(db: Session, conflict_detail: str = "the change conflicts with a conc
         raise ApiError(409, "conflict", conflict_detail) from exc
     except OperationalError as exc:  # e.g. PostgreSQL serialization/deadlock, SQLite busy
         db.rollback()
+        if is_busy(exc):
+            raise  # 503 with Retry-After (errors.install)
         raise ApiError(409, "conflict", "the database refused the change; retry the request") from exc
 
 
@@ -97,22 +107,70 @@ def authorize(request: Request, db: Session, roles: tuple[str, ...]) -> Principa
     principal = authenticate(db, token)
     if principal is None:
         raise ApiError(401, "unauthenticated", "the bearer token is unknown or revoked", headers=_CHALLENGE)
-    if principal.role not in roles:
-        raise ApiError(403, "forbidden", f"role {principal.role!r} may not do this (needs {' or '.join(roles)})")
+    authorize_role(principal, roles)
     return principal
 
 
+PRINCIPAL = "merit.principal"
+"""Where `admit` keeps the caller in the request's ASGI scope, so the token is looked up once."""
+
+
+def admit(request: Request, roles: tuple[str, ...]) -> Principal:
+    """The caller, authorised for `roles`, looked up once per request in a short transaction of
+    its own (the gate calls this before the body is read, `require` before the route runs)."""
+    principal: Principal | None = request.scope.get(PRINCIPAL)
+    if principal is None:
+        session = settings(request).read_sessions()
+        try:
+            principal = authorize(request, session, roles)
+        finally:
+            session.rollback()
+            session.close()
+        request.scope[PRINCIPAL] = principal
+    elif principal.role not in roles:
+        authorize_role(principal, roles)
+    return principal
+
+
+def authorize_role(principal: Principal, roles: tuple[str, ...]) -> None:
+    if principal.role not in roles:
+        raise ApiError(403, "forbidden", f"role {principal.role!r} may not do this (needs {' or '.join(roles)})")
+
+
+def _refuse_nul(request: Request) -> None:
+    """A NUL character cannot be stored or compared by PostgreSQL (SQLite would take it): refuse it
+    in any path or query parameter, the same 422 on both databases."""
+    params = [("path", k, v) for k, v in request.path_params.items()]
+    params += [("query", k, v) for k, v in request.query_params.multi_items()]
+    for source, name, value in params:
+        if isinstance(value, str) and "\x00" in value:
+            msg = "must not contain a NUL character"
+            raise ApiError(
+                422,
+                "invalid-request",
+                "the request is not valid",
+                [{"source": source, "line": None, "column": None, "field": name, "message": msg}],
+            )
+
+
 def require(*roles: str) -> Callable[..., Principal]:
-    """A dependency admitting only tokens with one of `roles` (401 without a valid token, 403 else)."""
+    """A dependency admitting only tokens with one of `roles` (401 without a valid token, 403 else);
+    then a declared body over the gate's limit is a 413 and a NUL in a parameter a 422."""
 
-    def dependency(request: Request, db: Annotated[Session, Depends(get_db)]) -> Principal:
-        return authorize(request, db, roles)
+    def dependency(request: Request) -> Principal:
+        principal = admit(request, roles)
+        limit = request.scope.get("merit.body_limit")
+        declared = request.headers.get("content-length", "")
+        if limit is not None and declared.isdigit() and int(declared) > limit:
+            raise ApiError(413, "request-too-large", f"requests may carry at most {limit} bytes", limit=limit)
+        _refuse_nul(request)
+        return principal
 
-    dependency.merit_roles = roles  # type: ignore[attr-defined]  # read by `access_refusal`
+    dependency.merit_roles = roles  # type: ignore[attr-defined]  # read by `route_roles`
     return dependency
 
 
-def _route_roles(route: object) -> tuple[str, ...] | None:
+def route_roles(route: object) -> tuple[str, ...] | None:
     """The roles the matched route's `require(...)` dependency admits (None for public routes)."""
     dependant: Dependant | None = getattr(route, "dependant", None)
     stack = [dependant] if dependant is not None else []
@@ -132,17 +190,13 @@ def access_refusal(request: Request) -> ApiError | None:
     without this an unauthenticated or wrong-role caller sending a malformed request would learn
     "422" instead of "401"/"403". The validation-error handler asks here first.
     """
-    roles = _route_roles(request.scope.get("route"))
+    roles = route_roles(request.scope.get("route"))
     if roles is None:
         return None
-    session = settings(request).sessions()
     try:
-        authorize(request, session, roles)
+        admit(request, roles)
     except ApiError as refusal:
         return refusal
-    finally:
-        session.rollback()
-        session.close()
     return None
 
 

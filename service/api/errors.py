@@ -14,11 +14,15 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from engine.numbers import clip
 from engine.problems import MeritInputError, Problem
+from service.db import is_busy
+from service.db.guard import StoredValueRefused
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://merit.invalid/problems/"
@@ -38,7 +42,12 @@ _TITLES = {
     422: "Unprocessable Content",
     428: "Precondition Required",
     500: "Internal Server Error",
+    503: "Service Unavailable",
 }
+MAX_ECHO = 300
+"""Characters of any text a problem shows: what a client sent is echoed at most this long, so a
+20 MB value never comes back as a 20 MB error."""
+RETRY_AFTER = "1"
 
 
 class ApiError(Exception):
@@ -63,6 +72,26 @@ class ApiError(Exception):
         self.extra = extra
 
 
+class Refused(StarletteHTTPException):
+    """An ApiError raised while FastAPI reads a body: FastAPI turns any other exception raised
+    there into a bare 400, an HTTPException it passes on (to the `_http` handler below)."""
+
+    def __init__(self, error: ApiError) -> None:
+        super().__init__(error.status)
+        self.error = error
+
+
+def _clipped(value: Any) -> Any:
+    """`value` with every string cut to MAX_ECHO characters (and a note of the full length)."""
+    if isinstance(value, str):
+        return clip(value, MAX_ECHO)
+    if isinstance(value, dict):
+        return {k: _clipped(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clipped(v) for v in value[:1000]]
+    return value
+
+
 def invalid_input(err: MeritInputError, detail: str, kind: str = "invalid-input") -> ApiError:
     """The 422 for input the engine refused, listing every problem it found."""
     return ApiError(422, kind, detail, err.problems)
@@ -80,11 +109,11 @@ def problem_response(
         "type": TYPE_BASE + kind,
         "title": _TITLES.get(status, "Error"),
         "status": status,
-        "detail": detail,
+        "detail": clip(detail, MAX_ECHO),
     }
     if problems is not None:
-        body["problems"] = problems
-    body.update(extra or {})
+        body["problems"] = _clipped(problems)
+    body.update(_clipped(dict(extra or {})))
     return JSONResponse(body, status_code=status, headers=dict(headers or {}), media_type=PROBLEM_JSON)
 
 
@@ -180,8 +209,30 @@ def install(app: FastAPI) -> None:
         problems = [_validation_problem(err, exc.body, content_type) for err in exc.errors()]
         return problem_response(422, "invalid-request", "the request is not valid", problems)
 
+    @app.exception_handler(OperationalError)
+    async def _database_unavailable(_request: Request, exc: OperationalError) -> JSONResponse:
+        # SQLite's lock wait ran out, or PostgreSQL went away: the client may simply retry
+        if not is_busy(exc):
+            log.error("database unavailable: %s", str(getattr(exc, "orig", exc)).splitlines()[:1])
+        headers = {"Retry-After": RETRY_AFTER}
+        return problem_response(503, "database-busy", "the database is busy; retry the request", headers=headers)
+
+    @app.exception_handler(StoredValueRefused)
+    async def _unstorable(_request: Request, exc: StoredValueRefused) -> JSONResponse:
+        problem = {"source": "request", "line": None, "column": None, "field": exc.column, "message": exc.reason}
+        return problem_response(422, "invalid-request", f"{exc.column} {exc.reason}", [problem])
+
+    @app.exception_handler(DataError)
+    async def _data_error(_request: Request, exc: DataError) -> JSONResponse:
+        # the net under the net (service.db.guard): a value the database's types refused
+        log.warning("database refused a value: %s", str(getattr(exc, "orig", exc)).splitlines()[:1])
+        return problem_response(422, "invalid-request", "a value in the request cannot be stored")
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc, Refused):  # from the gate, while the body was being read
+            err = exc.error
+            return problem_response(err.status, err.kind, err.detail, err.problems, err.headers, err.extra)
         if exc.status_code == 400 and exc.detail == _UNPARSABLE_BODY:  # FastAPI's words for it
             return await _unparsable_body(request)
         kind = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")

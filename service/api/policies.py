@@ -23,6 +23,7 @@ from service.api import audit
 from service.api.deps import DB, HR, Anyone, commit, release, settings
 from service.api.engine_gate import Policy, acceptance_problems, diff_policies, parse_policy
 from service.api.errors import ApiError
+from service.api.inputs import PolicyName, VersionName
 from service.auth import Principal
 from service.db.models import PolicyContent, PolicyVersion
 
@@ -159,8 +160,8 @@ def _store_content(db: Session, policy: Policy, at: datetime) -> None:
 async def put_version(
     who: HR,
     db: DB,
-    policy_id: str,
-    version: str,
+    policy_id: PolicyName,
+    version: VersionName,
     request: Request,
     response: Response,
     if_match: Annotated[str | None, Header()] = None,

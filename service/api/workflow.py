@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -30,6 +30,7 @@ from service.api import audit
 from service.api.deps import DB, HR, Id, NotPayroll, Objector, commit, now, release
 from service.api.engine_gate import EvaluatedRun, Policy
 from service.api.errors import ApiError
+from service.api.inputs import Input
 from service.api.policies import load_policy
 from service.api.runs import (
     FactsSnapshot,
@@ -45,16 +46,17 @@ from service.api.runs import (
 )
 from service.auth import Principal
 from service.db.models import Objection, PeriodClaim, PolicyVersion, Run, RunRep
+from service.payroll.feed import feed_time
 
 router = APIRouter(tags=["publication"])
 
 
-class ObjectionRequest(BaseModel):
+class ObjectionRequest(Input):
     rep_id: str = Field(min_length=1)
     reason: str = Field(min_length=1, max_length=4000)
 
 
-class ResolveRequest(BaseModel):
+class ResolveRequest(Input):
     decision: Literal["accepted", "rejected"]
     note: str = Field(default="", max_length=4000)
     fact_import_id: Id | None = None
@@ -223,7 +225,8 @@ def finalize(run_id: Id, request: Request, who: HR, db: DB) -> dict[str, Any]:
             objections=list(open_ids),
         )
     noted = {"results_sha256": run.results_sha256}
-    _transition(db, who, at, run, "published", "run.finalize", noted, status="finalized", finalized_at=at)
+    finalized_at = feed_time(db, at)  # strictly after every earlier finalization: the feed only grows
+    _transition(db, who, at, run, "published", "run.finalize", noted, status="finalized", finalized_at=finalized_at)
     commit(db)
     return run_dict(run, who)
 

@@ -1,9 +1,11 @@
 """Database access for the Merit service: engine construction, sessions and schema upgrades.
 
 The service runs on an embedded SQLite file by default and on PostgreSQL in production. The two
-differ in how they serialise writers, so the differences are confined here: SQLite transactions
-start with ``BEGIN IMMEDIATE`` (one writer at a time, waiting instead of failing with "database is
-locked"), PostgreSQL relies on row locks (``SELECT ... FOR UPDATE``) taken by the API.
+differ in how they serialise writers, so the differences are confined here: SQLite runs in WAL mode,
+its writing transactions start with ``BEGIN IMMEDIATE`` (one writer at a time, waiting instead of
+failing with "database is locked") while reads (`make_read_sessionmaker`) start a deferred
+transaction that never takes the write lock; PostgreSQL relies on row locks
+(``SELECT ... FOR UPDATE``) taken by the API.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
 DEFAULT_DATABASE_URL = "sqlite:///merit.db"
+SQLITE_BUSY_TIMEOUT = 10.0
+"""Seconds a SQLite writer waits for the write lock before the request answers 503 (Retry-After)."""
+READ_ONLY = "merit_read_only"  # execution option of the engine behind read sessions
 SUPPORTED_DRIVERS = ("sqlite", "sqlite+pysqlite", "postgresql+psycopg")
 SUPPORTED_URLS = "sqlite:///PATH (a file) or postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE (psycopg 3)"
 
@@ -87,7 +92,7 @@ def make_engine(database_url: str) -> Engine:
         database_url = _with_driver(url).render_as_string(hide_password=False)
     kwargs: dict[str, Any] = {"future": True}
     if database_url.startswith("sqlite"):
-        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT}
         engine = create_engine(database_url, **kwargs)
         _serialise_sqlite_writers(engine)
         return engine
@@ -109,11 +114,27 @@ def _serialise_sqlite_writers(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # reads see a WAL snapshot and wait for nobody; writers queue for the lock at BEGIN
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+    """Sessions for requests that write; every flush goes through the stored-value guard."""
+    from service.db.guard import guard_flushes
+
+    return guard_flushes(sessionmaker(bind=engine, expire_on_commit=False, autoflush=True))
+
+
+def make_read_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for requests that only read: on SQLite a deferred transaction (no write lock), so a
+    slow writer never makes a read wait; on PostgreSQL the same as `make_sessionmaker`."""
+    return make_sessionmaker(engine.execution_options(**{READ_ONLY: True}))
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Whether a database error means "busy, try again" (SQLite's lock wait ran out)."""
+    text = str(getattr(exc, "orig", None) or exc).lower()
+    return "database is locked" in text or "database is busy" in text or "database table is locked" in text
 
 
 def upgrade(database_url: str, revision: str = "head") -> None:

@@ -17,6 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import httpx
+import pytest
 from service_testkit import (
     AUGUST,
     AUGUST_CORRECTED,
@@ -59,7 +60,8 @@ def test_end_to_end_over_http(database_url: str, clock: Clock) -> None:
 
         pub = c.post(f"/runs/{run_id}/publish", headers=hr)
         assert pub.json()["status"] == "published"
-        assert c.get("/payroll/lines", headers=payroll).json() == {"lines": [], "next_cursor": None}
+        empty = c.get("/payroll/lines", headers=payroll).json()
+        assert empty["lines"] == [] and empty["more"] is False and empty["next_cursor"]
 
         view = c.get(f"/runs/{run_id}/results", headers=rep).json()
         assert [(x["rep_id"], x["total"]) for x in view["results"]] == [("R2", "0.00")]
@@ -93,7 +95,7 @@ def test_end_to_end_over_http(database_url: str, clock: Clock) -> None:
             lines += page.json()["lines"]
             pages += 1
             cursor = page.json()["next_cursor"]
-            if cursor is None:
+            if not page.json()["more"]:
                 break
         assert pages == 3  # 6 lines: R1 commission+bonus, R2 commission, R3 commission+bonus+team award
         assert len({ln["line_id"] for ln in lines}) == len(lines) == 6
@@ -120,7 +122,7 @@ def test_end_to_end_over_http(database_url: str, clock: Clock) -> None:
         )
         # fetching again gives the same lines
         again = c.get("/payroll/lines", params={"period": "2026-08", "limit": 100}, headers=payroll).json()
-        assert again["lines"] == lines and again["next_cursor"] is None
+        assert again["lines"] == lines and again["more"] is False
         # a superseded run never reaches payroll
         assert c.get(f"/runs/{run_id}", headers=hr).json()["status"] == "superseded"
     app.state.db_engine.dispose()
@@ -132,7 +134,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_serve_command_upgrades_and_serves(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_command_upgrades_and_serves(tmp_path: Path, workers: str) -> None:
+    """`merit serve` (and `--workers 2`: two processes on one SQLite file in WAL mode)."""
     port = _free_port()
     url = f"sqlite:///{tmp_path}/served.db"
     code = (
@@ -142,7 +146,7 @@ def test_serve_command_upgrades_and_serves(tmp_path: Path) -> None:
         "a = p.parse_args(sys.argv[1:]); sys.exit(a.func(a))\n"
     )
     proc = subprocess.Popen(
-        [sys.executable, "-c", code, "serve", "--port", str(port), "--database-url", url],
+        [sys.executable, "-c", code, "serve", "--port", str(port), "--workers", workers, "--database-url", url],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -161,6 +165,10 @@ def test_serve_command_upgrades_and_serves(tmp_path: Path) -> None:
         assert httpx.get(f"http://127.0.0.1:{port}/docs", timeout=5).status_code == 200
         unauth = httpx.get(f"http://127.0.0.1:{port}/runs", timeout=5)
         assert unauth.status_code == 401 and unauth.headers["content-type"] == "application/problem+json"
+        tokens = make_tokens(url)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as c:  # new connections: any worker
+            for _ in range(10):
+                assert c.get("/runs", headers=tokens["hr"]).json() == {"runs": []}
     finally:
         proc.terminate()
         proc.wait(timeout=20)

@@ -209,9 +209,9 @@ def test_unexpected_errors_are_a_bare_500(
 
 
 def test_oversized_request_is_a_problem(database_url: str, clock: Clock, tokens: Tokens) -> None:
-    app = create_app(database_url, clock=clock, max_upload_bytes=1000, max_policy_bytes=1000)
+    app = create_app(database_url, clock=clock, max_upload_bytes=1000, max_policy_bytes=1000, max_body_bytes=1000)
     with TestClient(app, raise_server_exceptions=False) as client:
-        # declared over max(1000, 1000) + the 64 KiB multipart allowance: refused before routing
+        # declared over max(1000, 1000) + the 64 KiB allowance: refused once the token was checked
         r = client.post("/fact-imports", content=b"x" * (70 * 1024), headers=tokens["hr"])
         _is_problem(r, 413, "request-too-large")
 

@@ -263,11 +263,11 @@ def test_payroll_pages_are_stable_while_runs_are_finalized(
     clock.advance(hours=1)
     assert app_client.post(f"/runs/{runs['aug']}/finalize", headers=hr).status_code == 200  # during the walk
     walked = list(first["lines"])  # type: ignore[call-overload]
-    cursor = first["next_cursor"]
-    while cursor is not None:
+    cursor, more = first["next_cursor"], first["more"]
+    while more:
         nxt = page(str(cursor))
         walked += nxt["lines"]  # type: ignore[arg-type]
-        cursor = nxt["next_cursor"]
+        cursor, more = nxt["next_cursor"], nxt["more"]
     # July (finalized first): R1 105% -> 2% x 105000 = 2100 + bonus 1000. Then August (see AUGUST_TOTAL):
     # R1 2100 + 1000, R3 3750 + 3000 + South's team award 500. R2 earns nothing and has no line.
     assert [(ln["period"], ln["rep_id"], ln["component"], ln["amount"]) for ln in walked] == [
@@ -283,5 +283,7 @@ def test_payroll_pages_are_stable_while_runs_are_finalized(
     assert {ln["policy_version"] for ln in walked} == {"2026-Q3"}
     # fetching again, in one page or in pages, gives exactly the same lines (same line_ids)
     whole = app_client.get("/payroll/lines?period=2026-Q3", headers=pay).json()
-    assert whole == {"lines": walked, "next_cursor": None}
+    assert whole["lines"] == walked and whole["more"] is False
+    assert whole["next_cursor"] == cursor  # the same position: after the feed's last line
+    assert page(str(cursor))["lines"] == []  # nothing new since
     assert app_client.get("/payroll/lines?period=2026-Q3", headers=pay).json() == whole

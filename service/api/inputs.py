@@ -1,0 +1,44 @@
+"""What every client-sent value must be before the service looks at it, on either database.
+
+PostgreSQL cannot store or even compare a text holding a NUL character (SQLite can), and refuses a
+string longer than its column; so such values are refused here, at the door, with the same 422 on
+both databases, instead of a 500 from one of them. Path and query parameters are checked by
+`deps.require`; JSON bodies by the `Input` base of every request model; what is left (values out
+of files) by the flush guard in `service.db.guard`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Path
+from pydantic import BaseModel, field_validator
+
+NUL_MESSAGE = "must not contain a NUL character"
+NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+"""A policy id or version: the schema's pattern, where `$` (Rust regex) is the end of the text -
+"v1\\n" is refused, not stored and then unusable in a Location header."""
+
+PolicyName = Annotated[str, Path(pattern=NAME, max_length=200, description="letters, digits, '_', '-', '.'")]
+VersionName = Annotated[str, Path(pattern=NAME, max_length=100, description="letters, digits, '_', '-', '.'")]
+
+
+def has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list | tuple):
+        return any(has_nul(v) for v in value)
+    if isinstance(value, dict):
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
+    return False
+
+
+class Input(BaseModel):
+    """The base of every JSON request body: no text in it may hold a NUL character."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if has_nul(value):
+            raise ValueError(NUL_MESSAGE)
+        return value

@@ -1,0 +1,164 @@
+"""The payroll feed: payout lines of finalized, not superseded runs, in an order that only grows.
+
+Lines were computed by the engine when the run was evaluated and never change, and a finalized
+run never changes status again. The feed is ordered by (run finalization time, run id, line row
+id), and `feed_time` makes finalization times strictly increase in the order finalizations
+commit (they are serialised), whatever the clock does - so a run finalized while a client pages
+always lands after everything already final. An opaque cursor names the position after a page's
+last line; every page carries one, also the last and an empty one, so a poller keeps the cursor it
+was last given and never receives a line twice nor misses one.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from service.db.models import Run, RunLine
+
+MAX_ID = 2**31 - 1
+FIELDS = (
+    "line_id",
+    "run_id",
+    "policy_id",
+    "policy_version",
+    "period",
+    "rep_id",
+    "name",
+    "region",
+    "component",
+    "label",
+    "amount",
+)
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+class CursorInvalid(ValueError):
+    """A cursor this server did not issue (or one naming a time or id no run can have)."""
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a page ended: the last line's (run finalization time, run id, line row id)."""
+
+    finalized_at: datetime
+    run_id: int
+    row_id: int
+
+
+START = Position(_EARLIEST, 0, 0)
+"""Before every line: the cursor an empty feed answers with."""
+
+
+def encode_cursor(at: Position) -> str:
+    text = json.dumps([at.finalized_at.astimezone(UTC).isoformat(), at.run_id, at.row_id], separators=(",", ":"))
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> Position:
+    """The position a cursor names; CursorInvalid for anything this server could not have issued."""
+    try:
+        if len(cursor) > 200:
+            raise ValueError("too long")
+        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
+        when, run_id, row_id = raw
+        finalized_at = datetime.fromisoformat(when)
+        if finalized_at.tzinfo is None or not _EARLIEST <= finalized_at < _LATEST:
+            raise ValueError(when)  # out of what any database column (or astimezone) can hold
+        if not all(type(i) is int and 0 <= i <= MAX_ID for i in (run_id, row_id)):
+            raise ValueError(raw)  # ids the database cannot hold would overflow its driver
+        return Position(finalized_at.astimezone(UTC), run_id, row_id)
+    except (ValueError, TypeError, OverflowError, UnicodeDecodeError) as exc:
+        raise CursorInvalid("the cursor is not one this server issued") from exc
+
+
+@dataclass(frozen=True)
+class Page:
+    lines: list[dict[str, Any]]
+    next: Position  # after the last line (the position asked for when there is none)
+    more: bool  # whether lines after `next` were already final when the page was read
+
+
+def page(db: Session, periods: Sequence[str] | None, after: Position | None, limit: int) -> Page:
+    """Up to `limit` lines after `after`, as row tuples, not ORM objects.
+
+    Keyset reads on indexes, never a sort of the whole feed: the finalized runs from the cursor's
+    run on (a small table), then each run's lines after the cursor's line by the (run_id, id)
+    index, until the page is full. A page costs the same at the feed's start as at its end."""
+    at = after or START
+    runs = db.execute(
+        select(Run.id, Run.finalized_at, Run.policy_id, Run.policy_version)
+        .where(Run.status == "finalized", Run.superseded_by_id.is_(None))
+        .where(or_(Run.finalized_at > at.finalized_at, and_(Run.finalized_at == at.finalized_at, Run.id >= at.run_id)))
+        .order_by(Run.finalized_at, Run.id)
+    ).all()
+    lines: list[dict[str, Any]] = []
+    position = at
+    more = False
+    for run_id, finalized_at, policy_id, policy_version in runs:
+        assert finalized_at is not None  # finalized runs only
+        first = at.row_id if (finalized_at, run_id) == (at.finalized_at, at.run_id) else 0
+        stmt = (
+            select(*_LINE_COLUMNS)
+            .where(RunLine.run_id == run_id, RunLine.id > first)
+            .order_by(RunLine.id)
+            .limit(limit - len(lines) + 1)
+        )
+        if periods:
+            stmt = stmt.where(RunLine.period.in_(periods))
+        for row_id, line_id, period, rep_id, name, region, component, label, amount in db.execute(stmt):
+            if len(lines) == limit:
+                more = True
+                break
+            lines.append(
+                {
+                    "line_id": line_id,
+                    "run_id": run_id,
+                    "policy_id": policy_id,
+                    "policy_version": policy_version,
+                    "period": period,
+                    "rep_id": rep_id,
+                    "name": name,
+                    "region": region,
+                    "component": component,
+                    "label": label,
+                    "amount": amount,
+                }
+            )
+            position = Position(finalized_at, run_id, row_id)
+        if more:
+            break
+    return Page(lines, position, more)
+
+
+_LINE_COLUMNS = (
+    RunLine.id,
+    RunLine.line_id,
+    RunLine.period,
+    RunLine.rep_id,
+    RunLine.name,
+    RunLine.region,
+    RunLine.component,
+    RunLine.label,
+    RunLine.amount,
+)
+
+
+def feed_time(db: Session, now: datetime) -> datetime:
+    """The finalization time for a run finalized `now`: after every earlier finalization's, by
+    at least a microsecond, so feed order is commit order even with a frozen or stepped-back clock.
+    Call it under the finalization lock."""
+    latest = db.scalar(select(func.max(Run.finalized_at)).where(Run.status == "finalized"))
+    if latest is not None:
+        latest = latest if latest.tzinfo else latest.replace(tzinfo=UTC)
+        if latest >= now:
+            return latest + timedelta(microseconds=1)
+    return now

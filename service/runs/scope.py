@@ -1,0 +1,73 @@
+"""Whose result lines a manager sees: each line by its own region.
+
+A quarter result rolls up a rep's months, and names the region of the rep's last month. A rep who
+moved from East to South in August was shown, months and all, to the South manager and not at
+all to the East manager. A manager now sees a quarter line (with the months of their regions in
+it) when the quarter names one of their regions, and otherwise just the rep's month lines that
+were in their regions, as lines of their own - every line scoped by its own region.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Collection
+from typing import Any
+
+_PARSED: OrderedDict[str, dict[str, Any]] = OrderedDict()
+_PARSED_LOCK = threading.Lock()
+PARSED_KEPT = 8
+"""Results documents kept parsed (by their sha256) for scoped views."""
+BY_REP = "\x00by_rep"  # a key no JSON document of the engine has: the result lines per rep id
+
+
+def parsed_results(sha256: str, load: Callable[[], bytes]) -> dict[str, Any]:
+    """The results document with this sha256, parsed once per process (it never changes).
+
+    A rep's or manager's view is cut from the whole document; parsing a 2 MB document per request
+    cost more than everything else in it. The caller must not change the returned document, and
+    must leave out its `BY_REP` key (the lines per rep id) when writing it."""
+    with _PARSED_LOCK:
+        doc = _PARSED.get(sha256)
+        if doc is not None:
+            _PARSED.move_to_end(sha256)
+            return doc
+    doc = json.loads(load())
+    by_rep: dict[str, list[Any]] = {}
+    for line in doc.get("results", []):
+        if isinstance(line, dict):
+            by_rep.setdefault(str(line.get("rep_id")), []).append(line)
+    doc = {**doc, BY_REP: by_rep}
+    with _PARSED_LOCK:
+        _PARSED[sha256] = doc
+        while len(_PARSED) > PARSED_KEPT:
+            _PARSED.popitem(last=False)
+    return doc
+
+
+def _mine(line: dict[str, Any], regions: Collection[str]) -> bool:
+    return line.get("region") in regions
+
+
+def manager_lines(results: list[Any], regions: Collection[str]) -> list[dict[str, Any]]:
+    """The result lines of `results` (the engine's results document) a manager of `regions` sees."""
+    out: list[dict[str, Any]] = []
+    for line in results:
+        if not isinstance(line, dict):
+            continue
+        months = [m for m in line.get("months") or () if isinstance(m, dict)]
+        if _mine(line, regions):
+            out.append({**line, "months": [m for m in months if _mine(m, regions)]} if months else line)
+        else:
+            out.extend(m for m in months if _mine(m, regions))
+    return out
+
+
+def line_regions(results: list[Any]) -> dict[tuple[str, str], str | None]:
+    """(rep_id, period) -> that line's own region, month lines included (for payout lines)."""
+    out: dict[tuple[str, str], str | None] = {}
+    for line in results:
+        for ln in (*(getattr(line, "months", None) or ()), line):
+            out[(ln.rep_id, str(ln.period))] = ln.region
+    return out

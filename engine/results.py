@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from engine.evaluation import ZERO, Derived, Line, metric_reads
+from engine.lines import ZERO, Derived, Line, metric_reads
 from engine.metrics import Ratio, format_ratio, metric_value
 from engine.policy import Policy
 from engine.tiers import money_text

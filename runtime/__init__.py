@@ -1,0 +1,1 @@
+"""Adapters around the pure engine: loaders, worker processes, process-wide settings."""

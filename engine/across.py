@@ -19,7 +19,7 @@ from typing import Any, cast
 from engine import explain
 from engine.awards import in_rank_order, leaders
 from engine.compiler import NONE, CompiledPolicy
-from engine.crossline import Combined, Partial, Ranking, Sums, add_to, combine
+from engine.crossline import Combined, Partial, Ranking, Sums, combine
 from engine.decisions import Decider, key_table
 from engine.factcache import FactsCache
 from engine.lines import ZERO, AwardLine, Fired, Line
@@ -31,7 +31,31 @@ from engine.tiers import money_text
 
 Numbers = Mapping[str, Decimal | None]
 Metrics = Mapping[str, Ratio | None]
+_SUM_START = Decimal(0)  # sums start here, as `engine.crossline.add_to` does
 GroupSums = tuple[list[str | None], dict[str, Sums], bool]  # each line's group, each group's sums, rounded?
+
+
+Placing = tuple[list[int], list[int], int]  # per line its rank and tie size; how many were ranked
+
+
+def _group_totals(sums: dict[str, GroupSums]) -> dict[str, dict[str, tuple[Sums, int]]]:
+    """Per group award, per group: its sums and member count (one partition's, or the team's)."""
+    out = {}
+    for award_id, (keys, by_key, _) in sums.items():
+        counts = Counter(keys)
+        out[award_id] = {key: (s, counts[key]) for key, s in by_key.items()}
+    return out
+
+
+def _placed(vals: list[Any], depth: int | None, fills: list[tuple[int, int, int]], ranked: int) -> Placing:
+    """Each line's team-wide rank (0: no value; depth + 1: somewhere below depth) and tie size."""
+    below = 0 if depth is None else depth + 1
+    rank = [0 if v is None else below for v in vals]
+    tied = [0 if v is None else 1 for v in vals]
+    for index, r, t in fills:
+        rank[index] = r
+        tied[index] = t
+    return rank, tied, ranked
 
 
 class Stage:
@@ -56,6 +80,7 @@ class CrossLine:
     explain: bool
     exchange: Callable[[Partial], Combined] | None
     _flags: dict[tuple[tuple[str, bool], ...], Mapping[str, bool]]
+    _flag_steps: dict[tuple[int, str, bool], Mapping[str, bool]]
     _intern: Callable[[tuple[Fired, ...]], tuple[Fired, ...]]
 
     # ------------------------------------------------------------ summaries
@@ -64,20 +89,21 @@ class CrossLine:
         columns = self.policy.metrics[award.metric].columns
 
         def make() -> GroupSums:
+            keys: list[str | None] = [getattr(line, award.group_by) for line in stage.lines]
+            members: dict[str, list[Numbers]] = {}
+            for key, numbers in zip(keys, stage.numbers, strict=True):
+                if key is not None:
+                    members.setdefault(key, []).append(numbers)
             context = decimal.getcontext().copy()
             context.clear_flags()
-            keys: list[str | None] = [getattr(line, award.group_by) for line in stage.lines]
             groups: dict[str, Sums] = {}
-            for key, numbers in zip(keys, stage.numbers, strict=True):
-                if key is None:
-                    continue
-                sums = groups.get(key)
-                if sums is None:
-                    sums = groups[key] = dict.fromkeys(columns)
-                for col in sums:
-                    v = numbers.get(col)
-                    if v is not None:
-                        add_to(sums, col, v, context)
+            with decimal.localcontext(context):  # sums as `add_to` adds them; the flags tell if one rounded
+                for key, rows in members.items():
+                    sums: Sums = {}
+                    for col in columns:
+                        present = [v for n in rows if (v := n.get(col)) is not None]
+                        sums[col] = sum(present, _SUM_START) if present else None
+                    groups[key] = sums
             return keys, groups, bool(context.flags[decimal.Inexact])
 
         return self.cache.memo(("groups", stage.period, award.group_by, columns), make)
@@ -90,24 +116,26 @@ class CrossLine:
             )
         return self.cache.memo(("ranked", stage.period, name), lambda: [n.get(name) for n in stage.numbers])
 
+    def _candidates(
+        self, vals: list[Any], order: str, depth: int | None
+    ) -> tuple[list[int], list[Ratio | Decimal], int]:
+        """A ranking's values that can matter in this partition (see engine.crossline.Partial)."""
+        chosen = leaders(vals, order, depth) if depth is not None else range(len(vals))
+        indices = [i for i in chosen if vals[i] is not None]
+        ranked = cast(list[Ratio | Decimal], [vals[i] for i in indices])
+        if depth is None and self.exchange is not None:  # every rep: each partition sorts its own share
+            indices, ranked = in_rank_order(indices, ranked, order)
+        return indices, ranked, len(vals) - vals.count(None)
+
     def _partial(self, stage: Stage, sums: dict[str, GroupSums], values: dict[str, list[Any]]) -> Partial:
         """This partition's share of the cross-line decisions (see engine.crossline)."""
-        groups = {}
-        inexact = False
-        for award_id, (keys, by_key, rounded) in sums.items():
-            counts = Counter(keys)
-            groups[award_id] = {key: (s, counts[key]) for key, s in by_key.items()}
-            inexact = inexact or rounded
-        rankings = {}
-        for (name, order), depth in stage.plan.depths.items():
-            vals = values[name]
-            chosen = leaders(vals, order, depth) if depth is not None else range(len(vals))
-            indices = [i for i in chosen if vals[i] is not None]
-            ranked = cast(list[Ratio | Decimal], [vals[i] for i in indices])
-            if depth is None and self.exchange is not None:  # every rep: each partition sorts its own share
-                indices, ranked = in_rank_order(indices, ranked, order)
-            rankings[(name, order)] = (indices, ranked, len(vals) - vals.count(None))
-        return Partial(groups, rankings, stage.plan.depths, inexact, len(stage.lines))
+        rankings = {
+            (name, order): self._candidates(values[name], order, depth)
+            for (name, order), depth in stage.plan.depths.items()
+        }
+        return Partial(
+            _group_totals(sums), rankings, stage.plan.depths, any(s[2] for s in sums.values()), len(stage.lines)
+        )
 
     # ------------------------------------------------------------ decisions
     def _cross(self, stage: Stage) -> None:
@@ -115,43 +143,31 @@ class CrossLine:
         plan = stage.plan
         sums = {a.id: self._group_sums(stage, a) for a in plan.groups}
         values = {name: self._values(stage, name, is_metric) for name, is_metric in plan.ranked}
-        if self.exchange is None:  # the whole team: its summary depends on facts and definitions only
-            combined, placings = self.cache.memo(
-                ("combined", stage.period, plan.cross_signature), lambda: self._placings(stage, sums, values, None)
-            )
+        if self.exchange is None:  # the whole team: group totals are the sums, ranks are over all
+            totals = _group_totals(sums)
+            placings = {r: self._placing(stage, r, depth, values[r[0]]) for r, depth in plan.depths.items()}
         else:
-            combined, placings = self._placings(stage, sums, values, self.exchange)
+            combined = self.exchange(self._partial(stage, sums, values))
+            totals = combined.groups
+            placings = {r: _placed(values[r[0]], depth, *combined.rankings[r]) for r, depth in plan.depths.items()}
         for award in plan.awards:
             if isinstance(award, GroupAward):
-                self._group_award(award, stage, sums[award.id][0], combined.groups.get(award.id, {}))
+                self._group_award(award, stage, sums[award.id][0], totals.get(award.id, {}))
             else:
                 self._rank_award(award, stage, values[award.rank_by], *placings[(award.rank_by, award.order)])
         for rule_def in plan.eligibility:
             rank = placings[(rule_def.rank_by, rule_def.order)][0] if rule_def.rank_by is not None else None
             self._eligibility(rule_def, stage, rank)
 
-    def _placings(
-        self,
-        stage: Stage,
-        sums: dict[str, GroupSums],
-        values: dict[str, list[Any]],
-        exchange: Callable[[Partial], Combined] | None,
-    ) -> tuple[Combined, dict[Ranking, tuple[list[int], list[int], int]]]:
-        partial = self._partial(stage, sums, values)
-        combined = combine([partial])[0] if exchange is None else exchange(partial)
-        placings = {}
-        for ranking, depth in stage.plan.depths.items():
-            # each line's team-wide rank (0: no value; depth + 1: somewhere below depth), tie size
-            vals = values[ranking[0]]
-            below = 0 if depth is None else depth + 1
-            rank = [0 if v is None else below for v in vals]
-            tied = [0 if v is None else 1 for v in vals]
-            fills, ranked = combined.rankings[ranking]
-            for index, r, t in fills:
-                rank[index] = r
-                tied[index] = t
-            placings[ranking] = (rank, tied, ranked)
-        return combined, placings
+    def _placing(self, stage: Stage, ranking: Ranking, depth: int | None, vals: list[Any]) -> Placing:
+        """One ranking over the whole team, remembered while its values are the very same."""
+
+        def make() -> Placing:
+            partial = Partial({}, {ranking: self._candidates(vals, ranking[1], depth)}, {ranking: depth})
+            return _placed(vals, depth, *combine([partial])[0].rankings[ranking])
+
+        key = ("placing", stage.period, ranking, depth, self.policy.metrics.get(ranking[0]))
+        return self.cache.over(key, vals, make)
 
     def _group_award(
         self, award: GroupAward, stage: Stage, keys: list[str | None], totals: Mapping[str, tuple[Sums, int]]
@@ -243,41 +259,39 @@ class CrossLine:
 
     def _eligibility(self, rule_def: EligibilityRule, stage: Stage, rank: list[int] | None) -> None:
         decider = Decider(self.cp, f"eligibility:{rule_def.id}")
-        for i, line in enumerate(stage.lines):
-            values = self._condition_values(rule_def, line, stage.numbers[i], stage.metrics[i], rank[i] if rank else 0)
-            if any(v is None for v in values):
-                line.flags = self._flag(line.flags, rule_def.id, False)
-                line.warn(f"{rule_def.id}: a condition's value is not available; not eligible")
+        columns = [self._condition_column(c.value, stage, rank) for c in rule_def.conditions]
+        flag = rule_def.id
+        for line, values in zip(stage.lines, zip(*columns, strict=True), strict=True):
+            if None in values:
+                line.flags = self._flag(line.flags, flag, False)
+                line.warn(f"{flag}: a condition's value is not available; not eligible")
                 continue
             rule = decider.rule_for(values)
-            line.flags = self._flag(line.flags, rule_def.id, bool(rule.outcome))
+            line.flags = self._flag(line.flags, flag, bool(rule.outcome))
             if self.explain:
                 line.why += (Fired(rule, explain.eligibility, (rule_def, values)),)
 
-    def _condition_values(
-        self, rule_def: EligibilityRule, line: Line, numbers: Numbers, metrics: Metrics, rank: int
-    ) -> tuple[Decimal | int | None, ...]:
-        out: list[Decimal | int | None] = []
-        for cond in rule_def.conditions:
-            name = cond.value
-            if name == "rank":
-                out.append(rank or None)
-            elif name.endswith("_months"):
-                light = name[: -len("_months")]
-                out.append(sum(1 for m in line.month_lines if m.light == light))
-            elif name == "months":
-                out.append(len(line.month_lines))
-            elif name in self.policy.metrics:
-                v = metrics.get(name)
-                out.append(None if v is None else v.value)
-            else:
-                out.append(numbers.get(name))
-        return tuple(out)
+    def _condition_column(self, name: str, stage: Stage, rank: list[int] | None) -> list[Decimal | int | None]:
+        """Each line's value of one eligibility condition (None: not available)."""
+        if name == "rank":
+            return [r or None for r in rank] if rank is not None else [None] * len(stage.lines)
+        if name.endswith("_months"):
+            light = name[: -len("_months")]
+            return [sum(1 for m in line.month_lines if m.light == light) for line in stage.lines]
+        if name == "months":
+            return [len(line.month_lines) for line in stage.lines]
+        if name in self.policy.metrics:
+            return [None if (v := m.get(name)) is None else v.value for m in stage.metrics]
+        return [n.get(name) for n in stage.numbers]
 
     def _flag(self, flags: Mapping[str, bool], flag: str, value: bool) -> Mapping[str, bool]:
         """Flags are shared, read-only mappings: a team has only a few distinct combinations."""
-        items = (*flags.items(), (flag, value))
-        hit = self._flags.get(items)
+        step = (id(flags), flag, value)  # the flags objects are kept alive by `_flags`
+        hit = self._flag_steps.get(step)
         if hit is None:
-            hit = self._flags[items] = MappingProxyType(dict(items))
+            items = (*flags.items(), (flag, value))
+            hit = self._flags.get(items)
+            if hit is None:
+                hit = self._flags[items] = MappingProxyType(dict(items))
+            self._flag_steps[step] = hit
         return hit

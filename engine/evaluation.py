@@ -22,6 +22,7 @@ fired; the words are written by `engine.explain` only when output reads them.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -33,7 +34,7 @@ from engine.crossline import Combined, Partial
 from engine.decisions import Decided, decided
 from engine.factcache import FactsCache, cache_for
 from engine.facts import STANDARD_NUMBER_COLUMNS, FactRow, FactSet
-from engine.lines import ZERO, Context, Fired, Line, Render, row_numbers, sum_rows
+from engine.lines import NO_FLAGS, ZERO, AwardLine, Context, Fired, Line, Render, row_numbers, sum_rows
 from engine.metrics import Ratio, format_ratio
 from engine.periods import Month, Period, Quarter, months_of, parse_period
 from engine.plan import Plan
@@ -41,8 +42,9 @@ from engine.policy import Policy, PolicyLibrary, Tier
 from engine.problems import MeritInputError, Problem
 from engine.results import Evaluation
 from engine.rules import Rule, Scale
-from engine.tiers import commission_for, flat_commission
+from engine.tiers import commission_for, flat_payer
 
+NO_FLAGS_ITEMS: tuple[tuple[str, bool], ...] = ()  # keeps NO_FLAGS (and its id) among the flags
 Progress = Callable[[int], None]  # called with the number of rep-months evaluated so far
 Measured = tuple[dict[str, Ratio | None], tuple[str, ...]]  # a line's metric values, and its warnings
 
@@ -63,6 +65,31 @@ def measure(plan: Plan, numbers: Numbers) -> Measured:
     return metrics, warnings
 
 
+def measure_column(plan: Plan, numbers: list[Numbers]) -> list[Measured]:
+    """`measure` of every line, a metric at a time (the slow per-line way only where one warns)."""
+    read = [(name, value_of) for name, _, value_of, _ in plan.metrics if value_of is not None]
+    values = [[value_of(n) for n in numbers] for _, value_of in read]
+    names = [name for name, _ in read]
+    if not names:
+        metrics: list[dict[str, Ratio | None]] = [{} for _ in numbers]
+    elif len(names) == 1:
+        (name,) = names
+        metrics = [{name: v} for v in values[0]]
+    else:
+        metrics = [dict(zip(names, vs, strict=True)) for vs in zip(*values, strict=True)]
+    warn: set[int] = set()
+    for column in values:
+        warn.update(i for i, v in enumerate(column) if v is None)
+    for _, _, value_of, available in plan.metrics:
+        if value_of is None:
+            warn.update(i for i, n in enumerate(numbers) if not available(n))
+    none: tuple[str, ...] = ()
+    out = [(m, none) for m in metrics]
+    for i in warn:
+        out[i] = (metrics[i], measure(plan, numbers[i])[1])
+    return out
+
+
 class Evaluator(CrossLine):
     """One evaluation: a compiled policy, the facts, and what is decided period by period."""
 
@@ -78,7 +105,8 @@ class Evaluator(CrossLine):
     ) -> None:
         """`exchange` is how a partition of the reps (runtime.parallel) learns the team-wide group
         totals and ranks; without it the facts are the whole team. `cache` shares what depends
-        only on the facts with other evaluations of them; `explain=False` records no reasons."""
+        only on the facts with other evaluations of them; `explain=False` records no reasons and
+        no scores (see `evaluate`)."""
         self.progress = progress
         self.exchange = exchange
         self.explain = explain
@@ -89,9 +117,10 @@ class Evaluator(CrossLine):
         self.cache = cache_for(facts, cache)
         self.columns = number_columns(policy, facts)
         self.context = Context(policy, self.columns)
-        self.plans = {kind: Plan(policy, self.cp, kind) for kind in ("month", "quarter")}
+        self.plans = {kind: Plan(policy, self.cp, kind, scored=explain) for kind in ("month", "quarter")}
         self._whys: dict[tuple[Fired, ...], tuple[Fired, ...]] = {}
-        self._flags: dict[tuple[tuple[str, bool], ...], Mapping[str, bool]] = {}
+        self._flags: dict[tuple[tuple[str, bool], ...], Mapping[str, bool]] = {NO_FLAGS_ITEMS: NO_FLAGS}
+        self._flag_steps: dict[tuple[int, str, bool], Mapping[str, bool]] = {}
         p = policy
         self._tiers = {t.id: t for t in p.commission.tiers} if p.commission is not None else {}
         self._bonus = {t.id: p.money(t.bonus) for t in self._tiers.values()}
@@ -120,7 +149,9 @@ class Evaluator(CrossLine):
         return self._keys(period, (name, self.policy.metrics.get(name)), scale, values)
 
     def _measured(self, plan: Plan, period: str, numbers: Sequence[Numbers]) -> list[Measured]:
-        return self.cache.column(("metrics", period, plan.metrics_signature), numbers, lambda n: measure(plan, n))
+        return self.cache.columns(
+            ("metrics", period, plan.metrics_signature), numbers, lambda n: measure_column(plan, n)
+        )
 
     # ------------------------------------------------------------ per-line decisions
     def _lights(self, period: str, lines: list[Line], metrics: Sequence[Metrics]) -> list[Fired | None]:
@@ -152,6 +183,7 @@ class Evaluator(CrossLine):
         basis_of = [m.get(c.basis) for m in metrics]
         keys = self._metric_keys(period, c.basis, decided.scale, basis_of)
         policy, records, flat, bonuses = self.policy, decided.records, c.mode == "flat", self._bonus
+        pay = flat_payer(policy)
         out: list[Fired | None] = []
         for line, key, nums, basis in zip(lines, keys, numbers, basis_of, strict=True):
             base = nums.get(c.base)
@@ -166,7 +198,7 @@ class Evaluator(CrossLine):
                 continue  # no tier reached: no commission, no bonus
             line.tier = tier.id
             if flat:
-                line.commission = flat_commission(policy, tier, base)
+                line.commission = pay(tier.rate, base)
                 line.bonus = bonuses[tier.id]
             else:
                 line.commission, line.bonus, _ = commission_for(policy, tier, base, basis)  # type: ignore[arg-type]
@@ -234,7 +266,9 @@ class Evaluator(CrossLine):
         """Every rep's quarter line: its months evaluated, rolled up, then the quarter's decisions."""
         per_month = [self.month(m) for m in quarter.months]
         period, plan, context = str(quarter), self.plans["quarter"], self.context
-        groups = self.cache.memo(("quarter", period), lambda: _quarter_groups(self.facts, quarter))
+        base = self.cache.from_base(("quarter", period))
+        base_facts = None if base is None else self.cache.base.facts  # type: ignore[union-attr]
+        groups = self.cache.memo(("quarter", period), lambda: _quarter_groups(self.facts, quarter, base_facts, base))
         columns = self.columns
         numbers: Sequence[Numbers] = self.cache.column(
             ("numbers", period, columns), [g[2] for g in groups], lambda rows: sum_rows(rows, columns)
@@ -248,10 +282,15 @@ class Evaluator(CrossLine):
             line = Line(
                 rep_id, last.name, last.region, last.product_line, last.manager_id, period, context, months=months
             )
-            line.warnings = notes + warnings
-            line.commission = sum((m.commission for m in months), ZERO)
-            line.bonus = sum((m.bonus for m in months), ZERO)
-            line.awards = tuple(a for m in months for a in m.awards)
+            line.warnings = notes + warnings if notes else warnings
+            commission = bonus = ZERO
+            awards: tuple[AwardLine, ...] = ()
+            for m in months:
+                commission += m.commission
+                bonus += m.bonus
+                if m.awards:
+                    awards += m.awards
+            line.commission, line.bonus, line.awards = commission, bonus, awards
             lines.append(line)
         lights = self._lights(period, lines, metrics)
         ratings = self._ratings(plan, period, lines, metrics)
@@ -263,28 +302,49 @@ class Evaluator(CrossLine):
 QuarterGroup = tuple[str, tuple[tuple[int, int], ...], tuple[FactRow, ...], tuple[str, ...]]
 
 
-def _quarter_groups(facts: FactSet, quarter: Quarter) -> list[QuarterGroup]:
+def _quarter_groups(
+    facts: FactSet, quarter: Quarter, base_facts: FactSet | None = None, base: list[QuarterGroup] | None = None
+) -> list[QuarterGroup]:
     """Per rep (sorted): where its month lines are (month index, line index), its rows, and what
-    its quarter line warns about its months (a month without facts, a change of region)."""
-    by_rep: dict[str, tuple[list[tuple[int, int]], list[FactRow]]] = {}
-    for mi, month in enumerate(quarter.months):
-        for i, row in enumerate(facts.for_month(month)):
-            where, rows = by_rep.setdefault(row.rep_id, ([], []))
-            where.append((mi, i))
-            rows.append(row)
+    its quarter line warns about its months (a month without facts, a change of region).
+
+    `base`: the same for `base_facts`, taken over when both hold the same reps month by month."""
     names = [str(m) for m in quarter.months]
-    out = []
-    for rep_id in sorted(by_rep):
-        where, rows = by_rep[rep_id]
-        notes: tuple[str, ...] = ()
-        if len(rows) < 3:
-            have = {str(r.period) for r in rows}
-            notes += tuple(f"no facts for {name}" for name in names if name not in have)
-        last = rows[-1].region
-        if any(r.region != last for r in rows):
-            notes += ("region changed within the quarter: " + " -> ".join(str(r.region) for r in rows),)
-        out.append((rep_id, tuple(where), tuple(rows), notes))
-    return out
+    per_month = [facts.for_month(m) for m in quarter.months]
+    if base is not None and base_facts is not None:
+        before = [base_facts.for_month(m) for m in quarter.months]
+        if all(
+            len(a) == len(b) and all(x.rep_id == y.rep_id for x, y in zip(a, b, strict=True))
+            for a, b in zip(per_month, before, strict=True)
+        ):
+            out = []
+            for rep_id, where, was, notes in base:
+                rows = tuple(per_month[mi][i] for mi, i in where)
+                same = all(map(operator.is_, rows, was))
+                out.append((rep_id, where, was if same else rows, notes if same else _quarter_notes(rows, names)))
+            return out
+    by_rep: dict[str, tuple[list[tuple[int, int]], list[FactRow]]] = {}
+    for mi, rows_of_month in enumerate(per_month):
+        for i, row in enumerate(rows_of_month):
+            at, rows_of_rep = by_rep.setdefault(row.rep_id, ([], []))
+            at.append((mi, i))
+            rows_of_rep.append(row)
+    return [
+        (rep_id, tuple(at), tuple(rows_of_rep), _quarter_notes(rows_of_rep, names))
+        for rep_id in sorted(by_rep)
+        for at, rows_of_rep in [by_rep[rep_id]]
+    ]
+
+
+def _quarter_notes(rows: Sequence[FactRow], names: list[str]) -> tuple[str, ...]:
+    notes: tuple[str, ...] = ()
+    if len(rows) < 3:
+        have = {str(r.period) for r in rows}
+        notes += tuple(f"no facts for {name}" for name in names if name not in have)
+    last = rows[-1].region
+    if any(r.region != last for r in rows):
+        notes += ("region changed within the quarter: " + " -> ".join(str(r.region) for r in rows),)
+    return notes
 
 
 def number_columns(policy: Policy, facts: FactSet) -> tuple[str, ...]:
@@ -308,8 +368,12 @@ def evaluate(
     With a single `Policy` and `enforce_effective=False` its effective dates are not checked:
     that is how a candidate version is tried against HR's scenarios, and a what-if scenario is
     costed. `cache` (a `FactsCache` of these facts) reuses what earlier evaluations of the same
-    facts computed; `explain=False` decides the same but records no reasons (lines then have no
-    explanation): what a simulation, which compares money, asks for.
+    facts computed.
+
+    `explain=False` is what a simulation, which compares money and people, asks for: the same
+    decisions on lights, tiers, commission, bonus, awards and eligibility, the same warnings, but
+    no reasons (lines have no explanation) and no scorecard (its rating pays nothing and decides
+    nothing else, so lines have no rating). Output of such lines is for comparisons, not for a run.
     """
     per = period_of(period)
     chosen = policy.for_period(per) if isinstance(policy, PolicyLibrary) else policy

@@ -18,6 +18,7 @@ evaluator (issue 14) would compute in one pass.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any, TypeVar
 
@@ -42,20 +43,46 @@ class FactsCache:
             hit = self._memo[key] = make()
         return hit
 
+    def from_base(self, key: Hashable) -> Any:
+        """What the base cache remembered under `key` (None without a base or such a value)."""
+        return None if self.base is None else self.base._memo.get(key)
+
+    def over(self, key: Hashable, items: Sequence[Any], make: Callable[[], T]) -> T:
+        """`make()` once per key, from `items`; the base cache's value when it made the same key from
+        the very same items (element by element), e.g. a ranking whose values a scenario left alone."""
+        hit = self._memo.get(key, _MISSING)
+        if hit is not _MISSING:
+            return hit[1]
+        done = self.base._memo.get(key) if self.base is not None else None
+        if done is not None and len(done[0]) == len(items) and all(map(operator.is_, done[0], items)):
+            value = done[1]
+        else:
+            value = make()
+        self._memo[key] = (items, value)
+        return value
+
     def column(self, key: Hashable, items: Sequence[Any], compute: Callable[[Any], T]) -> list[T]:
-        """`[compute(item) for item in items]` once per key.
+        """`[compute(item) for item in items]` once per key (see `columns`)."""
+        return self.columns(key, items, lambda todo: [compute(item) for item in todo])
+
+    def columns(self, key: Hashable, items: Sequence[Any], compute: Callable[[list[Any]], list[T]]) -> list[T]:
+        """`compute(items)` (one value per item, a whole column at once) once per key.
 
         With a base cache that computed the same key, an item that is the base's item at the same
-        position (the same object, or a tuple of the same objects) takes the base's value.
+        position (the same object, or a tuple of the same objects) takes the base's value; only
+        the others are computed.
         """
         hit = self._memo.get(key, _MISSING)
         if hit is not _MISSING:
             return hit[1]
         done = self.base._memo.get(key) if self.base is not None else None
         if done is not None and len(done[0]) == len(items):
-            out = [v if _same(b, item) else compute(item) for b, v, item in zip(done[0], done[1], items, strict=True)]
+            out = list(done[1])
+            todo = [i for i, (b, item) in enumerate(zip(done[0], items, strict=True)) if not _same(b, item)]
+            for i, v in zip(todo, compute([items[i] for i in todo]), strict=True):
+                out[i] = v
         else:
-            out = [compute(item) for item in items]
+            out = compute(list(items))
         self._memo[key] = (items, out)
         return out
 

@@ -182,7 +182,12 @@ class Line(Payout):
         return sum_rows([m.row for m in self.months], [c for c in columns if c is not None and c in have])  # type: ignore[misc]
 
     def number(self, column: str) -> Decimal | None:
-        """One of `numbers`."""
+        """One of `numbers` (target and actual without building the others)."""
+        row = self.row
+        if column == "target":
+            return row.target if row is not None else sum([m.row.target for m in self.months], _SUM_START)  # type: ignore[union-attr]
+        if column == "actual":
+            return row.actual if row is not None else sum([m.row.actual for m in self.months], _SUM_START)  # type: ignore[union-attr]
         return self.numbers_of((column,)).get(column)
 
     def metric(self, name: str) -> Ratio | None:

@@ -21,10 +21,11 @@ from engine.scorecard import Scoring
 class Plan:
     """The per-kind plan of one evaluation (see the module docstring)."""
 
-    def __init__(self, policy: Policy, cp: CompiledPolicy, kind: str) -> None:
+    def __init__(self, policy: Policy, cp: CompiledPolicy, kind: str, scored: bool = True) -> None:
+        """`scored=False` leaves the scorecard out: its rating pays nothing (see `evaluate`)."""
         self.kind = kind
         card = policy.scorecard
-        self.scoring = Scoring(card) if card is not None and card.period == kind else None
+        self.scoring = Scoring(card) if scored and card is not None and card.period == kind else None
         self.awards = tuple(a for a in policy.awards if a.period == kind)
         self.groups = tuple(a for a in self.awards if isinstance(a, GroupAward))
         self.eligibility = tuple(e for e in policy.eligibility if e.period == kind)
@@ -58,12 +59,6 @@ class Plan:
         )
         #: what the metrics column depends on besides the facts
         self.metrics_signature: Hashable = tuple((name, m, name in read) for name, m in policy.metrics.items())
-        #: what the cross-line summaries (group sums, placings) depend on besides the facts
-        self.cross_signature: Hashable = (
-            tuple((a.id, a.group_by, policy.metrics[a.metric].columns) for a in self.groups),
-            tuple((name, policy.metrics.get(name)) for name, _ in self.ranked),
-            tuple(self.depths.items()),
-        )
 
 
 def counts_months(name: str) -> bool:

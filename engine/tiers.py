@@ -9,6 +9,7 @@ This module is the one place those rules are written.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from fractions import Fraction
 from typing import NamedTuple
@@ -61,7 +62,23 @@ def capped(policy: Policy, amount: Decimal) -> Decimal:
 
 def flat_commission(policy: Policy, tier: Tier, base: Decimal) -> Decimal:
     """`flat` mode: the whole base at the reached tier's rate, rounded, capped."""
-    return capped(policy, policy.money(base * tier.rate))
+    return flat_payer(policy)(tier.rate, base)
+
+
+def flat_payer(policy: Policy) -> Callable[[Decimal, Decimal], Decimal]:
+    """`flat_commission` as a function of (rate, base) with the policy's rounding and cap looked up
+    once: what the evaluator calls per line."""
+    money = policy.money
+    cap = policy.commission.cap if policy.commission is not None else None
+    if cap is None:
+        return lambda rate, base: money(base * rate)
+    capped_amount = money(cap)
+
+    def pay(rate: Decimal, base: Decimal) -> Decimal:
+        amount = money(base * rate)
+        return capped_amount if amount > cap else amount
+
+    return pay
 
 
 def commission_for(policy: Policy, tier: Tier, base: Decimal, basis: Ratio) -> CommissionMoney:

@@ -68,6 +68,8 @@ def _bsd(b: Decimal, s: Decimal) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class RepDifference:
+    """One rep whose pay differs between baseline and scenario, with the reasons in words."""
+
     rep_id: str
     name: str | None
     region: str | None
@@ -78,9 +80,11 @@ class RepDifference:
 
     @property
     def delta(self) -> Decimal:
+        """Scenario minus baseline: what the rep gains (negative: loses)."""
         return self.scenario - self.baseline
 
     def as_dict(self) -> dict[str, Any]:
+        """The difference as the result document shows it (money as text)."""
         return {
             "rep_id": self.rep_id,
             "name": self.name,
@@ -161,6 +165,8 @@ def _reasons(b: Line | None, s: Line | None, labels: Mapping[str, str], quarter:
 
 @dataclass
 class SimulationResult:
+    """A baseline and a scenario compared: what `merit simulate` prints and the API stores (`as_dict`)."""
+
     period: str
     baseline_policy: Policy
     scenario_policy: Policy
@@ -191,14 +197,17 @@ class SimulationResult:
     # ------------------------------------------------------------ the numbers
     @property
     def baseline_total(self) -> Decimal:
+        """The baseline's payout over the reported reps."""
         return total_of(ln.total for ln in self.baseline)
 
     @property
     def scenario_total(self) -> Decimal:
+        """The scenario's payout over the reported reps."""
         return total_of(ln.total for ln in self.scenario)
 
     @property
     def delta(self) -> Decimal:
+        """What the scenario costs more (negative: saves)."""
         return self.scenario_total - self.baseline_total
 
     @staticmethod
@@ -226,9 +235,11 @@ class SimulationResult:
         return {"tiers": order, "matrix": matrix, "moved": moved}
 
     def moved(self, from_tier: str, to_tier: str) -> int:
+        """How many month lines moved from one tier to another."""
         return int(self.tier_migration()["matrix"].get(from_tier, {}).get(to_tier, 0))
 
     def eligible_counts(self) -> dict[str, dict[str, int]]:
+        """Reps flagged per eligibility rule, before and after."""
         b = eligible_counts(self.baseline_policy, self.baseline, self.period)
         s = eligible_counts(self.scenario_policy, self.scenario, self.period)
         return {i: {"baseline": b.get(i, 0), "scenario": s.get(i, 0)} for i in [*b, *(i for i in s if i not in b)]}
@@ -240,6 +251,7 @@ class SimulationResult:
         }
 
     def winners_losers(self, top: int = 10) -> dict[str, Any]:
+        """Who gains, who loses (the `top` largest each), and how many are unchanged."""
         win = [d for d in self.differences if d.delta > 0]
         lose = [d for d in self.differences if d.delta < 0]
 
@@ -254,6 +266,7 @@ class SimulationResult:
         return {"winners": part(win), "losers": part(lose), "unchanged": reps - len(win) - len(lose)}
 
     def as_dict(self) -> dict[str, Any]:
+        """The whole result as one document (the CLI's JSON and the API's `result`), keys in a fixed order."""
         b_side, s_side = self._side(self.baseline), self._side(self.scenario)
         bt, st = self.baseline_total, self.scenario_total
         regions = sorted({ln.region or "(none)" for ln in (*self.baseline, *self.scenario)})

@@ -67,6 +67,8 @@ def parse_values(values: str | None = None, range_: str | None = None) -> list[D
 
 @dataclass(frozen=True)
 class SweepPoint:
+    """One value of the swept parameter and what the policy with it costs (a point of the cost curve)."""
+
     value: Decimal
     sha256: str
     payout: Decimal
@@ -79,9 +81,11 @@ class SweepPoint:
 
     @property
     def share_of_sales(self) -> str | None:
+        """The point's payout as a share of sales."""
         return share_of_sales(self.payout, self.sales)
 
     def as_dict(self, baseline_payout: Decimal) -> dict[str, Any]:
+        """The point as the result document shows it, with its delta to the baseline."""
         return {
             "value": format(self.value, "f"),
             "policy_sha256": self.sha256,
@@ -98,6 +102,8 @@ class SweepPoint:
 
 @dataclass
 class SweepResult:
+    """The cost curve: every point of a sweep, against the baseline's payout."""
+
     period: str
     path: str
     baseline_policy: Policy
@@ -105,6 +111,7 @@ class SweepResult:
     points: list[SweepPoint]
 
     def as_dict(self) -> dict[str, Any]:
+        """The whole sweep as one document (the CLI's JSON and the API's `result`)."""
         return {
             "period": self.period,
             "parameter": self.path,

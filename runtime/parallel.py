@@ -114,6 +114,7 @@ class ParallelRun:
     warnings: WarningSummary
 
     def csv_chunks(self) -> Iterator[str]:
+        """The CSV of every worker's lines, range after range: the single process's bytes."""
         return self._run.merged_csv()
 
 

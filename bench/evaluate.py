@@ -7,7 +7,7 @@ Prints one JSON line: merit_rep_months_per_s, reference_rep_months_per_s, ratio,
 Targets on the 2-core reference machine: 1,000,000 rep-months <= 60 s, peak RSS <= 2 GiB,
 ratio >= 0.25.
 
-Merit evaluates a big file in worker processes (engine.parallel; `MERIT_WORKERS=1` keeps it in
+Merit evaluates a big file in worker processes (runtime.parallel; `MERIT_WORKERS=1` keeps it in
 one). peak_rss_mb then counts them all: the parent's peak plus, for each worker, the largest
 worker's peak (an upper bound: pages a worker shares with the parent are counted twice).
 """
@@ -35,7 +35,7 @@ MONTHS = ("2026-07", "2026-08", "2026-09")
 
 
 def _run_merit(facts: str, out: str, queue: mp.Queue) -> None:  # type: ignore[type-arg]
-    from engine.parallel import worker_count
+    from runtime.parallel import worker_count
     from service.cli import main
 
     start = time.perf_counter()

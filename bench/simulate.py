@@ -2,7 +2,8 @@
 
 One scenario (baseline + scenario with tier 2 at 1.8% and East +5%; target < 2 s) and a 20-point
 sweep of the advanced tier's rate (target < 20 s), reusing the parsed facts and, per content hash,
-the compiled policies. Prints one JSON line:
+the compiled policies. Both run as `merit simulate`/`merit sweep` run them: with the cyclic GC
+paused (`runtime.gcpause`, which the CLI applies and the server never does). Prints one JSON line:
 {"reps": 10000, "scenario_s": ..., "sweep_points": 20, "sweep_s": ...}
 
     .venv/bin/python bench/simulate.py [--reps N]
@@ -26,6 +27,7 @@ from engine.facts import load_facts
 from engine.quota import apply_quota_changes
 from engine.simulation import simulate
 from engine.sweep import sweep
+from runtime.gcpause import gc_paused
 from runtime.policies import load_library
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,16 +46,18 @@ def main() -> int:
     period = "2026-Q3"
 
     t0 = time.perf_counter()
-    scenario = apply_edits(policy, ["commission.tiers[advanced].rate=0.018"])
-    sfacts = apply_quota_changes(facts, ["region=East:+5%"], period)
-    result = simulate(policy, scenario, facts, period, sfacts)
-    result.as_dict()
+    with gc_paused(freeze=False):
+        scenario = apply_edits(policy, ["commission.tiers[advanced].rate=0.018"])
+        sfacts = apply_quota_changes(facts, ["region=East:+5%"], period)
+        result = simulate(policy, scenario, facts, period, sfacts)
+        result.as_dict()
     scenario_s = time.perf_counter() - t0
 
     values = [Decimal("0.0150") + Decimal("0.0005") * i for i in range(args.points)]
     t1 = time.perf_counter()
-    sw = sweep(policy, "commission.tiers[advanced].rate", values, facts, period)
-    sw.as_dict()
+    with gc_paused(freeze=False):
+        sw = sweep(policy, "commission.tiers[advanced].rate", values, facts, period)
+        sw.as_dict()
     sweep_s = time.perf_counter() - t1
     print(
         json.dumps(

@@ -22,6 +22,8 @@ NONE = "none"
 
 @dataclass(frozen=True)
 class Interval:
+    """One outcome of a question and the range of values that leads to it (before keys)."""
+
     outcome: Hashable
     name: str  # rule id suffix
     lower: Bound | None
@@ -30,6 +32,8 @@ class Interval:
 
 @dataclass(frozen=True)
 class Question:
+    """One decision the rule engine takes, with the scales its slots' values are keyed on."""
+
     name: str
     subjects: tuple[str, ...]  # what each slot measures, for explanations
     scales: tuple[Scale, ...]
@@ -37,11 +41,14 @@ class Question:
 
 @dataclass(frozen=True)
 class CompiledPolicy:
+    """A policy compiled to questions over comparison keys, and the rule book that decides them."""
+
     policy: Policy
     book: RuleBook
     questions: dict[str, Question]
 
     def keys(self, question: str, *values: object) -> tuple[int, ...]:
+        """The comparison keys of values on a question's scales (a value's exact position among the thresholds)."""
         scales = self.questions[question].scales
         if len(values) == 1:
             v = values[0]

@@ -197,6 +197,7 @@ def edit_data(
 
 
 def policy_text(data: Mapping[str, Any]) -> str:
+    """A policy document as YAML text, so an edited version hashes and reads like a file."""
     return yaml.safe_dump(_plain(data), allow_unicode=True, sort_keys=False, width=1000)
 
 

@@ -43,7 +43,6 @@ from engine.factsources import (
     records_table,
     xlsx_table,
 )
-from engine.gcpause import gc_paused
 from engine.periods import Month, parse_month
 from engine.problems import MeritInputError
 
@@ -158,11 +157,10 @@ def load_facts(
     parsed as numbers. Raises `MeritInputError` carrying every problem found.
 
     `reps` keeps only the rows whose rep_id it accepts (a blank rep_id is ""), for one of several
-    worker processes (engine.parallel): every row is still read, but only those are checked and
+    worker processes (runtime.parallel): every row is still read, but only those are checked and
     built, so the problems found are those rows' own (plus the file's: header, emptiness).
     """
-    with gc_paused():
-        return _load_facts(data, filename, numeric_columns, reps)
+    return _load_facts(data, filename, numeric_columns, reps)
 
 
 RepFilter = Callable[[str], bool]

@@ -64,15 +64,18 @@ class QuotaChange:
     amount: Decimal  # factor for scale, target for set
 
     def selects(self, row: FactRow) -> bool:
+        """Whether the change applies to this rep's row."""
         return self.field is None or getattr(row, self.field) in self.values
 
     def new_target(self, target: Decimal) -> Decimal:
+        """The target after the change, rounded to the cent (half-up)."""
         if self.op == "set":
             return self.amount
         return (target * self.amount).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def parse_quota(text: str, source: str = "--quota") -> QuotaChange:
+    """One `--quota` change (`region=East:+5%`), or a located problem saying how to write it."""
     m = _CHANGE.match(text)
     if not m:
         raise MeritInputError.at(
@@ -268,6 +271,7 @@ class TargetPlan:
     weights: str = "previous actual"  # or "current targets", when the facts hold no previous period
 
     def as_dict(self) -> dict[str, object]:
+        """The plan as the simulation result shows it (`target_plan`)."""
         return {
             "total": money_text(self.total),
             "split_by": self.split_by,

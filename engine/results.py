@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from engine.evaluation import ZERO, Derived, Line, metric_reads
+from engine.lines import ZERO, Derived, Line, metric_reads
 from engine.metrics import Ratio, format_ratio, metric_value
 from engine.policy import Policy
 from engine.tiers import money_text
@@ -37,6 +37,8 @@ class PayoutLine:
 
 
 class Evaluation:
+    """The lines of one evaluation with what every output format writes of them (the contract's one source)."""
+
     def __init__(
         self,
         policy: Policy,
@@ -53,10 +55,12 @@ class Evaluation:
 
     @property
     def total_payout(self) -> Decimal:
+        """What the whole evaluation pays."""
         return sum((ln.total for ln in self.results), ZERO)
 
     # ------------------------------------------------------------------ JSON
     def as_dict(self, results: bool = True) -> dict[str, Any]:
+        """The JSON document as a dict (`results=False`: the head only)."""
         return {
             "contract": CONTRACT_VERSION,
             "policy": self.policy.ref,
@@ -68,6 +72,7 @@ class Evaluation:
         }
 
     def to_json_bytes(self) -> bytes:
+        """The JSON document, byte for byte what `merit evaluate --format json` writes."""
         return "".join(self.json_chunks()).encode("utf-8")
 
     def json_chunks(self) -> Iterator[str]:
@@ -79,6 +84,7 @@ class Evaluation:
         yield '],\n"totals":' + _dumps(self.totals()) + "}\n"
 
     def totals(self) -> dict[str, Any]:
+        """The totals block: sums, counts of each decision, per region and product line, month-on-month."""
         amounts = {id(ln): _amounts(ln) for ln in self.results}  # each line's sums, computed once
         out = _summary(self.results, amounts)
         # each decision is counted where it is taken: lights on the result lines, tiers on month
@@ -125,6 +131,7 @@ class Evaluation:
     )  # fmt: skip
 
     def to_csv_text(self) -> str:
+        """The CSV document in one string (small evaluations, the service)."""
         return "".join(self.csv_chunks())
 
     def csv_chunks(self, lines_per_chunk: int = 2000, header: bool = True) -> Iterator[str]:
@@ -141,6 +148,7 @@ class Evaluation:
 
     @classmethod
     def csv_header(cls) -> str:
+        """The CSV header line (the workers' parent writes it once)."""
         return _csv_texts([list(cls.CSV_COLUMNS)])[0]
 
     def csv_lines(self) -> Iterator[str]:
@@ -290,6 +298,7 @@ def csv_row(ln: Line, policy: tuple[str, str, str]) -> list[str]:
 
 
 def line_dict(ln: Line) -> dict[str, Any]:
+    """One result line as the JSON contract writes it, explanation included (derived once per line)."""
     derived = Derived(ln)  # numbers, metrics and score computed once for the line and its explanation
     numbers = derived.numbers
     metrics = derived.metrics

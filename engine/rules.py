@@ -127,6 +127,7 @@ class Clause:
     key: int
 
     def holds(self, keys: Sequence[int]) -> bool:
+        """Whether the clause holds for these keys (the cross-check of what the rule engine fired)."""
         v = keys[self.slot]
         return {
             "<": v < self.key,
@@ -138,10 +139,12 @@ class Clause:
         }[self.op]
 
     def negated(self) -> Clause:
+        """The opposite clause (gaps between rules become explicit `none` rules)."""
         neg = {"<": ">=", "<=": ">", "==": "!=", "!=": "==", ">=": "<", ">": "<="}
         return Clause(self.slot, neg[self.op], self.key)
 
     def to_durable(self) -> dict[str, Any]:
+        """The clause in durable_rules' JSON ruleset syntax."""
         name = f"k{self.slot}"
         if self.op == "==":
             return {name: self.key}
@@ -161,10 +164,12 @@ class Rule:
     any_of: bool = False
 
     def holds(self, keys: Sequence[int]) -> bool:
+        """Whether the rule's condition holds for these keys (checked after the rule engine fired it)."""
         results = (c.holds(keys) for c in self.clauses)
         return any(results) if self.any_of else all(results)
 
     def to_durable(self) -> dict[str, Any]:
+        """The rule in durable_rules' JSON ruleset syntax."""
         conds = [c.to_durable() for c in self.clauses]
         body: dict[str, Any]
         if self.any_of and len(conds) > 1:

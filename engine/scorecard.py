@@ -22,6 +22,8 @@ _CENT = Decimal("0.01")
 
 @dataclass(frozen=True)
 class Score:
+    """A line's score with the parts its explanation shows (derived again when output asks)."""
+
     value: Ratio  # exact enough to be compared with rating bounds by the rule engine
     display: Decimal  # two places, truncated
     card: Scorecard
@@ -74,6 +76,7 @@ class Scoring:
         self.lowers = tuple(r.lower for r in card.ratings)
 
     def value(self, metrics: Mapping[str, Ratio | None]) -> Ratio | None:
+        """The score's value for one line's metrics (None: a KPI metric not available); exact near a rating bound."""
         total = Decimal(0)
         for metric, target, weight, cap in self.kpis:
             v = metrics.get(metric)

@@ -7,8 +7,9 @@ quotas were 5% higher?": totals and their delta (per component and per region), 
 of sales, per-rep differences with their reasons, the tier migration matrix, the light
 distribution and promotion eligibility before and after, winners and losers.
 
-The lines compared come from `engine.outcomes` (the evaluator's decisions without the words);
-sweeps of one parameter are in `engine.sweep`.
+The lines compared come from `engine.evaluation.evaluate` itself (`costed`: the same decisions,
+with a facts cache shared between the two sides and no explanations); sweeps of one parameter
+are in `engine.sweep`.
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from engine.evaluation import ZERO, AwardLine
+from engine.evaluation import evaluate, period_of
+from engine.factcache import FactsCache, cache_for
 from engine.facts import FactSet
-from engine.gcpause import gc_paused
+from engine.lines import ZERO, AwardLine, Line
 from engine.metrics import Ratio, format_ratio
-from engine.outcomes import Prepared, SimLine, outcome_lines, period_of
 from engine.periods import Period
 from engine.policy import Policy
 from engine.tiers import money_text
@@ -33,11 +34,22 @@ COMPONENTS = ("commission", "bonus", "awards")
 
 
 def total_of(values: Iterable[Decimal]) -> Decimal:
+    """Money summed as every total is: from 0.00, exactly."""
     return sum(values, ZERO)
 
 
 def share_of_sales(payout: Decimal, sales: Decimal) -> str | None:
+    """Payout as a ratio of sales (None without sales), as the result shows it."""
     return format_ratio(Ratio(payout, sales)) if sales > 0 else None
+
+
+def costed(policy: Policy, cache: FactsCache, period: Period) -> list[Line]:
+    """The policy's result lines on the cache's facts: `evaluate`'s decisions, without the words.
+
+    Effective dates are not checked (a scenario is costed on any period's facts); inputs are, as
+    `evaluate` checks them.
+    """
+    return evaluate(policy, cache.facts, period, enforce_effective=False, cache=cache, explain=False).results
 
 
 def _counts(values: Iterable[str | None]) -> dict[str, int]:
@@ -46,6 +58,7 @@ def _counts(values: Iterable[str | None]) -> dict[str, int]:
 
 
 def tier_order(policy: Policy) -> list[str]:
+    """The policy's tier ids in the handbook's order (rows and columns of the migration matrix)."""
     return [t.id for t in policy.commission.tiers] if policy.commission else []
 
 
@@ -55,6 +68,8 @@ def _bsd(b: Decimal, s: Decimal) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class RepDifference:
+    """One rep whose pay differs between baseline and scenario, with the reasons in words."""
+
     rep_id: str
     name: str | None
     region: str | None
@@ -65,9 +80,11 @@ class RepDifference:
 
     @property
     def delta(self) -> Decimal:
+        """Scenario minus baseline: what the rep gains (negative: loses)."""
         return self.scenario - self.baseline
 
     def as_dict(self) -> dict[str, Any]:
+        """The difference as the result document shows it (money as text)."""
         return {
             "rep_id": self.rep_id,
             "name": self.name,
@@ -80,7 +97,7 @@ class RepDifference:
         }
 
 
-def _awards_by_key(line: SimLine) -> dict[tuple[str, str], AwardLine]:
+def _awards_by_key(line: Line) -> dict[tuple[str, str], AwardLine]:
     out: dict[tuple[str, str], AwardLine] = {}
     for a in line.awards:
         key = (a.id, a.period)
@@ -92,7 +109,7 @@ def _awards_by_key(line: SimLine) -> dict[tuple[str, str], AwardLine]:
     return out
 
 
-def _reasons(b: SimLine | None, s: SimLine | None, labels: Mapping[str, str], quarter: bool) -> list[str]:
+def _reasons(b: Line | None, s: Line | None, labels: Mapping[str, str], quarter: bool) -> list[str]:
     """Why a rep's result differs, in the order: targets, months (tier, money, light), awards, flags."""
     out: list[str] = []
     if b is None or s is None:
@@ -106,7 +123,7 @@ def _reasons(b: SimLine | None, s: SimLine | None, labels: Mapping[str, str], qu
         if x is None or y is None:
             out.append(f"{pre}{'no facts in the baseline' if x is None else 'no facts in the scenario'}")
             continue
-        tx, ty = x.numbers.get("target"), y.numbers.get("target")
+        tx, ty = x.number("target"), y.number("target")
         if tx != ty:
             out.append(f"{pre}target {money_text(tx or ZERO)} -> {money_text(ty or ZERO)}")
         if x.tier != y.tier:
@@ -148,11 +165,13 @@ def _reasons(b: SimLine | None, s: SimLine | None, labels: Mapping[str, str], qu
 
 @dataclass
 class SimulationResult:
+    """A baseline and a scenario compared: what `merit simulate` prints and the API stores (`as_dict`)."""
+
     period: str
     baseline_policy: Policy
     scenario_policy: Policy
-    baseline: list[SimLine]
-    scenario: list[SimLine]
+    baseline: list[Line]
+    scenario: list[Line]
     edits: tuple[str, ...] = ()
     quotas: tuple[str, ...] = ()
 
@@ -178,18 +197,21 @@ class SimulationResult:
     # ------------------------------------------------------------ the numbers
     @property
     def baseline_total(self) -> Decimal:
+        """The baseline's payout over the reported reps."""
         return total_of(ln.total for ln in self.baseline)
 
     @property
     def scenario_total(self) -> Decimal:
+        """The scenario's payout over the reported reps."""
         return total_of(ln.total for ln in self.scenario)
 
     @property
     def delta(self) -> Decimal:
+        """What the scenario costs more (negative: saves)."""
         return self.scenario_total - self.baseline_total
 
     @staticmethod
-    def _component(lines: Sequence[SimLine], name: str) -> Decimal:
+    def _component(lines: Sequence[Line], name: str) -> Decimal:
         if name == "awards":
             return total_of(ln.award_total for ln in lines)
         return total_of(getattr(ln, name) for ln in lines)
@@ -213,20 +235,23 @@ class SimulationResult:
         return {"tiers": order, "matrix": matrix, "moved": moved}
 
     def moved(self, from_tier: str, to_tier: str) -> int:
+        """How many month lines moved from one tier to another."""
         return int(self.tier_migration()["matrix"].get(from_tier, {}).get(to_tier, 0))
 
     def eligible_counts(self) -> dict[str, dict[str, int]]:
+        """Reps flagged per eligibility rule, before and after."""
         b = eligible_counts(self.baseline_policy, self.baseline, self.period)
         s = eligible_counts(self.scenario_policy, self.scenario, self.period)
         return {i: {"baseline": b.get(i, 0), "scenario": s.get(i, 0)} for i in [*b, *(i for i in s if i not in b)]}
 
-    def _side(self, lines: Sequence[SimLine]) -> dict[str, Decimal]:
+    def _side(self, lines: Sequence[Line]) -> dict[str, Decimal]:
         return {
-            "actual": total_of(ln.numbers.get("actual") or ZERO for ln in lines),
-            "target": total_of(ln.numbers.get("target") or ZERO for ln in lines),
+            "actual": total_of(ln.number("actual") or ZERO for ln in lines),
+            "target": total_of(ln.number("target") or ZERO for ln in lines),
         }
 
     def winners_losers(self, top: int = 10) -> dict[str, Any]:
+        """Who gains, who loses (the `top` largest each), and how many are unchanged."""
         win = [d for d in self.differences if d.delta > 0]
         lose = [d for d in self.differences if d.delta < 0]
 
@@ -241,6 +266,7 @@ class SimulationResult:
         return {"winners": part(win), "losers": part(lose), "unchanged": reps - len(win) - len(lose)}
 
     def as_dict(self) -> dict[str, Any]:
+        """The whole result as one document (the CLI's JSON and the API's `result`), keys in a fixed order."""
         b_side, s_side = self._side(self.baseline), self._side(self.scenario)
         bt, st = self.baseline_total, self.scenario_total
         regions = sorted({ln.region or "(none)" for ln in (*self.baseline, *self.scenario)})
@@ -293,32 +319,33 @@ def simulate(
     *,
     edits: Sequence[str] = (),
     quotas: Sequence[str] = (),
-    prepared: Prepared | None = None,
+    prepared: FactsCache | None = None,
     regions: Collection[str] | None = None,
 ) -> SimulationResult:
     """Baseline policy on `facts` against scenario policy on `scenario_facts` (default: the same).
 
-    `prepared` (from `prepare(facts)`) lets a caller reuse the grouped facts across simulations.
+    `prepared` (a `FactsCache` of `facts`) lets a caller reuse what depends only on the facts
+    across simulations.
     `regions` restricts the *report* to those regions' reps (a manager's view); the evaluation
     still runs over every rep, because a TOP 3 or a promotion rank is a company-wide ranking.
     """
     per = period_of(period)
-    with gc_paused(freeze=False):  # see engine.gcpause: half the time went to rescanning the lines
-        prep = prepared if prepared is not None and prepared.facts is facts else Prepared(facts)
-        b = outcome_lines(baseline, prep, per)
-        if scenario_facts is None or scenario_facts is facts:
-            s = b if scenario is baseline else outcome_lines(scenario, prep, per)
-        else:
-            s = outcome_lines(scenario, Prepared(scenario_facts, base=prep), per)
-        b, s = within_regions(b, regions), within_regions(s, regions)
-        return SimulationResult(str(per), baseline, scenario, b, s, tuple(edits), tuple(quotas))
+    cache = cache_for(facts, prepared)
+    b = costed(baseline, cache, per)
+    if scenario_facts is None or scenario_facts is facts:
+        s = b if scenario is baseline else costed(scenario, cache, per)
+    else:
+        s = costed(scenario, FactsCache(scenario_facts, base=cache), per)
+    b, s = within_regions(b, regions), within_regions(s, regions)
+    return SimulationResult(str(per), baseline, scenario, b, s, tuple(edits), tuple(quotas))
 
 
-def within_regions(lines: list[SimLine], regions: Collection[str] | None) -> list[SimLine]:
+def within_regions(lines: list[Line], regions: Collection[str] | None) -> list[Line]:
+    """The lines a manager's view reports (all of them without `regions`)."""
     return lines if regions is None else [ln for ln in lines if ln.region in regions]
 
 
-def eligible_counts(policy: Policy, lines: Sequence[SimLine], period: str) -> dict[str, int]:
+def eligible_counts(policy: Policy, lines: Sequence[Line], period: str) -> dict[str, int]:
     """Reps flagged per eligibility rule, counted on the lines of the rule's own period (as an
     evaluation's `totals.flags`); a quarterly rule is not decided by a month, so not counted there."""
     quarter = "Q" in period

@@ -10,14 +10,14 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from engine.evaluation import ZERO
+from engine.evaluation import period_of
+from engine.factcache import FactsCache
 from engine.facts import FactSet
-from engine.gcpause import gc_paused
-from engine.outcomes import Prepared, SimLine, outcome_lines, period_of
+from engine.lines import ZERO, Line
 from engine.periods import Period
 from engine.policy import Policy
 from engine.problems import MeritInputError, Problem
-from engine.simulation import NO_TIER, eligible_counts, share_of_sales, tier_order, total_of, within_regions
+from engine.simulation import NO_TIER, costed, eligible_counts, share_of_sales, tier_order, total_of, within_regions
 from engine.tiers import money_text
 
 MAX_SWEEP_POINTS = 100
@@ -67,6 +67,8 @@ def parse_values(values: str | None = None, range_: str | None = None) -> list[D
 
 @dataclass(frozen=True)
 class SweepPoint:
+    """One value of the swept parameter and what the policy with it costs (a point of the cost curve)."""
+
     value: Decimal
     sha256: str
     payout: Decimal
@@ -79,9 +81,11 @@ class SweepPoint:
 
     @property
     def share_of_sales(self) -> str | None:
+        """The point's payout as a share of sales."""
         return share_of_sales(self.payout, self.sales)
 
     def as_dict(self, baseline_payout: Decimal) -> dict[str, Any]:
+        """The point as the result document shows it, with its delta to the baseline."""
         return {
             "value": format(self.value, "f"),
             "policy_sha256": self.sha256,
@@ -98,6 +102,8 @@ class SweepPoint:
 
 @dataclass
 class SweepResult:
+    """The cost curve: every point of a sweep, against the baseline's payout."""
+
     period: str
     path: str
     baseline_policy: Policy
@@ -105,6 +111,7 @@ class SweepResult:
     points: list[SweepPoint]
 
     def as_dict(self) -> dict[str, Any]:
+        """The whole sweep as one document (the CLI's JSON and the API's `result`)."""
         return {
             "period": self.period,
             "parameter": self.path,
@@ -114,7 +121,7 @@ class SweepResult:
         }
 
 
-def _point(value: Decimal, policy: Policy, lines: Sequence[SimLine], period: str) -> SweepPoint:
+def _point(value: Decimal, policy: Policy, lines: Sequence[Line], period: str, sales: Decimal) -> SweepPoint:
     months = [m for ln in lines for m in ln.month_lines]
     tier_counts = Counter(m.tier or NO_TIER for m in months)
     tiers = {t: tier_counts[t] for t in [*tier_order(policy), NO_TIER]}
@@ -125,7 +132,7 @@ def _point(value: Decimal, policy: Policy, lines: Sequence[SimLine], period: str
         commission=total_of(ln.commission for ln in lines),
         bonus=total_of(ln.bonus for ln in lines),
         awards=total_of(ln.award_total for ln in lines),
-        sales=total_of(ln.numbers.get("actual") or ZERO for ln in lines),
+        sales=sales,
         tiers=tiers,
         eligible=eligible_counts(policy, lines, period),
     )
@@ -169,12 +176,14 @@ def sweep(
         raise MeritInputError.at("--values", "", f"a sweep has at most {MAX_SWEEP_POINTS} points")
     _check_numeric_parameter(baseline, path)
     policies = [apply_edits(baseline, [Edit(path, format(Decimal(str(v)), "f"))], "--param") for v in values]
-    with gc_paused(freeze=False):
-        prep = Prepared(facts)
-        b = within_regions(outcome_lines(baseline, prep, per), regions)
-        sprep = prep if scenario_facts is None or scenario_facts is facts else Prepared(scenario_facts, base=prep)
-        points = [
-            _point(Decimal(str(v)), pol, within_regions(outcome_lines(pol, sprep, per), regions), str(per))
-            for v, pol in zip(values, policies, strict=True)
-        ]
+    cache = FactsCache(facts)
+    b = within_regions(costed(baseline, cache, per), regions)
+    scache = cache if scenario_facts is None or scenario_facts is facts else FactsCache(scenario_facts, base=cache)
+    points = []
+    sales: Decimal | None = None  # the same for every point: the facts' actual sales
+    for v, pol in zip(values, policies, strict=True):
+        lines = within_regions(costed(pol, scache, per), regions)
+        if sales is None:
+            sales = total_of(ln.number("actual") or ZERO for ln in lines)
+        points.append(_point(Decimal(str(v)), pol, lines, str(per), sales))
     return SweepResult(str(per), path, baseline, total_of(ln.total for ln in b), points)

@@ -1,33 +1,32 @@
-"""Commission money for a tier the rule engine chose.
+"""Commission money for a tier the rule engine chose (money only: the words are `engine.explain`'s).
 
 The handbook pays the whole amount at the reached tier's rate (`flat`: 105% of target -> 2% of
 all sales). `marginal` pays each slice of the basis at its own tier's rate, like tax brackets;
 the slice of the base attributed to a tier is `base * (min(value, upper) - lower) / value`.
-Rounding happens once, on the final commission, as the policy says.
+Rounding happens once, on the final commission, as the policy says; the cap applies after it.
+This module is the one place those rules are written.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+from typing import NamedTuple
 
-from engine.metrics import Ratio, percent
+from engine.metrics import Ratio
 from engine.policy import Commission, Policy, Tier
 
 _CENT = Decimal("0.01")
 
 
-@dataclass(frozen=True)
-class CommissionResult:
-    tier: Tier | None
+class CommissionMoney(NamedTuple):
+    """What a tier pays a line: commission (rounded, capped), bonus, and the amount before the cap
+    (the explanation shows both when the cap bites)."""
+
     commission: Decimal
     bonus: Decimal
-    how: Callable[[], str]
-
-    def explanation(self) -> str:
-        return self.how()
+    uncapped: Decimal
 
 
 def money_text(amount: Decimal) -> str:
@@ -55,46 +54,56 @@ def round_fraction(value: Fraction, policy: Policy) -> Decimal:
     return (Decimal(whole) * q).quantize(q)
 
 
-def commission_for(policy: Policy, tier: Tier | None, base: Decimal, basis: Ratio) -> CommissionResult:
+def capped(policy: Policy, amount: Decimal) -> Decimal:
+    """The commission after the policy's cap (the cap itself rounded as money)."""
+    cap = policy.commission.cap if policy.commission is not None else None
+    return policy.money(cap) if cap is not None and amount > cap else amount
+
+
+def flat_commission(policy: Policy, tier: Tier, base: Decimal) -> Decimal:
+    """`flat` mode: the whole base at the reached tier's rate, rounded, capped."""
+    return flat_payer(policy)(tier.rate, base)
+
+
+def flat_payer(policy: Policy) -> Callable[[Decimal, Decimal], Decimal]:
+    """`flat_commission` as a function of (rate, base) with the policy's rounding and cap looked up
+    once: what the evaluator calls per line."""
+    money = policy.money
+    cap = policy.commission.cap if policy.commission is not None else None
+    if cap is None:
+        return lambda rate, base: money(base * rate)
+    capped_amount = money(cap)
+
+    def pay(rate: Decimal, base: Decimal) -> Decimal:
+        amount = money(base * rate)
+        return capped_amount if amount > cap else amount
+
+    return pay
+
+
+def commission_for(policy: Policy, tier: Tier, base: Decimal, basis: Ratio) -> CommissionMoney:
+    """The money a reached tier pays on `base` (the commission base) at `basis` (its metric)."""
     c = policy.commission
     assert c is not None
-    if tier is None:
-        return CommissionResult(None, Decimal("0.00"), Decimal("0.00"), lambda: "no tier reached: no commission")
-    bonus = policy.money(tier.bonus)
-    parts: list[str] = []
     if c.mode == "marginal":
-        raw, parts = _marginal(c, tier, base, basis)
-        amount = round_fraction(raw, policy)
+        amount = round_fraction(
+            sum((s * Fraction(t.rate) for t, s in marginal_slices(c, tier, base, basis)), Fraction(0)), policy
+        )
     else:
         amount = policy.money(base * tier.rate)
-    uncapped = amount
-    if c.cap is not None and amount > c.cap:
-        amount = policy.money(c.cap)
-
-    def how() -> str:
-        if c.mode == "marginal":
-            text = f"marginal: {' + '.join(parts)} = {money_text(uncapped)}"
-        else:
-            text = f"{percent(tier.rate)} of {money_text(base)} = {money_text(uncapped)}"
-        if amount != uncapped:
-            text += f", capped at {money_text(amount)}"
-        return f"tier {tier.id} ({tier.label}): {text}, bonus {money_text(bonus)}"
-
-    return CommissionResult(tier, amount, bonus, how)
+    return CommissionMoney(capped(policy, amount), policy.money(tier.bonus), amount)
 
 
-def _marginal(c: Commission, reached: Tier, base: Decimal, basis: Ratio) -> tuple[Fraction, list[str]]:
+def marginal_slices(c: Commission, reached: Tier, base: Decimal, basis: Ratio) -> list[tuple[Tier, Fraction]]:
+    """`marginal` mode: each tier up to the reached one with the slice of the base it pays on."""
     value = Fraction(basis.numerator) / Fraction(basis.denominator)
-    total = Fraction(0)
-    parts = []
+    out = []
     for i, tier in enumerate(c.tiers):
         upper = c.tier_upper(i)
         top = value if upper is None else min(value, Fraction(upper))
         if top <= tier.lower or value <= 0:
             continue
-        slice_ = Fraction(base) * (top - Fraction(tier.lower)) / value
-        total += slice_ * Fraction(tier.rate)
-        parts.append(f"{percent(tier.rate)} of {money_text(Decimal(slice_.numerator) / Decimal(slice_.denominator))}")
+        out.append((tier, Fraction(base) * (top - Fraction(tier.lower)) / value))
         if tier is reached:
             break
-    return total, parts
+    return out

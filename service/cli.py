@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from engine.problems import MeritInputError, Problem
+from runtime.gcpause import gc_paused_command
 
 if TYPE_CHECKING:
     from engine.facts import FactSet
-    from engine.parallel import ParallelRun
     from engine.policy import Policy
     from engine.results import WarningSummary
+    from runtime.parallel import ParallelRun
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -230,13 +231,13 @@ def load_for_period(policy_path: str, facts_path: str, period: str) -> tuple[Pol
 
 
 def _evaluate_in_workers(args: argparse.Namespace) -> ParallelRun | None:
-    """A big CSV evaluation done by worker processes (engine.parallel), or None: do it here.
+    """A big CSV evaluation done by worker processes (runtime.parallel), or None: do it here.
 
     Only the facts file's size is looked at before the policy is read (as `load_for_period` reads
     the policy first), so a broken policy is reported the same way; every other problem makes the
     workers step aside for the single-process path, which reports it.
     """
-    from engine import parallel
+    from runtime import parallel
     from runtime.policies import load_library
 
     try:
@@ -342,7 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--period", required=True, help="2026-08 or 2026-Q3")
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
     p.add_argument("--output", help="write to this file instead of stdout (only when everything succeeded)")
-    p.set_defaults(func=cmd_evaluate)
+    p.set_defaults(func=gc_paused_command(cmd_evaluate))
 
     p = sub.add_parser("test", help="run HR's acceptance scenarios (optionally against a policy file)")
     p.add_argument("--policy", help="check this policy version against the scenarios tagged with its id")

@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from runtime.gcpause import gc_paused_command
+
 EXIT_OK = 0
 
 
@@ -284,7 +286,7 @@ def add_commands(sub: Any) -> None:
     )
     p.add_argument("--format", choices=("table", "json", "csv"), default="table", help="csv: per-rep differences")
     p.add_argument("--output", help="write to this file instead of stdout")
-    p.set_defaults(func=cmd_simulate)
+    p.set_defaults(func=gc_paused_command(cmd_simulate, freeze=False))
 
     p = sub.add_parser("sweep", help="cost curve of one policy parameter over a range of values")
     p.add_argument("--policy", required=True)
@@ -296,7 +298,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--chart", help="also draw the curve to this .svg or .png file")
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.add_argument("--output")
-    p.set_defaults(func=cmd_sweep)
+    p.set_defaults(func=gc_paused_command(cmd_sweep, freeze=False))
 
     p = sub.add_parser(
         "plan", help="impact of a policy edit before it is published: what changes, what it costs, who moves"
@@ -307,4 +309,4 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--period", required=True)
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.add_argument("--output")
-    p.set_defaults(func=cmd_plan)
+    p.set_defaults(func=gc_paused_command(cmd_plan, freeze=False))

@@ -1,4 +1,4 @@
-"""The parallel path (engine.parallel) writes the bytes the single-process path writes.
+"""The parallel path (runtime.parallel) writes the bytes the single-process path writes.
 
 Workers are forced on (any number, however small the file) and their CSV is compared byte for byte
 with `evaluate(...).to_csv_text()`: the shipped example, a synthetic team with many ties, and
@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 import yaml
 
-from engine import parallel
 from engine.evaluation import evaluate
 from engine.facts import load_facts
 from engine.frontend import parse_policy
 from engine.policy import Policy
+from runtime import parallel
 from runtime.policies import load_library, load_policy_file
 
 REPO = Path(__file__).resolve().parent.parent
@@ -180,7 +180,7 @@ def test_cli_reports_bad_input_the_same_with_workers(tmp_path: Path) -> None:
 def test_a_workers_crash_is_one_line_with_the_traceback_kept_as_a_note() -> None:
     import multiprocessing as mp
 
-    from engine.parallel import WorkerError, _Run
+    from runtime.parallel import WorkerError, _Run
 
     parent, child = mp.Pipe()
     trace = 'Traceback (most recent call last):\n  File "engine/x.py", line 1, in f\nValueError: boom\n'

@@ -19,11 +19,12 @@ import pytest
 
 from engine.edits import apply_edits
 from engine.evaluation import evaluate
+from engine.factcache import FactsCache
 from engine.facts import facts_from_records, load_facts
-from engine.outcomes import outcome_lines
+from engine.periods import parse_period
 from engine.problems import MeritInputError
 from engine.quota import apply_quota_changes, decompose_targets, parse_quota, parse_shares, split_exact
-from engine.simulation import simulate
+from engine.simulation import costed, simulate
 from engine.sweep import parse_values, sweep
 from runtime.policies import load_library, load_policy_file
 from service.cli import main
@@ -131,7 +132,10 @@ def test_unchanged_scenario_equals_evaluation_to_the_cent(policy):
         ["awards[quarterly_top3].ties=split", "awards[quarterly_top3].rank_by=achievement"],
     ],
 )
-def test_lean_decisions_agree_with_the_evaluator_rep_by_rep(policy, edits, tmp_path):
+def test_the_simulators_lines_are_the_evaluators_rep_by_rep(policy, edits, tmp_path):
+    """The simulator costs a policy with `evaluate` itself, through a facts cache another policy
+    filled first (as a sweep's points share one) and without explanations: the same decisions
+    and money as a fresh evaluation with explanations (no rating: it pays nothing)."""
     from bench.synth import write_facts
 
     path = tmp_path / "f.csv"
@@ -139,8 +143,11 @@ def test_lean_decisions_agree_with_the_evaluator_rep_by_rep(policy, edits, tmp_p
     facts = load_facts(path.read_bytes(), path.name, policy.numeric_columns)
     p = apply_edits(policy, edits)
     ev = evaluate(p, facts, "2026-Q3", enforce_effective=False)
-    lean = outcome_lines(p, facts, "2026-Q3")
+    cache = FactsCache(facts)
+    costed(policy, cache, parse_period("2026-Q3"))  # the baseline fills the cache first
+    lean = costed(p, cache, parse_period("2026-Q3"))
     assert [ln.rep_id for ln in ev.results] == [ln.rep_id for ln in lean]
+    assert all(not ln.why for ln in lean)  # no explanations were recorded
     for a, b in zip(ev.results, lean, strict=True):
         assert (a.total, a.commission, a.bonus, a.light, a.flags) == (b.total, b.commission, b.bonus, b.light, b.flags)
         assert [(m.tier, m.light, m.commission, m.bonus) for m in a.months] == [
@@ -149,6 +156,7 @@ def test_lean_decisions_agree_with_the_evaluator_rep_by_rep(policy, edits, tmp_p
         assert [(x.id, x.amount, x.period, x.honour) for x in a.awards] == [
             (x.id, x.amount, x.period, x.honour) for x in b.awards
         ]
+        assert [m.warnings for m in a.month_lines] == [m.warnings for m in b.month_lines]
 
 
 @pytest.mark.parametrize("change", ["quota", "actual"])

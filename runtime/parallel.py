@@ -37,13 +37,14 @@ from pathlib import Path
 from typing import Any
 
 from engine.crossline import Combined, InexactSum, Partial, combine
-from engine.evaluation import ZERO, Evaluator, require_columns
+from engine.evaluation import Evaluator, require_columns
 from engine.facts import RepFilter, load_facts
-from engine.gcpause import gc_paused
+from engine.lines import ZERO
 from engine.periods import Month, months_of, parse_period
 from engine.policy import Policy
 from engine.problems import MeritInputError
 from engine.results import WarningSummary, merge_warning_summaries
+from runtime.gcpause import gc_paused
 
 #: Below this many bytes of facts one process is quicker than starting workers.
 MIN_BYTES = 1 << 20
@@ -113,6 +114,7 @@ class ParallelRun:
     warnings: WarningSummary
 
     def csv_chunks(self) -> Iterator[str]:
+        """The CSV of every worker's lines, range after range: the single process's bytes."""
         return self._run.merged_csv()
 
 

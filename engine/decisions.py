@@ -1,0 +1,78 @@
+"""The evaluator's one door to the rule engine's decisions: key -> rule tables.
+
+Every decision an evaluation takes is durable_rules' (`engine.rules`), asked once per distinct
+comparison key: a one-slot question (light, tier, rating, group award reached, prize position)
+as a whole table up front (`KeyTable`, indexed by the key a line computed), a several-slot
+question (eligibility) per distinct combination of keys (`Decider`). The passes over lines then
+only look decisions up, which is also how a columnar evaluator would join them (issue 14).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from engine.compiler import NONE, CompiledPolicy
+from engine.lines import Fired, Render
+from engine.metrics import Ratio
+from engine.rules import Rule, Scale
+
+
+class KeyTable(NamedTuple):
+    """A one-slot question decided for every comparison key on its scale."""
+
+    scale: Scale
+    rules: tuple[Rule, ...]  # per key: the rule the rule engine fires for it
+
+    def rule_for(self, value: Ratio) -> Rule:
+        """The rule that fires for a value (its key computed exactly)."""
+        return self.rules[self.scale.key(value)]
+
+    def rule_at(self, position: int) -> Rule:
+        """The rule that fires for a whole number (a rank)."""
+        return self.rules[self.scale.key_of_int(position)]
+
+
+def key_table(cp: CompiledPolicy, question: str) -> KeyTable:
+    """The rule engine's decision for every key of a one-slot question (asked once, in one batch)."""
+    return KeyTable(cp.scale(question), cp.table(question))
+
+
+class Decided(NamedTuple):
+    """A per-line question's `KeyTable` with, per key, the shared explanation record of its rule
+    and its outcome (None for the question's "none")."""
+
+    scale: Scale
+    records: tuple[Fired, ...]
+    outcomes: tuple[str | None, ...]
+
+
+def decided(cp: CompiledPolicy, question: str, render: Render, arg: Callable[[Rule], Any]) -> Decided:
+    """`key_table` of a per-line question, with one `Fired` record per rule (shared by its lines)."""
+    table = key_table(cp, question)
+    records: dict[str, Fired] = {}
+    return Decided(
+        table.scale,
+        tuple(records.setdefault(r.id, Fired(r, render, arg(r))) for r in table.rules),
+        tuple(None if r.outcome == NONE else str(r.outcome) for r in table.rules),
+    )
+
+
+class Decider:
+    """A several-slot question (eligibility), decided once per distinct condition values."""
+
+    def __init__(self, cp: CompiledPolicy, question: str) -> None:
+        self.question = question
+        self.book = cp.book
+        self.scales = cp.questions[question].scales
+        self._seen: dict[tuple[Any, ...], Rule] = {}
+
+    def rule_for(self, values: tuple[Any, ...]) -> Rule:
+        """The rule that fires for these values (whole numbers or Decimals, one per slot)."""
+        rule = self._seen.get(values)
+        if rule is None:
+            keys = tuple(
+                s.key_of_int(v) if type(v) is int else s.key(Ratio(v)) for s, v in zip(self.scales, values, strict=True)
+            )
+            rule = self._seen[values] = self.book.decide(self.question, keys)
+        return rule

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import cached_property
 
 from engine.factchecks import amount_hints, blank_keys, looks_like_totals, sum_rows, totals_label
@@ -226,6 +227,23 @@ def _row_rep(cells: Mapping[int, Value] | list[str], rep_col: int | None) -> str
     return as_text(cells.get(rep_col)) or ""  # type: ignore[union-attr]
 
 
+def _record(cells: Mapping[int, Value], width: int) -> list[str]:
+    """A spreadsheet row as the texts of a CSV record, for the fast path; [] when it holds anything
+    but text and numbers (a date, an error cell: `check` says what they are) or lies beyond the header."""
+    if not cells or max(cells) > width:
+        return []
+    record = [""] * width
+    for col, value in cells.items():
+        kind = type(value)
+        if kind is str:
+            record[col - 1] = value  # type: ignore[assignment]
+        elif kind is Decimal:
+            record[col - 1] = format(value, "f")
+        else:
+            return []
+    return record
+
+
 def _validate(
     table: Table, extras: tuple[str, ...], digest: str, reps: RepFilter | None, options: ReadOptions, file: str
 ) -> FactSet:
@@ -249,7 +267,7 @@ def _validate(
         count += 1
         if reps is not None and not reps(_row_rep(cells, rep_col)):
             continue
-        fact = fast(line, cells) if isinstance(cells, list) else None
+        fact = fast(line, cells if isinstance(cells, list) else _record(cells, checker.fast_width))
         if fact is not None and not (looks_like_totals(fact.rep_id) or (fact.name and looks_like_totals(fact.name))):
             key: tuple[str, Month] | None = (fact.rep_id, fact.period)
         else:

@@ -173,7 +173,8 @@ class _Reader:
             return self.sheets[0][0]
         shown = ", ".join(repr(s.name) for s in with_data)
         raise SheetError(
-            f"the spreadsheet has {len(with_data)} visible sheets with data ({shown}): say which one to read"
+            f"the spreadsheet has {len(with_data)} visible sheets with data ({shown}):"
+            " name one with --sheet NAME (API: form field sheet)"
         )
 
 

@@ -47,18 +47,23 @@ def looks_like_totals(text: str) -> bool:
 
 
 def sum_rows(facts: list[FactRow]) -> list[tuple[FactRow, int]]:
-    """Rows whose target and actual both equal the sums of the other rows of their month (at least
-    two others), with how many rows they sum: a totals row without a word that says so."""
+    """The first or last row of a month whose target and actual both equal the sums of that month's
+    other rows (at least three others), with how many rows it sums: a totals row without a word
+    that says so. Where a totals row stands (top or bottom) keeps a rep who happens to equal the
+    others' sum in a small hand-made table from being taken for one."""
     by_month: dict[Month, list[FactRow]] = defaultdict(list)
     for fact in facts:
         by_month[fact.period].append(fact)
     found: list[tuple[FactRow, int]] = []
     for rows in by_month.values():
-        if len(rows) < 3:
+        if len(rows) < 4:
             continue
         target = sum((r.target for r in rows), Decimal(0))
         actual = sum((r.actual for r in rows), Decimal(0))
-        found.extend((r, len(rows) - 1) for r in rows if 2 * r.target == target and 2 * r.actual == actual)
+        ends = {min(rows, key=lambda r: r.row).row, max(rows, key=lambda r: r.row).row}
+        found.extend(
+            (r, len(rows) - 1) for r in rows if r.row in ends and 2 * r.target == target and 2 * r.actual == actual
+        )
     return found
 
 

@@ -28,6 +28,7 @@ from engine.factrow import (
 from engine.factsources import Table, Value, as_number, as_text, is_blank, located
 from engine.factvalues import MAX_TEXT, as_month, clean_text, float_noise, key_text, plain_text
 from engine.periods import Month, parse_month
+from engine.problems import Problem
 from engine.sheetcells import column_letters
 
 _CACHE_LIMIT = 1024  # distinct texts a number column's cache keeps before it gives up
@@ -50,15 +51,16 @@ def check_header(table: Table, extras: tuple[str, ...], names: HeaderMap) -> _Co
     source, line = table.source, table.header_line
     position: dict[str, int] = {}
     header: dict[int, str] = {}
+    found: list[Problem] = []  # this line's own problems: not said when another line is the header
     for col, raw in table.header:
         name, problem = names.name(raw)
         if not name:
             continue
         header[col] = name
         if problem:
-            table.problems.append(located(source, line, col, name, problem))
+            found.append(located(source, line, col, name, problem))
         if name in position:
-            table.problems.append(
+            found.append(
                 located(
                     source,
                     line,
@@ -77,7 +79,7 @@ def check_header(table: Table, extras: tuple[str, ...], names: HeaderMap) -> _Co
                 continue
             guess = near_miss(name, known)
             if guess:
-                table.problems.append(
+                found.append(
                     located(
                         source,
                         line,
@@ -88,6 +90,8 @@ def check_header(table: Table, extras: tuple[str, ...], names: HeaderMap) -> _Co
                     )
                 )
         hint = _header_hint(table, position, names)
+        if not hint:
+            table.problems.extend(found)
         for name in REQUIRED_COLUMNS:
             if name not in position:
                 complete = False
@@ -95,6 +99,8 @@ def check_header(table: Table, extras: tuple[str, ...], names: HeaderMap) -> _Co
         for name in extras:
             if name not in position:
                 table.problems.append(located(source, line, None, name, f"column {name!r} is required by the policy"))
+    else:
+        table.problems.extend(found)
     return _Columns(position, tuple(position), header, complete)
 
 

@@ -319,3 +319,22 @@ def test_rep_ids_are_nfkc_and_invisible_characters_are_refused() -> None:
 def test_ids_and_names_longer_than_the_database_columns_are_refused_at_import() -> None:
     data = f"rep_id,name,period,target,actual\n{'R' * 101},n,2026-08,1,1\nR2,{'名' * 201},2026-08,1,1\n"
     assert [(line, field) for line, _, field, _ in problems(data.encode(), "f.csv")] == [(2, "rep_id"), (3, "name")]
+
+
+def test_a_merged_title_or_a_two_row_header_names_the_header_line_and_stops_there() -> None:
+    wb = hr_workbook()
+    ws = wb.active
+    ws.insert_rows(1)
+    ws["A1"] = "2026年8月销售业绩表"
+    ws.merge_cells("A1:M1")
+    found = problems(xlsx_bytes(wb), "facts.xlsx")
+    assert [f for _, _, f, _ in found] == ["actual", "period", "rep_id", "target"]
+    assert all("line 2 looks like the header" in m for *_, m in found)
+    two_row = hr_workbook()
+    ws = two_row.active
+    ws.insert_rows(1)
+    ws["A1"], ws["G1"] = "基本信息", "业绩"
+    ws.merge_cells("A1:F1")
+    ws.merge_cells("G1:M1")
+    found = problems(xlsx_bytes(two_row), "facts.xlsx")
+    assert found and all("line 2 looks like the header" in m for *_, m in found)

@@ -211,11 +211,14 @@ class _Workbook:
         """Whether a sheet holds any value, found by streaming to its first one."""
         if part not in self.names:
             return False
-        with self.part(part) as stream:  # stops at the first value: not charged in full
+        with self._open(part) as stream:  # charged to the budget; stops at the first value
             for _, element in ElementTree.iterparse(stream):
-                if _local(element.tag) in ("v", "is", "f"):
+                tag = _local(element.tag)
+                if tag in ("v", "is", "f"):
                     return True
-                if _local(element.tag) == "sheetData":
+                if tag == "row":
+                    element.clear()  # an empty row: nothing of it is kept
+                elif tag == "sheetData":
                     return False
         return False
 

@@ -146,6 +146,14 @@ def _filled_regions(data: bytes, name: str) -> bytes:
     return "\n".join(",".join(r) for r in rows).encode(encoding)
 
 
+def test_libreoffice_hidden_sheet_column_and_row() -> None:
+    found = problems((OFFICE / "lo-hidden.ods").read_bytes(), "lo-hidden.ods")
+    assert [(source_line, message.split(":")[0]) for source_line, _, _, message in found] == [
+        (1, "column E is hidden and holds data (E1"),
+        (3, "row 3 is hidden and holds data (A3)"),
+    ]
+
+
 def test_openpyxl_workbook_with_chinese_headers_dates_and_merges() -> None:
     facts = load_facts(xlsx_bytes(hr_workbook()), "八月.xlsx")
     assert facts.columns[:6] == ("rep_id", "name", "region", "product_line", "manager_id", "period")

@@ -61,6 +61,23 @@ def workbook(path: Path) -> None:
     wb.save(path)
 
 
+def hidden(path: Path) -> None:
+    """A hidden draft sheet, and on the visible one a hidden column and a hidden row holding data."""
+    wb = openpyxl.Workbook()
+    draft = wb.active
+    draft.title = "draft"
+    draft.append(["rep_id", "period", "target", "actual"])
+    draft.append(["R1", "2026-08", 1, 999])
+    draft.sheet_state = "hidden"
+    final = wb.create_sheet("final")
+    final.append(["rep_id", "period", "target", "actual", "note"])
+    final.append(["R1", "2026-08", 100, 90, "x"])
+    final.append(["R2", "2026-08", 100, 95, "secret"])
+    final.column_dimensions["E"].hidden = True
+    final.row_dimensions[3].hidden = True
+    wb.save(path)
+
+
 def convert(source: Path, target: str, out: Path) -> Path:
     subprocess.run(["soffice", "--headless", "--convert-to", target, "--outdir", str(out), str(source)],
                    check=True, capture_output=True, timeout=120)  # fmt: skip
@@ -83,6 +100,11 @@ def main() -> None:
         out.mkdir()
         ods = HERE / "lo-august.ods"
         shutil.copy(convert(ods, "xlsx", out), HERE / "lo-august.xlsx")
+        base = Path(tmp) / "lo-hidden.xlsx"
+        hidden(base)
+        out = Path(tmp) / "hidden"
+        out.mkdir()
+        shutil.copy(convert(base, "ods", out), HERE / "lo-hidden.ods")
 
 
 if __name__ == "__main__":

@@ -4,17 +4,23 @@ A zh-CN team's sheet says 工号, 姓名, 目标, 销售额, often with a unit (
 have its own words, declared once in a `columns:` map. A header name one typing slip away from a
 column Merit or the policy reads (`regoin`, `colected`) is an error, because reading it as an
 extra column would silently drop what the policy needs (a team award disappears). A header in 万元
-is refused: Merit reads yuan, and a silent factor of 10,000 is a wrong payout.
+is refused: Merit reads yuan, and a silent factor of 10,000 is a wrong payout. When a required
+column is missing the rows are not read at all, and a line below that looks like the header (under
+a title, or the second line of a two-line header) is named instead of a hundred follow-on problems.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 import yaml
 
+from engine.factrow import REQUIRED_COLUMNS, STANDARD_NUMBER_COLUMNS, STANDARD_TEXT_COLUMNS
+from engine.factsources import Table, Value, is_blank, located
 from engine.problems import MeritInputError, Problem
 
 #: Built-in names a header may use for each column (compared after `header_key`).
@@ -82,6 +88,103 @@ class HeaderMap:
             if column and (what in _YUAN_UNITS or not what):
                 return column, None
         return column_key(raw), None
+
+
+@dataclass
+class Columns:
+    """Where each named column sits (1-based), and the names in file order."""
+
+    position: dict[str, int]
+    names: tuple[str, ...]
+    header: dict[int, str]  # column -> its name, for every named column (duplicates included)
+    complete: bool = True  # every required column is there
+
+
+def check_header(table: Table, extras: tuple[str, ...], names: HeaderMap) -> Columns:
+    """Where each column is; problems for what is wrong with the header. `complete` is False when a
+    required column is missing: the rows are then not checked (a hundred follow-on lines help nobody)."""
+    source, line = table.source, table.header_line
+    position: dict[str, int] = {}
+    header: dict[int, str] = {}
+    found: list[Problem] = []  # this line's own problems: not said when another line is the header
+    for col, raw in table.header:
+        name, problem = names.name(raw)
+        if not name:
+            continue
+        header[col] = name
+        if problem:
+            found.append(located(source, line, col, name, problem))
+        if name in position:
+            found.append(
+                located(
+                    source,
+                    line,
+                    col,
+                    name,
+                    f"column {name!r} appears twice in the header (first as column {position[name]})",
+                )
+            )
+            continue
+        position[name] = col
+    complete = True
+    if line is not None:
+        known = {*STANDARD_TEXT_COLUMNS, *STANDARD_NUMBER_COLUMNS, "period", *extras} - set(position)
+        for name, col in position.items():
+            if name in known or name in STANDARD_TEXT_COLUMNS or name in STANDARD_NUMBER_COLUMNS:
+                continue
+            guess = near_miss(name, known)
+            if guess:
+                found.append(
+                    located(
+                        source,
+                        line,
+                        col,
+                        name,
+                        f"column {name!r} is not a column Merit reads: did you mean {guess!r}? (rename the header;"
+                        " a different column needs a name further from it)",
+                    )
+                )
+        hint = _header_hint(table, position, names)
+        if not hint:
+            table.problems.extend(found)
+        for name in REQUIRED_COLUMNS:
+            if name not in position:
+                complete = False
+                table.problems.append(located(source, line, None, name, f"required column {name!r} is missing{hint}"))
+        for name in extras:
+            if name not in position:
+                table.problems.append(located(source, line, None, name, f"column {name!r} is required by the policy"))
+    else:
+        table.problems.extend(found)
+    return Columns(position, tuple(position), header, complete)
+
+
+def _header_hint(table: Table, position: Mapping[str, int], header_names: HeaderMap) -> str:
+    """Why the header may lack the required columns, when the file itself suggests it."""
+    if all(n in position for n in REQUIRED_COLUMNS):
+        return ""
+    cells = [raw for _, raw in table.header]
+    for sep in (";", "\t", "|"):
+        if any(sep in c for c in cells) and all(n in " ".join(cells).lower() for n in REQUIRED_COLUMNS):
+            shown = "tab" if sep == "\t" else repr(sep)
+            return f" (the header seems separated by {shown}: save the file as comma-separated CSV)"
+    rest = iter(table.rows)
+    first = list(itertools.islice(rest, 10))
+    table.rows = itertools.chain(first, rest)  # peeked, not consumed: the rows are still checked
+    for number, row in first:
+        values = row.values() if isinstance(row, dict) else row
+        names = {header_names.name(v)[0] for v in values if isinstance(v, str)}
+        if all(n in names for n in REQUIRED_COLUMNS):
+            return f" (line {number} looks like the header: remove the lines above it; a two-line header: make it one)"
+    return ""
+
+
+def is_repeated_header(cells: Mapping[int, Value], columns: Columns, names: HeaderMap) -> bool:
+    """A data row that reads like the header (e.g. two exports pasted one after another)."""
+    filled = [(col, v) for col, v in cells.items() if not is_blank(v)]
+    return len(filled) >= 2 and all(
+        isinstance(v, str) and names.name(v)[0] == columns.header.get(col) for col, v in filled
+    )
 
 
 def column_key(raw: str) -> str:

@@ -1,21 +1,19 @@
-"""The header and the rows of a fact table, checked: which column is which, and each row's values.
+"""One row of a fact table, checked: how its values become a `FactRow`.
 
-Split from `engine.facts` by concern: this module knows how a header maps to Merit's columns and
-how one row becomes a `FactRow` (a fast path for plainly valid CSV records, and `check`, which says
-what is wrong with any other row); `engine.facts` runs the whole table through it.
+Split from `engine.facts` by concern (the header is `engine.factheader`): a fast path takes the
+rows that are plainly valid (most of a million-row CSV, and spreadsheet rows of text and numbers),
+and `check`, which says what is wrong, takes every other row; `engine.facts` runs the table.
 """
 
 from __future__ import annotations
 
-import itertools
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 from types import MappingProxyType
 
-from engine.factheader import HeaderMap, near_miss
+from engine.factheader import Columns
 from engine.factrow import (
     COUNT_COLUMNS,
     OPTIONAL_NUMBER_COLUMNS,
@@ -28,108 +26,10 @@ from engine.factrow import (
 from engine.factsources import Table, Value, as_number, as_text, is_blank, located
 from engine.factvalues import MAX_TEXT, as_month, clean_text, float_noise, key_text, plain_text
 from engine.periods import Month, parse_month
-from engine.problems import Problem
 from engine.sheetcells import column_letters
 
 _CACHE_LIMIT = 1024  # distinct texts a number column's cache keeps before it gives up
 _KEY_COLUMNS = ("rep_id", "region", "product_line", "manager_id")
-
-
-@dataclass
-class _Columns:
-    """Where each named column sits (1-based), and the names in file order."""
-
-    position: dict[str, int]
-    names: tuple[str, ...]
-    header: dict[int, str]  # column -> its name, for every named column (duplicates included)
-    complete: bool = True  # every required column is there
-
-
-def check_header(table: Table, extras: tuple[str, ...], names: HeaderMap) -> _Columns:
-    """Where each column is; problems for what is wrong with the header. `complete` is False when a
-    required column is missing: the rows are then not checked (a hundred follow-on lines help nobody)."""
-    source, line = table.source, table.header_line
-    position: dict[str, int] = {}
-    header: dict[int, str] = {}
-    found: list[Problem] = []  # this line's own problems: not said when another line is the header
-    for col, raw in table.header:
-        name, problem = names.name(raw)
-        if not name:
-            continue
-        header[col] = name
-        if problem:
-            found.append(located(source, line, col, name, problem))
-        if name in position:
-            found.append(
-                located(
-                    source,
-                    line,
-                    col,
-                    name,
-                    f"column {name!r} appears twice in the header (first as column {position[name]})",
-                )
-            )
-            continue
-        position[name] = col
-    complete = True
-    if line is not None:
-        known = {*STANDARD_TEXT_COLUMNS, *STANDARD_NUMBER_COLUMNS, "period", *extras} - set(position)
-        for name, col in position.items():
-            if name in known or name in STANDARD_TEXT_COLUMNS or name in STANDARD_NUMBER_COLUMNS:
-                continue
-            guess = near_miss(name, known)
-            if guess:
-                found.append(
-                    located(
-                        source,
-                        line,
-                        col,
-                        name,
-                        f"column {name!r} is not a column Merit reads: did you mean {guess!r}? (rename the header;"
-                        " a different column needs a name further from it)",
-                    )
-                )
-        hint = _header_hint(table, position, names)
-        if not hint:
-            table.problems.extend(found)
-        for name in REQUIRED_COLUMNS:
-            if name not in position:
-                complete = False
-                table.problems.append(located(source, line, None, name, f"required column {name!r} is missing{hint}"))
-        for name in extras:
-            if name not in position:
-                table.problems.append(located(source, line, None, name, f"column {name!r} is required by the policy"))
-    else:
-        table.problems.extend(found)
-    return _Columns(position, tuple(position), header, complete)
-
-
-def _header_hint(table: Table, position: Mapping[str, int], header_names: HeaderMap) -> str:
-    """Why the header may lack the required columns, when the file itself suggests it."""
-    if all(n in position for n in REQUIRED_COLUMNS):
-        return ""
-    cells = [raw for _, raw in table.header]
-    for sep in (";", "\t", "|"):
-        if any(sep in c for c in cells) and all(n in " ".join(cells).lower() for n in REQUIRED_COLUMNS):
-            shown = "tab" if sep == "\t" else repr(sep)
-            return f" (the header seems separated by {shown}: save the file as comma-separated CSV)"
-    rest = iter(table.rows)
-    first = list(itertools.islice(rest, 10))
-    table.rows = itertools.chain(first, rest)  # peeked, not consumed: the rows are still checked
-    for number, row in first:
-        values = row.values() if isinstance(row, dict) else row
-        names = {header_names.name(v)[0] for v in values if isinstance(v, str)}
-        if all(n in names for n in REQUIRED_COLUMNS):
-            return f" (line {number} looks like the header: remove the lines above it; a two-line header: make it one)"
-    return ""
-
-
-def is_repeated_header(cells: Mapping[int, Value], columns: _Columns, names: HeaderMap) -> bool:
-    """A data row that reads like the header (e.g. two exports pasted one after another)."""
-    filled = [(col, v) for col, v in cells.items() if not is_blank(v)]
-    return len(filled) >= 2 and all(
-        isinstance(v, str) and names.name(v)[0] == columns.header.get(col) for col, v in filled
-    )
 
 
 _NO_TEXTS: Mapping[str, str] = MappingProxyType({})
@@ -182,7 +82,7 @@ class _NumberCells:
 class RowChecker:
     """Validates one data row, collecting its problems."""
 
-    def __init__(self, table: Table, columns: _Columns, extras: tuple[str, ...]) -> None:
+    def __init__(self, table: Table, columns: Columns, extras: tuple[str, ...]) -> None:
         self.table = table
         self.columns = columns
         self.extras = extras
@@ -225,6 +125,7 @@ class RowChecker:
         )
         self.fast_unknown = tuple((n, pos[n] - 1) for n in self.unknown)
         self.fast_months: dict[str, Month] = {}
+        self.fast_plain: set[str] = set()
 
     def fast(self, line: int, record: list[str]) -> FactRow | None:
         """The row as a fact when it is plainly valid; None sends it to `check`."""
@@ -266,9 +167,13 @@ class RowChecker:
         region = None if c_region is None else record[c_region].strip() or None
         product_line = None if c_line is None else record[c_line].strip() or None
         manager_id = None if c_manager is None else record[c_manager].strip() or None
+        plain = self.fast_plain
         for shown in (name, region, product_line, manager_id):  # else `check` cleans or refuses it
-            if shown is not None and (len(shown) > 100 or not plain_text(shown)):
-                return None
+            if shown is not None and shown not in plain:
+                if len(shown) > 100 or not plain_text(shown):
+                    return None
+                if len(plain) < _CACHE_LIMIT:  # regions and managers repeat: each is tested once
+                    plain.add(shown)
         intern = sys.intern  # ids, names, regions repeat every month
         return fact_row(
             intern(rep_id),

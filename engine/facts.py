@@ -28,7 +28,7 @@ from decimal import Decimal
 from functools import cached_property
 
 from engine.factchecks import amount_hints, blank_keys, looks_like_totals, sum_rows, totals_label
-from engine.factheader import HeaderMap
+from engine.factheader import HeaderMap, check_header, is_repeated_header
 from engine.factrow import (
     COUNT_COLUMNS,
     OPTIONAL_NUMBER_COLUMNS,
@@ -37,7 +37,7 @@ from engine.factrow import (
     STANDARD_TEXT_COLUMNS,
     FactRow,
 )
-from engine.factrows import RowChecker, check_header, is_repeated_header
+from engine.factrows import RowChecker
 from engine.factsources import (
     Table,
     Value,

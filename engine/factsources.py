@@ -1,9 +1,10 @@
-"""Fact sources: CSV, JSON and XLSX bytes read into one table shape, values not yet judged.
+"""Fact sources: CSV, JSON, XLSX and ODS bytes read into one table shape, values not yet judged.
 
-Each format has its own way to go wrong (a BOM, a quoted line break, a formula with no saved
-value, a JSON key given twice); this module turns any of them into the same `Table` of rows of
-cells, each cell kept exactly as written (text, `Decimal`, bool, or an `Opaque` value that says
-what it is), and leaves judging the values to `engine.facts`. Amounts never pass through float.
+Each format has its own way to go wrong (a BOM, a GBK export, a quoted line break, a formula with no
+saved value, a hidden sheet, a JSON key given twice); this module turns any of them into the same
+`Table` of rows of cells, each cell kept exactly as written (text, `Decimal`, bool, or an `Opaque`
+value that says what it is), and leaves judging the values to `engine.facts`. Amounts never pass
+through float. What it had to decide on the way (an encoding, a sheet) is said in `Table.notes`.
 """
 
 from __future__ import annotations
@@ -17,120 +18,41 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from engine import xlsx
-from engine.problems import MeritInputError, Problem
+from engine import ods, xlsx
+from engine.factvalues import (
+    MAX_DECIMALS,
+    MAX_WHOLE_DIGITS,
+    Opaque,
+    Value,
+    as_number,
+    as_text,
+    column_name,
+    from_cell,
+    from_python,
+    is_blank,
+)
+from engine.problems import MeritInputError, Problem, ProblemList
+from engine.sheetcells import SheetData, SheetError, SheetLimits, column_letters
+from engine.textfile import decode_table_text, decode_utf8
 
-_PLAIN_NUMBER = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
-_GROUPED_NUMBER = re.compile(r"^-?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?$")
-_EXPONENT_NUMBER = re.compile(r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)[eE][+-]?[0-9]+$")
-MAX_WHOLE_DIGITS = 15  # 999,999,999,999,999: a thousand trillion
-MAX_DECIMALS = 6
-
-
-# --- cell values -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Opaque:
-    """A value that is neither text nor a number: a date or error cell, JSON NaN, a list, a float."""
-
-    shown: str
-    what: str
-
-
-Value = str | Decimal | bool | Opaque | None
-
-
-def column_name(text: str) -> str:
-    return text.strip().lower()
-
-
-def is_blank(value: Value) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-def as_text(value: Value) -> str | None:
-    """The value as stripped text; None when blank."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, Opaque):
-        return value.shown
-    return value.strip() or None
-
-
-def as_number(value: Value) -> tuple[Decimal | None, str | None]:
-    """(number, None), (None, None) when blank, or (None, why it is not a number)."""
-    if value is None:
-        return None, None
-    if isinstance(value, bool):
-        return None, f"{'TRUE' if value else 'FALSE'} is a true/false value, not a number"
-    if isinstance(value, Decimal):
-        if not value.is_finite():
-            return None, f"{value} is not a number"
-        return _within_limits(value, format(value, "f"))
-    if isinstance(value, Opaque):
-        return None, f"{value.shown} is {value.what}, not a number"
-    text = value.strip()
-    if not text:
-        return None, None
-    if _PLAIN_NUMBER.match(text):
-        return _within_limits(Decimal(text), text)
-    if _GROUPED_NUMBER.match(text):
-        return _within_limits(Decimal(text.replace(",", "")), text)
-    if _EXPONENT_NUMBER.match(text):
-        return None, f"{text!r} uses exponent notation; write the number out in full"
-    return None, f"{text!r} is not a number (write it like 840000, 840000.50 or 840,000.50)"
-
-
-def _within_limits(number: Decimal, shown: str) -> tuple[Decimal | None, str | None]:
-    """Bounds no sales figure comes near, inside which every sum and product of the evaluation
-    stays exact in a 28-digit context: at most 15 digits before the point and 6 after it."""
-    exponent = number.as_tuple().exponent
-    assert isinstance(exponent, int)  # finite
-    if exponent < -MAX_DECIMALS:
-        return None, f"{_clip(shown)} has more than {MAX_DECIMALS} decimal places"
-    if number.adjusted() >= MAX_WHOLE_DIGITS:
-        return None, f"{_clip(shown)} has more than {MAX_WHOLE_DIGITS} digits before the decimal point"
-    return number, None
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= 40 else f"{text[:20]}...({len(text)} characters)"
-
-
-def from_python(value: object) -> Value:
-    if value is None or isinstance(value, str | bool | Decimal | Opaque):
-        return value
-    if isinstance(value, int):
-        return Decimal(value)
-    if isinstance(value, float):
-        return Opaque(repr(value), "a binary float, which cannot be exact (give it as text or Decimal)")
-    if isinstance(value, Mapping):
-        return Opaque("{…}", "an object")
-    if isinstance(value, list | tuple):
-        return Opaque("[…]", "a list")
-    return Opaque(repr(value), f"a {type(value).__name__}")
-
-
-def from_xlsx(cell: xlsx.Cell | None) -> Value:
-    if cell is None:
-        return None
-    if cell.kind == "number":
-        return Decimal(cell.text)
-    if cell.kind == "bool":
-        return cell.text == "TRUE"
-    if cell.kind == "date":
-        return Opaque(cell.text, "a date cell")
-    if cell.kind == "error":
-        return Opaque(cell.text, "an error cell")
-    if cell.kind == "formula":
-        return Opaque(cell.text, "a formula with no saved value (open the file in Excel and save it)")
-    return cell.text
-
+__all__ = [
+    "MAX_DECIMALS",
+    "MAX_WHOLE_DIGITS",
+    "Opaque",
+    "Table",
+    "Value",
+    "as_number",
+    "as_text",
+    "column_name",
+    "csv_table",
+    "from_python",
+    "is_blank",
+    "json_records",
+    "located",
+    "records_digest",
+    "records_table",
+    "sheet_table",
+]
 
 # --- reading the formats into one table shape ---------------------------------------------------
 
@@ -139,36 +61,24 @@ def from_xlsx(cell: xlsx.Cell | None) -> Value:
 class Table:
     """Header and data rows of a source, before any validation of values."""
 
-    source: str
+    source: str  # how problems name the source: the file, and for a workbook its sheet
     header_line: int | None = None
     header: list[tuple[int, str]] = field(default_factory=list)  # (1-based column, raw name)
     # (row, column -> value), or for CSV (row, the record's texts in column order); a lazy iterator
     # for files, so a million rows are never all held as cells
     rows: Iterable[tuple[int, dict[int, Value] | list[str]]] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=ProblemList)
     unreadable: bool = False  # the source could not be read to its end
     empty_message: str = "the file is empty"
     no_rows_message: str = "there are no data rows, only the header"
     columns_located: bool = True  # False for JSON: a key has no column of its own, its name says it
     row_word: str = "row"  # how a message names another row's place: "line" in a JSON file
+    notes: list[str] = field(default_factory=list)  # what was decided while reading, for the user
+    cell_names: bool = False  # a workbook: problems also say the cell (D7)
 
 
 def located(source: str, line: int | None, column: int | None, name: str, message: str) -> Problem:
     return Problem(source=source, line=line, column=column, field=name, message=message)
-
-
-def decode_utf8(data: bytes, source: str) -> str | Problem:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = data.count(b"\n", 0, e.start) + 1
-        return located(
-            source,
-            line,
-            None,
-            "",
-            f"the file is not UTF-8 text (byte 0x{data[e.start]:02x}); save it as 'CSV UTF-8'",
-        )
 
 
 def _add_sheet_rows(table: Table, rows: Iterable[tuple[int, dict[int, Value]]]) -> None:
@@ -184,18 +94,23 @@ def _add_sheet_rows(table: Table, rows: Iterable[tuple[int, dict[int, Value]]]) 
 
 
 def csv_table(data: bytes, source: str) -> Table:
-    """Rows stay the csv module's lists of texts: `_RowChecker.fast` reads them as they are."""
+    """Rows stay the csv module's lists of texts: `_RowChecker.fast` reads them as they are.
+
+    UTF-8 (with or without BOM), GBK/GB18030 (zh-CN Excel's "CSV (逗号分隔)") and UTF-16 with a
+    BOM (Excel's "Unicode 文本", tab-separated) are read; `engine.textfile` decides and says so.
+    """
     table = Table(source)
-    if not data.isascii():  # ASCII is UTF-8; anything else is checked whole before a row is read
-        text = decode_utf8(data, source)
-        if isinstance(text, Problem):
-            table.problems.append(text)
-            return table
-        del text
+    decoded = decode_table_text(data, source)
+    if isinstance(decoded, Problem):
+        table.problems.append(decoded)
+        return table
+    encoding, delimiter, note = decoded
+    if note:
+        table.notes.append(note)
     # decoded as it is read, a few kilobytes at a time: a whole-file StringIO would hold four
     # bytes per character (400 MB for a million rows) while the rows are built
-    stream = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="")
-    reader = csv.reader(stream, strict=True)
+    stream = io.TextIOWrapper(io.BytesIO(data), encoding=encoding, newline="")
+    reader = csv.reader(stream, strict=True, delimiter=delimiter)
 
     def records() -> Iterator[tuple[int, list[str]]]:
         number = 0
@@ -217,15 +132,63 @@ def csv_table(data: bytes, source: str) -> Table:
     return table
 
 
-def xlsx_table(data: bytes, source: str) -> Table:
-    table = Table(source, empty_message="the first worksheet is empty")
+def sheet_table(
+    data: bytes, source: str, kind: str, sheet: str | None = None, limits: SheetLimits | None = None
+) -> Table:
+    """An .xlsx or .ods sheet as a table; problems name the sheet (`facts.xlsx[8月]`) and the cell.
+
+    Hidden rows and columns that hold data are refused, each with its place: Merit reads what a
+    person sees, and a hidden stale `actual` column or a filtered-out row would otherwise be paid.
+    """
+    reader = xlsx.read_sheet if kind == "xlsx" else ods.read_sheet
     try:
-        sheet = xlsx.read_first_sheet(data)
-    except xlsx.XlsxError as e:
+        read = reader(data, sheet, limits)
+    except SheetError as e:
+        table = Table(source)
         table.problems.append(located(source, None, None, "", str(e)))
         return table
-    _add_sheet_rows(table, ((r.number, {i: from_xlsx(c) for i, c in enumerate(r.cells, start=1)}) for r in sheet))
+    named = f"{source}[{read.name}]" if read.sheets > 1 else source
+    table = Table(named, empty_message=f"the sheet {read.name!r} is empty", cell_names=True)
+    table.notes.extend(read.notes)
+    if read.merged:
+        table.notes.append(
+            f"merged cells filled from their first cell: {', '.join(read.merged[:5])}"
+            + (f" and {len(read.merged) - 5} more" if len(read.merged) > 5 else "")
+        )
+    _hidden_problems(table, read)
+    rows = ((n, {c: from_cell(v) for c, v in sorted(cells.items())}) for n, cells in sorted(read.rows.items()))
+    _add_sheet_rows(table, rows)
     return table
+
+
+def _hidden_problems(table: Table, sheet: SheetData) -> None:
+    how = "unhide it (select the neighbours, right-click, Unhide; clear any filter), then delete it if not to be read"
+    for col in sorted(sheet.hidden_columns):
+        holding = [r for r, cells in sorted(sheet.rows.items()) if col in cells]
+        if holding:
+            letters = column_letters(col)
+            table.problems.append(
+                located(
+                    table.source,
+                    holding[0],
+                    col,
+                    "",
+                    f"column {letters} is hidden and holds data ({letters}{holding[0]}:{letters}{holding[-1]}): {how}",
+                )
+            )
+    for row in sorted(sheet.hidden_rows):
+        cells = sheet.rows.get(row)
+        if cells:
+            first = min(cells)
+            table.problems.append(
+                located(
+                    table.source,
+                    row,
+                    None,
+                    "",
+                    f"row {row} is hidden and holds data ({column_letters(first)}{row}): {how}",
+                )
+            )
 
 
 _JSON = json.JSONDecoder(

@@ -1,134 +1,104 @@
-"""Read the first worksheet of an .xlsx workbook as raw cell text, never through float.
+"""Read one worksheet of an .xlsx workbook as raw cell text, streamed, never through float.
 
-openpyxl hands numeric cells back as Python floats, so an amount typed as 0.1 arrives as
-0.1000000000000000055… and money stops being exact to the cent. An .xlsx file is a zip of XML
-parts, and a numeric cell stores the decimal text Excel wrote (`<v>181071.36</v>`), so reading
-that text straight into `Decimal` keeps every cent. Only what the facts loader needs is read: the
-first sheet, shared strings and inline strings. Styles (and therefore dates) are ignored on
-purpose: a period must be typed as text, and the loader says so when it is not.
+openpyxl hands numeric cells back as Python floats (0.1 arrives as 0.1000000000000000055…) and
+pads every row of a read-only sheet out to the widest column (one cell in column ZZZ makes 18,278
+cells per row), so this module reads the XML parts itself: a numeric cell's `<v>` holds the decimal
+text Excel wrote, read straight into `Decimal`. Parts are parsed as a stream (`iterparse`) with
+limits checked while parsing, and no part may unpack to more than a bounded multiple of the upload,
+so an 870 KB file cannot become gigabytes (a zip bomb is a refused file to us).
 
-This module knows nothing about facts; it returns rows of typed raw strings and raises
-`XlsxError` (with a message fit for a user) when the bytes are not a readable workbook.
+What a person sees decides what is read: hidden sheets are never chosen silently (a workbook with
+several visible sheets that hold data needs the sheet's name), hidden rows and columns are reported
+to the caller, the value of a merged cell applies to every cell of the merge (HR merges a region
+over its reps' rows), and a number with a date format is a date (Excel turns a typed `2026-08`
+into one). This module knows nothing about facts; `XlsxError` messages are fit for a user.
 """
 
 from __future__ import annotations
 
-import posixpath
 import re
 import zipfile
-from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from io import BytesIO
-from typing import Literal
+from typing import IO
 from xml.etree import ElementTree
 
-from engine.errors import MeritError
+from engine.sheetcells import (
+    EXCEL_DIGITS,
+    Cell,
+    SheetData,
+    SheetError,
+    SheetLimits,
+    column_index,
+    column_letters,
+    excel_number,
+    serial_date,
+    split_ref,
+)
 
-CellKind = Literal["text", "number", "bool", "date", "error", "formula"]
+__all__ = [
+    "Cell",
+    "SheetData",
+    "SheetLimits",
+    "XlsxError",
+    "column_index",
+    "column_letters",
+    "excel_number",
+    "read_sheet",
+    "split_ref",
+]
 
-#: Excel keeps 15 significant decimal digits; anything longer in `<v>` is binary-float noise.
-EXCEL_DIGITS = 15
-#: Refuse parts that would inflate beyond this (a zip bomb is a corrupt file to us).
-MAX_PART_BYTES = 256 * 1024 * 1024
+XlsxError = SheetError
 
-_REF = re.compile(r"^([A-Za-z]{1,3})([0-9]+)$")
 _ESCAPED = re.compile(r"_x([0-9A-Fa-f]{4})_")
-_EXCEL_CONTEXT = Context(prec=EXCEL_DIGITS, rounding=ROUND_HALF_EVEN)
+_R_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+#: Built-in number formats that show a date (ECMA-376 18.8.30, plus the zh-CN ones 27-36, 50-58).
+_DATE_FORMATS = frozenset((*range(14, 23), *range(27, 37), *range(45, 48), *range(50, 59)))
+_COLUMNS = {column_letters(i): i for i in range(1, 703)}  # A..ZZ: most references, without parsing
+#: A number already in the form `excel_number` returns: no exponent, at most 15 digits, no trailing zero.
+_PLAIN = re.compile(r"-?(?:0|[1-9][0-9]{0,14})(?:\.[0-9]{0,14}[1-9])?")
+_FORMAT_NOISE = re.compile(r'"[^"]*"|\[[^\]]*\]|\\.|_.|\*.')
 
 
-class XlsxError(MeritError, ValueError):
-    """The bytes are not a workbook this reader can read; the message says why."""
-
-
-@dataclass(frozen=True, slots=True)
-class Cell:
-    """One non-empty cell: its kind and its raw text.
-
-    `number` cells hold plain decimal text without exponent ("840000", "0.1"); `bool` cells hold
-    "TRUE"/"FALSE"; `date` cells hold Excel's ISO text; `error` cells hold e.g. "#DIV/0!";
-    `formula` cells (a formula with no saved value) hold the formula, e.g. "=B2*1.05".
-    """
-
-    kind: CellKind
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class SheetRow:
-    """A row of the sheet: its 1-based row number and its cells, index 0 being column A."""
-
-    number: int
-    cells: tuple[Cell | None, ...]
-
-
-def column_index(letters: str) -> int:
-    """Map column letters to a 1-based index: "A" -> 1, "Z" -> 26, "AB" -> 28."""
-    if not letters or not letters.isascii() or not letters.isalpha():
-        raise XlsxError(f"{letters!r} is not a column name")
-    index = 0
-    for ch in letters.upper():
-        index = index * 26 + (ord(ch) - ord("A") + 1)
-    return index
-
-
-def split_ref(ref: str) -> tuple[int, int]:
-    """Split a cell reference into (1-based column, 1-based row): "AB12" -> (28, 12)."""
-    m = _REF.match(ref.replace("$", ""))
-    if not m or int(m.group(2)) < 1:
-        raise XlsxError(f"{ref!r} is not a cell reference")
-    return column_index(m.group(1)), int(m.group(2))
-
-
-def excel_number(raw: str) -> str:
-    """The exact decimal a numeric cell's `<v>` text stands for, as plain text.
-
-    More than 15 significant digits is binary-float noise ("0.10000000000000001"), so it is
-    rounded to 15; the result is normalized and written without exponent, so 181071.36 stays
-    "181071.36" and 840000 stays "840000". Raises `XlsxError` when `raw` is not a number.
-    """
-    try:
-        value = Decimal(raw.strip())
-    except InvalidOperation:
-        raise XlsxError(f"{raw!r} is not a number") from None
-    if not value.is_finite():
-        raise XlsxError(f"{raw!r} is not a number")
-    if len(value.as_tuple().digits) > EXCEL_DIGITS:
-        value = _EXCEL_CONTEXT.plus(value)
-    text = format(value.normalize(_EXCEL_CONTEXT), "f")
-    return "0" if text == "-0" else text
-
-
-def read_first_sheet(data: bytes) -> list[SheetRow]:
-    """Rows of the workbook's first worksheet, in row order; rows with no cells are left out."""
+def read_sheet(data: bytes, sheet: str | None = None, limits: SheetLimits | None = None) -> SheetData:
+    """The chosen worksheet: `sheet` by name, else the only visible sheet that holds data."""
+    limits = limits or SheetLimits()
+    if data[:4] != b"PK\x03\x04":
+        raise XlsxError(_not_a_zip(data))
     try:
         with zipfile.ZipFile(BytesIO(data)) as archive:
-            return _Workbook(archive).first_sheet_rows()
+            return _Workbook(archive, len(data), limits).read(sheet)
     except zipfile.BadZipFile:
-        raise XlsxError("the file is not an .xlsx workbook (it is not a zip archive)") from None
+        raise XlsxError("the file is not a readable .xlsx workbook (the zip archive is damaged)") from None
     except ElementTree.ParseError as e:
         raise XlsxError(f"the workbook contains malformed XML ({e})") from None
     except XlsxError:
         raise
-    except ValueError as e:
+    except (ValueError, KeyError) as e:
         raise XlsxError(f"the workbook is malformed ({e})") from None
     except (zipfile.LargeZipFile, NotImplementedError, RuntimeError, OSError, EOFError) as e:
         raise XlsxError(f"the workbook cannot be read ({e})") from None
 
 
+def _not_a_zip(data: bytes) -> str:
+    """Why bytes named .xlsx are not one, in the words of the program that made them."""
+    head = data[:512].lstrip().lower()
+    if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        return (
+            "the file is a legacy Excel 97-2003 workbook (.xls) or a password-protected .xlsx: remove the"
+            " password and save it as 'Excel Workbook (*.xlsx)'"
+        )
+    if head.startswith((b"<html", b"<!doctype html", b"<table", b"<?xml")):
+        return (
+            "the file is a web page or XML saved with a spreadsheet name: open it and save as 'Excel Workbook (*.xlsx)'"
+        )
+    if not data:
+        return "the file is empty"
+    return "the file is not an .xlsx workbook (it is not a zip archive); if it is CSV text, name it .csv"
+
+
 def _local(tag: str) -> str:
     """The tag or attribute name without its XML namespace (transitional and strict both work)."""
     return tag.rpartition("}")[2]
-
-
-def _children(element: ElementTree.Element, name: str) -> list[ElementTree.Element]:
-    return [child for child in element if _local(child.tag) == name]
-
-
-def _child(element: ElementTree.Element, name: str) -> ElementTree.Element | None:
-    for child in element:
-        if _local(child.tag) == name:
-            return child
-    return None
 
 
 def _unescape(text: str) -> str:
@@ -144,115 +114,271 @@ def _string_item(element: ElementTree.Element) -> str:
         if name == "t":
             parts.append(child.text or "")
         elif name == "r":
-            parts.extend(t.text or "" for t in _children(child, "t"))
+            parts.extend(t.text or "" for t in child if _local(t.tag) == "t")
     return _unescape("".join(parts))
 
 
-class _Workbook:
-    def __init__(self, archive: zipfile.ZipFile) -> None:
-        self.archive = archive
-        self.names = set(archive.namelist())
+def _truthy(value: str | None) -> bool:
+    return value is not None and value.strip().lower() in ("1", "true")
 
-    def _xml(self, name: str) -> ElementTree.Element:
+
+class _Workbook:
+    def __init__(self, archive: zipfile.ZipFile, upload: int, limits: SheetLimits) -> None:
+        self.archive = archive
+        self.part = archive.open  # a member of the in-memory zip, as a stream (no file is opened)
+        self.names = set(archive.namelist())
+        self.limits = limits
+        self.budget = limits.unpacked_budget(upload)
+
+    def _open(self, name: str) -> IO[bytes]:
+        """A part as a stream; its unpacked size is charged to the budget before it is read."""
         if name not in self.names:
             raise XlsxError(f"the workbook has no part {name!r}; it is not an .xlsx workbook")
-        if self.archive.getinfo(name).file_size > MAX_PART_BYTES:
-            raise XlsxError(f"the workbook part {name!r} is too large")
-        return ElementTree.fromstring(self.archive.read(name))
+        size = self.archive.getinfo(name).file_size
+        if size > self.budget:
+            raise XlsxError(
+                f"the workbook unpacks to more than {self.limits.ratio} times its size ({name} alone is"
+                f" {size:,} bytes); it is refused as a possible zip bomb: save a copy with only the fact table"
+            )
+        self.budget -= size
+        return self.part(name)
 
-    def _relationships(self, part: str) -> list[ElementTree.Element]:
-        folder, base = posixpath.split(part)
-        rels = posixpath.join(folder, "_rels", base + ".rels")
+    def _xml(self, name: str) -> ElementTree.Element:
+        with self._open(name) as stream:
+            return ElementTree.parse(stream).getroot()
+
+    def _relationships(self, part: str) -> dict[str, tuple[str, str]]:
+        """Id -> (type, resolved target) of a part's relationships."""
+        folder, _, base = part.rpartition("/")
+        rels = f"{folder}/_rels/{base}.rels" if folder else f"_rels/{base}.rels"
         if rels not in self.names:
-            return []
-        return _children(self._xml(rels), "Relationship")
+            return {}
+        found = {}
+        for rel in self._xml(rels):
+            target = rel.get("Target", "")
+            resolved = target.lstrip("/") if target.startswith("/") else _join(folder, target)
+            found[rel.get("Id", "")] = (rel.get("Type", ""), resolved)
+        return found
 
-    @staticmethod
-    def _resolve(part: str, target: str) -> str:
-        if target.startswith("/"):
-            return target.lstrip("/")
-        return posixpath.normpath(posixpath.join(posixpath.dirname(part), target))
-
-    def _workbook_part(self) -> str:
-        for rel in self._relationships(""):
-            if rel.get("Type", "").endswith("/officeDocument"):
-                return self._resolve("", rel.get("Target", ""))
-        return "xl/workbook.xml"
-
-    def first_sheet_rows(self) -> list[SheetRow]:
-        workbook = self._workbook_part()
-        rels = {rel.get("Id"): rel for rel in self._relationships(workbook)}
-        sheets_element = _child(self._xml(workbook), "sheets")
-        sheets = _children(sheets_element, "sheet") if sheets_element is not None else []
+    def read(self, wanted: str | None) -> SheetData:
+        root_rels = self._relationships("")
+        workbook = next((t for kind, t in root_rels.values() if kind.endswith("/officeDocument")), "xl/workbook.xml")
+        rels = self._relationships(workbook)
+        book = self._xml(workbook)
+        date1904 = any(_local(e.tag) == "workbookPr" and _truthy(e.get("date1904")) for e in book)
+        sheets: list[tuple[str, bool, str]] = []  # name, visible, part
+        for element in book.iter():
+            if _local(element.tag) == "sheet":
+                rel = rels.get(element.get(_R_ID, ""))
+                part = rel[1] if rel else f"xl/worksheets/sheet{len(sheets) + 1}.xml"
+                sheets.append((element.get("name", ""), element.get("state", "visible") == "visible", part))
         if not sheets:
             raise XlsxError("the workbook has no worksheet")
-        rel_id = next((v for k, v in sheets[0].attrib.items() if _local(k) == "id" and "}" in k), None)
-        rel = rels.get(rel_id)
-        sheet_part = self._resolve(workbook, rel.get("Target", "")) if rel is not None else "xl/worksheets/sheet1.xml"
-        shared = self._shared_strings(workbook, list(rels.values()))
-        return _sheet_rows(self._xml(sheet_part), shared)
+        name, part = self._choose(sheets, wanted)
+        shared_part = next((t for kind, t in rels.values() if kind.endswith("/sharedStrings")), "xl/sharedStrings.xml")
+        styles_part = next((t for kind, t in rels.values() if kind.endswith("/styles")), "xl/styles.xml")
+        shared = self._shared_strings(shared_part) if shared_part in self.names else []
+        dates = self._date_styles(styles_part) if styles_part in self.names else frozenset()
+        with self._open(part) as stream:
+            sheet = _SheetReader(name, shared, dates, date1904, self.limits).read(stream)
+        sheet.sheets = len(sheets)
+        if wanted is None and len(sheets) > 1:
+            sheet.notes.append(f"read the sheet {name!r}, the only visible one with data")
+        return sheet
 
-    def _shared_strings(self, workbook: str, rels: list[ElementTree.Element]) -> list[str]:
-        part = "xl/sharedStrings.xml"
-        for rel in rels:
-            if rel.get("Type", "").endswith("/sharedStrings"):
-                part = self._resolve(workbook, rel.get("Target", ""))
+    def _choose(self, sheets: list[tuple[str, bool, str]], wanted: str | None) -> tuple[str, str]:
+        names = ", ".join(repr(n) for n, _, _ in sheets)
+        if wanted is not None:
+            for match in (lambda n: n == wanted, lambda n: n.strip().casefold() == wanted.strip().casefold()):
+                found = [(n, p) for n, _, p in sheets if match(n)]
+                if len(found) == 1:
+                    return found[0]
+            raise XlsxError(f"the workbook has no sheet {wanted!r}; its sheets are {names}")
+        visible = [(n, p) for n, v, p in sheets if v]
+        if len(visible) > 1:
+            visible = [(n, p) for n, p in visible if self._has_data(p)] or visible[:1]
+        if len(visible) == 1:
+            return visible[0]
+        if not visible:
+            raise XlsxError(f"every sheet of the workbook is hidden ({names}): unhide the one to read or name it")
+        shown = ", ".join(repr(n) for n, _ in visible)
+        raise XlsxError(
+            f"the workbook has {len(visible)} visible sheets with data ({shown}):"
+            " name one with --sheet NAME (API: form field sheet)"
+        )
+
+    def _has_data(self, part: str) -> bool:
+        """Whether a sheet holds any value, found by streaming to its first one."""
         if part not in self.names:
-            return []
-        return [_string_item(si) for si in _children(self._xml(part), "si")]
+            return False
+        with self._open(part) as stream:  # charged to the budget; stops at the first value
+            for _, element in ElementTree.iterparse(stream):
+                tag = _local(element.tag)
+                if tag in ("v", "is", "f"):
+                    return True
+                if tag == "row":
+                    element.clear()  # an empty row: nothing of it is kept
+                elif tag == "sheetData":
+                    return False
+        return False
+
+    def _shared_strings(self, part: str) -> list[str]:
+        strings: list[str] = []
+        with self._open(part) as stream:
+            for _, element in ElementTree.iterparse(stream):
+                if _local(element.tag) == "si":
+                    strings.append(_string_item(element))
+                    element.clear()
+                    if len(strings) > self.limits.cells:
+                        raise XlsxError(f"the workbook has more than {self.limits.cells:,} strings")
+        return strings
+
+    def _date_styles(self, part: str) -> frozenset[int]:
+        """Indexes of the cell styles whose number format shows a date."""
+        styles = self._xml(part)
+        custom: dict[int, str] = {}
+        xfs: list[int] = []
+        for element in styles:
+            if _local(element.tag) == "numFmts":
+                for fmt in element:
+                    custom[int(fmt.get("numFmtId", "-1"))] = fmt.get("formatCode", "")
+            elif _local(element.tag) == "cellXfs":
+                xfs = [int(xf.get("numFmtId", "0")) for xf in element if _local(xf.tag) == "xf"]
+        return frozenset(i for i, fmt in enumerate(xfs) if _is_date_format(fmt, custom.get(fmt)))
 
 
-def _sheet_rows(sheet: ElementTree.Element, shared: list[str]) -> list[SheetRow]:
-    data = _child(sheet, "sheetData")
-    if data is None:
-        return []
-    rows: dict[int, dict[int, Cell]] = {}
-    row_number = 0
-    for row in _children(data, "row"):
-        row_number = int(row.get("r", row_number + 1))
-        cells = rows.setdefault(row_number, {})
-        column = 0
-        for c in _children(row, "c"):
-            ref = c.get("r")
-            column = split_ref(ref)[0] if ref else column + 1
-            cell = _cell(c, shared, ref or f"column {column} of row {row_number}")
-            if cell is not None:
-                cells[column] = cell
-    result: list[SheetRow] = []
-    for number in sorted(rows):
-        cells = rows[number]
-        if cells:
-            width = max(cells)
-            result.append(SheetRow(number, tuple(cells.get(i) for i in range(1, width + 1))))
-    return result
+def _join(folder: str, target: str) -> str:
+    parts: list[str] = folder.split("/") if folder else []
+    for piece in target.split("/"):
+        if piece == "..":
+            if parts:
+                parts.pop()
+        elif piece and piece != ".":
+            parts.append(piece)
+    return "/".join(parts)
 
 
-def _cell(c: ElementTree.Element, shared: list[str], where: str) -> Cell | None:
-    kind = c.get("t", "n")
-    if kind == "inlineStr":
-        inline = _child(c, "is")
-        return Cell("text", _string_item(inline)) if inline is not None else None
-    v = _child(c, "v")
-    raw = v.text if v is not None else None
-    if raw is None:
-        f = _child(c, "f")  # a formula whose value was never saved (written by a program, not Excel)
-        return Cell("formula", "=" + (f.text or "")) if f is not None and f.text else None
-    if kind == "s":
+def _is_date_format(fmt_id: int, code: str | None) -> bool:
+    if code is None:
+        return fmt_id in _DATE_FORMATS
+    bare = _FORMAT_NOISE.sub("", code).lower()
+    return any(ch in bare for ch in "ymd") and "general" not in bare
+
+
+class _SheetReader:
+    """Streams one worksheet's XML into sparse rows, checking the limits as cells arrive."""
+
+    def __init__(
+        self, name: str, shared: list[str], dates: frozenset[int], date1904: bool, limits: SheetLimits
+    ) -> None:
+        self.sheet = SheetData(name)
+        self.shared = shared
+        self.dates = dates
+        self.date1904 = date1904
+        self.limits = limits
+        self.cells = 0
+        self.column = 0
+
+    def read(self, stream: IO[bytes]) -> SheetData:
+        sheet, limits = self.sheet, self.limits
+        row_number = 0
+        merges: list[str] = []
+        data: ElementTree.Element | None = None
+        ns = ""
+        row_tag = c_tag = ""
+        for event, element in ElementTree.iterparse(stream, events=("start", "end")):
+            tag = element.tag
+            if event == "start":
+                if data is None and tag.endswith("sheetData"):
+                    data, ns = element, tag[: -len("sheetData")]
+                    row_tag, c_tag = ns + "row", ns + "c"
+                continue
+            if tag == row_tag:  # a whole row, its cells read at once (fewer Python steps per cell)
+                row_number = int(element.get("r") or row_number + 1)
+                if row_number > limits.rows:
+                    raise XlsxError(f"the sheet {sheet.name!r} has more than {limits.rows:,} rows")
+                if _truthy(element.get("hidden")):
+                    sheet.hidden_rows.add(row_number)
+                self.column = 0
+                for c in element:
+                    if c.tag == c_tag:
+                        self._cell(c, row_number)
+                data.clear()  # type: ignore[union-attr]  # the rows read so far: nothing of them is kept
+            elif tag == c_tag or (tag.startswith(ns) and tag[len(ns) :] in ("v", "f", "t", "is", "r", "rPh")):
+                continue
+            elif _local(tag) == "col":
+                if _truthy(element.get("hidden")) or element.get("width", "").strip() in ("0", "0.0"):
+                    low, high = int(element.get("min", "1")), int(element.get("max", "1"))
+                    sheet.hidden_columns.update(range(low, min(high, limits.columns) + 1))
+            elif _local(tag) == "mergeCell":
+                merges.append(element.get("ref", ""))
+        for ref in merges:
+            self._merge(ref)
+        return sheet
+
+    def _cell(self, c: ElementTree.Element, row_number: int) -> None:
+        ref = c.get("r")
+        if ref:
+            letters = ref.rstrip("0123456789")
+            column = _COLUMNS.get(letters) or column_index(letters)
+        else:
+            column = self.column + 1
+        self.column = column
+        cell = self._value(c, ref or f"{column_letters(column)}{row_number}")
+        if cell is None:
+            return
+        if column > self.limits.columns:
+            raise XlsxError(
+                f"the sheet {self.sheet.name!r} has a value in cell {column_letters(column)}{row_number}, beyond"
+                f" column {column_letters(self.limits.columns)}: delete the columns to the right of the fact table"
+            )
+        self.cells += 1
+        if self.cells > self.limits.cells:
+            raise XlsxError(f"the sheet {self.sheet.name!r} has more than {self.limits.cells:,} cells")
+        row = self.sheet.rows.get(row_number)
+        if row is None:
+            row = self.sheet.rows[row_number] = {}
+        row[column] = cell
+
+    def _value(self, c: ElementTree.Element, where: str) -> Cell | None:
+        kind = c.get("t", "n")
+        children = {_local(child.tag): child for child in c}
+        if kind == "inlineStr":
+            inline = children.get("is")
+            return Cell("text", _string_item(inline)) if inline is not None else None
+        v = children.get("v")
+        raw = v.text if v is not None else None
+        if raw is None:
+            f = children.get("f")  # a formula whose value was never saved (written by a program, not Excel)
+            return Cell("formula", "=" + (f.text or "")) if f is not None and f.text else None
+        if kind == "s":
+            try:
+                return Cell("text", self.shared[int(raw)])
+            except (ValueError, IndexError):
+                raise XlsxError(f"cell {where} points at a shared string that does not exist") from None
+        if kind == "str":
+            return Cell("text", _unescape(raw))
+        if kind == "b":
+            return Cell("bool", "TRUE" if raw.strip() in ("1", "true") else "FALSE")
+        if kind == "e":
+            return Cell("error", raw)
+        if kind == "d":
+            return Cell("date", raw.strip()[:10])
+        if not raw.strip():
+            return None
         try:
-            return Cell("text", shared[int(raw)])
-        except (ValueError, IndexError):
-            raise XlsxError(f"cell {where} points at a shared string that does not exist") from None
-    if kind == "str":
-        return Cell("text", _unescape(raw))
-    if kind == "b":
-        return Cell("bool", "TRUE" if raw.strip() in ("1", "true") else "FALSE")
-    if kind == "e":
-        return Cell("error", raw)
-    if kind == "d":
-        return Cell("date", raw)
-    if not raw.strip():
-        return None
-    try:
-        return Cell("number", excel_number(raw))
-    except XlsxError:
-        return Cell("error", raw)
+            number = raw if len(raw) <= EXCEL_DIGITS and _PLAIN.fullmatch(raw) else excel_number(raw)
+        except XlsxError:
+            return Cell("error", raw)
+        style = c.get("s")
+        if style is not None and style.isdigit() and int(style) in self.dates:
+            day = serial_date(number, self.date1904)
+            if day is not None:
+                return Cell("date", day)
+        return Cell("number", number)
+
+    def _merge(self, ref: str) -> None:
+        first, _, last = ref.partition(":")
+        if last:
+            (c1, r1), (c2, r2) = split_ref(first), split_ref(last)
+            self.cells += self.sheet.merge(c1, r1, min(c2, self.limits.columns), r2, self.limits.cells - self.cells)

@@ -19,20 +19,16 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from engine.problems import MeritInputError, Problem
 from runtime.gcpause import gc_paused_command
+from service.cli_input import add_fact_options, fact_options, print_notes
+from service.cli_input import print_problems as _print_problems
 
 if TYPE_CHECKING:
-    from engine.facts import FactSet
+    from engine.facts import FactSet, ReadOptions
     from engine.policy import Policy
     from engine.results import WarningSummary
     from runtime.parallel import ParallelRun
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
-
-
-def _print_problems(problems: Sequence[Problem]) -> None:
-    for p in problems:
-        print(str(p), file=sys.stderr)
-    print(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found", file=sys.stderr)
 
 
 #: Arguments that name files a command reads, and those it writes (checked before any work).
@@ -202,7 +198,9 @@ def load_policy_files(*paths: str) -> list[Policy]:
     return loaded
 
 
-def load_for_period(policy_path: str, facts_path: str, period: str) -> tuple[Policy, FactSet]:
+def load_for_period(
+    policy_path: str, facts_path: str, period: str, options: ReadOptions | None = None
+) -> tuple[Policy, FactSet]:
     """The policy version in force for `period` and the facts it needs (shared by evaluate/simulate)."""
     from engine.facts import load_facts
     from engine.periods import parse_period
@@ -222,11 +220,15 @@ def load_for_period(policy_path: str, facts_path: str, period: str) -> tuple[Pol
     except MeritInputError as exc:
         problems += exc.problems
     try:
-        facts = load_facts(read_input(facts_path), facts_path, policy.numeric_columns if policy else ())
+        columns = policy.numeric_columns if policy else ()
+        facts = load_facts(read_input(facts_path), facts_path, columns, options=options)
     except MeritInputError as exc:
+        if not problems:
+            raise
         problems += exc.problems
     if problems or policy is None:
         raise MeritInputError(problems)
+    print_notes(facts)
     return policy, facts
 
 
@@ -270,7 +272,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from engine.results import warning_summary
     from service.render import print_evaluation
 
-    if args.format == "csv":
+    options = fact_options(args)
+    if args.format == "csv" and options.plain:  # workers read with the default options only
         run = _evaluate_in_workers(args)
         if run is not None:
             _print_warnings(run.warnings)
@@ -281,7 +284,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                 for chunk in run.csv_chunks():
                     sys.stdout.write(chunk)
             return EXIT_OK
-    policy, facts = load_for_period(args.policy, args.facts, args.period)
+    policy, facts = load_for_period(args.policy, args.facts, args.period, options)
     with progress_bar("evaluating", count_rep_months(facts, args.period)) as advance:
         ev = evaluate(policy, facts, args.period, progress=advance)
     _print_warnings(warning_summary(ev.results))
@@ -339,8 +342,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="evaluate a month or quarter")
     p.add_argument("--policy", required=True, help="a policy folder (version picked by period) or one file")
-    p.add_argument("--facts", required=True, help="facts file: .csv, .json or .xlsx")
+    p.add_argument("--facts", required=True, help="facts file: .csv/.txt, .xlsx, .ods or .json")
     p.add_argument("--period", required=True, help="2026-08 or 2026-Q3")
+    add_fact_options(p)
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
     p.add_argument("--output", help="write to this file instead of stdout (only when everything succeeded)")
     p.set_defaults(func=gc_paused_command(cmd_evaluate))
@@ -372,7 +376,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_outputs(args)
         return int(args.func(args))
     except MeritInputError as exc:
-        _print_problems(exc.problems)
+        _print_problems(exc.problems, exc)
         return EXIT_PROBLEMS
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

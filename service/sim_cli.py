@@ -140,9 +140,10 @@ def print_simulation(data: dict[str, Any], console: Any, limit: int = 25) -> Non
 def cmd_simulate(args: argparse.Namespace) -> int:
     from runtime.policies import load_policy_file
     from service.cli import load_for_period
+    from service.cli_input import fact_options
     from service.simargs import plan_targets, run_simulation
 
-    policy, facts = load_for_period(args.policy, args.facts, args.period)
+    policy, facts = load_for_period(args.policy, args.facts, args.period, fact_options(args))
     scenario_base = load_policy_file(args.scenario_policy) if args.scenario_policy else None
     plan = None
     if args.team_target is not None:
@@ -175,11 +176,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from engine.sweep import sweep
     from service.cli import load_for_period
+    from service.cli_input import fact_options
     from service.simargs import chart_format, sweep_values
 
     values = sweep_values(args.values, args.range)
     chart_fmt = chart_format(args.chart) if args.chart else None
-    policy, facts = load_for_period(args.policy, args.facts, args.period)
+    policy, facts = load_for_period(args.policy, args.facts, args.period, fact_options(args))
     result = sweep(policy, args.param, values, facts, args.period)
     data = result.as_dict()
     if args.chart:
@@ -224,10 +226,12 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from engine.facts import load_facts
     from engine.simulation import simulate
     from service.cli import load_policy_files, read_input
+    from service.cli_input import fact_options, print_notes
 
     old, new = load_policy_files(args.old, args.new)
     cols = sorted(set(old.numeric_columns) | set(new.numeric_columns))
-    facts = load_facts(read_input(args.facts), args.facts, cols)
+    facts = load_facts(read_input(args.facts), args.facts, cols, options=fact_options(args))
+    print_notes(facts)
     changes = diff_policies(old, new)
     data = simulate(old, new, facts, args.period).as_dict()
     if args.format == "json":
@@ -254,10 +258,13 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: Any) -> None:
+    from service.cli_input import add_fact_options
+
     p = sub.add_parser("simulate", help="what-if: a scenario's cost and who moves, against the baseline")
     p.add_argument("--policy", required=True, help="baseline: a policy folder (version picked by period) or one file")
-    p.add_argument("--facts", required=True, help="facts file: .csv, .json or .xlsx")
+    p.add_argument("--facts", required=True, help="facts file: .csv/.txt, .xlsx, .ods or .json")
     p.add_argument("--period", required=True, help="2026-08 or 2026-Q3")
+    add_fact_options(p)
     p.add_argument("--scenario-policy", help="another policy version as the scenario (edits apply on top of it)")
     p.add_argument(
         "--set",
@@ -292,6 +299,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--policy", required=True)
     p.add_argument("--facts", required=True)
     p.add_argument("--period", required=True)
+    add_fact_options(p)
     p.add_argument("--param", required=True, metavar="PATH", help="e.g. commission.tiers[advanced].rate")
     p.add_argument("--values", help="comma-separated values, e.g. 0.015,0.016,0.018")
     p.add_argument("--range", help="start:stop:step, e.g. 0.015:0.025:0.0005")
@@ -307,6 +315,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument("new", help="the edited version")
     p.add_argument("--facts", required=True)
     p.add_argument("--period", required=True)
+    add_fact_options(p)
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.add_argument("--output")
     p.set_defaults(func=gc_paused_command(cmd_plan, freeze=False))

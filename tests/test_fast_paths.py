@@ -148,7 +148,7 @@ def test_csv_fast_path_builds_the_rows_the_checker_builds(monkeypatch: pytest.Mo
         "R1,a,E,A,M,2026-08,100,abc,,,,,,",  # not a number
         "R1,a,E,A,M,2026-08,-100,90,,,,,,",  # negative target
         "R1,a,E,A,M,2026-08,100,90,,2.5,,,,",  # a count that is not whole
-        "R1,a,E,A,M,2026-8,100,90,,,,,,",  # not a month
+        "R1,a,E,A,M,2026-13,100,90,,,,,,",  # not a month
         ",a,E,A,M,2026-08,100,90,,,,,,",  # no rep_id
         "R1,a,E,A,M,2026-08,100,90,,,,,,,extra",  # a value beyond the header
         "R1,a,E,A,M,2026-08,1e5,90,,,,,,",  # exponent notation

@@ -22,6 +22,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
+from engine.factheader import parse_column_map
+from engine.facts import ReadOptions
 from engine.problems import MeritInputError, Problem
 from service.api import audit
 from service.api.deps import DB, HR, Id, commit, release, settings
@@ -57,7 +59,12 @@ _UPLOAD_SCHEMA = {
                 "schema": {
                     "type": "object",
                     "required": ["file"],
-                    "properties": {"file": {"type": "string", "format": "binary", "description": "CSV, XLSX or JSON"}},
+                    "properties": {
+                        "file": {"type": "string", "format": "binary", "description": "CSV/TXT, XLSX, ODS or JSON"},
+                        "sheet": {"type": "string", "description": "the sheet, when several visible sheets hold data"},
+                        "columns": {"type": "string", "description": "YAML 'columns: {业绩: actual}' header names"},
+                        "drop_totals": {"type": "boolean", "description": "leave totals rows out (with a note)"},
+                    },
                 }
             }
         },
@@ -84,7 +91,7 @@ async def _read_limited(upload: UploadFile, limit: int) -> bytes:
     return b"".join(parts)
 
 
-async def _receive_file(request: Request, limit: int) -> tuple[bytes, str, str | None]:
+async def _receive_file(request: Request, limit: int) -> tuple[bytes, str, str | None, ReadOptions]:
     """The multipart field `file`, read after authentication and never past the size limit.
 
     The form is parsed here rather than by FastAPI (an `UploadFile` parameter), because FastAPI
@@ -115,17 +122,39 @@ async def _receive_file(request: Request, limit: int) -> tuple[bytes, str, str |
         if not isinstance(upload, UploadFile):
             raise _bad_request("the multipart field 'file' (a file) is missing")
         data = await _read_limited(upload, limit)
-        return data, upload.filename or "upload", upload.content_type
+        return data, upload.filename or "upload", upload.content_type, _read_options(form)
     finally:
         await form.close()
+
+
+def _read_options(form: Any) -> ReadOptions:
+    """The form fields `sheet`, `columns` (the YAML of a column map) and `drop_totals`."""
+
+    def text(name: str) -> str | None:
+        value = form.get(name)
+        if value is None or isinstance(value, UploadFile):
+            return None if value is None else "\0"  # a file where text belongs: refused below
+        return str(value)
+
+    sheet, columns, drop = text("sheet"), text("columns"), (text("drop_totals") or "").strip().lower()
+    for name, value in (("sheet", sheet), ("columns", columns)):
+        if value is not None and ("\0" in value or len(value) > (200 if name == "sheet" else 64 * 1024)):
+            raise _bad_request(f"the form field {name!r} must be short text")
+    if drop not in ("", "true", "false", "1", "0", "yes", "no"):
+        raise _bad_request("the form field 'drop_totals' must be true or false")
+    try:
+        mapping = parse_column_map(columns.encode(), "columns") if columns else {}
+    except MeritInputError as err:
+        raise ApiError(422, "invalid-request", "the column map cannot be used", err.problems) from err
+    return ReadOptions(sheet=sheet or None, columns=mapping, drop_totals=drop in ("true", "1", "yes"))
 
 
 @router.post("/fact-imports", status_code=201, openapi_extra=_UPLOAD_SCHEMA)
 async def create_import(request: Request, who: HR, db: DB) -> dict[str, Any]:
     """Upload a fact file in the multipart field `file`."""
     cfg = settings(request)
-    data, filename, content_type = await _receive_file(request, cfg.max_upload_bytes)
-    return await run_in_threadpool(_store, db, who, cfg.clock(), data, filename, content_type, cfg.max_rows)
+    data, filename, content_type, options = await _receive_file(request, cfg.max_upload_bytes)
+    return await run_in_threadpool(_store, db, who, cfg.clock(), data, filename, content_type, cfg.max_rows, options)
 
 
 def _store(
@@ -136,16 +165,19 @@ def _store(
     filename: str,
     content_type: str | None,
     max_rows: int,
+    options: ReadOptions | None = None,
 ) -> dict[str, Any]:
     release(db)  # parsing a large file takes a while: hold no database lock meanwhile
     try:
-        facts = load_facts(data, filename)
+        facts = load_facts(data, filename, options=options)
     except MeritInputError as err:
         raise ApiError(
             422,
             "invalid-facts",
-            f"{filename} has {len(err.problems)} problem(s); nothing was stored",
+            f"{filename} has {err.total} problem(s); nothing was stored"
+            + (f" (the first {len(err.problems)} are listed)" if err.omitted else ""),
             err.problems,
+            omitted=dict(err.omitted),
         ) from err
     if len(facts.rows) > max_rows:
         first_over = facts.rows[max_rows]
@@ -183,7 +215,7 @@ def _store(
         rows=len(facts.rows),
     )
     commit(db)
-    return import_dict(row)
+    return {**import_dict(row), "notes": list(facts.notes)} if facts.notes else import_dict(row)
 
 
 @router.get("/fact-imports")

@@ -28,7 +28,7 @@ def test_bad_facts_get_every_problem_and_nothing_is_stored(app_client: TestClien
     bad = (
         "rep_id,name,region,period,target,actual\n"  # line 1
         "R1,张三,East,2026-08,100000,abc\n"  # line 2: actual (column 6) is not a number
-        "R2,李四,East,2026/08,0,5\n"  # line 3: period (column 4) is not YYYY-MM, target (column 5) is 0
+        "R2,李四,East,2026/13,0,5\n"  # line 3: period (column 4) is not a month, target (column 5) is 0
         "R1,张三,East,2026-08,100000,1\n"  # line 4: R1 already has a row for 2026-08 (line 2)
     ).encode()
     r = import_facts(app_client, tokens, bad, "bad.csv")

@@ -1,0 +1,117 @@
+"""Checks on a fact table as a whole: rows that are not reps, and amounts that look mis-entered.
+
+Merit pays every row as a rep, so a totals row (合计, 小计, "Total", or a row whose target and actual
+are the sums of the other rows of its month) would be paid, would top every ranking and would take
+the sales-star honour. Such rows are refused, each with its place, or, when the caller asked for it
+explicitly (`--drop-totals`), left out with a note. Amounts that look like 万元 are only hinted at:
+a guess never changes a figure.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Mapping
+from decimal import Decimal
+
+from engine.factrow import FactRow
+from engine.factvalues import Value, as_text
+from engine.periods import Month
+
+_TOTALS = re.compile(
+    r"合计|合計|总计|總計|小计|小計|汇总|彙總|总和|^\s*(grand\s*)?(sub)?totals?\b|^\s*sum\b|^\s*all\s*$",
+    re.IGNORECASE,
+)
+
+
+def totals_label(cells: Mapping[int, Value] | list[str], rep_col: int | None, name_col: int | None) -> str | None:
+    """The word that marks a row as a totals row, if any: in its rep_id or name, or anywhere in a
+    row whose rep_id is blank (合计 often stands in the first column, whatever that column is)."""
+    values = cells if isinstance(cells, Mapping) else dict(enumerate(cells, start=1))
+    for col in (rep_col, name_col):
+        if col is not None:
+            text = as_text(values.get(col))
+            if text and _TOTALS.search(text):
+                return text
+    if rep_col is not None and not as_text(values.get(rep_col)):
+        for value in values.values():
+            text = value if isinstance(value, str) else None
+            if text and _TOTALS.search(text):
+                return text.strip()
+    return None
+
+
+def looks_like_totals(text: str) -> bool:
+    """A cheap first test for the fast path: any text the totals pattern could match."""
+    return _TOTALS.search(text) is not None
+
+
+def sum_rows(facts: list[FactRow]) -> list[tuple[FactRow, int]]:
+    """The first or last row of a month whose target and actual both equal the sums of that month's
+    other rows (at least three others), with how many rows it sums: a totals row without a word
+    that says so. Where a totals row stands (top or bottom) keeps a rep who happens to equal the
+    others' sum in a small hand-made table from being taken for one."""
+    by_month: dict[Month, list[FactRow]] = defaultdict(list)
+    for fact in facts:
+        by_month[fact.period].append(fact)
+    found: list[tuple[FactRow, int]] = []
+    for rows in by_month.values():
+        if len(rows) < 4:
+            continue
+        target = sum((r.target for r in rows), Decimal(0))
+        actual = sum((r.actual for r in rows), Decimal(0))
+        ends = {min(rows, key=lambda r: r.row).row, max(rows, key=lambda r: r.row).row}
+        found.extend(
+            (r, len(rows) - 1) for r in rows if r.row in ends and 2 * r.target == target and 2 * r.actual == actual
+        )
+    return found
+
+
+def blank_keys(facts: list[FactRow]) -> list[tuple[FactRow, str, FactRow]]:
+    """Rows left blank by a merged region (or product line): (row, column, the row that has the value).
+
+    A merged region exported to CSV (or copied as values) leaves every row but the first of its
+    block blank; those reps would drop out of their region's group and the group left behind would
+    be judged on part of its reps, so a team award could be paid on the wrong sums. The signature:
+    the file is in blocks of one value each (each value in one run, a blank continuing the run above
+    it) and at least half of the rows are blanks below a value (a block of n reps leaves n-1). Other
+    blanks are reps without a region, which the evaluation keeps out of every group, saying so on
+    their lines.
+    """
+    found: list[tuple[FactRow, str, FactRow]] = []
+    ordered = sorted(facts, key=lambda f: f.row)
+    for column in ("region", "product_line"):
+        runs: list[str] = []
+        blanks: list[tuple[FactRow, FactRow]] = []
+        above: FactRow | None = None
+        for fact in ordered:
+            value = getattr(fact, column)
+            if value is None:
+                if above is not None:
+                    blanks.append((fact, above))
+                continue
+            if not runs or runs[-1] != value:
+                runs.append(value)
+            above = fact
+        if len(blanks) >= max(2, len(ordered) - len(blanks)) and len(runs) == len(set(runs)):
+            found.extend((fact, column, first) for fact, first in blanks)
+    return found
+
+
+def amount_hints(facts: list[FactRow]) -> list[str]:
+    """Warnings (never changes) when amounts look entered in 万元 or rounded for display."""
+    if len(facts) < 3:
+        return []
+    hints = []
+    targets = [f.target for f in facts]
+    if all(t < 10000 for t in targets) and all(f.actual < 10000 for f in facts):
+        hints.append(
+            "every target and actual is under 10,000: if the sheet is in 万元 (ten thousands of yuan), convert"
+            " it to yuan first (=C2*10000); Merit reads the amounts as yuan and pays on them as they are"
+        )
+    elif all(f.actual % 10000 == 0 for f in facts) and len(facts) >= 5:
+        hints.append(
+            "every actual is a whole multiple of 10,000: if the figures were rounded for display (a number"
+            " format, or a copy of shown values), give the exact amounts; Merit pays on them as they are"
+        )
+    return hints

@@ -1,0 +1,71 @@
+"""`POST /fact-imports` follows the loader's rules for office files (issue 11): refusals store
+nothing, the form fields `sheet`, `columns` and `drop_totals` say what may not be guessed, and
+the notes of what reading decided come back with the import."""
+
+from __future__ import annotations
+
+import io
+
+import openpyxl
+from fastapi.testclient import TestClient
+from service_testkit import AUGUST, Tokens
+
+
+def post(client: TestClient, tokens: Tokens, data: bytes, name: str, **fields: str):  # type: ignore[no-untyped-def]
+    return client.post("/fact-imports", files={"file": (name, data, "application/octet-stream")}, data=fields,
+                       headers=tokens["hr"])  # fmt: skip
+
+
+def nothing_stored(client: TestClient, tokens: Tokens) -> bool:
+    return client.get("/fact-imports", headers=tokens["hr"]).json() == {"fact_imports": []}
+
+
+def two_sheets() -> bytes:
+    wb = openpyxl.Workbook()
+    draft = wb.active
+    draft.title = "草稿"
+    draft.append(["rep_id", "period", "target", "actual"])
+    draft.append(["R001", "2026-08", 1, 999999])
+    final = wb.create_sheet("终稿")
+    for line in AUGUST.decode().splitlines():
+        final.append(line.split(","))
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()
+
+
+def test_a_workbook_with_two_visible_sheets_needs_the_sheet_field(app_client: TestClient, tokens: Tokens) -> None:
+    r = post(app_client, tokens, two_sheets(), "facts.xlsx")
+    assert r.status_code == 422 and "'草稿', '终稿'" in r.json()["problems"][0]["message"]
+    assert nothing_stored(app_client, tokens)
+    r = post(app_client, tokens, two_sheets(), "facts.xlsx", sheet="终稿")
+    assert r.status_code == 201, r.text
+    assert r.json()["rows"] == 3
+
+
+def test_a_header_typo_is_422_with_a_suggestion(app_client: TestClient, tokens: Tokens) -> None:
+    r = post(app_client, tokens, AUGUST.replace(b"region", b"regoin"), "august.csv")
+    assert r.status_code == 422
+    assert "did you mean 'region'?" in r.json()["problems"][0]["message"]
+    assert nothing_stored(app_client, tokens)
+
+
+def test_totals_rows_are_refused_or_dropped_with_a_note(app_client: TestClient, tokens: Tokens) -> None:
+    header = AUGUST.splitlines()[0].decode()
+    totals = ",".join("合计" if c == "name" else "2026-08" if c == "period" else "" for c in header.split(","))
+    data = AUGUST + totals.encode() + b"\n"
+    r = post(app_client, tokens, data, "august.csv")
+    assert r.status_code == 422 and "totals row" in r.json()["problems"][0]["message"]
+    assert nothing_stored(app_client, tokens)
+    r = post(app_client, tokens, data, "august.csv", drop_totals="true")
+    assert r.status_code == 201, r.text
+    assert r.json()["rows"] == 3 and any("totals row" in n for n in r.json()["notes"])
+
+
+def test_the_columns_field_maps_a_company_header(app_client: TestClient, tokens: Tokens) -> None:
+    data = AUGUST.replace(b"actual", "业绩考核".encode())
+    assert post(app_client, tokens, data, "august.csv").status_code == 422
+    r = post(app_client, tokens, data, "august.csv", columns="columns:\n  业绩考核: actual\n")
+    assert r.status_code == 201, r.text
+    bad = post(app_client, tokens, data, "august.csv", columns="not a map")
+    assert bad.status_code == 422 and bad.json()["problems"][0]["field"] == "columns"

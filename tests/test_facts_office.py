@@ -27,8 +27,8 @@ import pytest
 from engine.evaluation import evaluate
 from engine.facts import FactSet, ReadOptions, load_facts
 from engine.periods import Month
-from engine.policy import PolicyLibrary
 from engine.problems import MeritInputError
+from runtime.policies import load_library
 
 ROOT = Path(__file__).resolve().parent.parent
 OFFICE = Path(__file__).resolve().parent / "office"
@@ -68,7 +68,7 @@ def english_header() -> list[str]:
 
 
 def payouts(facts: FactSet) -> dict[str, Decimal]:
-    policy = PolicyLibrary.load(str(ROOT / "policies" / "sales-incentive"))
+    policy = load_library(ROOT / "policies" / "sales-incentive")
     return {line.rep_id: line.total for line in evaluate(policy, facts, "2026-08").results}
 
 

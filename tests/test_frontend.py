@@ -82,13 +82,14 @@ def test_every_error_merit_raises_on_purpose_has_one_root(error: type[Exception]
 
 def test_the_engine_reads_no_files_globs_no_folders_and_reads_no_environment() -> None:
     """Loading is `runtime/`'s job; the engine works on the text and bytes it is handed."""
-    allowed = {"gcpause.py", "parallel.py"}  # moving to runtime/ in a parallel change
+    # A workbook is a zip held in memory: its readers open members of that archive, not files.
+    zip_members = {"xlsx.py", "ods.py"}
     found = []
     for module in sorted((REPO / "engine").glob("*.py")):
-        if module.name in allowed:
-            continue
         for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
             name = node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else ""
+            if name == "open" and module.name in zip_members and isinstance(node, ast.Attribute):
+                continue
             if name in {"open", "read_text", "read_bytes", "glob", "rglob", "iterdir", "environ", "getenv"}:
                 found.append(f"{module.name}:{node.lineno}: {name}")
     assert found == []

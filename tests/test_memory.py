@@ -17,8 +17,8 @@ import pytest
 
 from engine.edits import apply_edits
 from engine.facts import load_facts
-from engine.policy import PolicyLibrary
 from engine.simulation import simulate
+from runtime.policies import load_library
 from service.api.engine_gate import evaluate_run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def inputs():
-    policy = PolicyLibrary.load(ROOT / "policies" / "sales-incentive").for_period("2026-08")
+    policy = load_library(ROOT / "policies" / "sales-incentive").for_period("2026-08")
     data = (ROOT / "examples" / "facts-2026-Q3.csv").read_bytes()
     return policy, data
 

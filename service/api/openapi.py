@@ -150,6 +150,7 @@ def document_problems(schema: dict[str, Any], routes: Iterable[APIRoute]) -> Non
         }
     _drop_unused(schema, ("HTTPValidationError", "ValidationError"))
     _periods(schema)
+    _no_nul(schema)
     _links(schema)
 
 
@@ -270,6 +271,25 @@ def _periods(schema: dict[str, Any]) -> None:
         period = model.get("properties", {}).get("period")
         if period is not None:
             _pattern(period, PERIOD_PATTERN)
+
+
+#: Text with no NUL character: the service refuses NUL everywhere (PostgreSQL cannot hold it), so
+#: the document says so for every text parameter and body field that has no pattern of its own.
+NO_NUL_PATTERN = r"^[^\u0000]*$"
+
+
+def _no_nul(schema: dict[str, Any]) -> None:
+    """Give every text parameter and text body field without a pattern the no-NUL pattern."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                _pattern(parameter.get("schema", {}), NO_NUL_PATTERN)
+    for model in schema.get("components", {}).get("schemas", {}).values():
+        for field in model.get("properties", {}).values():
+            if "format" in field or "contentMediaType" in field:
+                continue  # an uploaded file's bytes, not text
+            _pattern(field, NO_NUL_PATTERN)
+            _pattern(field.get("items", {}), NO_NUL_PATTERN)
 
 
 def _pattern(field: dict[str, Any], pattern: str) -> None:

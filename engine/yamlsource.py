@@ -12,6 +12,8 @@ however broken, escapes as anything but a `MeritInputError`.
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -138,6 +140,9 @@ def _reader_position(text: str, index: int) -> tuple[int, int]:
     return line, index - (text.rfind("\n", 0, index) + 1) + 1
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 class _Builder:
     """Nodes -> plain data, recording positions and collecting problems."""
 
@@ -162,6 +167,9 @@ class _Builder:
                     self.problem(key_node.start_mark, path, "a key must be a plain name, not a list or mapping")
                     continue
                 key = str(key_node.value)
+                if _SURROGATE.search(key):
+                    self.problem(key_node.start_mark, path, "a key contains a lone surrogate escape, which is not text")
+                    continue
                 child = (*path, key)
                 if key in first_seen:
                     self.problem(
@@ -203,6 +211,10 @@ class _Builder:
                 self.problem(node.start_mark, path, f"{text!r} is not a finite number")
                 return text
             return value
+        if _SURROGATE.search(text):
+            # "\ud800" in a double-quoted scalar: not a character, cannot be stored, hashed or shown
+            self.problem(node.start_mark, path, "contains a lone surrogate escape (\\uD800-\\uDFFF), which is not text")
+            return ""
         return text  # str, and timestamps (2026-07-01) kept as written for the schema to judge
 
 

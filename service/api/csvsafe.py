@@ -37,9 +37,12 @@ def _looks_like_formula(text: str) -> bool:
     invisible: its NFKC form, without format characters and leading spaces, starts with a sign."""
     if text[:1] == "'":
         return False  # already neutralised (keeps `cell` idempotent)
-    folded = unicodedata.normalize("NFKC", text[:64])
-    visible = "".join(ch for ch in folded if unicodedata.category(ch) != "Cf").lstrip(" \u00a0\u3000")
-    return visible[:1] in tuple(_FORMULA_START) if visible else False
+    for ch in text:  # however many invisible characters come first: the first visible one decides
+        folded = "".join(c for c in unicodedata.normalize("NFKC", ch) if unicodedata.category(c) != "Cf")
+        visible = folded.lstrip(" \u00a0\u3000")
+        if visible:
+            return visible[0] in _FORMULA_START
+    return False
 
 
 def cell(value: object) -> str:

@@ -9,12 +9,13 @@ of files) by the flush guard in `service.db.guard`.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import Path
 from pydantic import BaseModel, field_validator
 
-NUL_MESSAGE = "must not contain a NUL character"
+NUL_MESSAGE = "must not contain a NUL character or a lone surrogate (\\uD800-\\uDFFF)"
 NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 """A policy id or version: the schema's pattern, where `$` (Rust regex) is the end of the text -
 "v1\\n" is refused, not stored and then unusable in a Location header."""
@@ -23,9 +24,14 @@ PolicyName = Annotated[str, Path(pattern=NAME, max_length=200, description="lett
 VersionName = Annotated[str, Path(pattern=NAME, max_length=100, description="letters, digits, '_', '-', '.'")]
 
 
+#: A NUL, or a lone surrogate (JSON's "\ud800" escape): neither can be encoded, stored or compared.
+_NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
 def has_nul(value: Any) -> bool:
+    """Whether any text in `value` holds a NUL or a lone surrogate (see `NUL_MESSAGE`)."""
     if isinstance(value, str):
-        return "\x00" in value
+        return _NOT_TEXT.search(value) is not None
     if isinstance(value, list | tuple):
         return any(has_nul(v) for v in value)
     if isinstance(value, dict):

@@ -8,6 +8,7 @@ fact file. Every route of the app is tried (enumerated from the app, so a new ro
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import quote
 
@@ -106,6 +107,43 @@ def test_a_nul_anywhere_is_the_same_422(app_client: TestClient, tokens: Tokens) 
         assert r.status_code == 422, f"{method} {url}: {r.status_code} {r.text[:300]}"
         assert r.headers["content-type"] == "application/problem+json"
         assert "NUL" in r.text, f"{method} {url}: {r.text[:300]}"
+
+
+def test_a_lone_surrogate_anywhere_is_422_not_500(app_client: TestClient, tokens: Tokens) -> None:
+    """JSON's "\\ud800" escape decodes to a lone surrogate, which no database can store: the same
+    422 as a NUL, in every JSON body (the hostile review's 500s: runs, simulations, sweeps)."""
+    assert put_policy(app_client, tokens).status_code == 201
+    for (method, path), body in BODIES.items():
+        text = json.dumps(body).replace("\\u0000", "\\ud800")  # the same field, a surrogate instead
+        url = path.replace("{run_id}", "1").replace("{objection_id}", "1").replace("{scenario_id}", "1")
+        r = app_client.request(
+            method, url, content=text.encode("ascii"), headers={**tokens["hr"], "Content-Type": "application/json"}
+        )
+        assert r.status_code in (403, 404, 422), f"{method} {url}: {r.status_code} {r.text[:300]}"
+    # the fields the review named: a version, a scenario's edits, sweep values
+    for path, body in [
+        ("/runs", {"policy_id": "sales-incentive", "version": "\ud800", "period": "2026-08", "fact_import_id": 1}),
+        ("/simulations", {"baseline": {"policy_id": "sales-incentive", "version": "\ud800"}, "period": "2026-08"}),
+        (
+            "/simulations",
+            {"baseline": {"policy_id": "sales-incentive"}, "period": "2026-08", "scenario": {"set": {"\ud800": "1"}}},
+        ),
+    ]:
+        r = app_client.post(
+            path, content=json.dumps(body).encode("ascii"), headers={**tokens["hr"], "Content-Type": "application/json"}
+        )
+        assert r.status_code == 422, f"{path}: {r.status_code} {r.text[:300]}"
+
+
+def test_a_policy_with_a_lone_surrogate_is_a_located_422(app_client: TestClient, tokens: Tokens) -> None:
+    text = policy_text().replace("\nversion:", '\ntitle_note: "\\ud800 x"\nversion:', 1)
+    r = app_client.put(
+        "/policies/sales-incentive/versions/2026-Q3",
+        content=text.encode("utf-8"),
+        headers={**tokens["hr"], "Content-Type": "application/yaml"},
+    )
+    assert r.status_code == 422, r.text[:300]
+    assert "surrogate" in r.text
 
 
 @pytest.mark.parametrize("version", ["v" * 101, "v1\n", "v1%0A", "-v1", "v 1"])

@@ -62,7 +62,13 @@ def test_quarter_month_lines_are_scoped_by_their_own_region(
 
 
 @pytest.mark.parametrize(
-    "text", ["＝1+1", "＋1", "－1", "＠SUM(A1)", "\u200b=1+1", "\ufeff=1", "\u2060+1", "\u3000＝1", "=1", "@x", "\t=1"]
+    "text",
+    [
+        *("＝1+1", "＋1", "－1", "＠SUM(A1)", "\u200b=1+1", "\ufeff=1", "\u2060+1", "\u3000＝1", "=1", "@x", "\t=1"),
+        # however long the invisible prefix (a 64-character window was once all that was looked at)
+        "\u200b" * 70 + '=HYPERLINK("http://x","c")',
+        " " * 100 + "=1+1",
+    ],
 )
 def test_folded_and_invisible_formula_starts_are_neutralised(text: str) -> None:
     assert cell(text) == "'" + text

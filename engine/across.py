@@ -47,6 +47,18 @@ def _group_totals(sums: dict[str, GroupSums]) -> dict[str, dict[str, tuple[Sums,
     return out
 
 
+def _members(keys: list[str | None]) -> tuple[list[int], dict[str, list[int]]]:
+    """The lines in no group, and each group's lines (groups sorted), by index."""
+    outside: list[int] = []
+    where: dict[str, list[int]] = {}
+    for i, key in enumerate(keys):
+        if key is None:
+            outside.append(i)
+        else:
+            where.setdefault(key, []).append(i)
+    return outside, {key: where[key] for key in sorted(where)}
+
+
 def _placed(vals: list[Any], depth: int | None, fills: list[tuple[int, int, int]], ranked: int) -> Placing:
     """Each line's team-wide rank (0: no value; depth + 1: somewhere below depth) and tie size."""
     below = 0 if depth is None else depth + 1
@@ -172,17 +184,15 @@ class CrossLine:
     def _group_award(
         self, award: GroupAward, stage: Stage, keys: list[str | None], totals: Mapping[str, tuple[Sums, int]]
     ) -> None:
-        members: dict[str, list[Line]] = {}
-        for line, key in zip(stage.lines, keys, strict=True):
-            if key is None:
-                line.warn(f"{award.id}: no {award.group_by}, not in any group")
-            else:
-                members.setdefault(key, []).append(line)
+        lines = stage.lines
+        outside, where = self.cache.memo(("members", stage.period, award.group_by), lambda: _members(keys))
+        for i in outside:
+            lines[i].warn(f"{award.id}: no {award.group_by}, not in any group")
+        members = {key: [lines[i] for i in indices] for key, indices in where.items()}
         metric = self.policy.metrics[award.metric]
         table = key_table(self.cp, f"award:{award.id}")
         amount = self.policy.money(award.amount)
-        for key in sorted(members):
-            group = members[key]
+        for key, group in members.items():
             sums, count = totals[key]  # the whole group's, wherever its members are evaluated
             value = metric_value(metric, sums)
             if value is None:
@@ -220,8 +230,13 @@ class CrossLine:
             return hit
 
         near = max(len(award.prizes), 1) * 3  # below this rank a miss is still explained
-        for i, line in enumerate(lines):
-            r = rank[i]
+        limit = int(table.scale.thresholds[-1]) if award.is_honour else max(int(table.scale.thresholds[-1]), near)
+        if table.rules[-1].outcome == NONE:  # past the last threshold (and the near misses) nothing happens
+            todo = [i for i, r in enumerate(rank) if r <= limit]
+        else:
+            todo = list(range(len(lines)))
+        for i in todo:
+            line, r = lines[i], rank[i]
             if not r:
                 line.warn(f"{award.id}: {award.rank_by} not available, not ranked")
                 continue

@@ -35,7 +35,7 @@ from engine.decisions import Decided, decided
 from engine.factcache import FactsCache, cache_for
 from engine.facts import STANDARD_NUMBER_COLUMNS, FactRow, FactSet
 from engine.lines import NO_FLAGS, ZERO, AwardLine, Context, Fired, Line, Render, row_numbers, sum_rows
-from engine.metrics import Ratio, format_ratio
+from engine.metrics import Ratio, format_ratio, missing_lines
 from engine.periods import Month, Period, Quarter, months_of, parse_period
 from engine.plan import Plan
 from engine.policy import Policy, PolicyLibrary, Tier
@@ -80,9 +80,9 @@ def measure_column(plan: Plan, numbers: list[Numbers]) -> list[Measured]:
     warn: set[int] = set()
     for column in values:
         warn.update(i for i, v in enumerate(column) if v is None)
-    for _, _, value_of, available in plan.metrics:
+    for _, m, value_of, _ in plan.metrics:
         if value_of is None:
-            warn.update(i for i, n in enumerate(numbers) if not available(n))
+            warn.update(missing_lines(m, numbers))
     none: tuple[str, ...] = ()
     out = [(m, none) for m in metrics]
     for i in warn:
@@ -276,12 +276,13 @@ class Evaluator(CrossLine):
         measured = self._measured(plan, period, numbers)
         metrics = [m for m, _ in measured]
         lines = []
-        for (rep_id, where, _, notes), (_, warnings) in zip(groups, measured, strict=True):
+        for (rep_id, where, _, notes), (_, warnings), totals in zip(groups, measured, numbers, strict=True):
             months = tuple(per_month[mi][i] for mi, i in where)
             last = months[-1]
             line = Line(
-                rep_id, last.name, last.region, last.product_line, last.manager_id, period, context, months=months
-            )
+                rep_id, last.name, last.region, last.product_line, last.manager_id, period, context, months=months,
+                totals=totals,
+            )  # fmt: skip
             line.warnings = notes + warnings if notes else warnings
             commission = bonus = ZERO
             awards: tuple[AwardLine, ...] = ()

@@ -273,7 +273,9 @@ class CrossLine:
                 line.why += (Fired(rule, None, f"{head}: {how} -> no {award.label}"),)
 
     def _eligibility(self, rule_def: EligibilityRule, stage: Stage, rank: list[int] | None) -> None:
-        decider = Decider(self.cp, f"eligibility:{rule_def.id}")
+        question = f"eligibility:{rule_def.id}"
+        scales = self.cp.questions[question].scales
+        decider = Decider(self.cp, question, [self.cache.memo(("slot-keys", s), dict) for s in scales])
         columns = [self._condition_column(c.value, stage, rank) for c in rule_def.conditions]
         flag = rule_def.id
         for line, values in zip(stage.lines, zip(*columns, strict=True), strict=True):

@@ -276,8 +276,12 @@ class Evaluator(CrossLine):
         measured = self._measured(plan, period, numbers)
         metrics = [m for m, _ in measured]
         lines = []
-        for (rep_id, where, _, notes), (_, warnings), totals in zip(groups, measured, numbers, strict=True):
-            months = tuple(per_month[mi][i] for mi, i in where)
+        aligned = self.cache.memo(("aligned", period), lambda: _aligned(groups, len(per_month)))
+        # each rep's month lines: when every month has every rep, the months side by side
+        by_rep = (
+            zip(*per_month, strict=True) if aligned else (tuple(per_month[mi][i] for mi, i in g[1]) for g in groups)
+        )
+        for (rep_id, _, _, notes), (_, warnings), totals, months in zip(groups, measured, numbers, by_rep, strict=True):
             last = months[-1]
             line = Line(
                 rep_id, last.name, last.region, last.product_line, last.manager_id, period, context, months=months,
@@ -335,6 +339,11 @@ def _quarter_groups(
         for rep_id in sorted(by_rep)
         for at, rows_of_rep in [by_rep[rep_id]]
     ]
+
+
+def _aligned(groups: list[QuarterGroup], months: int) -> bool:
+    """Whether rep k's lines are line k of every month (every month has every rep)."""
+    return all(where == tuple((mi, k) for mi in range(months)) for k, (_, where, _, _) in enumerate(groups))
 
 
 def _quarter_notes(rows: Sequence[FactRow], names: list[str]) -> tuple[str, ...]:

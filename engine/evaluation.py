@@ -276,7 +276,7 @@ class Evaluator(CrossLine):
         measured = self._measured(plan, period, numbers)
         metrics = [m for m, _ in measured]
         lines = []
-        aligned = self.cache.memo(("aligned", period), lambda: _aligned(groups, len(per_month)))
+        aligned = self.cache.memo(("aligned", period), lambda: _aligned(self.facts, quarter))
         # each rep's month lines: when every month has every rep, the months side by side
         by_rep = (
             zip(*per_month, strict=True) if aligned else (tuple(per_month[mi][i] for mi, i in g[1]) for g in groups)
@@ -341,9 +341,10 @@ def _quarter_groups(
     ]
 
 
-def _aligned(groups: list[QuarterGroup], months: int) -> bool:
-    """Whether rep k's lines are line k of every month (every month has every rep)."""
-    return all(where == tuple((mi, k) for mi in range(months)) for k, (_, where, _, _) in enumerate(groups))
+def _aligned(facts: FactSet, quarter: Quarter) -> bool:
+    """Whether every month of the quarter has the same reps (then rep k's lines are line k of each)."""
+    first, *others = ([r.rep_id for r in facts.for_month(m)] for m in quarter.months)
+    return all(ids == first for ids in others)
 
 
 def _quarter_notes(rows: Sequence[FactRow], names: list[str]) -> tuple[str, ...]:

@@ -279,14 +279,17 @@ def sum_rows(rows: Sequence[FactRow], columns: Sequence[str]) -> dict[str, Decim
     """`sum_columns` of the rows' numbers (blank in every row stays None), without building each
     row's dict first: a quarter line's numbers are its months' rows summed."""
     out: dict[str, Decimal | None] = {}
+    if not rows:
+        return dict.fromkeys(columns)
+    numbers = [r.numbers for r in rows]
     for col in columns:
         if col == "target":
-            values = [r.target for r in rows]
+            out[col] = sum([r.target for r in rows], _SUM_START)
         elif col == "actual":
-            values = [r.actual for r in rows]
+            out[col] = sum([r.actual for r in rows], _SUM_START)
         else:
-            values = [v for r in rows if (v := r.numbers.get(col)) is not None]
-        out[col] = sum(values, _SUM_START) if values else None
+            values = [v for n in numbers if (v := n.get(col)) is not None]
+            out[col] = sum(values, _SUM_START) if values else None
     return out
 
 

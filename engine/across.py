@@ -71,16 +71,23 @@ def _placed(vals: list[Any], depth: int | None, fills: list[tuple[int, int, int]
 
 
 class Stage:
-    """One period's lines between the per-line passes and the cross-line phase, as columns."""
+    """One period's lines between the per-line passes and the cross-line phase, with the columns
+    the cross-line phase reads (`Plan.cross_columns`, `Plan.cross_metrics`) in line order."""
 
-    def __init__(
-        self, plan: Plan, period: str, lines: list[Line], numbers: Sequence[Numbers], metrics: Sequence[Metrics]
-    ) -> None:
+    def __init__(self, plan: Plan, period: str) -> None:
         self.plan = plan
         self.period = period
-        self.lines = lines
-        self.numbers = numbers
-        self.metrics = metrics
+        self.lines: list[Line] = []
+        self.columns: dict[str, list[Decimal | None]] = {c: [] for c in plan.cross_columns}
+        self.metrics: dict[str, list[Ratio | None]] = {m: [] for m in plan.cross_metrics}
+
+    def add(self, lines: list[Line], numbers: Sequence[Numbers], metrics: Sequence[Metrics]) -> None:
+        """A chunk of lines, decided on their own, with what the cross-line phase will read of them."""
+        self.lines.extend(lines)
+        for name, column in self.columns.items():
+            column.extend([n.get(name) for n in numbers])
+        for name, values in self.metrics.items():
+            values.extend([m.get(name) for m in metrics])
 
 
 class CrossLine:
@@ -102,31 +109,30 @@ class CrossLine:
 
         def make() -> GroupSums:
             keys: list[str | None] = [getattr(line, award.group_by) for line in stage.lines]
-            members: dict[str, list[Numbers]] = {}
-            for key, numbers in zip(keys, stage.numbers, strict=True):
-                if key is not None:
-                    members.setdefault(key, []).append(numbers)
+            _, where = self._members(stage, award, keys)
             context = decimal.getcontext().copy()
             context.clear_flags()
             groups: dict[str, Sums] = {}
             with decimal.localcontext(context):  # sums as `add_to` adds them; the flags tell if one rounded
-                for key, rows in members.items():
+                for key, indices in where.items():
                     sums: Sums = {}
                     for col in columns:
-                        present = [v for n in rows if (v := n.get(col)) is not None]
+                        values = stage.columns[col]
+                        present = [v for i in indices if (v := values[i]) is not None]
                         sums[col] = sum(present, _SUM_START) if present else None
                     groups[key] = sums
             return keys, groups, bool(context.flags[decimal.Inexact])
 
         return self.cache.memo(("groups", stage.period, award.group_by, columns), make)
 
-    def _values(self, stage: Stage, name: str, is_metric: bool) -> list[Ratio | Decimal | None]:
+    def _members(
+        self, stage: Stage, award: GroupAward, keys: list[str | None]
+    ) -> tuple[list[int], dict[str, list[int]]]:
+        return self.cache.memo(("members", stage.period, award.group_by), lambda: _members(keys))
+
+    def _values(self, stage: Stage, name: str, is_metric: bool) -> list[Any]:
         """Each line's value of a ranked metric or column."""
-        if is_metric:
-            return self.cache.memo(
-                ("ranked", stage.period, name, self.policy.metrics[name]), lambda: [m.get(name) for m in stage.metrics]
-            )
-        return self.cache.memo(("ranked", stage.period, name), lambda: [n.get(name) for n in stage.numbers])
+        return stage.metrics[name] if is_metric else stage.columns[name]
 
     def _candidates(
         self, vals: list[Any], order: str, depth: int | None
@@ -185,7 +191,7 @@ class CrossLine:
         self, award: GroupAward, stage: Stage, keys: list[str | None], totals: Mapping[str, tuple[Sums, int]]
     ) -> None:
         lines = stage.lines
-        outside, where = self.cache.memo(("members", stage.period, award.group_by), lambda: _members(keys))
+        outside, where = self._members(stage, award, keys)
         for i in outside:
             lines[i].warn(f"{award.id}: no {award.group_by}, not in any group")
         members = {key: [lines[i] for i in indices] for key, indices in where.items()}
@@ -298,8 +304,8 @@ class CrossLine:
         if name == "months":
             return [len(line.month_lines) for line in stage.lines]
         if name in self.policy.metrics:
-            return [None if (v := m.get(name)) is None else v.value for m in stage.metrics]
-        return [n.get(name) for n in stage.numbers]
+            return [None if v is None else v.value for v in stage.metrics[name]]
+        return stage.columns[name]  # type: ignore[return-value]
 
     def _flag(self, flags: Mapping[str, bool], flag: str, value: bool) -> Mapping[str, bool]:
         """Flags are shared, read-only mappings: a team has only a few distinct combinations."""

@@ -45,6 +45,7 @@ from engine.rules import Rule, Scale
 from engine.tiers import commission_for, flat_payer
 
 NO_FLAGS_ITEMS: tuple[tuple[str, bool], ...] = ()  # keeps NO_FLAGS (and its id) among the flags
+CHUNK = 8192  # lines decided together by an evaluation that keeps no columns
 Progress = Callable[[int], None]  # called with the number of rep-months evaluated so far
 Measured = tuple[dict[str, Ratio | None], tuple[str, ...]]  # a line's metric values, and its warnings
 
@@ -238,29 +239,39 @@ class Evaluator(CrossLine):
             self.progress(self.done)
 
     # ------------------------------------------------------------ periods
+    def _chunks(self, count: int) -> list[tuple[int, int]]:
+        """The ranges of lines decided together: all at once when the cache keeps the columns
+        (a simulation's), else `CHUNK` at a time so that no period holds every line's columns."""
+        step = max(count, 1) if self.cache.keep else CHUNK
+        return [(start, min(start + step, count)) for start in range(0, count, step)]
+
     def month(self, month: Month) -> list[Line]:
         """Every rep's line for one month, decided (per line, then across lines)."""
         period, plan, context = str(month), self.plans["month"], self.context
         rows = self.facts.for_month(month)
-        numbers: Sequence[Numbers] = self.cache.column(("numbers", period), rows, row_numbers)
-        measured = self._measured(plan, period, numbers)
-        metrics = [m for m, _ in measured]
         previous = self.cache.memo(
             ("previous", period), lambda: {r.rep_id: r.actual for r in self.facts.for_month(month.previous())}
         )
-        lines = []
-        for row, (_, warnings) in zip(rows, measured, strict=True):
-            line = Line(row.rep_id, row.name, row.region, row.product_line, row.manager_id, period, context, row)
-            line.warnings = warnings
-            line.previous_actual = previous.get(row.rep_id)
-            lines.append(line)
-        lights = self._lights(period, lines, metrics)
-        tiers = self._commissions(period, lines, numbers, metrics)
-        ratings = self._ratings(plan, period, lines, metrics)
-        self._reasons(lines, lights, tiers, ratings)
-        self._report(len(lines))
-        self._cross(Stage(plan, period, lines, numbers, metrics))
-        return lines
+        stage = Stage(plan, period)
+        for start, end in self._chunks(len(rows)):
+            part = rows[start:end]
+            numbers: Sequence[Numbers] = self.cache.column(("numbers", period), part, row_numbers)
+            measured = self._measured(plan, period, numbers)
+            metrics = [m for m, _ in measured]
+            lines = []
+            for row, (_, warnings) in zip(part, measured, strict=True):
+                line = Line(row.rep_id, row.name, row.region, row.product_line, row.manager_id, period, context, row)
+                line.warnings = warnings
+                line.previous_actual = previous.get(row.rep_id)
+                lines.append(line)
+            lights = self._lights(period, lines, metrics)
+            tiers = self._commissions(period, lines, numbers, metrics)
+            ratings = self._ratings(plan, period, lines, metrics)
+            self._reasons(lines, lights, tiers, ratings)
+            stage.add(lines, numbers, metrics)
+            self._report(len(lines))
+        self._cross(stage)
+        return stage.lines
 
     def quarter(self, quarter: Quarter) -> list[Line]:
         """Every rep's quarter line: its months evaluated, rolled up, then the quarter's decisions."""
@@ -269,39 +280,46 @@ class Evaluator(CrossLine):
         base = self.cache.from_base(("quarter", period))
         base_facts = None if base is None else self.cache.base.facts  # type: ignore[union-attr]
         groups = self.cache.memo(("quarter", period), lambda: _quarter_groups(self.facts, quarter, base_facts, base))
-        columns = self.columns
-        numbers: Sequence[Numbers] = self.cache.column(
-            ("numbers", period, columns), [g[2] for g in groups], lambda rows: sum_rows(rows, columns)
+        # each rep's month lines: when every month has every rep (no positions kept), side by side
+        by_rep = list(
+            zip(*per_month, strict=True)
+            if groups and not groups[0][1]
+            else (tuple(per_month[mi][i] for mi, i in g[1]) for g in groups)
         )
-        measured = self._measured(plan, period, numbers)
-        metrics = [m for m, _ in measured]
-        lines = []
-        aligned = self.cache.memo(("aligned", period), lambda: _aligned(self.facts, quarter))
-        # each rep's month lines: when every month has every rep, the months side by side
-        by_rep = (
-            zip(*per_month, strict=True) if aligned else (tuple(per_month[mi][i] for mi, i in g[1]) for g in groups)
-        )
-        for (rep_id, _, _, notes), (_, warnings), totals, months in zip(groups, measured, numbers, by_rep, strict=True):
-            last = months[-1]
-            line = Line(
-                rep_id, last.name, last.region, last.product_line, last.manager_id, period, context, months=months,
-                totals=totals,
-            )  # fmt: skip
-            line.warnings = notes + warnings if notes else warnings
-            commission = bonus = ZERO
-            awards: tuple[AwardLine, ...] = ()
-            for m in months:
-                commission += m.commission
-                bonus += m.bonus
-                if m.awards:
-                    awards += m.awards
-            line.commission, line.bonus, line.awards = commission, bonus, awards
-            lines.append(line)
-        lights = self._lights(period, lines, metrics)
-        ratings = self._ratings(plan, period, lines, metrics)
-        self._reasons(lines, lights, ratings)
-        self._cross(Stage(plan, period, lines, numbers, metrics))
-        return lines
+        columns, keep = self.columns, self.cache.keep
+        stage = Stage(plan, period)
+        for start, end in self._chunks(len(groups)):
+            part = groups[start:end]
+            numbers: Sequence[Numbers] = self.cache.column(
+                ("numbers", period, columns), [g[2] for g in part], lambda rows: sum_rows(rows, columns)
+            )
+            measured = self._measured(plan, period, numbers)
+            metrics = [m for m, _ in measured]
+            lines = []
+            for (rep_id, _, _, notes), (_, warnings), totals, months in zip(
+                part, measured, numbers, by_rep[start:end], strict=True
+            ):
+                last = months[-1]
+                line = Line(
+                    rep_id, last.name, last.region, last.product_line, last.manager_id, period, context,
+                    months=months, totals=totals if keep else None,
+                )  # fmt: skip
+                line.warnings = notes + warnings if notes else warnings
+                commission = bonus = ZERO
+                awards: tuple[AwardLine, ...] = ()
+                for m in months:
+                    commission += m.commission
+                    bonus += m.bonus
+                    if m.awards:
+                        awards += m.awards
+                line.commission, line.bonus, line.awards = commission, bonus, awards
+                lines.append(line)
+            lights = self._lights(period, lines, metrics)
+            ratings = self._ratings(plan, period, lines, metrics)
+            self._reasons(lines, lights, ratings)
+            stage.add(lines, numbers, metrics)
+        self._cross(stage)
+        return stage.lines
 
 
 QuarterGroup = tuple[str, tuple[tuple[int, int], ...], tuple[FactRow, ...], tuple[str, ...]]
@@ -310,12 +328,15 @@ QuarterGroup = tuple[str, tuple[tuple[int, int], ...], tuple[FactRow, ...], tupl
 def _quarter_groups(
     facts: FactSet, quarter: Quarter, base_facts: FactSet | None = None, base: list[QuarterGroup] | None = None
 ) -> list[QuarterGroup]:
-    """Per rep (sorted): where its month lines are (month index, line index), its rows, and what
-    its quarter line warns about its months (a month without facts, a change of region).
+    """Per rep (sorted): where its month lines are (month index, line index; () when every month
+    has every rep), its rows, and what its quarter line warns about its months (a month without
+    facts, a change of region).
 
     `base`: the same for `base_facts`, taken over when both hold the same reps month by month."""
     names = [str(m) for m in quarter.months]
     per_month = [facts.for_month(m) for m in quarter.months]
+    if _aligned(facts, quarter):  # rep k's rows are row k of every month: no positions to keep
+        return [(rows[0].rep_id, (), rows, _quarter_notes(rows, names)) for rows in zip(*per_month, strict=True)]
     if base is not None and base_facts is not None:
         before = [base_facts.for_month(m) for m in quarter.months]
         if all(

@@ -22,20 +22,20 @@ fired; the words are written by `engine.explain` only when output reads them.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
 from engine import explain as words
 from engine.across import CrossLine, Metrics, Numbers, Stage
+from engine.columns import Measured, measure_column, number_columns, quarter_groups
 from engine.compiler import NONE, CompiledPolicy, compiled
 from engine.crossline import Combined, Partial
 from engine.decisions import Decided, decided
 from engine.factcache import FactsCache, cache_for
-from engine.facts import STANDARD_NUMBER_COLUMNS, FactRow, FactSet
+from engine.facts import FactSet
 from engine.lines import NO_FLAGS, ZERO, AwardLine, Context, Fired, Line, Render, row_numbers, sum_rows
-from engine.metrics import Ratio, format_ratio, missing_lines
+from engine.metrics import Ratio, format_ratio
 from engine.periods import Month, Period, Quarter, months_of, parse_period
 from engine.plan import Plan
 from engine.policy import Policy, PolicyLibrary, Tier
@@ -47,48 +47,6 @@ from engine.tiers import commission_for, flat_payer
 NO_FLAGS_ITEMS: tuple[tuple[str, bool], ...] = ()  # keeps NO_FLAGS (and its id) among the flags
 CHUNK = 8192  # lines decided together by an evaluation that keeps no columns
 Progress = Callable[[int], None]  # called with the number of rep-months evaluated so far
-Measured = tuple[dict[str, Ratio | None], tuple[str, ...]]  # a line's metric values, and its warnings
-
-
-def measure(plan: Plan, numbers: Numbers) -> Measured:
-    """A line's metric values (those a decision reads) and the warnings for unavailable ones."""
-    metrics: dict[str, Ratio | None] = {}
-    warnings: tuple[str, ...] = ()
-    for name, m, value_of, available in plan.metrics:
-        if value_of is not None:
-            v = metrics[name] = value_of(numbers)
-            if v is not None:
-                continue
-        elif available(numbers):
-            continue
-        missing = [c for c in m.columns if numbers.get(c) is None]
-        warnings += (words.metric_missing(name, missing, m.denominator),)
-    return metrics, warnings
-
-
-def measure_column(plan: Plan, numbers: list[Numbers]) -> list[Measured]:
-    """`measure` of every line, a metric at a time (the slow per-line way only where one warns)."""
-    read = [(name, value_of) for name, _, value_of, _ in plan.metrics if value_of is not None]
-    values = [[value_of(n) for n in numbers] for _, value_of in read]
-    names = [name for name, _ in read]
-    if not names:
-        metrics: list[dict[str, Ratio | None]] = [{} for _ in numbers]
-    elif len(names) == 1:
-        (name,) = names
-        metrics = [{name: v} for v in values[0]]
-    else:
-        metrics = [dict(zip(names, vs, strict=True)) for vs in zip(*values, strict=True)]
-    warn: set[int] = set()
-    for column in values:
-        warn.update(i for i, v in enumerate(column) if v is None)
-    for _, m, value_of, _ in plan.metrics:
-        if value_of is None:
-            warn.update(missing_lines(m, numbers))
-    none: tuple[str, ...] = ()
-    out = [(m, none) for m in metrics]
-    for i in warn:
-        out[i] = (metrics[i], measure(plan, numbers[i])[1])
-    return out
 
 
 class Evaluator(CrossLine):
@@ -279,7 +237,7 @@ class Evaluator(CrossLine):
         period, plan, context = str(quarter), self.plans["quarter"], self.context
         base = self.cache.from_base(("quarter", period))
         base_facts = None if base is None else self.cache.base.facts  # type: ignore[union-attr]
-        groups = self.cache.memo(("quarter", period), lambda: _quarter_groups(self.facts, quarter, base_facts, base))
+        groups = self.cache.memo(("quarter", period), lambda: quarter_groups(self.facts, quarter, base_facts, base))
         # each rep's month lines: when every month has every rep (no positions kept), side by side
         by_rep = list(
             zip(*per_month, strict=True)
@@ -320,69 +278,6 @@ class Evaluator(CrossLine):
             stage.add(lines, numbers, metrics)
         self._cross(stage)
         return stage.lines
-
-
-QuarterGroup = tuple[str, tuple[tuple[int, int], ...], tuple[FactRow, ...], tuple[str, ...]]
-
-
-def _quarter_groups(
-    facts: FactSet, quarter: Quarter, base_facts: FactSet | None = None, base: list[QuarterGroup] | None = None
-) -> list[QuarterGroup]:
-    """Per rep (sorted): where its month lines are (month index, line index; () when every month
-    has every rep), its rows, and what its quarter line warns about its months (a month without
-    facts, a change of region).
-
-    `base`: the same for `base_facts`, taken over when both hold the same reps month by month."""
-    names = [str(m) for m in quarter.months]
-    per_month = [facts.for_month(m) for m in quarter.months]
-    if _aligned(facts, quarter):  # rep k's rows are row k of every month: no positions to keep
-        return [(rows[0].rep_id, (), rows, _quarter_notes(rows, names)) for rows in zip(*per_month, strict=True)]
-    if base is not None and base_facts is not None:
-        before = [base_facts.for_month(m) for m in quarter.months]
-        if all(
-            len(a) == len(b) and all(x.rep_id == y.rep_id for x, y in zip(a, b, strict=True))
-            for a, b in zip(per_month, before, strict=True)
-        ):
-            out = []
-            for rep_id, where, was, notes in base:
-                rows = tuple(per_month[mi][i] for mi, i in where)
-                same = all(map(operator.is_, rows, was))
-                out.append((rep_id, where, was if same else rows, notes if same else _quarter_notes(rows, names)))
-            return out
-    by_rep: dict[str, tuple[list[tuple[int, int]], list[FactRow]]] = {}
-    for mi, rows_of_month in enumerate(per_month):
-        for i, row in enumerate(rows_of_month):
-            at, rows_of_rep = by_rep.setdefault(row.rep_id, ([], []))
-            at.append((mi, i))
-            rows_of_rep.append(row)
-    return [
-        (rep_id, tuple(at), tuple(rows_of_rep), _quarter_notes(rows_of_rep, names))
-        for rep_id in sorted(by_rep)
-        for at, rows_of_rep in [by_rep[rep_id]]
-    ]
-
-
-def _aligned(facts: FactSet, quarter: Quarter) -> bool:
-    """Whether every month of the quarter has the same reps (then rep k's lines are line k of each)."""
-    first, *others = ([r.rep_id for r in facts.for_month(m)] for m in quarter.months)
-    return all(ids == first for ids in others)
-
-
-def _quarter_notes(rows: Sequence[FactRow], names: list[str]) -> tuple[str, ...]:
-    notes: tuple[str, ...] = ()
-    if len(rows) < 3:
-        have = {str(r.period) for r in rows}
-        notes += tuple(f"no facts for {name}" for name in names if name not in have)
-    last = rows[-1].region
-    if any(r.region != last for r in rows):
-        notes += ("region changed within the quarter: " + " -> ".join(str(r.region) for r in rows),)
-    return notes
-
-
-def number_columns(policy: Policy, facts: FactSet) -> tuple[str, ...]:
-    """The number columns a quarter line sums: the standard ones and those the policy reads."""
-    wanted = set(STANDARD_NUMBER_COLUMNS) | set(policy.numeric_columns)
-    return tuple(c for c in (*STANDARD_NUMBER_COLUMNS, *sorted(policy.numeric_columns)) if c in wanted)
 
 
 def evaluate(

@@ -6,8 +6,8 @@ change between them unless the definitions they come from do. `evaluate(..., cac
 remembers each of those per period, keyed by the definitions (a metric's formula, a scale's
 thresholds), so the next evaluation only looks them up. Without one, an evaluation gets a
 private cache that keeps nothing (`keep=False`) and decides its lines a chunk at a time, so a
-million-line run never holds every line's columns at once. The decisions themselves are never cached here (the rule engine's tables are
-per compiled policy), only their inputs.
+million-line run never holds every line's columns at once. The decisions themselves are never
+cached here (the rule engine's tables are per compiled policy), only their inputs.
 
 A scenario whose facts differ from the baseline's in a few rows (changed quotas) gets a cache
 with `base=` the baseline's: a value computed from the very same row objects (or values) at the

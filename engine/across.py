@@ -47,6 +47,18 @@ def _group_totals(sums: dict[str, GroupSums]) -> dict[str, dict[str, tuple[Sums,
     return out
 
 
+def _members(keys: list[str | None]) -> tuple[list[int], dict[str, list[int]]]:
+    """The lines in no group, and each group's lines (groups sorted), by index."""
+    outside: list[int] = []
+    where: dict[str, list[int]] = {}
+    for i, key in enumerate(keys):
+        if key is None:
+            outside.append(i)
+        else:
+            where.setdefault(key, []).append(i)
+    return outside, {key: where[key] for key in sorted(where)}
+
+
 def _placed(vals: list[Any], depth: int | None, fills: list[tuple[int, int, int]], ranked: int) -> Placing:
     """Each line's team-wide rank (0: no value; depth + 1: somewhere below depth) and tie size."""
     below = 0 if depth is None else depth + 1
@@ -59,16 +71,23 @@ def _placed(vals: list[Any], depth: int | None, fills: list[tuple[int, int, int]
 
 
 class Stage:
-    """One period's lines between the per-line passes and the cross-line phase, as columns."""
+    """One period's lines between the per-line passes and the cross-line phase, with the columns
+    the cross-line phase reads (`Plan.cross_columns`, `Plan.cross_metrics`) in line order."""
 
-    def __init__(
-        self, plan: Plan, period: str, lines: list[Line], numbers: Sequence[Numbers], metrics: Sequence[Metrics]
-    ) -> None:
+    def __init__(self, plan: Plan, period: str) -> None:
         self.plan = plan
         self.period = period
-        self.lines = lines
-        self.numbers = numbers
-        self.metrics = metrics
+        self.lines: list[Line] = []
+        self.columns: dict[str, list[Decimal | None]] = {c: [] for c in plan.cross_columns}
+        self.metrics: dict[str, list[Ratio | None]] = {m: [] for m in plan.cross_metrics}
+
+    def add(self, lines: list[Line], numbers: Sequence[Numbers], metrics: Sequence[Metrics]) -> None:
+        """A chunk of lines, decided on their own, with what the cross-line phase will read of them."""
+        self.lines.extend(lines)
+        for name, column in self.columns.items():
+            column.extend([n.get(name) for n in numbers])
+        for name, values in self.metrics.items():
+            values.extend([m.get(name) for m in metrics])
 
 
 class CrossLine:
@@ -90,31 +109,30 @@ class CrossLine:
 
         def make() -> GroupSums:
             keys: list[str | None] = [getattr(line, award.group_by) for line in stage.lines]
-            members: dict[str, list[Numbers]] = {}
-            for key, numbers in zip(keys, stage.numbers, strict=True):
-                if key is not None:
-                    members.setdefault(key, []).append(numbers)
+            _, where = self._members(stage, award, keys)
             context = decimal.getcontext().copy()
             context.clear_flags()
             groups: dict[str, Sums] = {}
             with decimal.localcontext(context):  # sums as `add_to` adds them; the flags tell if one rounded
-                for key, rows in members.items():
+                for key, indices in where.items():
                     sums: Sums = {}
                     for col in columns:
-                        present = [v for n in rows if (v := n.get(col)) is not None]
+                        values = stage.columns[col]
+                        present = [v for i in indices if (v := values[i]) is not None]
                         sums[col] = sum(present, _SUM_START) if present else None
                     groups[key] = sums
             return keys, groups, bool(context.flags[decimal.Inexact])
 
         return self.cache.memo(("groups", stage.period, award.group_by, columns), make)
 
-    def _values(self, stage: Stage, name: str, is_metric: bool) -> list[Ratio | Decimal | None]:
+    def _members(
+        self, stage: Stage, award: GroupAward, keys: list[str | None]
+    ) -> tuple[list[int], dict[str, list[int]]]:
+        return self.cache.memo(("members", stage.period, award.group_by), lambda: _members(keys))
+
+    def _values(self, stage: Stage, name: str, is_metric: bool) -> list[Any]:
         """Each line's value of a ranked metric or column."""
-        if is_metric:
-            return self.cache.memo(
-                ("ranked", stage.period, name, self.policy.metrics[name]), lambda: [m.get(name) for m in stage.metrics]
-            )
-        return self.cache.memo(("ranked", stage.period, name), lambda: [n.get(name) for n in stage.numbers])
+        return stage.metrics[name] if is_metric else stage.columns[name]
 
     def _candidates(
         self, vals: list[Any], order: str, depth: int | None
@@ -172,17 +190,15 @@ class CrossLine:
     def _group_award(
         self, award: GroupAward, stage: Stage, keys: list[str | None], totals: Mapping[str, tuple[Sums, int]]
     ) -> None:
-        members: dict[str, list[Line]] = {}
-        for line, key in zip(stage.lines, keys, strict=True):
-            if key is None:
-                line.warn(f"{award.id}: no {award.group_by}, not in any group")
-            else:
-                members.setdefault(key, []).append(line)
+        lines = stage.lines
+        outside, where = self._members(stage, award, keys)
+        for i in outside:
+            lines[i].warn(f"{award.id}: no {award.group_by}, not in any group")
+        members = {key: [lines[i] for i in indices] for key, indices in where.items()}
         metric = self.policy.metrics[award.metric]
         table = key_table(self.cp, f"award:{award.id}")
         amount = self.policy.money(award.amount)
-        for key in sorted(members):
-            group = members[key]
+        for key, group in members.items():
             sums, count = totals[key]  # the whole group's, wherever its members are evaluated
             value = metric_value(metric, sums)
             if value is None:
@@ -220,8 +236,13 @@ class CrossLine:
             return hit
 
         near = max(len(award.prizes), 1) * 3  # below this rank a miss is still explained
-        for i, line in enumerate(lines):
-            r = rank[i]
+        limit = int(table.scale.thresholds[-1]) if award.is_honour else max(int(table.scale.thresholds[-1]), near)
+        if table.rules[-1].outcome == NONE:  # past the last threshold (and the near misses) nothing happens
+            todo = [i for i, r in enumerate(rank) if r <= limit]
+        else:
+            todo = list(range(len(lines)))
+        for i in todo:
+            line, r = lines[i], rank[i]
             if not r:
                 line.warn(f"{award.id}: {award.rank_by} not available, not ranked")
                 continue
@@ -258,7 +279,9 @@ class CrossLine:
                 line.why += (Fired(rule, None, f"{head}: {how} -> no {award.label}"),)
 
     def _eligibility(self, rule_def: EligibilityRule, stage: Stage, rank: list[int] | None) -> None:
-        decider = Decider(self.cp, f"eligibility:{rule_def.id}")
+        question = f"eligibility:{rule_def.id}"
+        scales = self.cp.questions[question].scales
+        decider = Decider(self.cp, question, [self.cache.memo(("slot-keys", s), dict) for s in scales])
         columns = [self._condition_column(c.value, stage, rank) for c in rule_def.conditions]
         flag = rule_def.id
         for line, values in zip(stage.lines, zip(*columns, strict=True), strict=True):
@@ -281,8 +304,8 @@ class CrossLine:
         if name == "months":
             return [len(line.month_lines) for line in stage.lines]
         if name in self.policy.metrics:
-            return [None if (v := m.get(name)) is None else v.value for m in stage.metrics]
-        return [n.get(name) for n in stage.numbers]
+            return [None if v is None else v.value for v in stage.metrics[name]]
+        return stage.columns[name]  # type: ignore[return-value]
 
     def _flag(self, flags: Mapping[str, bool], flag: str, value: bool) -> Mapping[str, bool]:
         """Flags are shared, read-only mappings: a team has only a few distinct combinations."""

@@ -59,20 +59,30 @@ def decided(cp: CompiledPolicy, question: str, render: Render, arg: Callable[[Ru
 
 
 class Decider:
-    """A several-slot question (eligibility), decided once per distinct condition values."""
+    """A several-slot question (eligibility), decided once per distinct keys.
 
-    def __init__(self, cp: CompiledPolicy, question: str) -> None:
+    `slot_keys` (one dict per slot: value -> comparison key) may be shared between evaluations
+    of the same facts (`engine.factcache`): a rank's key on a scale does not depend on the policy.
+    """
+
+    def __init__(self, cp: CompiledPolicy, question: str, slot_keys: list[dict[Any, int]] | None = None) -> None:
         self.question = question
         self.book = cp.book
         self.scales = cp.questions[question].scales
-        self._seen: dict[tuple[Any, ...], Rule] = {}
+        self.slot_keys = slot_keys if slot_keys is not None else [{} for _ in self.scales]
+        self._seen: dict[tuple[int, ...], Rule] = {}
 
     def rule_for(self, values: tuple[Any, ...]) -> Rule:
         """The rule that fires for these values (whole numbers or Decimals, one per slot)."""
-        rule = self._seen.get(values)
+        keys = tuple(
+            k if (k := memo.get(v)) is not None else memo.setdefault(v, _key(s, v))
+            for s, memo, v in zip(self.scales, self.slot_keys, values, strict=True)
+        )
+        rule = self._seen.get(keys)
         if rule is None:
-            keys = tuple(
-                s.key_of_int(v) if type(v) is int else s.key(Ratio(v)) for s, v in zip(self.scales, values, strict=True)
-            )
-            rule = self._seen[values] = self.book.decide(self.question, keys)
+            rule = self._seen[keys] = self.book.decide(self.question, keys)
         return rule
+
+
+def _key(scale: Scale, value: Any) -> int:
+    return scale.key_of_int(value) if type(value) is int else scale.key(Ratio(value))

@@ -22,18 +22,18 @@ fired; the words are written by `engine.explain` only when output reads them.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
 from engine import explain as words
 from engine.across import CrossLine, Metrics, Numbers, Stage
+from engine.columns import Measured, measure_column, number_columns, quarter_groups
 from engine.compiler import NONE, CompiledPolicy, compiled
 from engine.crossline import Combined, Partial
 from engine.decisions import Decided, decided
 from engine.factcache import FactsCache, cache_for
-from engine.facts import STANDARD_NUMBER_COLUMNS, FactRow, FactSet
+from engine.facts import FactSet
 from engine.lines import NO_FLAGS, ZERO, AwardLine, Context, Fired, Line, Render, row_numbers, sum_rows
 from engine.metrics import Ratio, format_ratio
 from engine.periods import Month, Period, Quarter, months_of, parse_period
@@ -45,49 +45,8 @@ from engine.rules import Rule, Scale
 from engine.tiers import commission_for, flat_payer
 
 NO_FLAGS_ITEMS: tuple[tuple[str, bool], ...] = ()  # keeps NO_FLAGS (and its id) among the flags
+CHUNK = 8192  # lines decided together by an evaluation that keeps no columns
 Progress = Callable[[int], None]  # called with the number of rep-months evaluated so far
-Measured = tuple[dict[str, Ratio | None], tuple[str, ...]]  # a line's metric values, and its warnings
-
-
-def measure(plan: Plan, numbers: Numbers) -> Measured:
-    """A line's metric values (those a decision reads) and the warnings for unavailable ones."""
-    metrics: dict[str, Ratio | None] = {}
-    warnings: tuple[str, ...] = ()
-    for name, m, value_of, available in plan.metrics:
-        if value_of is not None:
-            v = metrics[name] = value_of(numbers)
-            if v is not None:
-                continue
-        elif available(numbers):
-            continue
-        missing = [c for c in m.columns if numbers.get(c) is None]
-        warnings += (words.metric_missing(name, missing, m.denominator),)
-    return metrics, warnings
-
-
-def measure_column(plan: Plan, numbers: list[Numbers]) -> list[Measured]:
-    """`measure` of every line, a metric at a time (the slow per-line way only where one warns)."""
-    read = [(name, value_of) for name, _, value_of, _ in plan.metrics if value_of is not None]
-    values = [[value_of(n) for n in numbers] for _, value_of in read]
-    names = [name for name, _ in read]
-    if not names:
-        metrics: list[dict[str, Ratio | None]] = [{} for _ in numbers]
-    elif len(names) == 1:
-        (name,) = names
-        metrics = [{name: v} for v in values[0]]
-    else:
-        metrics = [dict(zip(names, vs, strict=True)) for vs in zip(*values, strict=True)]
-    warn: set[int] = set()
-    for column in values:
-        warn.update(i for i, v in enumerate(column) if v is None)
-    for _, _, value_of, available in plan.metrics:
-        if value_of is None:
-            warn.update(i for i, n in enumerate(numbers) if not available(n))
-    none: tuple[str, ...] = ()
-    out = [(m, none) for m in metrics]
-    for i in warn:
-        out[i] = (metrics[i], measure(plan, numbers[i])[1])
-    return out
 
 
 class Evaluator(CrossLine):
@@ -238,29 +197,39 @@ class Evaluator(CrossLine):
             self.progress(self.done)
 
     # ------------------------------------------------------------ periods
+    def _chunks(self, count: int) -> list[tuple[int, int]]:
+        """The ranges of lines decided together: all at once when the cache keeps the columns
+        (a simulation's), else `CHUNK` at a time so that no period holds every line's columns."""
+        step = max(count, 1) if self.cache.keep else CHUNK
+        return [(start, min(start + step, count)) for start in range(0, count, step)]
+
     def month(self, month: Month) -> list[Line]:
         """Every rep's line for one month, decided (per line, then across lines)."""
         period, plan, context = str(month), self.plans["month"], self.context
         rows = self.facts.for_month(month)
-        numbers: Sequence[Numbers] = self.cache.column(("numbers", period), rows, row_numbers)
-        measured = self._measured(plan, period, numbers)
-        metrics = [m for m, _ in measured]
         previous = self.cache.memo(
             ("previous", period), lambda: {r.rep_id: r.actual for r in self.facts.for_month(month.previous())}
         )
-        lines = []
-        for row, (_, warnings) in zip(rows, measured, strict=True):
-            line = Line(row.rep_id, row.name, row.region, row.product_line, row.manager_id, period, context, row)
-            line.warnings = warnings
-            line.previous_actual = previous.get(row.rep_id)
-            lines.append(line)
-        lights = self._lights(period, lines, metrics)
-        tiers = self._commissions(period, lines, numbers, metrics)
-        ratings = self._ratings(plan, period, lines, metrics)
-        self._reasons(lines, lights, tiers, ratings)
-        self._report(len(lines))
-        self._cross(Stage(plan, period, lines, numbers, metrics))
-        return lines
+        stage = Stage(plan, period)
+        for start, end in self._chunks(len(rows)):
+            part = rows[start:end]
+            numbers: Sequence[Numbers] = self.cache.column(("numbers", period), part, row_numbers)
+            measured = self._measured(plan, period, numbers)
+            metrics = [m for m, _ in measured]
+            lines = []
+            for row, (_, warnings) in zip(part, measured, strict=True):
+                line = Line(row.rep_id, row.name, row.region, row.product_line, row.manager_id, period, context, row)
+                line.warnings = warnings
+                line.previous_actual = previous.get(row.rep_id)
+                lines.append(line)
+            lights = self._lights(period, lines, metrics)
+            tiers = self._commissions(period, lines, numbers, metrics)
+            ratings = self._ratings(plan, period, lines, metrics)
+            self._reasons(lines, lights, tiers, ratings)
+            stage.add(lines, numbers, metrics)
+            self._report(len(lines))
+        self._cross(stage)
+        return stage.lines
 
     def quarter(self, quarter: Quarter) -> list[Line]:
         """Every rep's quarter line: its months evaluated, rolled up, then the quarter's decisions."""
@@ -268,89 +237,47 @@ class Evaluator(CrossLine):
         period, plan, context = str(quarter), self.plans["quarter"], self.context
         base = self.cache.from_base(("quarter", period))
         base_facts = None if base is None else self.cache.base.facts  # type: ignore[union-attr]
-        groups = self.cache.memo(("quarter", period), lambda: _quarter_groups(self.facts, quarter, base_facts, base))
-        columns = self.columns
-        numbers: Sequence[Numbers] = self.cache.column(
-            ("numbers", period, columns), [g[2] for g in groups], lambda rows: sum_rows(rows, columns)
+        groups = self.cache.memo(("quarter", period), lambda: quarter_groups(self.facts, quarter, base_facts, base))
+        # each rep's month lines: when every month has every rep (no positions kept), side by side
+        by_rep = list(
+            zip(*per_month, strict=True)
+            if groups and not groups[0][1]
+            else (tuple(per_month[mi][i] for mi, i in g[1]) for g in groups)
         )
-        measured = self._measured(plan, period, numbers)
-        metrics = [m for m, _ in measured]
-        lines = []
-        for (rep_id, where, _, notes), (_, warnings) in zip(groups, measured, strict=True):
-            months = tuple(per_month[mi][i] for mi, i in where)
-            last = months[-1]
-            line = Line(
-                rep_id, last.name, last.region, last.product_line, last.manager_id, period, context, months=months
+        columns, keep = self.columns, self.cache.keep
+        stage = Stage(plan, period)
+        for start, end in self._chunks(len(groups)):
+            part = groups[start:end]
+            numbers: Sequence[Numbers] = self.cache.column(
+                ("numbers", period, columns), [g[2] for g in part], lambda rows: sum_rows(rows, columns)
             )
-            line.warnings = notes + warnings if notes else warnings
-            commission = bonus = ZERO
-            awards: tuple[AwardLine, ...] = ()
-            for m in months:
-                commission += m.commission
-                bonus += m.bonus
-                if m.awards:
-                    awards += m.awards
-            line.commission, line.bonus, line.awards = commission, bonus, awards
-            lines.append(line)
-        lights = self._lights(period, lines, metrics)
-        ratings = self._ratings(plan, period, lines, metrics)
-        self._reasons(lines, lights, ratings)
-        self._cross(Stage(plan, period, lines, numbers, metrics))
-        return lines
-
-
-QuarterGroup = tuple[str, tuple[tuple[int, int], ...], tuple[FactRow, ...], tuple[str, ...]]
-
-
-def _quarter_groups(
-    facts: FactSet, quarter: Quarter, base_facts: FactSet | None = None, base: list[QuarterGroup] | None = None
-) -> list[QuarterGroup]:
-    """Per rep (sorted): where its month lines are (month index, line index), its rows, and what
-    its quarter line warns about its months (a month without facts, a change of region).
-
-    `base`: the same for `base_facts`, taken over when both hold the same reps month by month."""
-    names = [str(m) for m in quarter.months]
-    per_month = [facts.for_month(m) for m in quarter.months]
-    if base is not None and base_facts is not None:
-        before = [base_facts.for_month(m) for m in quarter.months]
-        if all(
-            len(a) == len(b) and all(x.rep_id == y.rep_id for x, y in zip(a, b, strict=True))
-            for a, b in zip(per_month, before, strict=True)
-        ):
-            out = []
-            for rep_id, where, was, notes in base:
-                rows = tuple(per_month[mi][i] for mi, i in where)
-                same = all(map(operator.is_, rows, was))
-                out.append((rep_id, where, was if same else rows, notes if same else _quarter_notes(rows, names)))
-            return out
-    by_rep: dict[str, tuple[list[tuple[int, int]], list[FactRow]]] = {}
-    for mi, rows_of_month in enumerate(per_month):
-        for i, row in enumerate(rows_of_month):
-            at, rows_of_rep = by_rep.setdefault(row.rep_id, ([], []))
-            at.append((mi, i))
-            rows_of_rep.append(row)
-    return [
-        (rep_id, tuple(at), tuple(rows_of_rep), _quarter_notes(rows_of_rep, names))
-        for rep_id in sorted(by_rep)
-        for at, rows_of_rep in [by_rep[rep_id]]
-    ]
-
-
-def _quarter_notes(rows: Sequence[FactRow], names: list[str]) -> tuple[str, ...]:
-    notes: tuple[str, ...] = ()
-    if len(rows) < 3:
-        have = {str(r.period) for r in rows}
-        notes += tuple(f"no facts for {name}" for name in names if name not in have)
-    last = rows[-1].region
-    if any(r.region != last for r in rows):
-        notes += ("region changed within the quarter: " + " -> ".join(str(r.region) for r in rows),)
-    return notes
-
-
-def number_columns(policy: Policy, facts: FactSet) -> tuple[str, ...]:
-    """The number columns a quarter line sums: the standard ones and those the policy reads."""
-    wanted = set(STANDARD_NUMBER_COLUMNS) | set(policy.numeric_columns)
-    return tuple(c for c in (*STANDARD_NUMBER_COLUMNS, *sorted(policy.numeric_columns)) if c in wanted)
+            measured = self._measured(plan, period, numbers)
+            metrics = [m for m, _ in measured]
+            lines = []
+            for (rep_id, _, _, notes), (_, warnings), totals, months in zip(
+                part, measured, numbers, by_rep[start:end], strict=True
+            ):
+                last = months[-1]
+                line = Line(
+                    rep_id, last.name, last.region, last.product_line, last.manager_id, period, context,
+                    months=months, totals=totals if keep else None,
+                )  # fmt: skip
+                line.warnings = notes + warnings if notes else warnings
+                commission = bonus = ZERO
+                awards: tuple[AwardLine, ...] = ()
+                for m in months:
+                    commission += m.commission
+                    bonus += m.bonus
+                    if m.awards:
+                        awards += m.awards
+                line.commission, line.bonus, line.awards = commission, bonus, awards
+                lines.append(line)
+            lights = self._lights(period, lines, metrics)
+            ratings = self._ratings(plan, period, lines, metrics)
+            self._reasons(lines, lights, ratings)
+            stage.add(lines, numbers, metrics)
+        self._cross(stage)
+        return stage.lines
 
 
 def evaluate(

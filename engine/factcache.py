@@ -4,9 +4,10 @@ A simulation evaluates the same facts under two policies, a sweep under twenty: 
 line, metric values, comparison keys on a threshold scale, scores, group sums and ranks do not
 change between them unless the definitions they come from do. `evaluate(..., cache=FactsCache(facts))`
 remembers each of those per period, keyed by the definitions (a metric's formula, a scale's
-thresholds), so the next evaluation only looks them up; every evaluation has one, by default
-private to it. The decisions themselves are never cached here (the rule engine's tables are
-per compiled policy), only their inputs.
+thresholds), so the next evaluation only looks them up. Without one, an evaluation gets a
+private cache that keeps nothing (`keep=False`) and decides its lines a chunk at a time, so a
+million-line run never holds every line's columns at once. The decisions themselves are never
+cached here (the rule engine's tables are per compiled policy), only their inputs.
 
 A scenario whose facts differ from the baseline's in a few rows (changed quotas) gets a cache
 with `base=` the baseline's: a value computed from the very same row objects (or values) at the
@@ -31,16 +32,21 @@ _MISSING: Any = object()
 class FactsCache:
     """Per-line columns computed from one fact set, remembered by the definitions they depend on."""
 
-    def __init__(self, facts: FactSet, base: FactsCache | None = None) -> None:
+    def __init__(self, facts: FactSet, base: FactsCache | None = None, *, keep: bool = True) -> None:
+        """`keep=False`: remember nothing (one evaluation's private cache: each column is used in
+        its own period only, and a million lines' columns kept to the end would cost gigabytes)."""
         self.facts = facts
         self.base = base
+        self.keep = keep
         self._memo: dict[Hashable, Any] = {}
 
     def memo(self, key: Hashable, make: Callable[[], T]) -> T:
         """`make()` once per key (the key names everything the value depends on but the facts)."""
         hit = self._memo.get(key, _MISSING)
         if hit is _MISSING:
-            hit = self._memo[key] = make()
+            hit = make()
+            if self.keep:
+                self._memo[key] = hit
         return hit
 
     def from_base(self, key: Hashable) -> Any:
@@ -58,7 +64,8 @@ class FactsCache:
             value = done[1]
         else:
             value = make()
-        self._memo[key] = (items, value)
+        if self.keep:
+            self._memo[key] = (items, value)
         return value
 
     def column(self, key: Hashable, items: Sequence[Any], compute: Callable[[Any], T]) -> list[T]:
@@ -83,7 +90,8 @@ class FactsCache:
                 out[i] = v
         else:
             out = compute(list(items))
-        self._memo[key] = (items, out)
+        if self.keep:
+            self._memo[key] = (items, out)
         return out
 
 
@@ -96,5 +104,5 @@ def _same(a: object, b: object) -> bool:
 
 
 def cache_for(facts: FactSet, cache: FactsCache | None) -> FactsCache:
-    """The caller's cache when it is for these facts, else a fresh one."""
-    return cache if cache is not None and cache.facts is facts else FactsCache(facts)
+    """The caller's cache when it is for these facts, else a private one that keeps nothing."""
+    return cache if cache is not None and cache.facts is facts else FactsCache(facts, keep=False)

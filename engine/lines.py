@@ -107,7 +107,8 @@ class Line(Payout):
 
     __slots__ = (
         "awards", "bonus", "commission", "context", "flags", "light", "manager_id", "months", "name",
-        "period", "previous_actual", "product_line", "rating", "region", "rep_id", "row", "tier", "warnings", "why",
+        "period", "previous_actual", "product_line", "rating", "region", "rep_id", "row", "tier", "totals", "warnings",
+        "why",
     )  # fmt: skip
 
     def __init__(
@@ -121,7 +122,9 @@ class Line(Payout):
         context: Context,
         row: FactRow | None = None,
         months: tuple[Line, ...] = (),
+        totals: Mapping[str, Decimal | None] | None = None,
     ) -> None:
+        """`totals`: a quarter line's numbers as the evaluator summed them (shared, read-only)."""
         self.rep_id = rep_id
         self.name = name
         self.region = region
@@ -131,6 +134,7 @@ class Line(Payout):
         self.context = context
         self.row = row
         self.months = months
+        self.totals = totals
         self.light: str | None = None
         self.tier: str | None = None
         self.commission = ZERO
@@ -166,6 +170,8 @@ class Line(Payout):
         """The facts the line was evaluated on (a quarter: its months' column totals)."""
         if self.row is not None:
             return row_numbers(self.row)
+        if self.totals is not None:
+            return dict(self.totals)
         return sum_rows([m.row for m in self.months], self.context.columns)  # type: ignore[misc]
 
     @property
@@ -179,15 +185,17 @@ class Line(Payout):
         if self.row is not None:
             return row_numbers(self.row)
         have = self.context.columns
+        if self.totals is not None:
+            return {c: self.totals.get(c) for c in columns if c is not None and c in have}
         return sum_rows([m.row for m in self.months], [c for c in columns if c is not None and c in have])  # type: ignore[misc]
 
     def number(self, column: str) -> Decimal | None:
         """One of `numbers` (target and actual without building the others)."""
         row = self.row
-        if column == "target":
-            return row.target if row is not None else sum([m.row.target for m in self.months], _SUM_START)  # type: ignore[union-attr]
-        if column == "actual":
-            return row.actual if row is not None else sum([m.row.actual for m in self.months], _SUM_START)  # type: ignore[union-attr]
+        if row is not None and (column == "target" or column == "actual"):
+            return row.target if column == "target" else row.actual
+        if self.totals is not None:
+            return self.totals.get(column)
         return self.numbers_of((column,)).get(column)
 
     def metric(self, name: str) -> Ratio | None:
@@ -271,14 +279,17 @@ def sum_rows(rows: Sequence[FactRow], columns: Sequence[str]) -> dict[str, Decim
     """`sum_columns` of the rows' numbers (blank in every row stays None), without building each
     row's dict first: a quarter line's numbers are its months' rows summed."""
     out: dict[str, Decimal | None] = {}
+    if not rows:
+        return dict.fromkeys(columns)
+    numbers = [r.numbers for r in rows]
     for col in columns:
         if col == "target":
-            values = [r.target for r in rows]
+            out[col] = sum([r.target for r in rows], _SUM_START)
         elif col == "actual":
-            values = [r.actual for r in rows]
+            out[col] = sum([r.actual for r in rows], _SUM_START)
         else:
-            values = [v for r in rows if (v := r.numbers.get(col)) is not None]
-        out[col] = sum(values, _SUM_START) if values else None
+            values = [v for n in numbers if (v := n.get(col)) is not None]
+            out[col] = sum(values, _SUM_START) if values else None
     return out
 
 

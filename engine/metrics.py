@@ -8,7 +8,7 @@ quotient) is only for display and for arithmetic the policy rounds anyway.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from decimal import ROUND_DOWN, Context, Decimal
 
 from engine.policy import Metric
@@ -144,6 +144,19 @@ def metric_available(metric: Metric) -> Callable[[Numbers], bool]:
         return on_zero is not None or den != 0
 
     return available
+
+
+def missing_lines(metric: Metric, numbers: Sequence[Numbers]) -> list[int]:
+    """The lines (by index) on which `metric_available(metric)` is false, a whole column at once."""
+    col = metric.column
+    if col is not None:
+        return [i for i, n in enumerate(numbers) if n.get(col) is None]
+    assert metric.numerator is not None and metric.denominator is not None
+    num, den, on_zero = metric.numerator, metric.denominator, metric.on_zero
+    constant = _constant(den)  # `numbers.get(den, constant)`: the column when present, else the literal
+    if on_zero is None:
+        return [i for i, n in enumerate(numbers) if n.get(num) is None or (d := n.get(den, constant)) is None or d == 0]
+    return [i for i, n in enumerate(numbers) if n.get(num) is None or n.get(den, constant) is None]
 
 
 def _constant(text: str) -> Decimal | None:

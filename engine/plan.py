@@ -53,6 +53,19 @@ class Plan:
             read.update(k.metric for k in self.scoring.card.kpis)
         for e in self.eligibility:
             read.update(c.value for c in e.conditions if not counts_months(c.value))
+        # what the cross-line phase reads of each line: number columns and metric values
+        columns: set[str] = set()
+        metrics: set[str] = set()
+        for g in self.groups:
+            columns.update(policy.metrics[g.metric].columns)
+        for name, is_metric in self.ranked:
+            (metrics if is_metric else columns).add(name)
+        for e in self.eligibility:
+            for c in e.conditions:
+                if not counts_months(c.value):
+                    (metrics if c.value in policy.metrics else columns).add(c.value)
+        self.cross_columns = tuple(sorted(columns))
+        self.cross_metrics = tuple(sorted(metrics))
         self.metrics = tuple(
             (name, m, metric_function(m) if name in read else None, metric_available(m))
             for name, m in policy.metrics.items()

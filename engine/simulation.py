@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from engine.evaluation import evaluate, period_of
-from engine.factcache import FactsCache, cache_for
+from engine.factcache import FactsCache
 from engine.facts import FactSet
 from engine.lines import ZERO, AwardLine, Line
 from engine.metrics import Ratio, format_ratio
@@ -330,7 +330,7 @@ def simulate(
     still runs over every rep, because a TOP 3 or a promotion rank is a company-wide ranking.
     """
     per = period_of(period)
-    cache = cache_for(facts, prepared)
+    cache = prepared if prepared is not None and prepared.facts is facts else FactsCache(facts)
     b = costed(baseline, cache, per)
     if scenario_facts is None or scenario_facts is facts:
         s = b if scenario is baseline else costed(scenario, cache, per)

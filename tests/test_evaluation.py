@@ -475,3 +475,22 @@ def test_totals_count_each_decision_where_it_is_taken(q3: Policy) -> None:
     august = run(q3, rows, "2026-08")["totals"]
     # a month does not decide the quarterly promotion review: not reported as 0 either
     assert august["ratings"] == {"B": 2} and august["flags"] == {}
+
+
+@pytest.mark.parametrize("period", ["2026-08", "2026-Q3"])
+def test_lines_decided_in_chunks_write_the_same_bytes(period, tmp_path, monkeypatch):
+    """An evaluation that keeps no columns decides a few thousand lines at a time; how many must
+    not show in any byte of the output (group sums, ranks and eligibility span the chunks)."""
+    import engine.evaluation as evaluation
+    from bench.synth import write_facts
+    from engine.facts import load_facts
+
+    policy = PolicyLibrary.load(Path(__file__).resolve().parent.parent / "policies" / "sales-incentive")
+    path = tmp_path / "f.csv"
+    write_facts(path, 150, seed=3)
+    facts = load_facts(path.read_bytes(), path.name, policy.for_period(period).numeric_columns)
+    whole = evaluate(policy, facts, period)
+    monkeypatch.setattr(evaluation, "CHUNK", 7)
+    chunked = evaluate(policy, facts, period)
+    assert chunked.to_json_bytes() == whole.to_json_bytes()
+    assert chunked.to_csv_text() == whole.to_csv_text()

@@ -13,7 +13,6 @@ however broken, escapes as anything but a `MeritInputError`.
 from __future__ import annotations
 
 import re
-
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any

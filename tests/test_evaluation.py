@@ -485,7 +485,7 @@ def test_lines_decided_in_chunks_write_the_same_bytes(period, tmp_path, monkeypa
     from bench.synth import write_facts
     from engine.facts import load_facts
 
-    policy = PolicyLibrary.load(Path(__file__).resolve().parent.parent / "policies" / "sales-incentive")
+    policy = load_library(Path(__file__).resolve().parent.parent / "policies" / "sales-incentive")
     path = tmp_path / "f.csv"
     write_facts(path, 150, seed=3)
     facts = load_facts(path.read_bytes(), path.name, policy.for_period(period).numeric_columns)

@@ -49,7 +49,7 @@ class _NumberCells:
     whose values keep being new (actual, collected) stops remembering after _CACHE_LIMIT texts.
     """
 
-    __slots__ = ("cache", "col", "non_negative", "remembering", "whole")
+    __slots__ = ("cache", "cents", "col", "grouped", "non_negative", "remembering", "whole")
 
     def __init__(self, col: int | None, non_negative: bool, whole: bool) -> None:
         self.col = col
@@ -57,6 +57,7 @@ class _NumberCells:
         self.whole = whole
         self.cache: dict[str, Decimal] = {}
         self.remembering = True
+        self.grouped = self.cents = False  # seen: a text with thousands separators, an amount with cents
 
     def number(self, record: list[str]) -> Decimal | None:
         text = record[self.col]  # type: ignore[index]
@@ -70,6 +71,8 @@ class _NumberCells:
             return None  # float noise is rounded in `check`, which also counts it for a note
         if (self.non_negative and number < 0) or (self.whole and number != number.to_integral_value()):
             return None
+        self.grouped = self.grouped or "," in text
+        self.cents = self.cents or number != number.to_integral_value()
         if self.remembering:
             if len(self.cache) < _CACHE_LIMIT:
                 self.cache[text] = number
@@ -88,6 +91,7 @@ class RowChecker:
         self.extras = extras
         self.number_columns = set(STANDARD_NUMBER_COLUMNS) | set(extras)
         self.noise = 0  # values with binary-float noise, rounded to 15 significant digits
+        self.grouped = self.cents = False  # amounts (check path) with thousands separators, with cents
         self.renamed = 0  # rep ids given in full-width (or other compatibility) characters
         self.unknown = tuple(
             n
@@ -126,6 +130,15 @@ class RowChecker:
         self.fast_unknown = tuple((n, pos[n] - 1) for n in self.unknown)
         self.fast_months: dict[str, Month] = {}
         self.fast_plain: set[str] = set()
+
+    def display_rounded(self) -> bool:
+        """Amounts written as a number format shows them (840,000) and never with cents: what Excel's
+        CSV keeps of a sheet formatted `#,##0`, whose cents were in the cells but not in the file."""
+        cells = [c for c in (getattr(self, "fast_target", None), getattr(self, "fast_actual", None)) if c]
+        grouped = self.grouped or any(c.grouped for c in cells)
+        cents = self.cents or any(c.cents for c in cells)
+        cents = cents or any(c.cents for n, _, _, c in getattr(self, "fast_numbers", ()) if n == "collected")
+        return grouped and not cents
 
     def fast(self, line: int, record: list[str]) -> FactRow | None:
         """The row as a fact when it is plainly valid; None sends it to `check`."""
@@ -291,6 +304,9 @@ class RowChecker:
             self._report(col, name, error)
         elif isinstance(value, str) and float_noise(value.strip()):
             self.noise += 1
+        if number is not None and name in ("target", "actual", "collected"):
+            self.grouped = self.grouped or (isinstance(value, str) and "," in value)
+            self.cents = self.cents or number != number.to_integral_value()
         return number
 
     def _required_amount(self, name: str) -> Decimal | None:

@@ -334,6 +334,12 @@ def _validate(
     if checker.renamed:
         notes.append(f"{checker.renamed} rep_id(s) in full-width characters were read in their plain form (NFKC)")
     notes.extend(amount_hints(facts))
+    if checker.display_rounded():
+        notes.append(
+            "the amounts are written with thousands separators and none has cents, as a number format shows"
+            " them: if the sheet was formatted without decimals when saved as CSV, the cents are lost; Merit pays"
+            " on the amounts as written (save the exact values, e.g. format the columns as 0.00 first)"
+        )
     return FactSet(source=file, rows=tuple(facts), columns=columns.names, sha256=digest, notes=tuple(notes))
 
 

@@ -346,3 +346,15 @@ def test_a_merged_title_or_a_two_row_header_names_the_header_line_and_stops_ther
     ws.merge_cells("G1:M1")
     found = problems(xlsx_bytes(two_row), "facts.xlsx")
     assert found and all("line 2 looks like the header" in m for *_, m in found)
+
+
+def test_amounts_shown_as_a_whole_yuan_number_format_are_hinted_never_changed() -> None:
+    rows = [
+        [*r[:6], f"{Decimal(r[6]):,.0f}", f"{Decimal(r[7]):,.0f}", f"{Decimal(r[8]):,.0f}", *r[9:]] for r in august()
+    ]
+    data = "\n".join(",".join(f'"{v}"' for v in r) for r in [english_header(), *rows]).encode()
+    facts = load_facts(data, "shown.csv")
+    assert any("none has cents" in n for n in facts.notes)
+    assert [r.actual for r in facts.rows if r.rep_id == "R004"] == [Decimal("181071")]  # as written
+    exact = "\n".join(",".join(r) for r in [english_header(), *august()]).encode()
+    assert not any("none has cents" in n for n in load_facts(exact, "exact.csv").notes)

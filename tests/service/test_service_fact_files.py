@@ -67,5 +67,7 @@ def test_the_columns_field_maps_a_company_header(app_client: TestClient, tokens:
     assert post(app_client, tokens, data, "august.csv").status_code == 422
     r = post(app_client, tokens, data, "august.csv", columns="columns:\n  业绩考核: actual\n")
     assert r.status_code == 201, r.text
+    [entry] = app_client.get("/audit", headers=tokens["hr"]).json()["entries"]
+    assert entry["detail"]["read_options"] == {"sheet": None, "columns": {"业绩考核": "actual"}, "drop_totals": False}
     bad = post(app_client, tokens, data, "august.csv", columns="not a map")
     assert bad.status_code == 422 and bad.json()["problems"][0]["field"] == "columns"

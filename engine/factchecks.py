@@ -98,6 +98,24 @@ def blank_keys(facts: list[FactRow]) -> list[tuple[FactRow, str, FactRow]]:
     return found
 
 
+def spelling_clashes(facts: list[FactRow]) -> list[tuple[FactRow, str, str]]:
+    """Rows whose region (or product line) differs from another row's only by letter case or inner
+    spacing (`east` beside `East`): (row, column, the spelling most rows use). Each spelling would
+    form a group of its own, and each part would be judged for the team award on its own sums."""
+    found: list[tuple[FactRow, str, str]] = []
+    for column in ("region", "product_line"):
+        spellings: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for fact in facts:
+            value = getattr(fact, column)
+            if value is not None:
+                spellings["".join(value.split()).casefold()][value] += 1
+        for counts in spellings.values():
+            if len(counts) > 1:
+                usual = max(counts, key=lambda v: (counts[v], v))
+                found.extend((f, column, usual) for f in facts if getattr(f, column) in counts.keys() - {usual})
+    return found
+
+
 def amount_hints(facts: list[FactRow]) -> list[str]:
     """Warnings (never changes) when amounts look entered in 万元 or rounded for display."""
     if len(facts) < 3:

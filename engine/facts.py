@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
 
-from engine.factchecks import amount_hints, blank_keys, looks_like_totals, sum_rows, totals_label
+from engine.factchecks import amount_hints, blank_keys, looks_like_totals, spelling_clashes, sum_rows, totals_label
 from engine.factheader import HeaderMap, check_header, is_repeated_header
 from engine.factrow import (
     COUNT_COLUMNS,
@@ -307,6 +307,17 @@ def _validate(
                     column,
                     f"{column} is blank while other rows have one (row {other.row}: {getattr(other, column)!r}); a"
                     f" merged cell exported to CSV leaves its lower rows blank: fill in the {column} on every row",
+                )
+            )
+        for fact, column, usual in spelling_clashes(facts):
+            table.problems.append(
+                located(
+                    source,
+                    fact.row,
+                    columns.position[column],
+                    column,
+                    f"{column} {getattr(fact, column)!r} differs from {usual!r} (other rows) only by case or spaces:"
+                    " each spelling would be a group of its own; write it one way",
                 )
             )
         summed = sum_rows(facts)

@@ -358,3 +358,11 @@ def test_amounts_shown_as_a_whole_yuan_number_format_are_hinted_never_changed() 
     assert [r.actual for r in facts.rows if r.rep_id == "R004"] == [Decimal("181071")]  # as written
     exact = "\n".join(",".join(r) for r in [english_header(), *august()]).encode()
     assert not any("none has cents" in n for n in load_facts(exact, "exact.csv").notes)
+
+
+def test_a_region_spelled_two_ways_is_refused_not_split_into_two_groups() -> None:
+    rows = august()
+    rows[3][2] = rows[3][2].lower()  # R004 "east" among "East"
+    found = problems("\n".join(",".join(r) for r in [english_header(), *rows]).encode(), "facts.csv")
+    assert [(line, field) for line, _, field, _ in found] == [(5, "region")]
+    assert "'east' differs from 'East' (other rows) only by case or spaces" in found[0][3]

@@ -8,6 +8,7 @@ and `check`, which says what is wrong, takes every other row; `engine.facts` run
 from __future__ import annotations
 
 import sys
+import unicodedata
 from collections.abc import Mapping
 from decimal import Decimal
 from functools import lru_cache
@@ -187,6 +188,9 @@ class RowChecker:
                     return None
                 if len(plain) < _CACHE_LIMIT:  # regions and managers repeat: each is tested once
                     plain.add(shown)
+        for _, col in self.fast_unknown:
+            if not record[col].isprintable():  # a control character: `check` refuses it
+                return None
         intern = sys.intern  # ids, names, regions repeat every month
         return fact_row(
             intern(rep_id),
@@ -266,8 +270,14 @@ class RowChecker:
         return self.cells.get(col) if col is not None else None
 
     def _text(self, name: str) -> str | None:
+        """A name or other text: NFKC; a control character (a NUL, which PostgreSQL cannot store) refused."""
         text = as_text(self._value(name))
         if text is None:
+            return None
+        control = next((ch for ch in text.strip() if not ch.isprintable() and unicodedata.category(ch) == "Cc"), None)
+        if control is not None:
+            where = self.columns.position[name]
+            self._report(where, name, f"{name} contains a control character (U+{ord(control):04X}): retype it")
             return None
         return sys.intern(clean_text(text)) or None  # ids, names, regions repeat every month
 

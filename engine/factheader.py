@@ -25,23 +25,58 @@ from engine.problems import MeritInputError, Problem
 
 #: Built-in names a header may use for each column (compared after `header_key`).
 ALIASES: dict[str, tuple[str, ...]] = {
-    "rep_id": ("工号", "员工编号", "员工工号", "销售编号", "人员编号", "rep id", "employee id"),
-    "name": ("姓名", "销售员", "销售姓名", "员工姓名", "名字", "rep name"),
-    "period": ("期间", "月份", "年月", "考核期间", "考核月份", "统计月份", "month"),
-    "target": ("目标", "任务额", "目标额", "销售目标", "目标金额", "任务", "指标", "quota"),
-    "actual": ("销售额", "实际完成", "实际", "实际销售额", "完成额", "实际金额"),
-    "collected": ("回款", "回款额", "回款金额", "已回款"),
-    "region": ("区域", "大区", "地区", "片区"),
+    "rep_id": (
+        "工号",
+        "员工编号",
+        "员工工号",
+        "销售编号",
+        "人员编号",
+        "员工id",
+        "销售id",
+        "员工代码",
+        "rep id",
+        "employee id",
+    ),
+    "name": ("姓名", "销售员", "销售姓名", "员工姓名", "名字", "销售人员", "业务员", "销售代表", "rep name"),
+    "period": ("期间", "月份", "年月", "考核期间", "考核月份", "统计月份", "统计期间", "业绩月份", "month"),
+    "target": (
+        "目标",
+        "任务额",
+        "目标额",
+        "销售目标",
+        "目标金额",
+        "任务",
+        "指标",
+        "目标值",
+        "月度目标",
+        "销售任务",
+        "quota",
+    ),
+    "actual": (
+        "销售额",
+        "实际完成",
+        "实际",
+        "实际销售额",
+        "完成额",
+        "实际金额",
+        "实际完成额",
+        "实际业绩",
+        "销售金额",
+        "完成金额",
+    ),
+    "collected": ("回款", "回款额", "回款金额", "已回款", "实际回款"),
+    "region": ("区域", "大区", "地区", "片区", "所属区域", "销售区域"),
     "product_line": ("产品线", "产品", "product line"),
     "manager_id": ("经理工号", "主管工号", "经理编号", "主管编号", "manager id"),
-    "new_customers": ("新客户数", "新客户", "新增客户", "新增客户数", "new customers"),
+    "new_customers": ("新客户数", "新客户", "新增客户", "新增客户数", "新签客户数", "new customers"),
     "leads": ("线索量", "线索", "线索数"),
     "follow_ups": ("跟进次数", "跟进", "follow ups", "follow-ups"),
     "deals": ("成单量", "成交数", "成单数", "成交量"),
 }
 _UNIT = re.compile(r"\s*[(\[（【]\s*([^)\]）】]*)\s*[)\]）】]\s*$")
 _YUAN_UNITS = ("元", "人民币", "rmb", "cny", "¥", "个", "次", "人", "单", "家", "yuan")
-_TEN_THOUSANDS = ("万元", "万", "w", "万元人民币")
+_SCALED = {"万元": "ten thousands", "万": "ten thousands", "w": "ten thousands", "千元": "thousands",
+           "k": "thousands", "百万": "millions", "百万元": "millions"}  # fmt: skip
 
 
 def header_key(raw: str) -> str:
@@ -78,12 +113,13 @@ class HeaderMap:
             return found, None
         unit = _UNIT.search(key)
         if unit:
-            bare, what = key[: unit.start()], unit.group(1).strip()
+            bare, what = key[: unit.start()].rstrip("_"), unit.group(1).strip()
             column = self.company.get(bare) or _BUILT_IN.get(bare)
-            if column and what in _TEN_THOUSANDS:
+            if column and what in _SCALED:
+                factor = {"ten thousands": "10000", "thousands": "1000", "millions": "1000000"}[_SCALED[what]]
                 return column, (
-                    f"column {raw.strip()!r} is in 万元 (ten thousands of yuan); Merit reads yuan: convert it"
-                    " (in Excel =C2*10000 in a spare column, paste as values) and name it without (万元)"
+                    f"column {raw.strip()!r} is in {what} ({_SCALED[what]} of yuan); Merit reads yuan: convert it"
+                    f" (in Excel =C2*{factor} in a spare column, paste as values) and name it without ({what})"
                 )
             if column and (what in _YUAN_UNITS or not what):
                 return column, None

@@ -373,3 +373,15 @@ def test_control_characters_in_names_and_other_texts_are_refused() -> None:
     found = problems(data.encode(), "f.csv")
     assert [(line, field) for line, _, field, _ in found] == [(2, "name"), (3, "note")]
     assert "U+0000" in found[0][3]
+
+
+@pytest.mark.parametrize(
+    ("header", "column", "refused"),
+    [("目标\n(元)", "target", False), ("销售额（元）", "actual", False), ("回款金额【元】", "collected", False),
+     ("实际完成(万元)", "actual", True), ("目标（千元）", "target", True), (" Rep ID ", "rep_id", False)],
+)  # fmt: skip
+def test_header_units(header: str, column: str, refused: bool) -> None:
+    from engine.factheader import HeaderMap
+
+    name, problem = HeaderMap().name(header)
+    assert name == column and (problem is not None) == refused

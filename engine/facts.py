@@ -107,6 +107,21 @@ class ReadOptions:
         """No option given: the file is read as it is."""
         return self.sheet is None and not self.columns and not self.drop_totals
 
+    def as_dict(self) -> dict[str, object]:
+        """What to store with an import, so that it is read again exactly as it was accepted."""
+        return {"sheet": self.sheet, "columns": dict(self.columns), "drop_totals": self.drop_totals}
+
+    @classmethod
+    def from_dict(cls, stored: Mapping[str, object] | None) -> ReadOptions:
+        if not stored:
+            return cls()
+        sheet, columns = stored.get("sheet"), stored.get("columns")
+        return cls(
+            sheet=sheet if isinstance(sheet, str) else None,
+            columns={str(k): str(v) for k, v in columns.items()} if isinstance(columns, Mapping) else {},
+            drop_totals=stored.get("drop_totals") is True,
+        )
+
 
 @dataclass(frozen=True)
 class FactSet:

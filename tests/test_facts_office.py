@@ -385,3 +385,9 @@ def test_header_units(header: str, column: str, refused: bool) -> None:
 
     name, problem = HeaderMap().name(header)
     assert name == column and (problem is not None) == refused
+
+
+def test_read_options_round_trip_for_storing_with_an_import() -> None:
+    options = ReadOptions(sheet="8月", columns={"业绩": "actual"}, drop_totals=True)
+    assert ReadOptions.from_dict(options.as_dict()) == options
+    assert ReadOptions.from_dict(None) == ReadOptions() and ReadOptions().plain

@@ -223,9 +223,7 @@ def _options_detail(options: ReadOptions | None) -> dict[str, Any]:
     """The read options, kept in the import's audit entry: the stored bytes alone do not say them."""
     if options is None or options.plain:
         return {}
-    return {
-        "read_options": {"sheet": options.sheet, "columns": dict(options.columns), "drop_totals": options.drop_totals}
-    }
+    return {"read_options": options.as_dict()}
 
 
 @router.get("/fact-imports")

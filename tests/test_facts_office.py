@@ -391,3 +391,12 @@ def test_read_options_round_trip_for_storing_with_an_import() -> None:
     options = ReadOptions(sheet="8月", columns={"业绩": "actual"}, drop_totals=True)
     assert ReadOptions.from_dict(options.as_dict()) == options
     assert ReadOptions.from_dict(None) == ReadOptions() and ReadOptions().plain
+
+
+def test_an_amount_merged_over_several_rows_is_refused() -> None:
+    wb = hr_workbook()
+    ws = wb.active
+    ws.merge_cells("G2:G5")  # one target written over the East block
+    found = problems(xlsx_bytes(wb), "facts.xlsx")
+    assert [(line, col, field) for line, col, field, _ in found] == [(2, 7, "target")]
+    assert "merged cell over rows 2-5" in found[0][3]

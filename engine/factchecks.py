@@ -15,13 +15,38 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 from engine.factrow import FactRow
+from engine.factsources import Table, located
 from engine.factvalues import Value, as_text
 from engine.periods import Month
+from engine.problems import Problem
 
 _TOTALS = re.compile(
     r"合计|合計|总计|總計|小计|小計|汇总|彙總|总和|^\s*(grand\s*)?(sub)?totals?\b|^\s*sum\b|^\s*all\s*$",
     re.IGNORECASE,
 )
+
+
+def merged_amounts(table: Table, position: Mapping[str, int], numbers: tuple[str, ...]) -> list[Problem]:
+    """A number merged over several rows is refused: a merged target over a team's rows may be the
+    team's target or each rep's, and filling it would pay every rep on the team's figure. (A merged
+    region or month is one value for every row, and is filled.)"""
+    columns = {position[n]: n for n in numbers if n in position}
+    found = []
+    for left, top, right, bottom in table.merges:
+        for col in range(left, right + 1):
+            if col in columns and bottom > top and top != table.header_line:
+                name = columns[col]
+                found.append(
+                    located(
+                        table.source,
+                        top,
+                        col,
+                        name,
+                        f"{name} is a merged cell over rows {top}-{bottom}: it may be the group's figure or each"
+                        f" row's; unmerge it and write each row's {name}",
+                    )
+                )
+    return found
 
 
 def totals_label(cells: Mapping[int, Value] | list[str], rep_col: int | None, name_col: int | None) -> str | None:

@@ -8,7 +8,6 @@ and `check`, which says what is wrong, takes every other row; `engine.facts` run
 from __future__ import annotations
 
 import sys
-import unicodedata
 from collections.abc import Mapping
 from decimal import Decimal
 from functools import lru_cache
@@ -270,14 +269,13 @@ class RowChecker:
         return self.cells.get(col) if col is not None else None
 
     def _text(self, name: str) -> str | None:
-        """A name or other text: NFKC; a control character (a NUL, which PostgreSQL cannot store) refused."""
+        """A name or other text: NFKC; a NUL (which PostgreSQL cannot store) refused."""
         text = as_text(self._value(name))
         if text is None:
             return None
-        control = next((ch for ch in text.strip() if not ch.isprintable() and unicodedata.category(ch) == "Cc"), None)
-        if control is not None:
+        if "\x00" in text:  # other control characters are shown escaped; a NUL cannot even be stored
             where = self.columns.position[name]
-            self._report(where, name, f"{name} contains a control character (U+{ord(control):04X}): retype it")
+            self._report(where, name, f"{name} contains a NUL character (U+0000): retype it")
             return None
         return sys.intern(clean_text(text)) or None  # ids, names, regions repeat every month
 

@@ -27,7 +27,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
 
-from engine.factchecks import amount_hints, blank_keys, looks_like_totals, spelling_clashes, sum_rows, totals_label
+from engine.factchecks import (
+    amount_hints,
+    blank_keys,
+    looks_like_totals,
+    merged_amounts,
+    spelling_clashes,
+    sum_rows,
+    totals_label,
+)
 from engine.factheader import HeaderMap, check_header, is_repeated_header
 from engine.factrow import (
     COUNT_COLUMNS,
@@ -270,7 +278,7 @@ def _validate(
         table.problems.append(located(source, None, None, "", table.empty_message))
     if not columns.complete:  # the rows cannot be read without their columns: stop at the header
         raise MeritInputError(table.problems)
-    _merged_amounts(table, columns.position, extras)
+    table.problems.extend(merged_amounts(table, columns.position, (*STANDARD_NUMBER_COLUMNS, *extras)))
     checker = RowChecker(table, columns, extras)
     facts: list[FactRow] = []
     first_row: dict[tuple[str, Month], int] = {}
@@ -368,27 +376,6 @@ def _validate(
             " on the amounts as written (save the exact values, e.g. format the columns as 0.00 first)"
         )
     return FactSet(source=file, rows=tuple(facts), columns=columns.names, sha256=digest, notes=tuple(notes))
-
-
-def _merged_amounts(table: Table, position: Mapping[str, int], extras: tuple[str, ...]) -> None:
-    """A number merged over several rows is refused: a merged target over a team's rows may be the
-    team's target or each rep's, and filling it would pay every rep on the team's figure. (A merged
-    region or month is one value for every row, and is filled.)"""
-    numbers = {position[n]: n for n in (*STANDARD_NUMBER_COLUMNS, *extras) if n in position}
-    for left, top, right, bottom in table.merges:
-        for col in range(left, right + 1):
-            if col in numbers and bottom > top and top != table.header_line:
-                name = numbers[col]
-                table.problems.append(
-                    located(
-                        table.source,
-                        top,
-                        col,
-                        name,
-                        f"{name} is a merged cell over rows {top}-{bottom}: it may be the group's figure or each"
-                        f" row's; unmerge it and write each row's {name}",
-                    )
-                )
 
 
 def _totals(table: Table, options: ReadOptions, dropped: list[str], line: int, why: str) -> None:

@@ -400,3 +400,9 @@ def test_an_amount_merged_over_several_rows_is_refused() -> None:
     found = problems(xlsx_bytes(wb), "facts.xlsx")
     assert [(line, col, field) for line, col, field, _ in found] == [(2, 7, "target")]
     assert "merged cell over rows 2-5" in found[0][3]
+
+
+def test_utf8_with_a_few_broken_bytes_is_refused_not_read_as_gbk() -> None:
+    rows = "\n".join(",".join(r) for r in [english_header(), *august()]).encode()
+    [(line, _, _, message)] = problems(rows + b"\nR99,Ren\xe9,East,A,M01,2026-08,1,1,1,1,1,1,1\n", "broken.csv")
+    assert line == 14 and "UTF-8 with some invalid bytes" in message

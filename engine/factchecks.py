@@ -158,3 +158,63 @@ def amount_hints(facts: list[FactRow]) -> list[str]:
             " format, or a copy of shown values), give the exact amounts; Merit pays on them as they are"
         )
     return hints
+
+
+class TableWatch:
+    """The whole-table signs above, watched from raw texts in a worker that checks only its own reps.
+
+    A worker of `engine.parallel` reads every row but builds only its reps', so it cannot run the
+    checks above; this watch sees every row's texts and errs on the side of suspicion (amounts as
+    floats, with a tolerance): a sign makes the worker step aside, and one process, reading the whole
+    file, then finds and says exactly what is wrong, or evaluates it when nothing is.
+    """
+
+    def __init__(self, position: Mapping[str, int]) -> None:
+        self.at = {n: position.get(n) for n in ("period", "target", "actual", "region", "product_line")}
+        self.keys: dict[str, dict[str, set[str]]] = {"region": defaultdict(set), "product_line": defaultdict(set)}
+        self.runs: dict[str, list[str]] = {"region": [], "product_line": []}
+        self.blanks = {"region": 0, "product_line": 0}
+        self.rows = 0
+        self.months: dict[str, list[float]] = {}  # period -> [count, sum t, sum a, first t, first a, last t, last a]
+
+    def row(self, cells: Mapping[int, Value] | list[str]) -> None:
+        values = cells if isinstance(cells, Mapping) else dict(enumerate(cells, start=1))
+        self.rows += 1
+        for column in ("region", "product_line"):
+            col = self.at[column]
+            text = (as_text(values.get(col)) or "") if col is not None else ""
+            runs = self.runs[column]
+            if not text:
+                self.blanks[column] += 1 if runs else 0
+                continue
+            self.keys[column]["".join(text.split()).casefold()].add(text)
+            if not runs or runs[-1] != text:
+                runs.append(text)
+        period, target, actual = (as_text(values.get(c)) if c is not None else None for c in
+                                  (self.at["period"], self.at["target"], self.at["actual"]))  # fmt: skip
+        try:
+            t, a = float(str(target).replace(",", "")), float(str(actual).replace(",", ""))
+        except ValueError:
+            return
+        month = self.months.setdefault(str(period), [0, 0.0, 0.0, t, a, t, a])
+        month[0] += 1
+        month[1] += t
+        month[2] += a
+        month[5], month[6] = t, a
+
+    def suspicious(self) -> bool:
+        for column in ("region", "product_line"):
+            runs = self.runs[column]
+            if self.blanks[column] >= max(2, self.rows - self.blanks[column]) and len(runs) == len(set(runs)):
+                return True
+            if any(len(spellings) > 1 for spellings in self.keys[column].values()):
+                return True
+        for count, sum_t, sum_a, *ends in self.months.values():
+            for t, a in (ends[:2], ends[2:]):
+                if (
+                    count >= 4
+                    and abs(2 * t - sum_t) <= 1e-6 * abs(sum_t) + 0.01
+                    and abs(2 * a - sum_a) <= (1e-6 * abs(sum_a) + 0.01)
+                ):
+                    return True
+        return False

@@ -28,6 +28,7 @@ from decimal import Decimal
 from functools import cached_property
 
 from engine.factchecks import (
+    TableWatch,
     amount_hints,
     blank_keys,
     looks_like_totals,
@@ -287,10 +288,13 @@ def _validate(
     rep_col = columns.position.get("rep_id")
     name_col = columns.position.get("name")
     dropped: list[str] = []
+    watch = TableWatch(columns.position) if reps is not None else None  # a worker: see the others' rows too
     for line, cells in table.rows:
         count += 1
-        if reps is not None and not reps(_row_rep(cells, rep_col)):
-            continue
+        if watch is not None:
+            watch.row(cells)
+            if not reps(_row_rep(cells, rep_col)):  # type: ignore[misc]
+                continue
         fact = fast(line, cells if isinstance(cells, list) else _record(cells, checker.fast_width))
         if fact is not None and not (looks_like_totals(fact.rep_id) or (fact.name and looks_like_totals(fact.name))):
             key: tuple[str, Month] | None = (fact.rep_id, fact.period)
@@ -321,6 +325,8 @@ def _validate(
             facts.append(fact)
     if table.header_line is not None and count == 0 and not unreadable and not table.unreadable:
         table.problems.append(located(source, None, None, "", table.no_rows_message))
+    if watch is not None and watch.suspicious():
+        table.problems.append(located(source, None, None, "", "the whole file needs checking in one process"))
     if reps is None and not table.problems:
         for fact, column, other in blank_keys(facts):
             table.problems.append(

@@ -406,3 +406,19 @@ def test_utf8_with_a_few_broken_bytes_is_refused_not_read_as_gbk() -> None:
     rows = "\n".join(",".join(r) for r in [english_header(), *august()]).encode()
     [(line, _, _, message)] = problems(rows + b"\nR99,Ren\xe9,East,A,M01,2026-08,1,1,1,1,1,1,1\n", "broken.csv")
     assert line == 14 and "UTF-8 with some invalid bytes" in message
+
+
+def test_a_worker_that_sees_only_its_reps_steps_aside_when_the_whole_file_looks_wrong() -> None:
+    mine = lambda rep_id: rep_id < "R006"  # noqa: E731  # one of several workers (engine.parallel)
+    plain = "\n".join(",".join(r) for r in [english_header(), *august()]).encode()
+    assert len(load_facts(plain, "facts.csv", reps=mine).rows) == 5
+    blank = (OFFICE / "lo-august-utf8.csv").read_bytes()  # merged regions exported: blanks below each block
+    rows = august()
+    total = ["X999", "", "East", "A", "", "2026-08", *(str(sum(Decimal(r[i]) for r in rows)) for i in range(6, 13))]
+    summed = "\n".join(",".join(r) for r in [english_header(), *rows, total]).encode()
+    rows[3][2] = "east"
+    spelled = "\n".join(",".join(r) for r in [english_header(), *rows]).encode()
+    for data in (blank, summed, spelled):
+        with pytest.raises(MeritInputError) as info:
+            load_facts(data, "facts.csv", reps=lambda rep_id: rep_id > "R010")  # none of the rows in question
+        assert "the whole file needs checking in one process" in str(info.value)

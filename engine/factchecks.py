@@ -178,11 +178,19 @@ class TableWatch:
         self.months: dict[str, list[float]] = {}  # period -> [count, sum t, sum a, first t, first a, last t, last a]
 
     def row(self, cells: Mapping[int, Value] | list[str]) -> None:
-        values = cells if isinstance(cells, Mapping) else dict(enumerate(cells, start=1))
+        if isinstance(cells, list):  # a CSV record: its texts by position, without building a mapping
+            width = len(cells)
+
+            def text_at(col: int | None) -> str:
+                return cells[col - 1].strip() if col is not None and col <= width else ""
+        else:
+
+            def text_at(col: int | None) -> str:
+                return (as_text(cells.get(col)) or "") if col is not None else ""
+
         self.rows += 1
         for column in ("region", "product_line"):
-            col = self.at[column]
-            text = (as_text(values.get(col)) or "") if col is not None else ""
+            text = text_at(self.at[column])
             runs = self.runs[column]
             if not text:
                 self.blanks[column] += 1 if runs else 0
@@ -190,13 +198,12 @@ class TableWatch:
             self.keys[column]["".join(text.split()).casefold()].add(text)
             if not runs or runs[-1] != text:
                 runs.append(text)
-        period, target, actual = (as_text(values.get(c)) if c is not None else None for c in
-                                  (self.at["period"], self.at["target"], self.at["actual"]))  # fmt: skip
+        period, target, actual = (text_at(self.at[n]) for n in ("period", "target", "actual"))
         try:
-            t, a = float(str(target).replace(",", "")), float(str(actual).replace(",", ""))
+            t, a = float(target.replace(",", "")), float(actual.replace(",", ""))
         except ValueError:
             return
-        month = self.months.setdefault(str(period), [0, 0.0, 0.0, t, a, t, a])
+        month = self.months.setdefault(period, [0, 0.0, 0.0, t, a, t, a])
         month[0] += 1
         month[1] += t
         month[2] += a

@@ -48,6 +48,10 @@ def test_a_header_typo_is_422_with_a_suggestion(app_client: TestClient, tokens: 
     assert r.status_code == 422
     assert "did you mean 'region'?" in r.json()["problems"][0]["message"]
     assert nothing_stored(app_client, tokens)
+    r = post(app_client, tokens, AUGUST.replace(b"region", "区城".encode()), "august.csv")  # one character from 区域
+    assert r.status_code == 422
+    assert "did you mean 'region'? (区城 is one character from 区域" in r.json()["problems"][0]["message"]
+    assert nothing_stored(app_client, tokens)
 
 
 def test_totals_rows_are_refused_or_dropped_with_a_note(app_client: TestClient, tokens: Tokens) -> None:

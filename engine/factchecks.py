@@ -1,29 +1,18 @@
-"""Checks on a fact table as a whole: rows that are not reps, and amounts that look mis-entered.
+"""Checks on a fact table as a whole: groups a merged cell or a second spelling would split, and
+amounts that look mis-entered (totals rows are `engine.facttotals`).
 
-Merit pays every row as a rep, so a totals row (合计, 小计, "Total", or a row whose target and actual
-are the sums of the other rows of its month) would be paid, would top every ranking and would take
-the sales-star honour. Such rows are refused, each with its place, or, when the caller asked for it
-explicitly (`--drop-totals`), left out with a note. Amounts that look like 万元 are only hinted at:
-a guess never changes a figure.
+Amounts that look like 万元 are only hinted at: a guess never changes a figure.
 """
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Mapping
-from decimal import Decimal
 
 from engine.factrow import FactRow
 from engine.factsources import Table, located
 from engine.factvalues import Value, as_text
-from engine.periods import Month
 from engine.problems import Problem
-
-_TOTALS = re.compile(
-    r"合计|合計|总计|總計|小计|小計|汇总|彙總|总和|^\s*(grand\s*)?(sub)?totals?\b|^\s*sum\b|^\s*all\s*$",
-    re.IGNORECASE,
-)
 
 
 def merged_amounts(table: Table, position: Mapping[str, int], numbers: tuple[str, ...]) -> list[Problem]:
@@ -46,49 +35,6 @@ def merged_amounts(table: Table, position: Mapping[str, int], numbers: tuple[str
                         f" row's; unmerge it and write each row's {name}",
                     )
                 )
-    return found
-
-
-def totals_label(cells: Mapping[int, Value] | list[str], rep_col: int | None, name_col: int | None) -> str | None:
-    """The word that marks a row as a totals row, if any: in its rep_id or name, or anywhere in a
-    row whose rep_id is blank (合计 often stands in the first column, whatever that column is)."""
-    values = cells if isinstance(cells, Mapping) else dict(enumerate(cells, start=1))
-    for col in (rep_col, name_col):
-        if col is not None:
-            text = as_text(values.get(col))
-            if text and _TOTALS.search(text):
-                return text
-    if rep_col is not None and not as_text(values.get(rep_col)):
-        for value in values.values():
-            text = value if isinstance(value, str) else None
-            if text and _TOTALS.search(text):
-                return text.strip()
-    return None
-
-
-def looks_like_totals(text: str) -> bool:
-    """A cheap first test for the fast path: any text the totals pattern could match."""
-    return _TOTALS.search(text) is not None
-
-
-def sum_rows(facts: list[FactRow]) -> list[tuple[FactRow, int]]:
-    """The first or last row of a month whose target and actual both equal the sums of that month's
-    other rows (at least three others), with how many rows it sums: a totals row without a word
-    that says so. Where a totals row stands (top or bottom) keeps a rep who happens to equal the
-    others' sum in a small hand-made table from being taken for one."""
-    by_month: dict[Month, list[FactRow]] = defaultdict(list)
-    for fact in facts:
-        by_month[fact.period].append(fact)
-    found: list[tuple[FactRow, int]] = []
-    for rows in by_month.values():
-        if len(rows) < 4:
-            continue
-        target = sum((r.target for r in rows), Decimal(0))
-        actual = sum((r.actual for r in rows), Decimal(0))
-        ends = {min(rows, key=lambda r: r.row).row, max(rows, key=lambda r: r.row).row}
-        found.extend(
-            (r, len(rows) - 1) for r in rows if r.row in ends and 2 * r.target == target and 2 * r.actual == actual
-        )
     return found
 
 
@@ -141,16 +87,19 @@ def spelling_clashes(facts: list[FactRow]) -> list[tuple[FactRow, str, str]]:
     return found
 
 
-def amount_hints(facts: list[FactRow]) -> list[str]:
-    """Warnings (never changes) when amounts look entered in 万元 or rounded for display."""
+def amount_hints(facts: list[FactRow], cells: tuple[str, str] | None = None) -> list[str]:
+    """Warnings (never changes) when amounts look entered in 万元 or rounded for display. `cells`:
+    the first target and actual cells (D2, E2), so that the formula given works where it is pasted."""
     if len(facts) < 3:
         return []
     hints = []
     targets = [f.target for f in facts]
     if all(t < 10000 for t in targets) and all(f.actual < 10000 for f in facts):
+        how = f"={cells[0]}*10000 for target, ={cells[1]}*10000 for actual" if cells else "multiply by 10000"
         hints.append(
             "every target and actual is under 10,000: if the sheet is in 万元 (ten thousands of yuan), convert"
-            " it to yuan first (=C2*10000); Merit reads the amounts as yuan and pays on them as they are"
+            f" it to yuan first ({how}, filled down, pasted as values); Merit reads the amounts as yuan and pays"
+            " on them as they are"
         )
     elif all(f.actual % 10000 == 0 for f in facts) and len(facts) >= 5:
         hints.append(

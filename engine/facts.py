@@ -16,7 +16,7 @@ must be found in one pass, so this module:
 Rows are numbered as a spreadsheet shows them (the header is row 1, blank rows count) for CSV and
 XLSX, by the line a record starts on for JSON, and by 1-based index for in-memory records. Reading
 the formats is `engine.factsources`, the header and rows `engine.factrows`, whole-table checks
-(totals rows, 万元 hints) `engine.factchecks`; this module runs a table through them.
+(merged blanks, 万元 hints) `engine.factchecks`, totals rows `engine.facttotals`; this module runs a table through them.
 """
 
 from __future__ import annotations
@@ -27,16 +27,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
 
-from engine.factchecks import (
-    TableWatch,
-    amount_hints,
-    blank_keys,
-    looks_like_totals,
-    merged_amounts,
-    spelling_clashes,
-    sum_rows,
-    totals_label,
-)
+from engine.factchecks import TableWatch, amount_hints, blank_keys, merged_amounts, spelling_clashes
 from engine.factheader import HeaderMap, check_header, is_repeated_header
 from engine.factrow import (
     COUNT_COLUMNS,
@@ -59,10 +50,11 @@ from engine.factsources import (
     records_table,
     sheet_table,
 )
+from engine.facttotals import Totals, looks_like_totals, sum_rows, totals_label
 from engine.gcpause import gc_paused
 from engine.periods import Month
 from engine.problems import MeritInputError
-from engine.sheetcells import SheetLimits
+from engine.sheetcells import SheetLimits, column_letters
 
 __all__ = [
     "COUNT_COLUMNS",
@@ -287,7 +279,7 @@ def _validate(
     fast = checker.fast
     rep_col = columns.position.get("rep_id")
     name_col = columns.position.get("name")
-    dropped: list[str] = []
+    totals = Totals(table, options.drop_totals, rep_col)
     watch = TableWatch(columns.position) if reps is not None else None  # a worker: see the others' rows too
     for line, cells in table.rows:
         count += 1
@@ -305,7 +297,13 @@ def _validate(
                 continue
             label = totals_label(by_column, rep_col, name_col)
             if label is not None:
-                _totals(table, options, dropped, line, f"{label!r}")
+                totals.found(line, f"{label[1]!r}", label[0])
+                continue
+            if reps is None and rep_col is not None and not _row_rep(by_column, rep_col):
+                kept, table.problems = table.problems, []  # a totals row without a word? said once all is read
+                checker.check(line, by_column)
+                totals.hold(line, by_column, columns.position, table.problems)
+                table.problems = kept
                 continue
             fact, key = checker.check(line, by_column)
         if key is not None:
@@ -323,6 +321,7 @@ def _validate(
                 continue
         if fact is not None:
             facts.append(fact)
+    totals.settle(facts)  # rows held back: totals rows, or their own problems
     if table.header_line is not None and count == 0 and not unreadable and not table.unreadable:
         table.problems.append(located(source, None, None, "", table.no_rows_message))
     if watch is not None and watch.suspicious():
@@ -352,21 +351,14 @@ def _validate(
             )
         summed = sum_rows(facts)
         for fact, others in summed:
-            _totals(
-                table,
-                options,
-                dropped,
-                fact.row,
-                f"its target and actual are the sums of the other {others} rows of {fact.period}",
-            )
+            totals.found(fact.row, f"its target and actual are the sums of the other {others} rows of {fact.period}")
         if summed and options.drop_totals:
             gone = {id(f) for f, _ in summed}
             facts = [f for f in facts if id(f) not in gone]
     if table.problems:
         raise MeritInputError(table.problems)
     notes = list(table.notes)
-    if dropped:
-        notes.append(f"left out {len(dropped)} totals row(s) (--drop-totals): " + "; ".join(dropped[:10]))
+    notes.extend(totals.note(file))
     if checker.noise:
         notes.append(
             f"{checker.noise} amount(s) had 16-17 significant digits (binary float noise from the program that"
@@ -374,7 +366,7 @@ def _validate(
         )
     if checker.renamed:
         notes.append(f"{checker.renamed} rep_id(s) in full-width characters were read in their plain form (NFKC)")
-    notes.extend(amount_hints(facts))
+    notes.extend(amount_hints(facts, _first_cells(table, columns.position)))
     if checker.display_rounded():
         notes.append(
             "the amounts are written with thousands separators and none has cents, as a number format shows"
@@ -384,17 +376,9 @@ def _validate(
     return FactSet(source=file, rows=tuple(facts), columns=columns.names, sha256=digest, notes=tuple(notes))
 
 
-def _totals(table: Table, options: ReadOptions, dropped: list[str], line: int, why: str) -> None:
-    if options.drop_totals:
-        dropped.append(f"{table.row_word} {line} ({why})")
-        return
-    table.problems.append(
-        located(
-            table.source,
-            line,
-            None,
-            "",
-            f"this looks like a totals row ({why}), not a rep: Merit would pay it; delete the row, or leave"
-            " totals rows out with --drop-totals (API: form field drop_totals=true)",
-        )
-    )
+def _first_cells(table: Table, position: Mapping[str, int]) -> tuple[str, str] | None:
+    """The first target and actual cells (D2, E2), for advice given as an Excel formula."""
+    if not table.columns_located or table.header_line is None:
+        return None
+    row = table.header_line + 1
+    return (f"{column_letters(position['target'])}{row}", f"{column_letters(position['actual'])}{row}")

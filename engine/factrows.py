@@ -260,6 +260,9 @@ class RowChecker:
     def _report(self, column: int | None, name: str, message: str) -> None:
         self.ok = False
         shown = column if self.table.columns_located else None
+        if shown is not None and "2," in message:  # a formula to fill down: from the column's first data cell
+            first = f"{column_letters(shown)}{(self.table.header_line or 1) + 1}"
+            message = message.replace("=ROUND(C2,", f"=ROUND({first},").replace("=TEXT(F2,", f"=TEXT({first},")
         if self.table.cell_names and column is not None:
             message = f"{column_letters(column)}{self.line}: {message}"
         self.table.problems.append(located(self.table.source, self.line, shown, name, message))

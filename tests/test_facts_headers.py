@@ -116,3 +116,29 @@ def test_a_missing_required_column_names_the_headers_not_recognised() -> None:
         "column '考评指标值' is not a column Merit reads: did you mean 'target'? (考评指标值 contains 指标; rename the"
         " header, or if it is something else map it to another name with --columns)",
     ]
+
+
+def test_ten_thousands_advice_names_the_columns_own_first_cell() -> None:
+    header = ["工号", "姓名", "期间", "目标(万元)", "实际（万元）", "回款", "区域"]
+    found = messages(july("", header))
+    assert [m.split(" (in Excel ")[1].split(" in a spare")[0] for m in found] == ["=D2*10000", "=E2*10000"]
+    with (ROOT / "examples" / "facts-2026-Q3.csv").open(encoding="utf-8") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["period"] == "2026-07"]
+    small = [["工号", "期间", "区域", "目标", "实际"]] + [
+        [r["rep_id"], r["period"], r["region"], str(Decimal(r["target"]) / 10000), str(Decimal(r["actual"]) / 10000)]
+        for r in rows
+    ]
+    facts = load_facts("\n".join(",".join(r) for r in small).encode(), "facts.csv")
+    [hint] = [n for n in facts.notes if "万元" in n]
+    assert "(=D2*10000 for target, =E2*10000 for actual, filled down, pasted as values)" in hint
+
+
+def test_fill_down_formulas_name_the_columns_first_data_cell() -> None:
+    lines = july("区域").decode().splitlines()
+    r005 = lines[5].split(",")  # the fifth rep, row 6: period in column C, actual in column E
+    r005[2], r005[4] = "2026.1", "1.0000001"
+    lines[5] = ",".join(r005)
+    found = messages("\n".join(lines).encode())
+    assert len(found) == 2
+    assert '=TEXT(C2,"yyyy-mm")' in found[0]  # row 6 column C; the formula starts at the first data row
+    assert "=ROUND(E2,2)" in found[1]

@@ -279,7 +279,7 @@ def _validate(
     fast = checker.fast
     rep_col = columns.position.get("rep_id")
     name_col = columns.position.get("name")
-    totals = Totals(table, options.drop_totals, rep_col)
+    totals = Totals(table, options.drop_totals, rep_col, columns.header)
     watch = TableWatch(columns.position) if reps is not None else None  # a worker: see the others' rows too
     for line, cells in table.rows:
         count += 1

@@ -154,8 +154,8 @@ def sheet_table(
     table.merges = read.merges
     if read.merged:
         table.notes.append(
-            f"merged cells filled from their first cell: {', '.join(read.merged[:5])}"
-            + (f" and {len(read.merged) - 5} more" if len(read.merged) > 5 else "")
+            f"merged cells filled from their first cell{f' in {read.name!r}' if read.sheets > 1 else ''}:"
+            f" {', '.join(read.merged[:5])}" + (f" and {len(read.merged) - 5} more" if len(read.merged) > 5 else "")
         )
     _hidden_problems(table, read)
     rows = ((n, {c: from_cell(v) for c, v in sorted(cells.items())}) for n, cells in sorted(read.rows.items()))

@@ -94,6 +94,7 @@ class Totals:
     table: Table
     drop: bool
     rep_col: int | None
+    header: Mapping[int, str] = field(default_factory=dict)  # column -> its name, for the problem's field
     dropped: list[str] = field(default_factory=list)
     unnamed: list[_Unnamed] = field(default_factory=list)
 
@@ -109,7 +110,7 @@ class Totals:
                 table.source,
                 line,
                 col if table.columns_located else None,
-                "rep_id" if col == self.rep_col else "",
+                self.header.get(col, "") if col is not None else "",
                 (f"{cell}: " if cell else "")
                 + f"this looks like a totals row ({why}), not a rep: Merit would pay it; delete the row, or leave"
                 " totals rows out with --drop-totals (API: form field drop_totals=true)",

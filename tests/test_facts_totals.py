@@ -120,3 +120,18 @@ def test_an_unlabelled_sum_row_in_a_csv() -> None:
     data = "\n".join(",".join(r) for r in lines).encode()
     [(_, line, column, field, message)] = messages(data, "facts.csv")
     assert (line, column, field) == (14, 1, "rep_id") and message.startswith(f"{DROP} the rows of the whole file")
+
+
+def test_a_totals_word_in_the_name_is_located_at_the_name_cell() -> None:
+    header, rows = example()
+    august = [r for r in rows if r[5] == "2026-08"]
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(header)
+    for r in august:
+        ws.append(r)
+    ws.append(["T1", "小计", "", "", "", "2026-08", "1", "1"])
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    [(_, line, column, field, message)] = messages(buffer.getvalue(), "facts.xlsx")
+    assert (line, column, field) == (14, 2, "name") and message.startswith("B14: this looks like a totals row ('小计')")

@@ -302,8 +302,8 @@ def _validate(
             if reps is None and rep_col is not None and not _row_rep(by_column, rep_col):
                 kept, table.problems = table.problems, []  # a totals row without a word? said once all is read
                 checker.check(line, by_column)
-                totals.hold(line, by_column, columns.position, table.problems)
-                table.problems = kept
+                held, table.problems = table.problems, kept
+                totals.hold(line, by_column, columns.position, held)
                 continue
             fact, key = checker.check(line, by_column)
         if key is not None:

@@ -97,6 +97,9 @@ class Totals:
     header: Mapping[int, str] = field(default_factory=dict)  # column -> its name, for the problem's field
     dropped: list[str] = field(default_factory=list)
     unnamed: list[_Unnamed] = field(default_factory=list)
+    #: Rows held at most: a file of a million blank rep_ids is not a file of totals rows, and its
+    #: problems must stay bounded (`ProblemList`).
+    limit: int = 1000
 
     def found(self, line: int, why: str, col: int | None = None) -> None:
         """A totals row at `line`; `col` is the cell that says so (default: the rep_id cell)."""
@@ -119,6 +122,12 @@ class Totals:
 
     def hold(self, line: int, cells: Mapping[int, Value], position: Mapping[str, int], problems: list[Problem]) -> None:
         """A row with a blank rep_id: `problems` are said later unless its amounts are sums."""
+        if len(self.unnamed) >= self.limit:  # not a totals row among them: said now, in file order
+            for problem in [p for h in self.unnamed for p in h.problems] + problems:
+                self.table.problems.append(problem)  # one by one: `ProblemList.append` counts the rest
+            self.unnamed.clear()
+            self.limit = 0
+            return
         amounts = (as_number(cells.get(position["target"]))[0], as_number(cells.get(position["actual"]))[0])
         self.unnamed.append(_Unnamed(line, *amounts, problems))
 
@@ -130,7 +139,8 @@ class Totals:
             if why:
                 self.found(held.line, why)
             else:
-                self.table.problems.extend(held.problems)
+                for problem in held.problems:
+                    self.table.problems.append(problem)
 
     def note(self, file: str) -> list[str]:
         if not self.dropped:
@@ -140,7 +150,8 @@ class Totals:
 
 
 def _sums(held: _Unnamed, facts: list[FactRow]) -> str | None:
-    if held.target is None or held.actual is None:
+    """Why the held row is a totals row: its target and actual (those it has, one at least) are sums."""
+    if held.target is None and held.actual is None:
         return None
     above = [f for f in facts if f.row < held.line]
     groups = [("the rows of the whole file", facts)]
@@ -149,6 +160,9 @@ def _sums(held: _Unnamed, facts: list[FactRow]) -> str | None:
         groups.append((f"the {month} rows above it", [f for f in above if f.period == month]))
     for what, rows in groups:
         target, actual = sum((r.target for r in rows), Decimal(0)), sum((r.actual for r in rows), Decimal(0))
-        if len(rows) >= 2 and held.target == target and held.actual == actual:
-            return f"rep_id is blank and its target and actual are the sums of {what} ({len(rows)})"
+        if len(rows) >= 2 and held.target in (None, target) and held.actual in (None, actual):
+            if held.target is not None and held.actual is not None:
+                return f"rep_id is blank and its target and actual are the sums of {what} ({len(rows)})"
+            only = "target" if held.target is not None else "actual"
+            return f"rep_id is blank and its {only} is the sum of {what} ({len(rows)})"
     return None

@@ -142,3 +142,9 @@ def test_fill_down_formulas_name_the_columns_first_data_cell() -> None:
     assert len(found) == 2
     assert '=TEXT(C2,"yyyy-mm")' in found[0]  # row 6 column C; the formula starts at the first data row
     assert "=ROUND(E2,2)" in found[1]
+
+
+def test_a_near_miss_mapped_to_another_name_is_read_as_that_column() -> None:
+    facts = load_facts(july("区城"), "facts.csv", options=ReadOptions(columns={"区城": "branch_code"}))
+    assert facts.has_column("branch_code") and not facts.has_column("region")
+    assert sum(team_awards(facts).values()) == 0  # no region: the company said so

@@ -135,3 +135,22 @@ def test_a_totals_word_in_the_name_is_located_at_the_name_cell() -> None:
     wb.save(buffer)
     [(_, line, column, field, message)] = messages(buffer.getvalue(), "facts.xlsx")
     assert (line, column, field) == (14, 2, "name") and message.startswith("B14: this looks like a totals row ('小计')")
+
+
+def test_an_unlabelled_sum_of_the_actuals_only_is_a_totals_row_too() -> None:
+    header, rows = example()
+    august = [r for r in rows if r[5] == "2026-08"]
+    lines = [header, *august, ["", "", "", "", "", "", "", SUMS["2026-08"][1], "", "", "", "", ""]]
+    data = "\n".join(",".join(r) for r in lines).encode()
+    [(_, line, column, field, message)] = messages(data, "facts.csv")
+    assert (line, column, field) == (14, 1, "rep_id")
+    assert message.startswith("this looks like a totals row (rep_id is blank and its actual is the sum of the rows")
+    assert len(load_facts(data, "facts.csv", options=ReadOptions(drop_totals=True)).rows) == 12
+
+
+def test_many_blank_rep_ids_keep_their_problems_bounded() -> None:
+    data = ("rep_id,period,target,actual\n" + ",2026-08,1,1\n" * 3000).encode()
+    with pytest.raises(MeritInputError) as info:
+        load_facts(data, "facts.csv")
+    assert len(info.value.problems) == 1000 and info.value.total == 3000
+    assert [p.line for p in info.value.problems] == list(range(2, 1002))  # the first thousand, in file order

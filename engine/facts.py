@@ -16,7 +16,8 @@ must be found in one pass, so this module:
 Rows are numbered as a spreadsheet shows them (the header is row 1, blank rows count) for CSV and
 XLSX, by the line a record starts on for JSON, and by 1-based index for in-memory records. Reading
 the formats is `engine.factsources`, the header and rows `engine.factrows`, whole-table checks
-(merged blanks, 万元 hints) `engine.factchecks`, totals rows `engine.facttotals`; this module runs a table through them.
+(merged blanks, 万元 hints) `engine.factchecks`, totals rows `engine.facttotals`; this module runs
+a table through them.
 """
 
 from __future__ import annotations

@@ -53,6 +53,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "销售员姓名",
         "业务员姓名",
         "rep name",
+        "employee name",
     ),
     "period": (
         "期间",
@@ -83,6 +84,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "销售指标",
         "任务金额",
         "quota",
+        "sales target",
     ),
     "actual": (
         "销售额",
@@ -99,7 +101,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "实际销售金额",
         "完成销售额",
     ),
-    "collected": ("回款", "回款额", "回款金额", "已回款", "实际回款", "实际回款额", "已回款金额"),
+    "collected": ("回款", "回款额", "回款金额", "已回款", "实际回款", "实际回款额", "已回款金额", "collections"),
     "region": (
         "区域",
         "大区",
@@ -112,6 +114,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "所属大区",
         "销售大区",
         "所属片区",
+        "region name",
+        "sales region",
     ),
     "product_line": ("产品线", "产品", "product line"),
     "manager_id": ("经理工号", "主管工号", "经理编号", "主管编号", "manager id"),

@@ -47,7 +47,10 @@ def messages(data: bytes, name: str = "facts.csv", **options: object) -> list[st
     return [p.message for p in info.value.problems]
 
 
-@pytest.mark.parametrize("header", ["区域", "区 域", "所属区域", "销售区域", "大区名称", "区域名称", "所属大区"])
+@pytest.mark.parametrize(
+    "header",
+    ["区域", "区 域", "所属区域", "销售区域", "大区名称", "区域名称", "所属大区", "Region Name", "sales region"],
+)
 def test_region_headers_hr_writes_keep_the_team_award(header: str) -> None:
     awards = team_awards(load_facts(july(header), "facts.csv"))
     assert {rep: amount for rep, amount in awards.items() if amount} == {rep: Decimal("500") for rep in NORTH}

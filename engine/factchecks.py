@@ -1,69 +1,40 @@
-"""Checks on a fact table as a whole: rows that are not reps, and amounts that look mis-entered.
+"""Checks on a fact table as a whole: groups a merged cell or a second spelling would split, and
+amounts that look mis-entered (totals rows are `engine.facttotals`).
 
-Merit pays every row as a rep, so a totals row (合计, 小计, "Total", or a row whose target and actual
-are the sums of the other rows of its month) would be paid, would top every ranking and would take
-the sales-star honour. Such rows are refused, each with its place, or, when the caller asked for it
-explicitly (`--drop-totals`), left out with a note. Amounts that look like 万元 are only hinted at:
-a guess never changes a figure.
+Amounts that look like 万元 are only hinted at: a guess never changes a figure.
 """
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Mapping
-from decimal import Decimal
 
 from engine.factrow import FactRow
+from engine.factsources import Table, located
 from engine.factvalues import Value, as_text
-from engine.periods import Month
-
-_TOTALS = re.compile(
-    r"合计|合計|总计|總計|小计|小計|汇总|彙總|总和|^\s*(grand\s*)?(sub)?totals?\b|^\s*sum\b|^\s*all\s*$",
-    re.IGNORECASE,
-)
+from engine.problems import Problem
 
 
-def totals_label(cells: Mapping[int, Value] | list[str], rep_col: int | None, name_col: int | None) -> str | None:
-    """The word that marks a row as a totals row, if any: in its rep_id or name, or anywhere in a
-    row whose rep_id is blank (合计 often stands in the first column, whatever that column is)."""
-    values = cells if isinstance(cells, Mapping) else dict(enumerate(cells, start=1))
-    for col in (rep_col, name_col):
-        if col is not None:
-            text = as_text(values.get(col))
-            if text and _TOTALS.search(text):
-                return text
-    if rep_col is not None and not as_text(values.get(rep_col)):
-        for value in values.values():
-            text = value if isinstance(value, str) else None
-            if text and _TOTALS.search(text):
-                return text.strip()
-    return None
-
-
-def looks_like_totals(text: str) -> bool:
-    """A cheap first test for the fast path: any text the totals pattern could match."""
-    return _TOTALS.search(text) is not None
-
-
-def sum_rows(facts: list[FactRow]) -> list[tuple[FactRow, int]]:
-    """The first or last row of a month whose target and actual both equal the sums of that month's
-    other rows (at least three others), with how many rows it sums: a totals row without a word
-    that says so. Where a totals row stands (top or bottom) keeps a rep who happens to equal the
-    others' sum in a small hand-made table from being taken for one."""
-    by_month: dict[Month, list[FactRow]] = defaultdict(list)
-    for fact in facts:
-        by_month[fact.period].append(fact)
-    found: list[tuple[FactRow, int]] = []
-    for rows in by_month.values():
-        if len(rows) < 4:
-            continue
-        target = sum((r.target for r in rows), Decimal(0))
-        actual = sum((r.actual for r in rows), Decimal(0))
-        ends = {min(rows, key=lambda r: r.row).row, max(rows, key=lambda r: r.row).row}
-        found.extend(
-            (r, len(rows) - 1) for r in rows if r.row in ends and 2 * r.target == target and 2 * r.actual == actual
-        )
+def merged_amounts(table: Table, position: Mapping[str, int], numbers: tuple[str, ...]) -> list[Problem]:
+    """A number merged over several rows is refused: a merged target over a team's rows may be the
+    team's target or each rep's, and filling it would pay every rep on the team's figure. (A merged
+    region or month is one value for every row, and is filled.)"""
+    columns = {position[n]: n for n in numbers if n in position}
+    found = []
+    for left, top, right, bottom in table.merges:
+        for col in range(left, right + 1):
+            if col in columns and bottom > top and top != table.header_line:
+                name = columns[col]
+                found.append(
+                    located(
+                        table.source,
+                        top,
+                        col,
+                        name,
+                        f"{name} is a merged cell over rows {top}-{bottom}: it may be the group's figure or each"
+                        f" row's; unmerge it and write each row's {name}",
+                    )
+                )
     return found
 
 
@@ -98,16 +69,37 @@ def blank_keys(facts: list[FactRow]) -> list[tuple[FactRow, str, FactRow]]:
     return found
 
 
-def amount_hints(facts: list[FactRow]) -> list[str]:
-    """Warnings (never changes) when amounts look entered in 万元 or rounded for display."""
+def spelling_clashes(facts: list[FactRow]) -> list[tuple[FactRow, str, str]]:
+    """Rows whose region (or product line) differs from another row's only by letter case or inner
+    spacing (`east` beside `East`): (row, column, the spelling most rows use). Each spelling would
+    form a group of its own, and each part would be judged for the team award on its own sums."""
+    found: list[tuple[FactRow, str, str]] = []
+    for column in ("region", "product_line"):
+        spellings: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for fact in facts:
+            value = getattr(fact, column)
+            if value is not None:
+                spellings["".join(value.split()).casefold()][value] += 1
+        for counts in spellings.values():
+            if len(counts) > 1:
+                usual = max(counts, key=lambda v: (counts[v], v))
+                found.extend((f, column, usual) for f in facts if getattr(f, column) in counts.keys() - {usual})
+    return found
+
+
+def amount_hints(facts: list[FactRow], cells: tuple[str, str] | None = None) -> list[str]:
+    """Warnings (never changes) when amounts look entered in 万元 or rounded for display. `cells`:
+    the first target and actual cells (D2, E2), so that the formula given works where it is pasted."""
     if len(facts) < 3:
         return []
     hints = []
     targets = [f.target for f in facts]
     if all(t < 10000 for t in targets) and all(f.actual < 10000 for f in facts):
+        how = f"={cells[0]}*10000 for target, ={cells[1]}*10000 for actual" if cells else "multiply by 10000"
         hints.append(
             "every target and actual is under 10,000: if the sheet is in 万元 (ten thousands of yuan), convert"
-            " it to yuan first (=C2*10000); Merit reads the amounts as yuan and pays on them as they are"
+            f" it to yuan first ({how}, filled down, pasted as values); Merit reads the amounts as yuan and pays"
+            " on them as they are"
         )
     elif all(f.actual % 10000 == 0 for f in facts) and len(facts) >= 5:
         hints.append(
@@ -115,3 +107,70 @@ def amount_hints(facts: list[FactRow]) -> list[str]:
             " format, or a copy of shown values), give the exact amounts; Merit pays on them as they are"
         )
     return hints
+
+
+class TableWatch:
+    """The whole-table signs above, watched from raw texts in a worker that checks only its own reps.
+
+    A worker of `engine.parallel` reads every row but builds only its reps', so it cannot run the
+    checks above; this watch sees every row's texts and errs on the side of suspicion (amounts as
+    floats, with a tolerance): a sign makes the worker step aside, and one process, reading the whole
+    file, then finds and says exactly what is wrong, or evaluates it when nothing is.
+    """
+
+    def __init__(self, position: Mapping[str, int]) -> None:
+        self.at = {n: position.get(n) for n in ("period", "target", "actual", "region", "product_line")}
+        self.keys: dict[str, dict[str, set[str]]] = {"region": defaultdict(set), "product_line": defaultdict(set)}
+        self.runs: dict[str, list[str]] = {"region": [], "product_line": []}
+        self.blanks = {"region": 0, "product_line": 0}
+        self.rows = 0
+        self.months: dict[str, list[float]] = {}  # period -> [count, sum t, sum a, first t, first a, last t, last a]
+
+    def row(self, cells: Mapping[int, Value] | list[str]) -> None:
+        if isinstance(cells, list):  # a CSV record: its texts by position, without building a mapping
+            width = len(cells)
+
+            def text_at(col: int | None) -> str:
+                return cells[col - 1].strip() if col is not None and col <= width else ""
+        else:
+
+            def text_at(col: int | None) -> str:
+                return (as_text(cells.get(col)) or "") if col is not None else ""
+
+        self.rows += 1
+        for column in ("region", "product_line"):
+            text = text_at(self.at[column])
+            runs = self.runs[column]
+            if not text:
+                self.blanks[column] += 1 if runs else 0
+                continue
+            self.keys[column]["".join(text.split()).casefold()].add(text)
+            if not runs or runs[-1] != text:
+                runs.append(text)
+        period, target, actual = (text_at(self.at[n]) for n in ("period", "target", "actual"))
+        try:
+            t, a = float(target.replace(",", "")), float(actual.replace(",", ""))
+        except ValueError:
+            return
+        month = self.months.setdefault(period, [0, 0.0, 0.0, t, a, t, a])
+        month[0] += 1
+        month[1] += t
+        month[2] += a
+        month[5], month[6] = t, a
+
+    def suspicious(self) -> bool:
+        for column in ("region", "product_line"):
+            runs = self.runs[column]
+            if self.blanks[column] >= max(2, self.rows - self.blanks[column]) and len(runs) == len(set(runs)):
+                return True
+            if any(len(spellings) > 1 for spellings in self.keys[column].values()):
+                return True
+        for count, sum_t, sum_a, *ends in self.months.values():
+            for t, a in (ends[:2], ends[2:]):
+                if (
+                    count >= 4
+                    and abs(2 * t - sum_t) <= 1e-6 * abs(sum_t) + 0.01
+                    and abs(2 * a - sum_a) <= (1e-6 * abs(sum_a) + 0.01)
+                ):
+                    return True
+        return False

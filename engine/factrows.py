@@ -49,7 +49,7 @@ class _NumberCells:
     whose values keep being new (actual, collected) stops remembering after _CACHE_LIMIT texts.
     """
 
-    __slots__ = ("cache", "col", "non_negative", "remembering", "whole")
+    __slots__ = ("cache", "cents", "col", "grouped", "non_negative", "remembering", "whole")
 
     def __init__(self, col: int | None, non_negative: bool, whole: bool) -> None:
         self.col = col
@@ -57,6 +57,7 @@ class _NumberCells:
         self.whole = whole
         self.cache: dict[str, Decimal] = {}
         self.remembering = True
+        self.grouped = self.cents = False  # seen: a text with thousands separators, an amount with cents
 
     def number(self, record: list[str]) -> Decimal | None:
         text = record[self.col]  # type: ignore[index]
@@ -70,6 +71,8 @@ class _NumberCells:
             return None  # float noise is rounded in `check`, which also counts it for a note
         if (self.non_negative and number < 0) or (self.whole and number != number.to_integral_value()):
             return None
+        self.grouped = self.grouped or "," in text
+        self.cents = self.cents or number != number.to_integral_value()
         if self.remembering:
             if len(self.cache) < _CACHE_LIMIT:
                 self.cache[text] = number
@@ -88,6 +91,7 @@ class RowChecker:
         self.extras = extras
         self.number_columns = set(STANDARD_NUMBER_COLUMNS) | set(extras)
         self.noise = 0  # values with binary-float noise, rounded to 15 significant digits
+        self.grouped = self.cents = False  # amounts (check path) with thousands separators, with cents
         self.renamed = 0  # rep ids given in full-width (or other compatibility) characters
         self.unknown = tuple(
             n
@@ -126,6 +130,15 @@ class RowChecker:
         self.fast_unknown = tuple((n, pos[n] - 1) for n in self.unknown)
         self.fast_months: dict[str, Month] = {}
         self.fast_plain: set[str] = set()
+
+    def display_rounded(self) -> bool:
+        """Amounts written as a number format shows them (840,000) and never with cents: what Excel's
+        CSV keeps of a sheet formatted `#,##0`, whose cents were in the cells but not in the file."""
+        cells = [c for c in (getattr(self, "fast_target", None), getattr(self, "fast_actual", None)) if c]
+        grouped = self.grouped or any(c.grouped for c in cells)
+        cents = self.cents or any(c.cents for c in cells)
+        cents = cents or any(c.cents for n, _, _, c in getattr(self, "fast_numbers", ()) if n == "collected")
+        return grouped and not cents
 
     def fast(self, line: int, record: list[str]) -> FactRow | None:
         """The row as a fact when it is plainly valid; None sends it to `check`."""
@@ -174,6 +187,9 @@ class RowChecker:
                     return None
                 if len(plain) < _CACHE_LIMIT:  # regions and managers repeat: each is tested once
                     plain.add(shown)
+        for _, col in self.fast_unknown:
+            if not record[col].isprintable():  # a control character: `check` refuses it
+                return None
         intern = sys.intern  # ids, names, regions repeat every month
         return fact_row(
             intern(rep_id),
@@ -244,6 +260,9 @@ class RowChecker:
     def _report(self, column: int | None, name: str, message: str) -> None:
         self.ok = False
         shown = column if self.table.columns_located else None
+        if shown is not None and "2," in message:  # a formula to fill down: from the column's first data cell
+            first = f"{column_letters(shown)}{(self.table.header_line or 1) + 1}"
+            message = message.replace("=ROUND(C2,", f"=ROUND({first},").replace("=TEXT(F2,", f"=TEXT({first},")
         if self.table.cell_names and column is not None:
             message = f"{column_letters(column)}{self.line}: {message}"
         self.table.problems.append(located(self.table.source, self.line, shown, name, message))
@@ -253,8 +272,13 @@ class RowChecker:
         return self.cells.get(col) if col is not None else None
 
     def _text(self, name: str) -> str | None:
+        """A name or other text: NFKC; a NUL (which PostgreSQL cannot store) refused."""
         text = as_text(self._value(name))
         if text is None:
+            return None
+        if "\x00" in text:  # other control characters are shown escaped; a NUL cannot even be stored
+            where = self.columns.position[name]
+            self._report(where, name, f"{name} contains a NUL character (U+0000): retype it")
             return None
         return sys.intern(clean_text(text)) or None  # ids, names, regions repeat every month
 
@@ -291,6 +315,9 @@ class RowChecker:
             self._report(col, name, error)
         elif isinstance(value, str) and float_noise(value.strip()):
             self.noise += 1
+        if number is not None and name in ("target", "actual", "collected"):
+            self.grouped = self.grouped or (isinstance(value, str) and "," in value)
+            self.cents = self.cents or number != number.to_integral_value()
         return number
 
     def _required_amount(self, name: str) -> Decimal | None:

@@ -16,7 +16,8 @@ must be found in one pass, so this module:
 Rows are numbered as a spreadsheet shows them (the header is row 1, blank rows count) for CSV and
 XLSX, by the line a record starts on for JSON, and by 1-based index for in-memory records. Reading
 the formats is `engine.factsources`, the header and rows `engine.factrows`, whole-table checks
-(totals rows, 万元 hints) `engine.factchecks`; this module runs a table through them.
+(merged blanks, 万元 hints) `engine.factchecks`, totals rows `engine.facttotals`; this module runs
+a table through them.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
 
-from engine.factchecks import amount_hints, blank_keys, looks_like_totals, sum_rows, totals_label
+from engine.factchecks import TableWatch, amount_hints, blank_keys, merged_amounts, spelling_clashes
 from engine.factheader import HeaderMap, check_header, is_repeated_header
 from engine.factrow import (
     COUNT_COLUMNS,
@@ -50,9 +51,10 @@ from engine.factsources import (
     records_table,
     sheet_table,
 )
+from engine.facttotals import Totals, looks_like_totals, sum_rows, totals_label
 from engine.periods import Month
 from engine.problems import MeritInputError
-from engine.sheetcells import SheetLimits
+from engine.sheetcells import SheetLimits, column_letters
 
 __all__ = [
     "COUNT_COLUMNS",
@@ -105,6 +107,21 @@ class ReadOptions:
     def plain(self) -> bool:
         """No option given: the file is read as it is."""
         return self.sheet is None and not self.columns and not self.drop_totals
+
+    def as_dict(self) -> dict[str, object]:
+        """What to store with an import, so that it is read again exactly as it was accepted."""
+        return {"sheet": self.sheet, "columns": dict(self.columns), "drop_totals": self.drop_totals}
+
+    @classmethod
+    def from_dict(cls, stored: Mapping[str, object] | None) -> ReadOptions:
+        if not stored:
+            return cls()
+        sheet, columns = stored.get("sheet"), stored.get("columns")
+        return cls(
+            sheet=sheet if isinstance(sheet, str) else None,
+            columns={str(k): str(v) for k, v in columns.items()} if isinstance(columns, Mapping) else {},
+            drop_totals=stored.get("drop_totals") is True,
+        )
 
 
 @dataclass(frozen=True)
@@ -253,6 +270,7 @@ def _validate(
         table.problems.append(located(source, None, None, "", table.empty_message))
     if not columns.complete:  # the rows cannot be read without their columns: stop at the header
         raise MeritInputError(table.problems)
+    table.problems.extend(merged_amounts(table, columns.position, (*STANDARD_NUMBER_COLUMNS, *extras)))
     checker = RowChecker(table, columns, extras)
     facts: list[FactRow] = []
     first_row: dict[tuple[str, Month], int] = {}
@@ -260,11 +278,14 @@ def _validate(
     fast = checker.fast
     rep_col = columns.position.get("rep_id")
     name_col = columns.position.get("name")
-    dropped: list[str] = []
+    totals = Totals(table, options.drop_totals, rep_col, columns.header)
+    watch = TableWatch(columns.position) if reps is not None else None  # a worker: see the others' rows too
     for line, cells in table.rows:
         count += 1
-        if reps is not None and not reps(_row_rep(cells, rep_col)):
-            continue
+        if watch is not None:
+            watch.row(cells)
+            if not reps(_row_rep(cells, rep_col)):  # type: ignore[misc]
+                continue
         fact = fast(line, cells if isinstance(cells, list) else _record(cells, checker.fast_width))
         if fact is not None and not (looks_like_totals(fact.rep_id) or (fact.name and looks_like_totals(fact.name))):
             key: tuple[str, Month] | None = (fact.rep_id, fact.period)
@@ -275,7 +296,13 @@ def _validate(
                 continue
             label = totals_label(by_column, rep_col, name_col)
             if label is not None:
-                _totals(table, options, dropped, line, f"{label!r}")
+                totals.found(line, f"{label[1]!r}", label[0])
+                continue
+            if reps is None and rep_col is not None and not _row_rep(by_column, rep_col):
+                kept, table.problems = table.problems, []  # a totals row without a word? said once all is read
+                checker.check(line, by_column)
+                held, table.problems = table.problems, kept
+                totals.hold(line, by_column, columns.position, held)
                 continue
             fact, key = checker.check(line, by_column)
         if key is not None:
@@ -293,8 +320,11 @@ def _validate(
                 continue
         if fact is not None:
             facts.append(fact)
+    totals.settle(facts)  # rows held back: totals rows, or their own problems
     if table.header_line is not None and count == 0 and not unreadable and not table.unreadable:
         table.problems.append(located(source, None, None, "", table.no_rows_message))
+    if watch is not None and watch.suspicious():
+        table.problems.append(located(source, None, None, "", "the whole file needs checking in one process"))
     if reps is None and not table.problems:
         for fact, column, other in blank_keys(facts):
             table.problems.append(
@@ -307,23 +337,27 @@ def _validate(
                     f" merged cell exported to CSV leaves its lower rows blank: fill in the {column} on every row",
                 )
             )
+        for fact, column, usual in spelling_clashes(facts):
+            table.problems.append(
+                located(
+                    source,
+                    fact.row,
+                    columns.position[column],
+                    column,
+                    f"{column} {getattr(fact, column)!r} differs from {usual!r} (other rows) only by case or spaces:"
+                    " each spelling would be a group of its own; write it one way",
+                )
+            )
         summed = sum_rows(facts)
         for fact, others in summed:
-            _totals(
-                table,
-                options,
-                dropped,
-                fact.row,
-                f"its target and actual are the sums of the other {others} rows of {fact.period}",
-            )
+            totals.found(fact.row, f"its target and actual are the sums of the other {others} rows of {fact.period}")
         if summed and options.drop_totals:
             gone = {id(f) for f, _ in summed}
             facts = [f for f in facts if id(f) not in gone]
     if table.problems:
         raise MeritInputError(table.problems)
     notes = list(table.notes)
-    if dropped:
-        notes.append(f"left out {len(dropped)} totals row(s) (--drop-totals): " + "; ".join(dropped[:10]))
+    notes.extend(totals.note(file))
     if checker.noise:
         notes.append(
             f"{checker.noise} amount(s) had 16-17 significant digits (binary float noise from the program that"
@@ -331,21 +365,19 @@ def _validate(
         )
     if checker.renamed:
         notes.append(f"{checker.renamed} rep_id(s) in full-width characters were read in their plain form (NFKC)")
-    notes.extend(amount_hints(facts))
+    notes.extend(amount_hints(facts, _first_cells(table, columns.position)))
+    if checker.display_rounded():
+        notes.append(
+            "the amounts are written with thousands separators and none has cents, as a number format shows"
+            " them: if the sheet was formatted without decimals when saved as CSV, the cents are lost; Merit pays"
+            " on the amounts as written (save the exact values, e.g. format the columns as 0.00 first)"
+        )
     return FactSet(source=file, rows=tuple(facts), columns=columns.names, sha256=digest, notes=tuple(notes))
 
 
-def _totals(table: Table, options: ReadOptions, dropped: list[str], line: int, why: str) -> None:
-    if options.drop_totals:
-        dropped.append(f"{table.row_word} {line} ({why})")
-        return
-    table.problems.append(
-        located(
-            table.source,
-            line,
-            None,
-            "",
-            f"this looks like a totals row ({why}), not a rep: Merit would pay it; delete the row, or leave"
-            " totals rows out with --drop-totals (API: form field drop_totals=true)",
-        )
-    )
+def _first_cells(table: Table, position: Mapping[str, int]) -> tuple[str, str] | None:
+    """The first target and actual cells (D2, E2), for advice given as an Excel formula."""
+    if not table.columns_located or table.header_line is None:
+        return None
+    row = table.header_line + 1
+    return (f"{column_letters(position['target'])}{row}", f"{column_letters(position['actual'])}{row}")

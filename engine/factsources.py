@@ -74,6 +74,7 @@ class Table:
     columns_located: bool = True  # False for JSON: a key has no column of its own, its name says it
     row_word: str = "row"  # how a message names another row's place: "line" in a JSON file
     notes: list[str] = field(default_factory=list)  # what was decided while reading, for the user
+    merges: list[tuple[int, int, int, int]] = field(default_factory=list)  # merged ranges filled (a sheet)
     cell_names: bool = False  # a workbook: problems also say the cell (D7)
 
 
@@ -150,10 +151,11 @@ def sheet_table(
     named = f"{source}[{read.name}]" if read.sheets > 1 else source
     table = Table(named, empty_message=f"the sheet {read.name!r} is empty", cell_names=True)
     table.notes.extend(read.notes)
+    table.merges = read.merges
     if read.merged:
         table.notes.append(
-            f"merged cells filled from their first cell: {', '.join(read.merged[:5])}"
-            + (f" and {len(read.merged) - 5} more" if len(read.merged) > 5 else "")
+            f"merged cells filled from their first cell{f' in {read.name!r}' if read.sheets > 1 else ''}:"
+            f" {', '.join(read.merged[:5])}" + (f" and {len(read.merged) - 5} more" if len(read.merged) > 5 else "")
         )
     _hidden_problems(table, read)
     rows = ((n, {c: from_cell(v) for c, v in sorted(cells.items())}) for n, cells in sorted(read.rows.items()))

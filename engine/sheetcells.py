@@ -69,6 +69,7 @@ class SheetData:
     hidden_rows: set[int] = field(default_factory=set)
     hidden_columns: set[int] = field(default_factory=set)
     merged: list[str] = field(default_factory=list)
+    merges: list[tuple[int, int, int, int]] = field(default_factory=list)  # (left, top, right, bottom) filled
     notes: list[str] = field(default_factory=list)
 
     def merge(self, left: int, top: int, right: int, bottom: int, budget: int) -> int:
@@ -90,6 +91,7 @@ class SheetData:
             if added > budget:
                 raise SheetError(f"the sheet {self.name!r} has too many cells once merged cells are filled")
         self.merged.append(f"{column_letters(left)}{top}:{column_letters(right)}{bottom}")
+        self.merges.append((left, top, right, bottom))
         return added
 
 

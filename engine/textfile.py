@@ -40,6 +40,8 @@ def decode_table_text(data: bytes, source: str) -> tuple[str, str, str | None] |
         text = data.decode("utf-8-sig")
         encoding, note = "utf-8-sig", ""
     except UnicodeDecodeError as e:
+        if _mostly_utf8(data):  # UTF-8 with a few broken bytes: GB18030 would read it as other characters
+            return _refusal(data, source, e.start, "UTF-8 with some invalid bytes")
         try:
             text = data.decode("gb18030")
         except UnicodeDecodeError:
@@ -67,9 +69,16 @@ def _chinese_or_ascii(ch: str) -> bool:
     return unicodedata.name(ch, "").startswith(("CJK ", "CJK COMPATIBILITY")) or ch in "·×÷¥￥°±"
 
 
-def _refusal(data: bytes, source: str, at: int) -> Problem:
+def _mostly_utf8(data: bytes) -> bool:
+    """Most non-ASCII characters decode as UTF-8: the bad bytes are damage, not another encoding."""
+    text = data[: 1 << 20].decode("utf-8", errors="replace")
+    wide = sum(1 for ch in text if not ch.isascii())
+    return text.count("\ufffd") * 10 < wide
+
+
+def _refusal(data: bytes, source: str, at: int, found: str | None = None) -> Problem:
     line = data.count(b"\n", 0, at) + 1
-    found = _guess(data)
+    found = found or _guess(data)
     return Problem(
         source,
         line,

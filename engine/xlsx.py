@@ -184,6 +184,8 @@ class _Workbook:
         sheet.sheets = len(sheets)
         if wanted is None and len(sheets) > 1:
             sheet.notes.append(f"read the sheet {name!r}, the only visible one with data")
+        elif any(n == name and not v for n, v, _ in sheets):
+            sheet.notes.append(f"read the sheet {name!r}, which is hidden, because it was named")
         return sheet
 
     def _choose(self, sheets: list[tuple[str, bool, str]], wanted: str | None) -> tuple[str, str]:

@@ -380,7 +380,7 @@ def test_xlsx_period_typed_as_date_or_number_is_that_month(tmp_path: Path) -> No
     )
     found = problems_of(data, "facts.xlsx")
     assert [(line, col, name) for line, col, name, _ in found] == [(4, 2, "period")]
-    assert '=TEXT(F2,"yyyy-mm")' in found[0][3]
+    assert '=TEXT(B2,"yyyy-mm")' in found[0][3]
     rows = load_facts(data[:0] + write_workbook(tmp_path / "ok.xlsx", [
         ["rep_id", "period", "target", "actual"], ["R1", datetime.datetime(2026, 8, 1), 100, 90], ["R2", 202608, 1, 1]
     ]), "ok.xlsx").rows  # fmt: skip
@@ -626,7 +626,7 @@ def test_blank_rep_id() -> None:
 def test_unknown_period_format(period: str) -> None:
     [(line, col, name, message)] = problems_of(csv_with(f"R1,{period},100,90"))
     assert (line, col, name) == (2, 2, "period")
-    assert '=TEXT(F2,"yyyy-mm")' in message
+    assert '=TEXT(B2,"yyyy-mm")' in message
 
 
 @pytest.mark.parametrize(

@@ -213,9 +213,17 @@ def _store(
         after=sha,
         filename=filename,
         rows=len(facts.rows),
+        **_options_detail(options),
     )
     commit(db)
     return {**import_dict(row), "notes": list(facts.notes)} if facts.notes else import_dict(row)
+
+
+def _options_detail(options: ReadOptions | None) -> dict[str, Any]:
+    """The read options, kept in the import's audit entry: the stored bytes alone do not say them."""
+    if options is None or options.plain:
+        return {}
+    return {"read_options": options.as_dict()}
 
 
 @router.get("/fact-imports")

@@ -48,6 +48,10 @@ def test_a_header_typo_is_422_with_a_suggestion(app_client: TestClient, tokens: 
     assert r.status_code == 422
     assert "did you mean 'region'?" in r.json()["problems"][0]["message"]
     assert nothing_stored(app_client, tokens)
+    r = post(app_client, tokens, AUGUST.replace(b"region", "区城".encode()), "august.csv")  # one character from 区域
+    assert r.status_code == 422
+    assert "did you mean 'region'? (区城 is one character from 区域" in r.json()["problems"][0]["message"]
+    assert nothing_stored(app_client, tokens)
 
 
 def test_totals_rows_are_refused_or_dropped_with_a_note(app_client: TestClient, tokens: Tokens) -> None:
@@ -67,5 +71,7 @@ def test_the_columns_field_maps_a_company_header(app_client: TestClient, tokens:
     assert post(app_client, tokens, data, "august.csv").status_code == 422
     r = post(app_client, tokens, data, "august.csv", columns="columns:\n  业绩考核: actual\n")
     assert r.status_code == 201, r.text
+    [entry] = app_client.get("/audit", headers=tokens["hr"]).json()["entries"]
+    assert entry["detail"]["read_options"] == {"sheet": None, "columns": {"业绩考核": "actual"}, "drop_totals": False}
     bad = post(app_client, tokens, data, "august.csv", columns="not a map")
     assert bad.status_code == 422 and bad.json()["problems"][0]["field"] == "columns"

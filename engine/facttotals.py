@@ -14,6 +14,7 @@ equal the sums of the rows of the whole file or of the month above it, it is nam
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,10 +27,18 @@ from engine.periods import Month
 from engine.problems import Problem
 from engine.sheetcells import column_letters
 
-_TOTALS = re.compile(
-    r"合计|合計|总计|總計|小计|小計|汇总|彙總|总和|^\s*(grand\s*)?(sub)?totals?\b|^\s*sum\b|^\s*all\s*$",
-    re.IGNORECASE,
-)
+#: The words that say "total", compared on the text's NFKC form in lower case (Ｔｏｔａｌ is total)...
+_TOTALS_WORD = re.compile(r"\b(grand\s*)?(sub)?totals?\b|^\s*sum\b|^\s*all\s*$")
+#: ...and the Chinese ones with every space removed: sheets align labels as 合 计 or 合\u3000计.
+_TOTALS_CJK = re.compile(r"合计|合計|总计|總計|小计|小計|汇总|彙總|总和|共计|共計|累计|累計|总额|總額")
+_SPACE = re.compile(r"\s+")
+
+
+def _says_totals(text: str) -> bool:
+    folded = (text if text.isascii() else unicodedata.normalize("NFKC", text)).lower()
+    return _TOTALS_WORD.search(folded) is not None or (
+        not folded.isascii() and _TOTALS_CJK.search(_SPACE.sub("", folded)) is not None
+    )
 
 
 def totals_label(
@@ -41,19 +50,19 @@ def totals_label(
     for col in (rep_col, name_col):
         if col is not None:
             text = as_text(values.get(col))
-            if text and _TOTALS.search(text):
+            if text and _says_totals(text):
                 return col, text
     if rep_col is not None and not as_text(values.get(rep_col)):
         for at, value in values.items():
             text = value if isinstance(value, str) else None
-            if text and _TOTALS.search(text):
+            if text and _says_totals(text):
                 return at, text.strip()
     return None
 
 
 def looks_like_totals(text: str) -> bool:
     """A cheap first test for the fast path: any text the totals pattern could match."""
-    return _TOTALS.search(text) is not None
+    return _says_totals(text)
 
 
 def sum_rows(facts: list[FactRow]) -> list[tuple[FactRow, int]]:

@@ -17,8 +17,8 @@ import pytest
 
 from engine.evaluation import evaluate
 from engine.facts import FactSet, ReadOptions, load_facts
-from engine.policy import PolicyLibrary
 from engine.problems import MeritInputError
+from runtime.policies import load_library
 
 ROOT = Path(__file__).resolve().parent.parent
 NORTH = {"R003", "R008", "R009", "R012"}
@@ -34,7 +34,7 @@ def july(region_header: str, header: list[str] | None = None) -> bytes:
 
 
 def team_awards(facts: FactSet) -> dict[str, Decimal]:
-    policy = PolicyLibrary.load(str(ROOT / "policies" / "sales-incentive"))
+    policy = load_library(ROOT / "policies" / "sales-incentive")
     lines = evaluate(policy, facts, "2026-07").results
     return {
         line.rep_id: sum((a.amount for a in line.awards if a.id == "team_collaboration"), Decimal(0)) for line in lines

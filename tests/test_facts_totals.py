@@ -154,3 +154,23 @@ def test_many_blank_rep_ids_keep_their_problems_bounded() -> None:
         load_facts(data, "facts.csv")
     assert len(info.value.problems) == 1000 and info.value.total == 3000
     assert [p.line for p in info.value.problems] == list(range(2, 1002))  # the first thousand, in file order
+
+
+@pytest.mark.parametrize(
+    "label",
+    ["合 计", "合\u3000计", "总 计", "小 计", "Ｔｏｔａｌ", "East Total", "Region total", "共计", "累计", "总额"],
+)
+def test_a_totals_label_however_it_is_spaced_or_written_is_never_paid(label: str) -> None:
+    """Labels as Chinese sheets align them (合 计), full-width, or after a region name (the hostile
+    review's files): the row is refused with its cell, never a rep called "Total" paid ¥17,800."""
+    header, rows = example()
+    august = [r for r in rows if r[5] == "2026-08"]
+    body = io.StringIO()
+    writer = csv.writer(body, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(august)
+    # the label stands in rep_id, the row carries the period and an amount like a rep's
+    writer.writerow([label, "", "", "", "", "2026-08", "800000.00", "840000.00"] + [""] * (len(header) - 8))
+    with pytest.raises(MeritInputError) as refused:
+        load_facts(body.getvalue().encode("utf-8"), "totals.csv")
+    assert any("totals row" in p.message for p in refused.value.problems), refused.value

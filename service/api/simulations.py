@@ -50,6 +50,7 @@ from service.api.runs import FactsSnapshot, check_period, choose_policy, snapsho
 from service.auth import Principal
 from service.db.models import FactImport, PolicyVersion, Run, Scenario, Simulation
 from service.simargs import build_scenario, fact_columns, plan_targets, sweep_values
+from service.simulations.access import simulable_imports, unpublished_months
 
 router = APIRouter(tags=["simulations"])
 
@@ -190,11 +191,16 @@ class FactsSource:
         return [snap.id for snap, _ in self.imports]
 
 
-def _facts_source(db: Session, period: str, fact_import_id: int | None, from_finalized_runs: bool) -> FactsSource:
+def _facts_source(
+    db: Session, period: str, fact_import_id: int | None, from_finalized_runs: bool, who: Principal | None = None
+) -> FactsSource:
     if (fact_import_id is not None) == bool(from_finalized_runs):
         raise _request_problem("fact_import_id", "give either fact_import_id or from_finalized_runs: true")
     if fact_import_id is not None:
-        return FactsSource("fact-import", [(snapshot(_get_import(db, fact_import_id)), None)], [])
+        imp = _get_import(db, fact_import_id)
+        if who is not None and (hidden := unpublished_months(db, who, imp.id, period)):
+            raise ApiError(403, "forbidden", f"no published run shows fact import {imp.id} for {', '.join(hidden)}")
+        return FactsSource("fact-import", [(snapshot(imp), None)], [])
     wanted = [str(m) for m in months_of(parse_period(period))]
     holder: dict[str, Run] = {}
     runs = db.scalars(
@@ -299,11 +305,12 @@ def _prepare(
     scenario_version: str | None,
     fact_import_id: int | None,
     from_finalized_runs: bool,
+    who: Principal | None = None,
 ) -> Prepared:
     per = check_period(period)
     base = choose_policy(db, baseline.policy_id, baseline.version, per)
     other = _policy_version(db, baseline.policy_id, scenario_version) if scenario_version else None
-    source = _facts_source(db, per, fact_import_id, from_finalized_runs)
+    source = _facts_source(db, per, fact_import_id, from_finalized_runs, who)
     return Prepared(per, base, other, source)
 
 
@@ -504,7 +511,7 @@ def options(who: Simulator, db: DB) -> dict[str, Any]:
         versions[v.policy_id].append(
             {"version": v.version, "effective_from": v.effective_from, "effective_to": v.effective_to}
         )
-    imports = db.scalars(select(FactImport).order_by(FactImport.id)).all()
+    imports = simulable_imports(db, who)
     finalized = db.scalars(
         select(Run).where(Run.status == "finalized", Run.superseded_by_id.is_(None)).order_by(Run.id)
     ).all()
@@ -562,6 +569,7 @@ def create_simulation(body: SimulationRequest, request: Request, who: Simulator,
         body.scenario.version,
         body.fact_import_id,
         body.from_finalized_runs,
+        who,
     )
     return _simulate(
         db, who, at, prep, list(body.scenario.set_), list(body.scenario.quota), targets=body.scenario.targets
@@ -578,7 +586,7 @@ def create_sweep(body: SweepRequest, request: Request, who: Simulator, db: DB) -
         values = sweep_values(listed, body.range, prefix="")
     except MeritInputError as err:
         raise _invalid_scenario(err) from err
-    prep = _prepare(db, body.baseline, body.period, None, body.fact_import_id, body.from_finalized_runs)
+    prep = _prepare(db, body.baseline, body.period, None, body.fact_import_id, body.from_finalized_runs, who)
     release(db)
     facts = _load(prep.source, [prep.baseline])
     _check_quota_scope(who, body.quota, facts)
@@ -812,6 +820,7 @@ def run_scenario(
         sc.scenario_version,
         import_id,
         finalized,
+        who,
     )
     targets = None if sc.target_plan is None else TargetPlanRequest(**json.loads(sc.target_plan))
     return _simulate(db, who, at, prep, sets, quotas, scenario_id=sc.id, targets=targets)

@@ -66,12 +66,24 @@ Q3_REP_DELTAS = [
 
 
 # ----------------------------------------------------------------------------- helpers
-def setup_example(client: TestClient, tokens: Tokens) -> int:
-    """The shipped policy stored, the shipped example facts imported; the import's id."""
+def setup_example(client: TestClient, tokens: Tokens, *, published: bool = False) -> int:
+    """The shipped policy stored, the shipped example facts imported; the import's id.
+
+    `published`: HR also published Q3 on it, so managers may simulate on it (they may not on
+    figures no published run has shown)."""
     assert put_policy(client, tokens).status_code == 201
     imp = import_facts(client, tokens, EXAMPLE.read_bytes(), "facts-2026-Q3.csv")
     assert imp.status_code == 201, imp.text
-    return int(imp.json()["id"])
+    import_id = int(imp.json()["id"])
+    if published:
+        run = client.post(
+            "/runs",
+            json={"policy_id": "sales-incentive", "period": "2026-Q3", "fact_import_id": import_id},
+            headers=tokens["hr"],
+        )
+        assert run.status_code == 201, run.text
+        assert client.post(f"/runs/{run.json()['id']}/publish", headers=tokens["hr"]).status_code == 200
+    return import_id
 
 
 def sim_body(import_id: int | None, period: str = "2026-Q3", **scenario: Any) -> dict[str, Any]:
@@ -188,7 +200,7 @@ def test_the_api_and_the_cli_give_the_same_result(app_client: TestClient, tokens
 
 
 def test_a_managers_simulation_covers_only_their_regions(app_client: TestClient, tokens: Tokens) -> None:
-    imp = setup_example(app_client, tokens)
+    imp = setup_example(app_client, tokens, published=True)
     doc = simulate(app_client, tokens, "manager_east", sim_body(imp, set=[f"{ADV_RATE}=0.018"])).json()
     result = doc["result"]
     assert result["totals"]["delta"] == EAST_Q3_DELTA
@@ -204,7 +216,7 @@ def test_a_managers_view_keeps_company_wide_rankings(app_client: TestClient, tok
     """The quarterly TOP 3 is company-wide: by Q3 sales R001 (East), R012 and R009 (North) win it,
     no South rep does. Ranked among South's four reps alone, three of them would win 9000.00 between
     them; the South manager's unchanged scenario must instead cost exactly what the run pays South."""
-    imp = setup_example(app_client, tokens)
+    imp = setup_example(app_client, tokens, published=True)
     run = app_client.post(
         "/runs",
         json={"policy_id": "sales-incentive", "period": "2026-Q3", "fact_import_id": imp},
@@ -356,7 +368,7 @@ def test_every_what_if_route_is_in_the_role_matrix(app_client: TestClient) -> No
 
 
 def test_roles(app_client: TestClient, tokens: Tokens) -> None:
-    imp = setup_example(app_client, tokens)
+    imp = setup_example(app_client, tokens, published=True)
     body = sim_body(imp, set=[f"{ADV_RATE}=0.018"])
     sweep_req = sweep_body(imp, values=["0.018"])
     scenario_body = {"name": "n", "baseline": {"policy_id": "sales-incentive"}, "period": "2026-Q3"}
@@ -481,7 +493,7 @@ def test_unknown_inputs(
 
 # ---------------------------------------------------------------- scenarios and sweeps
 def test_saved_scenarios_save_list_and_rerun(app_client: TestClient, tokens: Tokens) -> None:
-    imp = setup_example(app_client, tokens)
+    imp = setup_example(app_client, tokens, published=True)
     body = {
         "name": "tier 2 at 1.8%",
         "baseline": {"policy_id": "sales-incentive"},
@@ -560,7 +572,7 @@ def test_sweeps_and_their_charts(app_client: TestClient, tokens: Tokens) -> None
 
 
 def test_parameters_and_options_for_the_page(app_client: TestClient, tokens: Tokens) -> None:
-    imp = setup_example(app_client, tokens)
+    imp = setup_example(app_client, tokens, published=True)
     params = app_client.get(
         "/simulations/parameters?policy_id=sales-incentive&period=2026-08", headers=tokens["manager_east"]
     ).json()

@@ -7,12 +7,18 @@ carriage return gets an apostrophe), so the service and the CLI neutralise exact
 columns (amounts, ids) are written as they are: `-500.00` is data, not a formula, and must stay
 numeric for payroll. `safe_cell` is idempotent, so re-emitting the engine's (already safe) CSV
 through it changes nothing the engine wrote.
+
+Spreadsheets also read full-width signs (`＝1+1`, `＋`, `－`, `＠`) as formulas, and skip invisible
+characters (a zero-width space before `=`): so a cell is judged by its NFKC form with format
+characters (Unicode category Cf) and leading spaces removed, and apostrophed when that form
+starts like a formula. The cell's own text is kept as it was.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 from collections.abc import Collection, Iterable, Sequence
 
 from engine.results import safe_cell
@@ -23,9 +29,23 @@ RESULT_NUMBER_COLUMNS = frozenset(
 )
 
 
+_FORMULA_START = "=+-@\t\r"
+
+
+def _looks_like_formula(text: str) -> bool:
+    """Whether a spreadsheet could read `text` as a formula once it folds width and skips the
+    invisible: its NFKC form, without format characters and leading spaces, starts with a sign."""
+    if text[:1] == "'":
+        return False  # already neutralised (keeps `cell` idempotent)
+    folded = unicodedata.normalize("NFKC", text[:64])
+    visible = "".join(ch for ch in folded if unicodedata.category(ch) != "Cf").lstrip(" \u00a0\u3000")
+    return visible[:1] in tuple(_FORMULA_START) if visible else False
+
+
 def cell(value: object) -> str:
-    """A text cell, neutralised against formula injection."""
-    return safe_cell(None if value is None else str(value))
+    """A text cell, neutralised against formula injection (the engine's rule, and the folded forms)."""
+    text = safe_cell(None if value is None else str(value))
+    return "'" + text if text and _looks_like_formula(text) else text
 
 
 def write_rows(header: Sequence[str], rows: Iterable[Sequence[object]], numbers: Collection[str] = ()) -> str:
@@ -49,7 +69,7 @@ def filter_results_csv(text: str, keep: Collection[str] | None, key: str = "rep_
         return ""
     header, body = rows[0], rows[1:]
     if keep is not None:
-        wanted = {cell(k) for k in keep}
+        wanted = {safe_cell(k) for k in keep}  # what the engine wrote
         idx = header.index(key) if key in header else None
         body = [r for r in body if idx is not None and idx < len(r) and r[idx] in wanted]
     return write_rows(header, body, RESULT_NUMBER_COLUMNS)

@@ -19,6 +19,7 @@ from engine.policy import Policy, PolicyLibrary, parse_policy
 from engine.problems import Problem
 from engine.results import PayoutLine
 from engine.tiers import money_text
+from service.runs.scope import line_regions
 
 ENGINE_LOCK = threading.Lock()
 
@@ -55,6 +56,7 @@ class EvaluatedRun:
     total_payout: Decimal
     reps: list[Rep]
     lines: list[PayoutLine]  # the engine's own, plain values
+    regions: dict[tuple[str, str], str | None]  # (rep_id, period) -> that result line's own region
 
 
 def evaluate_run(policy: Policy, facts: FactSet, period: str) -> EvaluatedRun:
@@ -65,7 +67,8 @@ def evaluate_run(policy: Policy, facts: FactSet, period: str) -> EvaluatedRun:
         results_csv = ev.to_csv_text()
         reps = [Rep(r.rep_id, r.name, r.region, r.total) for r in ev.results]
         lines = ev.payout_lines()
-    return EvaluatedRun(policy, results_json, results_csv, ev.total_payout, reps, lines)
+        regions = line_regions(ev.results)
+    return EvaluatedRun(policy, results_json, results_csv, ev.total_payout, reps, lines, regions)
 
 
 def acceptance_problems(policy: Policy) -> list[Problem]:

@@ -34,6 +34,7 @@ from service.api.policies import get_version, load_policy, versions_of
 from service.auth import Principal
 from service.db.guard import checked
 from service.db.models import FactImport, PolicyVersion, Run, RunLine, RunRep
+from service.runs.scope import manager_lines
 
 router = APIRouter(tags=["runs"])
 
@@ -220,7 +221,7 @@ def add_run(
                         "run_id": run.id,
                         "rep_id": ln.rep_id,
                         "name": reps[ln.rep_id].name if ln.rep_id in reps else None,
-                        "region": reps[ln.rep_id].region if ln.rep_id in reps else None,
+                        "region": ev.regions.get((ln.rep_id, str(ln.period))),  # the line's own
                         "period": ln.period,
                         "component": ln.component,
                         "label": ln.label,
@@ -324,7 +325,10 @@ def scoped_json(raw: bytes, keep: set[str], who: Principal) -> bytes:
     and `scope` saying whose view it is."""
     doc = json.loads(raw)
     scoped = {k: v for k, v in doc.items() if k != "totals"}
-    scoped["results"] = [r for r in doc.get("results", []) if isinstance(r, dict) and str(r.get("rep_id")) in keep]
+    if who.role == "manager":  # each line by its own region (a quarter's months may differ)
+        scoped["results"] = manager_lines(doc.get("results", []), who.regions)
+    else:
+        scoped["results"] = [r for r in doc.get("results", []) if isinstance(r, dict) and str(r.get("rep_id")) in keep]
     scoped["scope"] = {"role": who.role, "regions": sorted(who.regions), "rep_id": who.rep_id}
     return json.dumps(scoped, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 

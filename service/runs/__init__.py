@@ -1,0 +1,1 @@
+"""Evaluation runs as plain functions (no HTTP): whose lines a caller may see."""

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from engine.problems import MeritInputError, Problem
 
@@ -23,6 +25,12 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     serve = subparsers.add_parser("serve", help="run the HTTP API (upgrades the database schema first)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=_port, default=8000, help="TCP port, 1..65535 (0: any free port)")
+    serve.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        help="server processes, 1..64 (default 1); several share the database (SQLite in WAL mode too)",
+    )
     _database_option(serve)
     serve.set_defaults(func=_guard(cmd_serve))
 
@@ -52,6 +60,13 @@ def _port(text: str) -> int:
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"{port} is not a port number (1..65535)")
     return port
+
+
+def _workers(text: str) -> int:
+    """An argparse type: how many server processes (uvicorn workers) to run."""
+    if not text.isdigit() or not 1 <= int(text) <= 64:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of workers (1..64)")
+    return int(text)
 
 
 def _database_url(text: str) -> str:
@@ -164,5 +179,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     url = _url(args)
     upgrade(url)
-    uvicorn.run(create_app(url), host=args.host, port=args.port, log_level="info")
+    if args.workers == 1:
+        uvicorn.run(create_app(url), host=args.host, port=args.port, log_level="info")
+        return 0
+    # Worker processes import the app themselves: they find the database in the environment.
+    os.environ[SERVE_URL_VARIABLE] = url
+    uvicorn.run(
+        "service.server_cli:app_for_worker",
+        factory=True,
+        workers=args.workers,
+        host=args.host,
+        port=args.port,
+        log_level="info",
+    )
     return 0
+
+
+SERVE_URL_VARIABLE = "MERIT_SERVE_DATABASE_URL"
+
+
+def app_for_worker() -> Any:
+    """The app of one `merit serve --workers N` process (uvicorn imports this by name in each)."""
+    from service.api import create_app
+
+    return create_app(os.environ[SERVE_URL_VARIABLE])

@@ -34,7 +34,7 @@ from service.api.policies import get_version, load_policy, versions_of
 from service.auth import Principal
 from service.db.guard import checked
 from service.db.models import FactImport, PolicyVersion, Run, RunLine, RunRep
-from service.runs.scope import manager_lines
+from service.runs.scope import BY_REP, manager_lines, parsed_results
 
 router = APIRouter(tags=["runs"])
 
@@ -315,20 +315,22 @@ def visible_reps(db: Session, run: Run, who: Principal) -> set[str] | None:
         return None
     if run.status == "draft":
         raise ApiError(403, "forbidden", f"run {run.id} is a draft; managers and reps see results once published")
-    reps = db.scalars(select(RunRep).where(RunRep.run_id == run.id)).all()
-    return {r.rep_id for r in reps if who.may_see(r.rep_id, r.region)}
+    stmt = select(RunRep.rep_id, RunRep.region).where(RunRep.run_id == run.id)
+    if who.role == "rep":
+        stmt = stmt.where(RunRep.rep_id == who.rep_id)
+    return {rep_id for rep_id, region in db.execute(stmt) if who.may_see(rep_id, region)}
 
 
-def scoped_json(raw: bytes, keep: set[str], who: Principal) -> bytes:
+def scoped_json(doc: dict[str, Any], keep: set[str], who: Principal) -> bytes:
     """The results document cut down to the reps the caller may see: the contract's keys in its
     order, `results` filtered, `totals` left out (team-wide figures are not a manager's or a rep's),
     and `scope` saying whose view it is."""
-    doc = json.loads(raw)
-    scoped = {k: v for k, v in doc.items() if k != "totals"}
+    scoped = {k: v for k, v in doc.items() if k not in ("totals", BY_REP)}
     if who.role == "manager":  # each line by its own region (a quarter's months may differ)
         scoped["results"] = manager_lines(doc.get("results", []), who.regions)
     else:
-        scoped["results"] = [r for r in doc.get("results", []) if isinstance(r, dict) and str(r.get("rep_id")) in keep]
+        by_rep = doc[BY_REP]
+        scoped["results"] = [line for rep_id in sorted(keep) for line in by_rep.get(rep_id, ())]
     scoped["scope"] = {"role": who.role, "regions": sorted(who.regions), "rep_id": who.rep_id}
     return json.dumps(scoped, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
@@ -356,7 +358,10 @@ def results(
         text = filter_results_csv(run.results_csv, keep)
         headers["Content-Disposition"] = f'attachment; filename="run-{run.id}-{run.period}.csv"'
         return Response(text.encode("utf-8"), media_type="text/csv; charset=utf-8", headers=headers)
-    raw = run.results_json if keep is None else scoped_json(run.results_json, keep, who)
+    if keep is None:
+        raw = run.results_json
+    else:
+        raw = scoped_json(parsed_results(run.results_sha256, lambda: run.results_json), keep, who)
     return Response(raw, media_type="application/json", headers=headers)
 
 

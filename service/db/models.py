@@ -161,7 +161,10 @@ class RunLine(Base):
     """A payout line (rep x period x component) computed by the engine when the run was evaluated."""
 
     __tablename__ = "run_lines"
-    __table_args__ = (UniqueConstraint("run_id", "rep_id", "period", "component", name="uq_run_lines"),)
+    __table_args__ = (
+        UniqueConstraint("run_id", "rep_id", "period", "component", name="uq_run_lines"),
+        Index("ix_run_lines_run_id_id", "run_id", "id"),  # the payroll feed's keyset reads
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     line_id: Mapped[str] = mapped_column(String(64), unique=True)

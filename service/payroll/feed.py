@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from service.db.models import Run, RunLine
@@ -80,15 +80,6 @@ def decode_cursor(cursor: str) -> Position:
         raise CursorInvalid("the cursor is not one this server issued") from exc
 
 
-def _after(at: Position) -> ColumnElement[bool]:
-    """Lines strictly after `at` in feed order (finalization time, run, line)."""
-    return or_(
-        Run.finalized_at > at.finalized_at,
-        and_(Run.finalized_at == at.finalized_at, Run.id > at.run_id),
-        and_(Run.finalized_at == at.finalized_at, Run.id == at.run_id, RunLine.id > at.row_id),
-    )
-
-
 @dataclass(frozen=True)
 class Page:
     lines: list[dict[str, Any]]
@@ -97,41 +88,68 @@ class Page:
 
 
 def page(db: Session, periods: Sequence[str] | None, after: Position | None, limit: int) -> Page:
-    """Up to `limit` lines after `after`; row tuples, not ORM objects (a page is thousands of lines)."""
-    stmt = (
-        select(
-            RunLine.line_id,
-            Run.id,
-            Run.policy_id,
-            Run.policy_version,
-            RunLine.period,
-            RunLine.rep_id,
-            RunLine.name,
-            RunLine.region,
-            RunLine.component,
-            RunLine.label,
-            RunLine.amount,
-            Run.finalized_at,
-            RunLine.id,
-        )
-        .join(Run, Run.id == RunLine.run_id)
+    """Up to `limit` lines after `after`, as row tuples, not ORM objects.
+
+    Keyset reads on indexes, never a sort of the whole feed: the finalized runs from the cursor's
+    run on (a small table), then each run's lines after the cursor's line by the (run_id, id)
+    index, until the page is full. A page costs the same at the feed's start as at its end."""
+    at = after or START
+    runs = db.execute(
+        select(Run.id, Run.finalized_at, Run.policy_id, Run.policy_version)
         .where(Run.status == "finalized", Run.superseded_by_id.is_(None))
-        .order_by(Run.finalized_at, Run.id, RunLine.id)
-        .limit(limit + 1)
-    )
-    if periods:
-        stmt = stmt.where(RunLine.period.in_(periods))
-    if after is not None:
-        stmt = stmt.where(_after(after))
-    rows = db.execute(stmt).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    if rows:
-        last = rows[-1]
-        position = Position(last[11], last[1], last[12])
-    else:
-        position = after or START
-    return Page([dict(zip(FIELDS, row[:11], strict=True)) for row in rows], position, more)
+        .where(or_(Run.finalized_at > at.finalized_at, and_(Run.finalized_at == at.finalized_at, Run.id >= at.run_id)))
+        .order_by(Run.finalized_at, Run.id)
+    ).all()
+    lines: list[dict[str, Any]] = []
+    position = at
+    more = False
+    for run_id, finalized_at, policy_id, policy_version in runs:
+        assert finalized_at is not None  # finalized runs only
+        first = at.row_id if (finalized_at, run_id) == (at.finalized_at, at.run_id) else 0
+        stmt = (
+            select(*_LINE_COLUMNS)
+            .where(RunLine.run_id == run_id, RunLine.id > first)
+            .order_by(RunLine.id)
+            .limit(limit - len(lines) + 1)
+        )
+        if periods:
+            stmt = stmt.where(RunLine.period.in_(periods))
+        for row_id, line_id, period, rep_id, name, region, component, label, amount in db.execute(stmt):
+            if len(lines) == limit:
+                more = True
+                break
+            lines.append(
+                {
+                    "line_id": line_id,
+                    "run_id": run_id,
+                    "policy_id": policy_id,
+                    "policy_version": policy_version,
+                    "period": period,
+                    "rep_id": rep_id,
+                    "name": name,
+                    "region": region,
+                    "component": component,
+                    "label": label,
+                    "amount": amount,
+                }
+            )
+            position = Position(finalized_at, run_id, row_id)
+        if more:
+            break
+    return Page(lines, position, more)
+
+
+_LINE_COLUMNS = (
+    RunLine.id,
+    RunLine.line_id,
+    RunLine.period,
+    RunLine.rep_id,
+    RunLine.name,
+    RunLine.region,
+    RunLine.component,
+    RunLine.label,
+    RunLine.amount,
+)
 
 
 def feed_time(db: Session, now: datetime) -> datetime:

@@ -9,8 +9,41 @@ were in their regions, as lines of their own - every line scoped by its own regi
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Collection
 from typing import Any
+
+_PARSED: OrderedDict[str, dict[str, Any]] = OrderedDict()
+_PARSED_LOCK = threading.Lock()
+PARSED_KEPT = 8
+"""Results documents kept parsed (by their sha256) for scoped views."""
+BY_REP = "\x00by_rep"  # a key no JSON document of the engine has: the result lines per rep id
+
+
+def parsed_results(sha256: str, load: Callable[[], bytes]) -> dict[str, Any]:
+    """The results document with this sha256, parsed once per process (it never changes).
+
+    A rep's or manager's view is cut from the whole document; parsing a 2 MB document per request
+    cost more than everything else in it. The caller must not change the returned document, and
+    must leave out its `BY_REP` key (the lines per rep id) when writing it."""
+    with _PARSED_LOCK:
+        doc = _PARSED.get(sha256)
+        if doc is not None:
+            _PARSED.move_to_end(sha256)
+            return doc
+    doc = json.loads(load())
+    by_rep: dict[str, list[Any]] = {}
+    for line in doc.get("results", []):
+        if isinstance(line, dict):
+            by_rep.setdefault(str(line.get("rep_id")), []).append(line)
+    doc = {**doc, BY_REP: by_rep}
+    with _PARSED_LOCK:
+        _PARSED[sha256] = doc
+        while len(_PARSED) > PARSED_KEPT:
+            _PARSED.popitem(last=False)
+    return doc
 
 
 def _mine(line: dict[str, Any], regions: Collection[str]) -> bool:

@@ -17,6 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import httpx
+import pytest
 from service_testkit import (
     AUGUST,
     AUGUST_CORRECTED,
@@ -133,7 +134,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_serve_command_upgrades_and_serves(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_command_upgrades_and_serves(tmp_path: Path, workers: str) -> None:
+    """`merit serve` (and `--workers 2`: two processes on one SQLite file in WAL mode)."""
     port = _free_port()
     url = f"sqlite:///{tmp_path}/served.db"
     code = (
@@ -143,7 +146,7 @@ def test_serve_command_upgrades_and_serves(tmp_path: Path) -> None:
         "a = p.parse_args(sys.argv[1:]); sys.exit(a.func(a))\n"
     )
     proc = subprocess.Popen(
-        [sys.executable, "-c", code, "serve", "--port", str(port), "--database-url", url],
+        [sys.executable, "-c", code, "serve", "--port", str(port), "--workers", workers, "--database-url", url],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -162,6 +165,10 @@ def test_serve_command_upgrades_and_serves(tmp_path: Path) -> None:
         assert httpx.get(f"http://127.0.0.1:{port}/docs", timeout=5).status_code == 200
         unauth = httpx.get(f"http://127.0.0.1:{port}/runs", timeout=5)
         assert unauth.status_code == 401 and unauth.headers["content-type"] == "application/problem+json"
+        tokens = make_tokens(url)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as c:  # new connections: any worker
+            for _ in range(10):
+                assert c.get("/runs", headers=tokens["hr"]).json() == {"runs": []}
     finally:
         proc.terminate()
         proc.wait(timeout=20)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -163,3 +165,36 @@ def feed_time(db: Session, now: datetime) -> datetime:
         if latest >= now:
             return latest + timedelta(microseconds=1)
     return now
+
+
+class FullPages:
+    """Encoded pages that can never change, kept per process up to `budget` bytes (oldest out).
+
+    A page that is full and has lines after it is fixed for good: the feed only grows at its end,
+    after those lines, and a finalized run's lines never change. Pollers and re-reads of the
+    feed's history then cost no query and no encoding."""
+
+    def __init__(self, budget: int = 32 * 1024 * 1024) -> None:
+        self.budget = budget
+        self.used = 0
+        self.pages: OrderedDict[tuple[object, ...], tuple[bytes, dict[str, str]]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple[object, ...]) -> tuple[bytes, dict[str, str]] | None:
+        with self.lock:
+            found = self.pages.get(key)
+            if found is not None:
+                self.pages.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[object, ...], body: bytes, headers: dict[str, str]) -> None:
+        if len(body) > self.budget // 8:
+            return
+        with self.lock:
+            if key in self.pages:
+                return
+            self.pages[key] = (body, headers)
+            self.used += len(body)
+            while self.used > self.budget:
+                _, (old, _) = self.pages.popitem(last=False)
+                self.used -= len(old)

@@ -129,12 +129,31 @@ def _cursors(base: str, tokens: dict[str, str]) -> tuple[list[str | None], int]:
     lines = 0
     with httpx.Client(base_url=base, timeout=60, headers={"Authorization": tokens["payroll"]}) as c:
         while True:
-            params = {"period": MONTH, "limit": 500, **({"cursor": cursors[-1]} if cursors[-1] else {})}
+            params: dict[str, str | int] = {"period": MONTH, "limit": 500}
+            if cursors[-1]:
+                params["cursor"] = cursors[-1]
             page = c.get("/payroll/lines", params=params).json()
             lines += len(page["lines"])
             if not page["more"]:
                 return cursors, lines
             cursors.append(page["next_cursor"])
+
+
+async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> int:
+    """Send one HTTP/1.1 request on a kept-alive connection and read its answer: the status."""
+    writer.write(request)
+    await writer.drain()
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+        elif name.strip().lower() == b"transfer-encoding":
+            raise RuntimeError("chunked answers are not expected here")
+    await reader.readexactly(length)
+    return status
 
 
 async def _load(
@@ -145,40 +164,56 @@ async def _load(
     rate: float,
     duration: float,
     results_as: str,
+    connections: int,
 ) -> dict[str, Any]:
+    """Open loop: request i is due at start + i/rate whatever happened before; `connections`
+    kept-alive connections take due requests in turn (a plain asyncio client: httpx's pool cost
+    more CPU per request than the server under test)."""
+    host, port = base.removeprefix("http://").split(":")
     latencies: dict[str, list[float]] = {"payroll": [], "results": []}
     errors = {"payroll": 0, "results": 0}
-    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
-    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
 
-        async def one(kind: str, i: int, scheduled: float) -> None:
-            if kind == "payroll":
-                cursor = cursors[i % len(cursors)]
-                params = {"period": MONTH, "limit": 500, **({"cursor": cursor} if cursor else {})}
-                request = client.get("/payroll/lines", params=params, headers={"Authorization": tokens["payroll"]})
-            else:
-                request = client.get(f"/runs/{run_id}/results", headers={"Authorization": tokens[results_as]})
-            try:
-                r = await request
-                await r.aread()
-                ok = r.status_code < 300
-            except httpx.HTTPError:
-                ok = False
-            latencies[kind].append(time.perf_counter() - scheduled)
-            errors[kind] += not ok
+    def request_bytes(kind: str, i: int) -> bytes:
+        if kind == "payroll":
+            cursor = cursors[i % len(cursors)]
+            path = f"/payroll/lines?period={MONTH}&limit=500" + (f"&cursor={cursor}" if cursor else "")
+            token = tokens["payroll"]
+        else:
+            path, token = f"/runs/{run_id}/results", tokens[results_as]
+        return f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: {token}\r\n\r\n".encode()
 
-        total = int(rate * duration)
-        start = time.perf_counter() + 0.2
-        tasks = []
-        for i in range(total):
-            scheduled = start + i / rate
-            delay = scheduled - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            kind = "payroll" if i % 2 == 0 else "results"
-            tasks.append(asyncio.create_task(one(kind, i // 2, scheduled)))
-        await asyncio.gather(*tasks)
-        elapsed = time.perf_counter() - start
+    due: asyncio.Queue[tuple[str, bytes, float] | None] = asyncio.Queue()
+
+    async def connection() -> None:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        try:
+            while (item := await due.get()) is not None:
+                kind, request, scheduled = item
+                try:
+                    ok = await _exchange(reader, writer, request) < 300
+                except (OSError, asyncio.IncompleteReadError, ValueError, RuntimeError):
+                    ok = False
+                    writer.close()
+                    reader, writer = await asyncio.open_connection(host, int(port))
+                latencies[kind].append(time.perf_counter() - scheduled)
+                errors[kind] += not ok
+        finally:
+            writer.close()
+
+    workers = [asyncio.create_task(connection()) for _ in range(connections)]
+    total = int(rate * duration)
+    start = time.perf_counter() + 0.5
+    for i in range(total):
+        scheduled = start + i / rate
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        kind = "payroll" if i % 2 == 0 else "results"
+        due.put_nowait((kind, request_bytes(kind, i // 2), scheduled))
+    for _ in workers:
+        due.put_nowait(None)
+    await asyncio.gather(*workers)
+    elapsed = time.perf_counter() - start
 
     def stats(values: list[float]) -> dict[str, float]:
         ms = sorted(v * 1000 for v in values)
@@ -198,6 +233,7 @@ def main() -> int:
     ap.add_argument("--reps", type=int, default=2000)
     ap.add_argument("--rate", type=float, default=200)
     ap.add_argument("--duration", type=float, default=30)
+    ap.add_argument("--connections", type=int, default=32, help="kept-alive client connections")
     ap.add_argument(
         "--results-as",
         choices=("rep", "manager", "hr"),
@@ -230,11 +266,12 @@ def main() -> int:
             run_id = _finalized_month(base, tokens, args.reps, tmp)
             cursors, lines = _cursors(base, tokens)
             rss_before = _tree_rss_mb(server.pid)
-            result = asyncio.run(_load(base, tokens, run_id, cursors, args.rate, args.duration, args.results_as))
-            rss_after = _tree_rss_mb(server.pid)
-            results_bytes = len(
-                httpx.get(f"{base}/runs/{run_id}/results", headers={"Authorization": tokens["hr"]}).content
+            result = asyncio.run(
+                _load(base, tokens, run_id, cursors, args.rate, args.duration, args.results_as, args.connections)
             )
+            rss_after = _tree_rss_mb(server.pid)
+            results_url = f"{base}/runs/{run_id}/results"
+            results_bytes = len(httpx.get(results_url, headers={"Authorization": tokens[args.results_as]}).content)
         finally:
             server.terminate()
             server.wait(timeout=30)

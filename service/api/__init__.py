@@ -17,7 +17,7 @@ from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.api import audit, errors, facts, openapi, payroll, policies, runs, simulations, ui, workflow
-from service.api.deps import DB, Settings
+from service.api.deps import DB, Settings, access_refusal
 from service.api.gate import BODY_SLACK, Gate
 from service.db import make_engine, make_read_sessionmaker, make_sessionmaker
 
@@ -79,7 +79,7 @@ def create_app(
         max_policy_bytes=max_policy_bytes,
     )
     app.state.db_engine = engine
-    errors.install(app)
+    errors.install(app, access_refusal)
     openapi.install(app)
     for module in (policies, facts, runs, workflow, payroll, audit, simulations, ui):
         app.include_router(module.router)

@@ -8,7 +8,7 @@ back, so a failure half-way leaves nothing behind.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated
 
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.api.errors import ApiError
 from service.auth import Principal, authenticate
 from service.db import is_busy
+from service.payroll.feed import FullPages
 
 
 @dataclass
@@ -33,6 +34,7 @@ class Settings:
     max_upload_bytes: int
     max_rows: int
     max_policy_bytes: int
+    full_pages: FullPages = field(default_factory=FullPages)  # this app's unchangeable feed pages
 
 
 def settings(request: Request) -> Settings:

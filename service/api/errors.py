@@ -8,7 +8,7 @@ file in one go. No handler ever puts a traceback or exception text from a librar
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -170,11 +170,14 @@ def _validation_problem(err: Mapping[str, Any], body: Any, content_type: str | N
 _UNPARSABLE_BODY = "There was an error parsing the body"
 
 
-async def _unparsable_body(request: Request) -> JSONResponse:
+Refusal = Callable[[Request], "ApiError | None"]
+"""The 401/403 a request would get (`deps.access_refusal`, handed to `install`: deps imports this
+module, so this module does not import deps)."""
+
+
+async def _unparsable_body(request: Request, access_refusal: Refusal) -> JSONResponse:
     """A body FastAPI could not even decode (e.g. JSON that is not UTF-8): a located 422 like any
     other invalid request, after the same token and role checks."""
-    from service.api.deps import access_refusal  # deps imports this module
-
     refusal = await run_in_threadpool(access_refusal, request)
     if refusal is not None:
         return problem_response(refusal.status, refusal.kind, refusal.detail, headers=refusal.headers)
@@ -184,8 +187,9 @@ async def _unparsable_body(request: Request) -> JSONResponse:
     return problem_response(422, "invalid-request", "the request is not valid", [problem])
 
 
-def install(app: FastAPI) -> None:
-    """Route every exception through problem+json."""
+def install(app: FastAPI, access_refusal: Refusal) -> None:
+    """Route every exception through problem+json; `access_refusal` says whether a request that
+    failed validation should rather hear 401/403."""
 
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
@@ -198,8 +202,6 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        from service.api.deps import access_refusal  # deps imports this module
-
         # FastAPI validates (and decodes JSON bodies) before the auth dependency runs: a caller
         # without a valid token, or with the wrong role, still gets 401/403 and learns nothing more.
         refusal = await run_in_threadpool(access_refusal, request)
@@ -234,7 +236,7 @@ def install(app: FastAPI) -> None:
             err = exc.error
             return problem_response(err.status, err.kind, err.detail, err.problems, err.headers, err.extra)
         if exc.status_code == 400 and exc.detail == _UNPARSABLE_BODY:  # FastAPI's words for it
-            return await _unparsable_body(request)
+            return await _unparsable_body(request, access_refusal)
         kind = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
         headers = dict(exc.headers or {})
         detail = str(exc.detail)

@@ -9,14 +9,14 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from engine.periods import Month, months_of, parse_period
 from engine.problems import Problem
 from service.api.csvsafe import write_rows
-from service.api.deps import DB, Payroll
+from service.api.deps import DB, Payroll, settings
 from service.api.errors import ApiError
-from service.payroll.feed import FIELDS, CursorInvalid, decode_cursor, encode_cursor, page
+from service.payroll.feed import FIELDS, CursorInvalid, Page, decode_cursor, encode_cursor, page
 
 router = APIRouter(tags=["payroll"])
 NUMBER_FIELDS = frozenset({"run_id", "amount"})
@@ -37,6 +37,7 @@ def _periods(period: str) -> list[str]:
 def lines(
     _: Payroll,
     db: DB,
+    request: Request,
     period: str | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
@@ -47,16 +48,31 @@ def lines(
         after = decode_cursor(cursor) if cursor else None
     except CursorInvalid as exc:
         raise ApiError(422, "invalid-request", str(exc), [Problem("request", None, None, "cursor", str(exc))]) from exc
-    found = page(db, _periods(period) if period else None, after, limit)
+    periods = _periods(period) if period else None
+    key = (tuple(periods or ()), after, limit, format)
+    full_pages = settings(request).full_pages
+    cached = full_pages.get(key)
+    if cached is None:
+        found = page(db, periods, after, limit)
+        cached = _encoded(found, format)
+        if found.more:  # full, with lines after it: this page can never change
+            full_pages.put(key, *cached)
+    body, headers = cached
+    return Response(body, media_type=headers["Content-Type"], headers=headers)
+
+
+def _encoded(found: Page, format: str) -> tuple[bytes, dict[str, str]]:
+    """The page as the response body and its headers."""
     next_cursor = encode_cursor(found.next)
     if format == "csv":
         text = write_rows(FIELDS, ([item[f] for f in FIELDS] for item in found.lines), NUMBER_FIELDS)
         headers = {
+            "Content-Type": "text/csv; charset=utf-8",
             "Content-Disposition": 'attachment; filename="payroll-lines.csv"',
             "Merit-Next-Cursor": next_cursor,
             "Merit-More": "true" if found.more else "false",
         }
-        return Response(text.encode("utf-8"), media_type="text/csv; charset=utf-8", headers=headers)
+        return text.encode("utf-8"), headers
     # serialised here: FastAPI's generic encoder took longer than the query for a 500-line page
     doc = {"lines": found.lines, "next_cursor": next_cursor, "more": found.more}
-    return Response(json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), media_type=JSON)
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), {"Content-Type": JSON}

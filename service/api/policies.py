@@ -26,6 +26,7 @@ from service.api.errors import ApiError
 from service.api.inputs import PolicyName, VersionName
 from service.auth import Principal
 from service.db.models import PolicyContent, PolicyVersion
+from service.policies.overlap import overlapping, span
 
 router = APIRouter(tags=["policies"])
 YAML_MEDIA = "application/yaml"
@@ -216,6 +217,21 @@ def _precheck(db: Session, policy_id: str, version: str, if_match: str | None) -
     return existing
 
 
+def _refuse_overlap(db: Session, policy: Policy) -> None:
+    """409 when another stored version of the policy is in force in one of this one's months."""
+    start, end = str(policy.effective_from), _month(policy.effective_to)
+    clash = overlapping(db, policy.id, policy.version, start, end)
+    if clash is not None:
+        other, other_span = clash
+        raise ApiError(
+            409,
+            "policy-versions-overlap",
+            f"{policy.id} {policy.version} ({span(start, end)}) overlaps {other} ({other_span}): "
+            f"a month can have one version in force; give one of them other effective months",
+            versions=[policy.version, other],
+        )
+
+
 def _put_version_sync(
     db: Session,
     who: Principal,
@@ -231,6 +247,7 @@ def _put_version_sync(
     release(db)  # HR's acceptance scenarios take seconds: hold no database lock meanwhile
     policy = _parse_body(body, policy_id, version, limit)
     existing = _precheck(db, policy_id, version, if_match)  # again: it may have changed meanwhile
+    _refuse_overlap(db, policy)
     _store_content(db, policy, at)
     text_sha = hashlib.sha256(policy.text.encode("utf-8")).hexdigest()
     content = {

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -94,7 +96,8 @@ def page(db: Session, periods: Sequence[str] | None, after: Position | None, lim
     run on (a small table), then each run's lines after the cursor's line by the (run_id, id)
     index, until the page is full. A page costs the same at the feed's start as at its end."""
     at = after or START
-    runs = db.execute(
+    conn = db.connection()  # Core rows: the ORM's per-row loading cost more than the query
+    runs = conn.execute(
         select(Run.id, Run.finalized_at, Run.policy_id, Run.policy_version)
         .where(Run.status == "finalized", Run.superseded_by_id.is_(None))
         .where(or_(Run.finalized_at > at.finalized_at, and_(Run.finalized_at == at.finalized_at, Run.id >= at.run_id)))
@@ -114,7 +117,7 @@ def page(db: Session, periods: Sequence[str] | None, after: Position | None, lim
         )
         if periods:
             stmt = stmt.where(RunLine.period.in_(periods))
-        for row_id, line_id, period, rep_id, name, region, component, label, amount in db.execute(stmt):
+        for row_id, line_id, period, rep_id, name, region, component, label, amount in conn.execute(stmt).all():
             if len(lines) == limit:
                 more = True
                 break
@@ -162,3 +165,36 @@ def feed_time(db: Session, now: datetime) -> datetime:
         if latest >= now:
             return latest + timedelta(microseconds=1)
     return now
+
+
+class FullPages:
+    """Encoded pages that can never change, kept per process up to `budget` bytes (oldest out).
+
+    A page that is full and has lines after it is fixed for good: the feed only grows at its end,
+    after those lines, and a finalized run's lines never change. Pollers and re-reads of the
+    feed's history then cost no query and no encoding."""
+
+    def __init__(self, budget: int = 32 * 1024 * 1024) -> None:
+        self.budget = budget
+        self.used = 0
+        self.pages: OrderedDict[tuple[object, ...], tuple[bytes, dict[str, str]]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple[object, ...]) -> tuple[bytes, dict[str, str]] | None:
+        with self.lock:
+            found = self.pages.get(key)
+            if found is not None:
+                self.pages.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[object, ...], body: bytes, headers: dict[str, str]) -> None:
+        if len(body) > self.budget // 8:
+            return
+        with self.lock:
+            if key in self.pages:
+                return
+            self.pages[key] = (body, headers)
+            self.used += len(body)
+            while self.used > self.budget:
+                _, (old, _) = self.pages.popitem(last=False)
+                self.used -= len(old)

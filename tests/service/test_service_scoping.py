@@ -93,3 +93,22 @@ def test_results_csv_neutralises_folded_names(app_client: TestClient, tokens: To
     names = [row["name"] for row in csv.DictReader(io.StringIO(text))]
     # The import reads names in their NFKC form (＝ becomes =), and the export neutralises both.
     assert names == ["'=1+1", "'\u200b=2"]
+
+
+def test_overlapping_policy_versions_are_409_naming_both(app_client: TestClient, tokens: Tokens) -> None:
+    """Issue 12: the CLI refuses a folder whose versions overlap; the service refuses them too."""
+    from service_testkit import policy_text
+
+    assert put_policy(app_client, tokens).status_code == 201  # 2026-07..2026-09
+    headers = {**tokens["hr"], "Content-Type": "application/yaml"}
+    late = policy_text().replace("version: 2026-Q3", "version: 2026-Q3b")
+    late = late.replace("effective_from: 2026-07", "effective_from: 2026-09").replace(
+        "effective_to: 2026-09", "effective_to: 2026-12"
+    )
+    r = app_client.put("/policies/sales-incentive/versions/2026-Q3b", content=late.encode(), headers=headers)
+    assert r.status_code == 409 and r.json()["type"].endswith("/policy-versions-overlap"), r.text
+    assert "2026-Q3b" in r.json()["detail"] and "2026-Q3 (2026-07..2026-09)" in r.json()["detail"]
+    assert r.json()["versions"] == ["2026-Q3b", "2026-Q3"]
+    assert put_policy(app_client, tokens, "2026-Q4").status_code == 201  # from 2026-10: no overlap
+    listed = app_client.get("/policies/sales-incentive/versions", headers=tokens["hr"]).json()
+    assert "2026-Q3b" not in str(listed)

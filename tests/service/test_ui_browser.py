@@ -102,12 +102,9 @@ def test_a_manager_runs_a_what_if_and_a_sweep_in_the_browser(database_url: str, 
             "/fact-imports", files={"file": ("facts-2026-Q3.csv", EXAMPLE.read_bytes(), "text/csv")}, headers=hr
         )
         assert imp.status_code == 201, imp.text
-        # managers simulate only on figures a published run has shown them: HR publishes Q3 first
-        run = api.post(
-            "/runs",
-            json={"policy_id": "sales-incentive", "period": "2026-Q3", "fact_import_id": imp.json()["id"]},
-            headers=hr,
-        )
+        # managers simulate only on figures a published run showed them
+        body = {"policy_id": "sales-incentive", "period": "2026-Q3", "fact_import_id": imp.json()["id"]}
+        run = api.post("/runs", json=body, headers=hr)
         assert run.status_code == 201, run.text
         assert api.post(f"/runs/{run.json()['id']}/publish", headers=hr).status_code == 200
 

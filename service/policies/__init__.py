@@ -1,0 +1,1 @@
+"""Policy versions as plain functions over a Session (no HTTP)."""

@@ -199,6 +199,7 @@ def _store(
         periods=json.dumps(sorted(facts.periods)),
         columns=json.dumps(list(facts.columns), ensure_ascii=False),
         data=data,
+        read_options=None if options is None or options.plain else options.as_dict(),
         created_at=at,
         created_by=who.name,
     )

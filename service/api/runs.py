@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -22,6 +22,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from engine.facts import ReadOptions
 from engine.periods import parse_period
 from engine.problems import MeritInputError, Problem
 from service.api import audit
@@ -130,16 +131,17 @@ class FactsSnapshot:
     sha256: str
     filename: str
     data: bytes
+    options: ReadOptions = field(default_factory=ReadOptions)
 
 
 def snapshot(imp: FactImport) -> FactsSnapshot:
-    return FactsSnapshot(imp.id, imp.sha256, imp.filename, imp.data)
+    return FactsSnapshot(imp.id, imp.sha256, imp.filename, imp.data, ReadOptions.from_dict(imp.read_options))
 
 
 def evaluate_import(policy: Policy, imp: FactsSnapshot, period: str) -> EvaluatedRun:
     """Load the import's bytes with the policy's extra columns and evaluate (no database access)."""
     try:
-        facts = load_facts(imp.data, imp.filename, policy.numeric_columns)
+        facts = load_facts(imp.data, imp.filename, policy.numeric_columns, options=imp.options)
         return evaluate_run(policy, facts, period)
     except MeritInputError as err:
         raise ApiError(

@@ -233,7 +233,7 @@ def _load(source: FactsSource, policies: Sequence[Policy]) -> FactSet:
     sets: list[tuple[FactSet, tuple[str, ...] | None]] = []
     try:
         for snap, months in source.imports:
-            sets.append((load_facts(snap.data, snap.filename, columns), months))
+            sets.append((load_facts(snap.data, snap.filename, columns, options=snap.options), months))
     except MeritInputError as err:
         raise ApiError(
             422, "simulation-refused", "the facts cannot be simulated with this policy", _renamed(err.problems)

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     DateTime,
     ForeignKey,
@@ -111,6 +112,9 @@ class FactImport(Base):
     periods: Mapped[str] = mapped_column(Text)  # JSON list of "YYYY-MM"
     columns: Mapped[str] = mapped_column(Text)  # JSON list of column names
     data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    #: How the bytes were read (`ReadOptions.as_dict`: sheet, company column map, drop_totals);
+    #: null when read as they are. Runs and simulations read the bytes again exactly so.
+    read_options: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by: Mapped[str] = mapped_column(String(200))
 

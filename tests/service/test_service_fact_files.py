@@ -8,7 +8,7 @@ import io
 
 import openpyxl
 from fastapi.testclient import TestClient
-from service_testkit import AUGUST, Tokens
+from service_testkit import AUGUST, Tokens, put_policy
 
 
 def post(client: TestClient, tokens: Tokens, data: bytes, name: str, **fields: str):  # type: ignore[no-untyped-def]
@@ -75,3 +75,25 @@ def test_the_columns_field_maps_a_company_header(app_client: TestClient, tokens:
     assert entry["detail"]["read_options"] == {"sheet": None, "columns": {"业绩考核": "actual"}, "drop_totals": False}
     bad = post(app_client, tokens, data, "august.csv", columns="not a map")
     assert bad.status_code == 422 and bad.json()["problems"][0]["field"] == "columns"
+
+
+def test_an_import_read_with_options_is_evaluated_and_simulated_the_same_way(
+    app_client: TestClient, tokens: Tokens
+) -> None:
+    """The options an import needed are stored with it: a run reads the final sheet again, not the
+    draft (whose R001 at 999999 would pay a fortune), and not a refusal. By hand (the 2026-Q3
+    handbook): R1 105% -> 2% x 105000 + 1000 = 3100.00; R2 70% -> 0; R3 125% -> 3% x 125000 + 3000 =
+    6750.00; South 125% >= 110% -> team award 500.00 to R3; East 87.5% -> none. Payout 10350.00."""
+    assert put_policy(app_client, tokens).status_code == 201
+    imp = post(app_client, tokens, two_sheets(), "facts.xlsx", sheet="终稿")
+    assert imp.status_code == 201, imp.text
+    body = {"policy_id": "sales-incentive", "period": "2026-08", "fact_import_id": imp.json()["id"]}
+    run = app_client.post("/runs", json=body, headers=tokens["hr"])
+    assert run.status_code == 201, run.text
+    assert run.json()["totals"]["payout"] == "10350.00"
+    sim = app_client.post(
+        "/simulations",
+        json={"baseline": {"policy_id": "sales-incentive"}, "period": "2026-08", "fact_import_id": imp.json()["id"]},
+        headers=tokens["hr"],
+    )
+    assert sim.status_code in (200, 201), sim.text

@@ -1,6 +1,6 @@
 """What the what-if adapters share: building a scenario, reading sweep values, chart formats.
 
-`merit simulate` / `merit sweep` (service/sim_cli.py) and the HTTP API (service/api/simulations.py)
+`merit simulate` / `merit sweep` (service/cli/simulate.py) and the HTTP API (service/api/simulations.py)
 both go through these functions, so a scenario means the same thing on the command line and over
 HTTP: the parameter edits apply on top of the scenario's base policy (the baseline, or another
 version) and go through the schema and the linter; the quota changes scale the scenario's targets;

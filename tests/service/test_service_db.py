@@ -19,10 +19,10 @@ from sqlalchemy.exc import DBAPIError
 
 from engine.problems import MeritInputError
 from service.auth import authenticate, create_token, hash_token
+from service.cli.server import add_commands
 from service.db import UnsupportedDatabaseURL, describe_database_url, make_engine, make_sessionmaker, upgrade
 from service.db.migrate import current
 from service.db.models import ApiToken, AuditEntry, Base, PolicyVersion
-from service.server_cli import add_commands
 
 
 def _head() -> str:
@@ -135,7 +135,7 @@ def test_audit_log_is_append_only(database_url: str) -> None:
 def _merit(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     code = (
         "import argparse, sys\n"
-        "from service.server_cli import add_commands\n"
+        "from service.cli.server import add_commands\n"
         "p = argparse.ArgumentParser(prog='merit'); add_commands(p.add_subparsers(required=True))\n"
         "a = p.parse_args(sys.argv[1:]); sys.exit(a.func(a))\n"
     )

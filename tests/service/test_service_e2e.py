@@ -141,7 +141,7 @@ def test_serve_command_upgrades_and_serves(tmp_path: Path, workers: str) -> None
     url = f"sqlite:///{tmp_path}/served.db"
     code = (
         "import argparse, sys\n"
-        "from service.server_cli import add_commands\n"
+        "from service.cli.server import add_commands\n"
         "p = argparse.ArgumentParser(prog='merit'); add_commands(p.add_subparsers(required=True))\n"
         "a = p.parse_args(sys.argv[1:]); sys.exit(a.func(a))\n"
     )

@@ -1,6 +1,6 @@
 """`merit serve`, `merit db upgrade` and `merit token create`: the service's command-line side.
 
-`service/cli.py` calls `add_commands(subparsers)`; each command sets `func(args) -> exit code`.
+`service/cli/main.py` calls `add_commands(subparsers)`; each command sets `func(args) -> exit code`.
 Errors are printed one line per problem on stderr, never as a traceback.
 """
 
@@ -185,7 +185,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # Worker processes import the app themselves: they find the database in the environment.
     os.environ[SERVE_URL_VARIABLE] = url
     uvicorn.run(
-        "service.server_cli:app_for_worker",
+        "service.cli.server:app_for_worker",
         factory=True,
         workers=args.workers,
         host=args.host,

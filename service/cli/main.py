@@ -10,144 +10,30 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import stat
 import sys
-import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
 from engine.problems import MeritInputError, Problem
 from runtime.gcpause import gc_paused_command
-from service.cli_input import add_fact_options, fact_options, print_notes
-from service.cli_input import print_problems as _print_problems
+from service.cli.common import (
+    add_fact_options,
+    check_outputs,
+    count_rep_months,
+    fact_options,
+    load_for_period,
+    load_policy_files,
+    progress_bar,
+    write_atomically,
+)
+from service.cli.common import print_problems as _print_problems
 
 if TYPE_CHECKING:
-    from engine.facts import FactSet, ReadOptions
-    from engine.policy import Policy
     from engine.results import WarningSummary
     from runtime.parallel import ParallelRun
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
-
-
-#: Arguments that name files a command reads, and those it writes (checked before any work).
-INPUT_ARGS = ("facts", "policy", "scenario_policy", "old", "new")
-OUTPUT_ARGS = ("output", "chart")
-
-
-def check_outputs(args: argparse.Namespace) -> None:
-    """Refuse, before any work, output paths that cannot be written or would overwrite an input.
-
-    Every problem at once, so a sweep never writes its chart and then fails on its --output.
-    """
-    inputs = [Path(v) for a in INPUT_ARGS if isinstance(v := getattr(args, a, None), str) and v]
-    problems: list[Problem] = []
-    seen: dict[Path, str] = {}
-    for arg in OUTPUT_ARGS:
-        value = getattr(args, arg, None)
-        if not isinstance(value, str):
-            continue
-        flag = f"--{arg}"
-        if not value:
-            problems.append(Problem(flag, None, None, "", "give a file name"))
-            continue
-        target = Path(value).resolve()
-        if target in seen:
-            problems.append(Problem(flag, None, None, value, f"is also the {seen[target]} file"))
-        seen[target] = flag
-        for given in inputs:
-            if given.exists() and target.exists() and os.path.samefile(given, target):
-                problems.append(Problem(flag, None, None, value, f"is the input {given}: it would be overwritten"))
-        if target.is_dir():
-            problems.append(Problem(flag, None, None, value, "is a folder; give a file name"))
-            continue
-        parent = next((a for a in target.parents if a.exists()), None)
-        if parent is not None and not parent.is_dir():
-            problems.append(Problem(flag, None, None, value, f"{parent} is a file, not a folder"))
-        elif len(target.name.encode()) > 200:
-            problems.append(Problem(flag, None, None, value[:40] + "...", "the file name is too long"))
-    if problems:
-        raise MeritInputError(problems)
-
-
-def write_atomically(path: Path, data: bytes | Iterable[str]) -> None:
-    """Write to a temp file beside `path`, then rename: readers never see a partial file.
-
-    A symbolic link is followed (the link stays, its target gets the result); an existing file
-    keeps its permissions; a device or pipe (/dev/stdout) is written to directly, since it cannot
-    be replaced. An error names `path`, never the temp file.
-    """
-    target = path.resolve()
-    try:
-        if target.exists() and not target.is_file():
-            if target.is_dir():
-                raise MeritInputError.at(str(path), "", "is a folder; give a file name")
-            with open(target, "wb") as fh:
-                _write_chunks(fh, data)
-            return
-        target.parent.mkdir(parents=True, exist_ok=True)
-        mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else 0o666 & ~_umask()
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".merit-", suffix=".tmp")
-    except OSError as exc:
-        raise MeritInputError.at(str(path), "", f"cannot write: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            _write_chunks(fh, data)
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise MeritInputError.at(str(path), "", f"cannot write: {exc.strerror or exc}") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _write_chunks(fh: BinaryIO, data: bytes | Iterable[str]) -> None:
-    if isinstance(data, bytes):
-        fh.write(data)
-    else:
-        for chunk in data:
-            fh.write(chunk.encode("utf-8"))
-
-
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
-
-
-def read_input(path: str) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except OSError as exc:
-        raise MeritInputError([Problem(path, None, None, "", f"cannot read: {exc.strerror}")]) from None
-
-
-def count_rep_months(facts: FactSet, period: str) -> int:
-    from engine.periods import months_of, parse_period
-
-    try:
-        return sum(len(facts.for_month(m)) for m in months_of(parse_period(period)))
-    except ValueError:
-        return 0
-
-
-@contextlib.contextmanager
-def progress_bar(label: str, total: int) -> Iterator[Callable[[int], None] | None]:
-    """A rich progress bar on an interactive terminal for long runs; nothing when piped."""
-    if not sys.stderr.isatty() or total < 20000:
-        yield None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-    with Progress(
-        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        transient=True,
-    ) as bar:  # fmt: skip
-        task = bar.add_task(label, total=total)
-        yield lambda done: bar.update(task, completed=done)
 
 
 # ------------------------------------------------------------------ commands
@@ -181,55 +67,6 @@ def cmd_diff(args: argparse.Namespace) -> int:
     if not lines:
         print("no semantic change")
     return EXIT_OK
-
-
-def load_policy_files(*paths: str) -> list[Policy]:
-    """Each file's policy version, or every problem of every file at once."""
-    from runtime.policies import load_policy_file
-
-    loaded, problems = [], []
-    for path in paths:
-        try:
-            loaded.append(load_policy_file(path))
-        except MeritInputError as exc:
-            problems += exc.problems
-    if problems:
-        raise MeritInputError(problems)
-    return loaded
-
-
-def load_for_period(
-    policy_path: str, facts_path: str, period: str, options: ReadOptions | None = None
-) -> tuple[Policy, FactSet]:
-    """The policy version in force for `period` and the facts it needs (shared by evaluate/simulate)."""
-    from engine.facts import load_facts
-    from engine.periods import parse_period
-    from runtime.policies import load_library
-
-    # every problem of the three inputs at once: a bad period, policy and facts file are all listed
-    problems: list[Problem] = []
-    policy: Policy | None = None
-    try:
-        parse_period(period)
-    except ValueError as exc:
-        problems.append(Problem("--period", None, None, period, str(exc)))
-    try:
-        lib = load_library(policy_path)
-        if not problems:
-            policy = lib.for_period(period)
-    except MeritInputError as exc:
-        problems += exc.problems
-    try:
-        columns = policy.numeric_columns if policy else ()
-        facts = load_facts(read_input(facts_path), facts_path, columns, options=options)
-    except MeritInputError as exc:
-        if not problems:
-            raise
-        problems += exc.problems
-    if problems or policy is None:
-        raise MeritInputError(problems)
-    print_notes(facts)
-    return policy, facts
 
 
 def _evaluate_in_workers(args: argparse.Namespace) -> ParallelRun | None:
@@ -355,13 +192,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_test)
 
     try:
-        from service import sim_cli
+        from service.cli import simulate as sim_cli
     except ImportError:
         sim_cli = None  # type: ignore[assignment]
     if sim_cli is not None:
         sim_cli.add_commands(sub)
     try:
-        from service import server_cli
+        from service.cli import server as server_cli
     except ImportError:
         server_cli = None  # type: ignore[assignment]
     if server_cli is not None:
@@ -391,7 +228,3 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 3
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

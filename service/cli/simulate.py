@@ -2,7 +2,7 @@
 
 A thin adapter over engine.simulation: read files, build the scenario (policy edits with --set,
 quota changes with --quota, or another version with --scenario-policy), print a table, JSON or
-CSV. Nothing is stored; user errors come back as located problems through `service.cli.main`.
+CSV. Nothing is stored; user errors come back as located problems through `service.cli.main.main`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ EXIT_OK = 0
 
 
 def _emit(data: bytes, output: str | None, what: str) -> None:
-    from service.cli import write_atomically
+    from service.cli.common import write_atomically
 
     if output:
         write_atomically(Path(output), data)
@@ -139,8 +139,7 @@ def print_simulation(data: dict[str, Any], console: Any, limit: int = 25) -> Non
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     from runtime.policies import load_policy_file
-    from service.cli import load_for_period
-    from service.cli_input import fact_options
+    from service.cli.common import fact_options, load_for_period
     from service.simargs import plan_targets, run_simulation
 
     policy, facts = load_for_period(args.policy, args.facts, args.period, fact_options(args))
@@ -175,8 +174,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from engine.sweep import sweep
-    from service.cli import load_for_period
-    from service.cli_input import fact_options
+    from service.cli.common import fact_options, load_for_period
     from service.simargs import chart_format, sweep_values
 
     values = sweep_values(args.values, args.range)
@@ -186,7 +184,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     data = result.as_dict()
     if args.chart:
         from service.charts import sweep_chart
-        from service.cli import write_atomically
+        from service.cli.common import write_atomically
 
         write_atomically(Path(args.chart), sweep_chart(data, chart_fmt or "svg"))
         print(f"wrote {args.chart}", file=sys.stderr)
@@ -225,8 +223,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from engine.diff import diff_policies
     from engine.facts import load_facts
     from engine.simulation import simulate
-    from service.cli import load_policy_files, read_input
-    from service.cli_input import fact_options, print_notes
+    from service.cli.common import fact_options, load_policy_files, print_notes, read_input
 
     old, new = load_policy_files(args.old, args.new)
     cols = sorted(set(old.numeric_columns) | set(new.numeric_columns))
@@ -258,7 +255,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: Any) -> None:
-    from service.cli_input import add_fact_options
+    from service.cli.common import add_fact_options
 
     p = sub.add_parser("simulate", help="what-if: a scenario's cost and who moves, against the baseline")
     p.add_argument("--policy", required=True, help="baseline: a policy folder (version picked by period) or one file")

@@ -18,7 +18,16 @@ from io import BytesIO
 from typing import IO
 from xml.etree import ElementTree
 
-from engine.sheetcells import MAX_COLUMNS, Cell, SheetData, SheetError, SheetLimits, excel_number, whole_number
+from engine.sheetcells import (
+    MAX_COLUMNS,
+    MAX_DEPTH,
+    Cell,
+    SheetData,
+    SheetError,
+    SheetLimits,
+    excel_number,
+    whole_number,
+)
 
 _TABLE = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
 _OFFICE = "urn:oasis:names:tc:opendocument:xmlns:office:1.0"
@@ -129,6 +138,8 @@ class _Reader:
                         raise self._crowded(row)
                     continue
                 stack.append(el)
+                if len(stack) > MAX_DEPTH:
+                    raise SheetError(f"the spreadsheet nests XML elements more than {MAX_DEPTH} deep")
                 if tag == _ROW:
                     column = inside = 0
                     row += 1

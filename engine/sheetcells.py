@@ -57,6 +57,8 @@ class SheetLimits:
 
 #: Excel's and LibreOffice's last column (XFD): a position beyond it is not a spreadsheet's.
 MAX_COLUMNS = 16_384
+#: How deep XML elements outside the cells may nest: spreadsheets' own parts stay under ten.
+MAX_DEPTH = 100
 _COUNT = re.compile(r"[0-9]{1,9}")
 
 

@@ -26,6 +26,7 @@ from xml.etree import ElementTree
 from engine.sheetcells import (
     EXCEL_DIGITS,
     MAX_COLUMNS,
+    MAX_DEPTH,
     Cell,
     SheetData,
     SheetError,
@@ -181,6 +182,8 @@ class _Workbook:
             for event, element in ElementTree.iterparse(stream, events=("start", "end")):
                 if event == "start":
                     stack.append(element)
+                    if len(stack) > MAX_DEPTH:
+                        raise XlsxError(f"the workbook part {name} nests XML elements more than {MAX_DEPTH} deep")
                     limit -= 1
                     if limit < 0:
                         raise XlsxError(
@@ -282,6 +285,8 @@ class _Workbook:
             for event, element in ElementTree.iterparse(stream, events=("start", "end")):
                 if event == "start":
                     stack.append(element)
+                    if len(stack) > MAX_DEPTH:
+                        raise XlsxError(f"the workbook part {part} nests XML elements more than {MAX_DEPTH} deep")
                     continue
                 stack.pop()
                 tag = _local(element.tag)
@@ -420,6 +425,8 @@ class _SheetReader:
                         " cells (column widths, merges, formatting); save a copy with only the fact table"
                     )
                 stack.append(element)
+                if len(stack) > MAX_DEPTH:
+                    raise XlsxError(f"the sheet {sheet.name!r} nests XML elements more than {MAX_DEPTH} deep")
                 if not row_tag and tag.endswith("sheetData"):
                     ns = tag[: -len("sheetData")]
                     row_tag, self.c_tag = ns + "row", ns + "c"

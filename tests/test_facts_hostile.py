@@ -351,3 +351,14 @@ def test_a_row_of_height_zero_is_hidden(height: str) -> None:
     ).encode()
     message = refusal(workbook([b'<row r="1">' + header + b"</row>", row]))
     assert message.startswith("row 2 is hidden and holds data (A2)")
+
+
+def test_elements_nested_without_end_are_refused() -> None:
+    deep = b"<extLst>" + b"<x>" * 50_000 + b"</x>" * 50_000 + b"</extLst>"
+    message, peak = bounded(workbook([HEADER], tail=deep))
+    assert message == "the sheet 'S' nests XML elements more than 100 deep"
+    assert peak < 2 * MIB
+    styles = b"<x>" * 50_000 + b"</x>" * 50_000
+    message, peak = bounded(spreadsheet([ODS_HEADER, ODS_DATA], styles=styles), "facts.ods")
+    assert message == "the spreadsheet nests XML elements more than 100 deep"
+    assert peak < 2 * MIB

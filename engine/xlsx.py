@@ -16,8 +16,11 @@ into one). This module knows nothing about facts; `XlsxError` messages are fit f
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 import zipfile
+from array import array
 from collections.abc import Iterator
 from io import BytesIO
 from typing import IO
@@ -322,6 +325,16 @@ def _style_number(text: str, default: int) -> int:
     return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else default
 
 
+def _among(numbers: array[int], rows: dict[int, dict[int, Cell]]) -> Iterator[int]:
+    """The rows of `rows` that are in `numbers` (in ascending order, as a sheet writes them)."""
+    if any(a >= b for a, b in itertools.pairwise(numbers)):
+        numbers = array("l", sorted(set(numbers)))  # rows out of order: a program's file, not Excel's
+    for row in rows:
+        i = bisect.bisect_left(numbers, row)
+        if i < len(numbers) and numbers[i] == row:
+            yield row
+
+
 def _join(folder: str, target: str) -> str:
     parts: list[str] = folder.split("/") if folder else []
     for piece in target.split("/"):
@@ -361,6 +374,7 @@ class _SheetReader:
         self.column = 0
         self.c_tag = ""
         self.merge_refs: list[str] = []
+        self.hidden = array("l")  # hidden rows, 4-8 bytes each: only those that end up holding data are kept
 
     def read(self, stream: IO[bytes]) -> SheetData:
         c_tag = ""
@@ -373,6 +387,7 @@ class _SheetReader:
         last_row = max(self.sheet.rows, default=0)
         for ref in self.merge_refs:
             self._merge(ref, last_row)
+        self.sheet.hidden_rows.update(_among(self.hidden, self.sheet.rows))
         return self.sheet
 
     def has_value(self, stream: IO[bytes]) -> bool:
@@ -416,7 +431,7 @@ class _SheetReader:
                     if row_number > limits.rows:
                         raise XlsxError(f"the sheet {sheet.name!r} has more than {limits.rows:,} rows")
                     if _truthy(element.get("hidden")) or _zero_height(element):
-                        sheet.hidden_rows.add(row_number)
+                        self.hidden.append(row_number)
                     continue
                 outside += 1
                 if outside > limits.elements:

@@ -362,3 +362,17 @@ def test_elements_nested_without_end_are_refused() -> None:
     message, peak = bounded(spreadsheet([ODS_HEADER, ODS_DATA], styles=styles), "facts.ods")
     assert message == "the spreadsheet nests XML elements more than 100 deep"
     assert peak < 2 * MIB
+
+
+def test_hidden_rows_cost_little_unless_they_hold_data() -> None:
+    """50,000 hidden empty rows would be over 3 MiB as a set (a million: ~60 MiB); only the one with data is kept."""
+    hidden = b"".join(b'<row r="%d" hidden="1"/>' % i for i in range(3, 50_003))
+    data = workbook([HEADER, b'<row r="2" hidden="1"><c r="A2"><v>1</v></c></row>', hidden])
+    tracemalloc.start()
+    try:
+        sheet = xlsx.read_sheet(data)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert sheet.hidden_rows == {2}
+    assert peak < 2 * MIB

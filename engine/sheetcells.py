@@ -32,8 +32,13 @@ class SheetError(MeritError, ValueError):
 class SheetLimits:
     """Bounds a fact sheet never comes near, checked while parsing.
 
-    `ratio`/`floor`: the XML parts read may unpack to at most `ratio` times the upload (at least
-    `floor` bytes). Real workbooks unpack to 5-15 times their size; a zip bomb to hundreds.
+    `ratio`/`floor`: the XML parts read may unpack to at most `ratio` times their packed size in
+    the zip (at least `floor` bytes); padding the upload with parts never read buys nothing. Real
+    workbooks unpack to 5-15 times; a zip bomb to hundreds. `part`: the unpacked size of each part
+    other than the sheet and its strings (workbook, relationships, styles), `strings`: of the
+    shared strings. `elements`: XML elements of each such part and of a sheet outside its cells
+    (styles, column widths, merges...), `row_elements`: of one row (its cells and their parts).
+    Every part is read as a stream and what was read is dropped, so memory follows these bounds.
     """
 
     rows: int = 1_048_576  # Excel's own row limit
@@ -41,9 +46,37 @@ class SheetLimits:
     cells: int = 5_000_000
     ratio: int = 50
     floor: int = 32 * 1024 * 1024
+    part: int = 8 * 1024 * 1024
+    strings: int = 16 * 1024 * 1024
+    elements: int = 250_000
+    row_elements: int = 100_000
+    merges: int = 100_000
 
-    def unpacked_budget(self, upload: int) -> int:
-        return max(self.floor, self.ratio * upload)
+    def unpacked_budget(self, packed: int) -> int:
+        """How many bytes the parts read may unpack to, given their packed size in the zip."""
+        return max(self.floor, self.ratio * packed)
+
+
+#: Excel's and LibreOffice's last column (XFD): a position beyond it is not a spreadsheet's.
+MAX_COLUMNS = 16_384
+#: How deep XML elements outside the cells may nest: spreadsheets' own parts stay under ten.
+MAX_DEPTH = 100
+_COUNT = re.compile(r"[0-9]{1,9}")
+
+
+def whole_number(text: str, what: str) -> int:
+    """A row number or repeat count written in the XML, its digits checked before `int` reads them.
+
+    A 5,000-digit count is refused in words (Python's own `int` would answer with its
+    `sys.set_int_max_str_digits()` text); no sheet needs more than 9 digits.
+    """
+    bare = text.strip()
+    if _COUNT.fullmatch(bare):
+        return int(bare)
+    if bare.isascii() and bare.isdigit():
+        raise SheetError(f"{what} is a {len(bare):,}-digit number, beyond any spreadsheet")
+    shown = repr(bare) if len(bare) <= 20 else f"a {len(bare):,}-character text"
+    raise SheetError(f"{what} is {shown}, not a whole number")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,27 +105,29 @@ class SheetData:
     merges: list[tuple[int, int, int, int]] = field(default_factory=list)  # (left, top, right, bottom) filled
     notes: list[str] = field(default_factory=list)
 
-    def merge(self, left: int, top: int, right: int, bottom: int, budget: int) -> int:
+    def merge(self, left: int, top: int, right: int, bottom: int, budget: int, last_row: int) -> int:
         """Copy the top-left value of a merged range to its other cells (within the rows read).
 
         HR merges a region over its reps' rows; every one of those rows has that region. Returns
-        the number of cells added; raises `SheetError` past `budget` added cells.
+        the number of cells the range covers up to `last_row` (the last row read), all of them
+        charged so that many overlapping ranges cannot make the work grow without adding cells;
+        raises `SheetError` when that is more than `budget`.
         """
         value = self.rows.get(top, {}).get(left)
         if value is None:
             return 0
-        added = 0
-        for r in range(top, min(bottom, max(self.rows, default=top)) + 1):
+        bottom_read = min(bottom, last_row)
+        covered = max(0, bottom_read - top + 1) * max(0, right - left + 1)
+        if covered > budget:
+            raise SheetError(f"the sheet {self.name!r} has too many cells once merged cells are filled")
+        for r in range(top, bottom_read + 1):
             row = self.rows.setdefault(r, {})
             for c in range(left, right + 1):
                 if row.get(c) is None:
                     row[c] = value
-                    added += 1
-            if added > budget:
-                raise SheetError(f"the sheet {self.name!r} has too many cells once merged cells are filled")
         self.merged.append(f"{column_letters(left)}{top}:{column_letters(right)}{bottom}")
         self.merges.append((left, top, right, bottom))
-        return added
+        return covered
 
 
 def column_index(letters: str) -> int:

@@ -16,14 +16,20 @@ into one). This module knows nothing about facts; `XlsxError` messages are fit f
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 import zipfile
+from array import array
+from collections.abc import Iterator
 from io import BytesIO
 from typing import IO
 from xml.etree import ElementTree
 
 from engine.sheetcells import (
     EXCEL_DIGITS,
+    MAX_COLUMNS,
+    MAX_DEPTH,
     Cell,
     SheetData,
     SheetError,
@@ -33,6 +39,7 @@ from engine.sheetcells import (
     excel_number,
     serial_date,
     split_ref,
+    whole_number,
 )
 
 __all__ = [
@@ -66,7 +73,7 @@ def read_sheet(data: bytes, sheet: str | None = None, limits: SheetLimits | None
         raise XlsxError(_not_a_zip(data))
     try:
         with zipfile.ZipFile(BytesIO(data)) as archive:
-            return _Workbook(archive, len(data), limits).read(sheet)
+            return _Workbook(archive, limits).read(sheet)
     except zipfile.BadZipFile:
         raise XlsxError("the file is not a readable .xlsx workbook (the zip archive is damaged)") from None
     except ElementTree.ParseError as e:
@@ -122,30 +129,75 @@ def _truthy(value: str | None) -> bool:
     return value is not None and value.strip().lower() in ("1", "true")
 
 
+def _zero_height(row: ElementTree.Element) -> bool:
+    """A row of height 0 (`ht="0"`, or a custom height with none given, as openpyxl writes 0): hidden."""
+    height = row.get("ht")
+    if height is None:
+        return _truthy(row.get("customHeight"))
+    try:
+        return float(height) == 0
+    except ValueError:
+        return False
+
+
 class _Workbook:
-    def __init__(self, archive: zipfile.ZipFile, upload: int, limits: SheetLimits) -> None:
+    def __init__(self, archive: zipfile.ZipFile, limits: SheetLimits) -> None:
         self.archive = archive
         self.part = archive.open  # a member of the in-memory zip, as a stream (no file is opened)
         self.names = set(archive.namelist())
         self.limits = limits
-        self.budget = limits.unpacked_budget(upload)
+        self.packed = self.unpacked = 0  # of the parts read so far: what the budget is based on
 
-    def _open(self, name: str) -> IO[bytes]:
-        """A part as a stream; its unpacked size is charged to the budget before it is read."""
+    def _open(self, name: str, cap: int | None = None) -> IO[bytes]:
+        """A part as a stream; its unpacked size is checked against `cap` and charged to the budget first.
+
+        The budget is a multiple of the packed size of the parts read, not of the upload: a stored
+        part of random bytes that is never read cannot raise it.
+        """
         if name not in self.names:
             raise XlsxError(f"the workbook has no part {name!r}; it is not an .xlsx workbook")
-        size = self.archive.getinfo(name).file_size
-        if size > self.budget:
+        info = self.archive.getinfo(name)
+        if cap is not None and info.file_size > cap:
+            raise XlsxError(
+                f"the workbook part {name} unpacks to {info.file_size:,} bytes, more than the {cap:,} allowed"
+                " for it (a fact table's workbook needs a fraction of that); it is refused as a possible zip"
+                " bomb: save a copy with only the fact table"
+            )
+        self.packed += info.compress_size
+        self.unpacked += info.file_size
+        if self.unpacked > self.limits.unpacked_budget(self.packed):
             raise XlsxError(
                 f"the workbook unpacks to more than {self.limits.ratio} times its size ({name} alone is"
-                f" {size:,} bytes); it is refused as a possible zip bomb: save a copy with only the fact table"
+                f" {info.file_size:,} bytes, packed in {info.compress_size:,}); it is refused as a possible zip"
+                " bomb: save a copy with only the fact table"
             )
-        self.budget -= size
         return self.part(name)
 
-    def _xml(self, name: str) -> ElementTree.Element:
-        with self._open(name) as stream:
-            return ElementTree.parse(stream).getroot()
+    def _elements(self, name: str, cap: int) -> Iterator[tuple[str, ElementTree.Element]]:
+        """(parent's name, element) for each element of a small part as it ends; each is then dropped.
+
+        At most `limits.elements` elements are read: the part is refused past that, in a fraction
+        of a second, whatever its size.
+        """
+        limit = self.limits.elements
+        with self._open(name, cap) as stream:
+            stack: list[ElementTree.Element] = []
+            for event, element in ElementTree.iterparse(stream, events=("start", "end")):
+                if event == "start":
+                    stack.append(element)
+                    if len(stack) > MAX_DEPTH:
+                        raise XlsxError(f"the workbook part {name} nests XML elements more than {MAX_DEPTH} deep")
+                    limit -= 1
+                    if limit < 0:
+                        raise XlsxError(
+                            f"the workbook part {name} has more than {self.limits.elements:,} XML elements"
+                            " (a fact table's workbook needs a few hundred); save a copy with only the fact table"
+                        )
+                    continue
+                stack.pop()
+                yield (_local(stack[-1].tag) if stack else ""), element
+                if stack:
+                    stack[-1].remove(element)  # the only child left: the earlier ones were removed
 
     def _relationships(self, part: str) -> dict[str, tuple[str, str]]:
         """Id -> (type, resolved target) of a part's relationships."""
@@ -154,24 +206,34 @@ class _Workbook:
         if rels not in self.names:
             return {}
         found = {}
-        for rel in self._xml(rels):
-            target = rel.get("Target", "")
-            resolved = target.lstrip("/") if target.startswith("/") else _join(folder, target)
-            found[rel.get("Id", "")] = (rel.get("Type", ""), resolved)
+        for parent, rel in self._elements(rels, self.limits.part):
+            if parent == "Relationships":
+                target = rel.get("Target", "")
+                resolved = target.lstrip("/") if target.startswith("/") else _join(folder, target)
+                found[rel.get("Id", "")] = (rel.get("Type", ""), resolved)
         return found
+
+    def _book(self, part: str, rels: dict[str, tuple[str, str]]) -> tuple[bool, list[tuple[str, bool, str]]]:
+        """Whether dates count from 1904, and each sheet's name, visibility and part (read up to `</sheets>`)."""
+        date1904 = False
+        sheets: list[tuple[str, bool, str]] = []  # name, visible, part
+        for parent, element in self._elements(part, self.limits.part):
+            tag = _local(element.tag)
+            if tag == "workbookPr":
+                date1904 = _truthy(element.get("date1904"))
+            elif tag == "sheet":
+                rel = rels.get(element.get(_R_ID, ""))
+                target = rel[1] if rel else f"xl/worksheets/sheet{len(sheets) + 1}.xml"
+                sheets.append((element.get("name", ""), element.get("state", "visible") == "visible", target))
+            elif tag == "sheets" and parent == "workbook":
+                break  # defined names and the rest follow: nothing of them is read
+        return date1904, sheets
 
     def read(self, wanted: str | None) -> SheetData:
         root_rels = self._relationships("")
         workbook = next((t for kind, t in root_rels.values() if kind.endswith("/officeDocument")), "xl/workbook.xml")
         rels = self._relationships(workbook)
-        book = self._xml(workbook)
-        date1904 = any(_local(e.tag) == "workbookPr" and _truthy(e.get("date1904")) for e in book)
-        sheets: list[tuple[str, bool, str]] = []  # name, visible, part
-        for element in book.iter():
-            if _local(element.tag) == "sheet":
-                rel = rels.get(element.get(_R_ID, ""))
-                part = rel[1] if rel else f"xl/worksheets/sheet{len(sheets) + 1}.xml"
-                sheets.append((element.get("name", ""), element.get("state", "visible") == "visible", part))
+        date1904, sheets = self._book(workbook, rels)
         if not sheets:
             raise XlsxError("the workbook has no worksheet")
         name, part = self._choose(sheets, wanted)
@@ -198,7 +260,7 @@ class _Workbook:
             raise XlsxError(f"the workbook has no sheet {wanted!r}; its sheets are {names}")
         visible = [(n, p) for n, v, p in sheets if v]
         if len(visible) > 1:
-            visible = [(n, p) for n, p in visible if self._has_data(p)] or visible[:1]
+            visible = [(n, p) for n, p in visible if self._has_data(n, p)] or visible[:1]
         if len(visible) == 1:
             return visible[0]
         if not visible:
@@ -209,44 +271,68 @@ class _Workbook:
             " name one with --sheet NAME (API: form field sheet)"
         )
 
-    def _has_data(self, part: str) -> bool:
-        """Whether a sheet holds any value, found by streaming to its first one."""
+    def _has_data(self, name: str, part: str) -> bool:
+        """Whether a sheet holds any value, found by streaming to its first one (with the sheet's limits)."""
         if part not in self.names:
             return False
         with self._open(part) as stream:  # charged to the budget; stops at the first value
-            for _, element in ElementTree.iterparse(stream):
-                tag = _local(element.tag)
-                if tag in ("v", "is", "f"):
-                    return True
-                if tag == "row":
-                    element.clear()  # an empty row: nothing of it is kept
-                elif tag == "sheetData":
-                    return False
-        return False
+            return _SheetReader(name, [], frozenset(), False, self.limits).has_value(stream)
 
     def _shared_strings(self, part: str) -> list[str]:
+        """The shared strings, each built from its `<t>` texts as they end (phonetic runs left out)."""
         strings: list[str] = []
-        with self._open(part) as stream:
-            for _, element in ElementTree.iterparse(stream):
-                if _local(element.tag) == "si":
-                    strings.append(_string_item(element))
-                    element.clear()
-                    if len(strings) > self.limits.cells:
-                        raise XlsxError(f"the workbook has more than {self.limits.cells:,} strings")
+        pieces: list[str] = []
+        limit = self.limits.cells
+        with self._open(part, self.limits.strings) as stream:
+            stack: list[ElementTree.Element] = []
+            for event, element in ElementTree.iterparse(stream, events=("start", "end")):
+                if event == "start":
+                    stack.append(element)
+                    if len(stack) > MAX_DEPTH:
+                        raise XlsxError(f"the workbook part {part} nests XML elements more than {MAX_DEPTH} deep")
+                    continue
+                stack.pop()
+                tag = _local(element.tag)
+                if tag == "t" and stack and _local(stack[-1].tag) in ("si", "r"):
+                    pieces.append(element.text or "")
+                elif tag == "si":
+                    strings.append(_unescape("".join(pieces)))
+                    pieces.clear()
+                    if len(strings) > limit:
+                        raise XlsxError(f"the workbook has more than {limit:,} strings")
+                if stack:
+                    stack[-1].remove(element)  # read: nothing of it is kept
         return strings
 
     def _date_styles(self, part: str) -> frozenset[int]:
-        """Indexes of the cell styles whose number format shows a date."""
-        styles = self._xml(part)
+        """Indexes of the cell styles whose number format shows a date (read up to `</cellXfs>`)."""
         custom: dict[int, str] = {}
         xfs: list[int] = []
-        for element in styles:
-            if _local(element.tag) == "numFmts":
-                for fmt in element:
-                    custom[int(fmt.get("numFmtId", "-1"))] = fmt.get("formatCode", "")
-            elif _local(element.tag) == "cellXfs":
-                xfs = [int(xf.get("numFmtId", "0")) for xf in element if _local(xf.tag) == "xf"]
+        for parent, element in self._elements(part, self.limits.part):
+            tag = _local(element.tag)
+            if tag == "numFmt" and parent == "numFmts":
+                custom[_style_number(element.get("numFmtId", ""), -1)] = element.get("formatCode", "")
+            elif tag == "xf" and parent == "cellXfs":
+                xfs.append(_style_number(element.get("numFmtId", ""), 0))
+            elif tag == "cellXfs":
+                break  # cell styles, differential formats and the rest: nothing of them is read
         return frozenset(i for i, fmt in enumerate(xfs) if _is_date_format(fmt, custom.get(fmt)))
+
+
+def _style_number(text: str, default: int) -> int:
+    """A format id of styles.xml; a missing or absurd one is no date format."""
+    text = text.strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else default
+
+
+def _among(numbers: array[int], rows: dict[int, dict[int, Cell]]) -> Iterator[int]:
+    """The rows of `rows` that are in `numbers` (in ascending order, as a sheet writes them)."""
+    if any(a >= b for a, b in itertools.pairwise(numbers)):
+        numbers = array("l", sorted(set(numbers)))  # rows out of order: a program's file, not Excel's
+    for row in rows:
+        i = bisect.bisect_left(numbers, row)
+        if i < len(numbers) and numbers[i] == row:
+            yield row
 
 
 def _join(folder: str, target: str) -> str:
@@ -268,7 +354,13 @@ def _is_date_format(fmt_id: int, code: str | None) -> bool:
 
 
 class _SheetReader:
-    """Streams one worksheet's XML into sparse rows, checking the limits as cells arrive."""
+    """Streams one worksheet's XML into sparse rows, checking the limits as cells arrive.
+
+    A row's elements are kept until the row ends (its cells are then read at once: fewer Python
+    steps per cell) and dropped; every element outside the rows is dropped as soon as it ends.
+    Both are counted, so neither a row of millions of empty cells nor millions of column widths
+    or merges cost more than the limits allow.
+    """
 
     def __init__(
         self, name: str, shared: list[str], dates: frozenset[int], date1904: bool, limits: SheetLimits
@@ -280,49 +372,108 @@ class _SheetReader:
         self.limits = limits
         self.cells = 0
         self.column = 0
+        self.c_tag = ""
+        self.merge_refs: list[str] = []
+        self.hidden = array("l")  # hidden rows, 4-8 bytes each: only those that end up holding data are kept
 
     def read(self, stream: IO[bytes]) -> SheetData:
+        c_tag = ""
+        for row_number, row in self._rows(stream):
+            c_tag = c_tag or self.c_tag
+            self.column = 0
+            for c in row:
+                if c.tag == c_tag:
+                    self._cell(c, row_number)
+        last_row = max(self.sheet.rows, default=0)
+        for ref in self.merge_refs:
+            self._merge(ref, last_row)
+        self.sheet.hidden_rows.update(_among(self.hidden, self.sheet.rows))
+        return self.sheet
+
+    def has_value(self, stream: IO[bytes]) -> bool:
+        """Whether any cell holds a value, formula or inline string, read up to the first one."""
+        values: set[str] = set()
+        for _, row in self._rows(stream):
+            values = values or {self.c_tag[: -len("c")] + name for name in ("v", "is", "f")}
+            if any(child.tag in values for c in row for child in c):
+                return True
+        return False
+
+    def _rows(self, stream: IO[bytes]) -> Iterator[tuple[int, ElementTree.Element]]:
+        """Each `<row>` with its number once it has ended; column widths and merges are noted on the way."""
         sheet, limits = self.sheet, self.limits
         row_number = 0
-        merges: list[str] = []
-        data: ElementTree.Element | None = None
-        ns = ""
-        row_tag = c_tag = ""
+        stack: list[ElementTree.Element] = []  # the open elements outside rows
+        row: ElementTree.Element | None = None  # the row being read
+        row_tag = ""
+        inside = outside = columns = 0
         for event, element in ElementTree.iterparse(stream, events=("start", "end")):
+            if row is not None:
+                if event == "start":
+                    inside += 1
+                    if inside > limits.row_elements:
+                        raise XlsxError(
+                            f"the sheet {sheet.name!r} has more than {limits.row_elements:,} XML elements in row"
+                            f" {row_number} (a row has at most {MAX_COLUMNS:,} cells); it is not a fact table's row"
+                        )
+                elif element is row:
+                    yield row_number, row
+                    stack[-1].remove(row)  # read: nothing of it is kept
+                    row = None
+                continue
             tag = element.tag
             if event == "start":
-                if data is None and tag.endswith("sheetData"):
-                    data, ns = element, tag[: -len("sheetData")]
-                    row_tag, c_tag = ns + "row", ns + "c"
+                if tag == row_tag:
+                    row, inside = element, 0
+                    number = element.get("r")
+                    what = f"the sheet {sheet.name!r} has a row whose number"
+                    row_number = whole_number(number, what) if number is not None else row_number + 1
+                    if row_number > limits.rows:
+                        raise XlsxError(f"the sheet {sheet.name!r} has more than {limits.rows:,} rows")
+                    if _truthy(element.get("hidden")) or _zero_height(element):
+                        self.hidden.append(row_number)
+                    continue
+                outside += 1
+                if outside > limits.elements:
+                    raise XlsxError(
+                        f"the sheet {sheet.name!r} has more than {limits.elements:,} XML elements outside its"
+                        " cells (column widths, merges, formatting); save a copy with only the fact table"
+                    )
+                stack.append(element)
+                if len(stack) > MAX_DEPTH:
+                    raise XlsxError(f"the sheet {sheet.name!r} nests XML elements more than {MAX_DEPTH} deep")
+                if not row_tag and tag.endswith("sheetData"):
+                    ns = tag[: -len("sheetData")]
+                    row_tag, self.c_tag = ns + "row", ns + "c"
                 continue
-            if tag == row_tag:  # a whole row, its cells read at once (fewer Python steps per cell)
-                row_number = int(element.get("r") or row_number + 1)
-                if row_number > limits.rows:
-                    raise XlsxError(f"the sheet {sheet.name!r} has more than {limits.rows:,} rows")
-                if _truthy(element.get("hidden")):
-                    sheet.hidden_rows.add(row_number)
-                self.column = 0
-                for c in element:
-                    if c.tag == c_tag:
-                        self._cell(c, row_number)
-                data.clear()  # type: ignore[union-attr]  # the rows read so far: nothing of them is kept
-            elif tag == c_tag or (tag.startswith(ns) and tag[len(ns) :] in ("v", "f", "t", "is", "r", "rPh")):
-                continue
-            elif _local(tag) == "col":
-                if _truthy(element.get("hidden")) or element.get("width", "").strip() in ("0", "0.0"):
-                    low, high = int(element.get("min", "1")), int(element.get("max", "1"))
-                    sheet.hidden_columns.update(range(low, min(high, limits.columns) + 1))
-            elif _local(tag) == "mergeCell":
-                merges.append(element.get("ref", ""))
-        for ref in merges:
-            self._merge(ref)
-        return sheet
+            stack.pop()
+            name = _local(tag)
+            if name == "col":
+                columns += 1
+                if columns > MAX_COLUMNS:
+                    raise XlsxError(f"the sheet {sheet.name!r} has more than {MAX_COLUMNS:,} column entries (<col>)")
+                self._column(element)
+            elif name == "mergeCell":
+                if len(self.merge_refs) >= limits.merges:
+                    raise XlsxError(f"the sheet {sheet.name!r} has more than {limits.merges:,} merged ranges")
+                self.merge_refs.append(element.get("ref", ""))
+            if stack:
+                stack[-1].remove(element)  # the only child left: the earlier ones were removed
+
+    def _column(self, col: ElementTree.Element) -> None:
+        if _truthy(col.get("hidden")) or col.get("width", "").strip() in ("0", "0.0"):
+            what = f"the sheet {self.sheet.name!r} has a column entry (<col>) whose first or last column"
+            low, high = whole_number(col.get("min", "1"), what), whole_number(col.get("max", "1"), what)
+            self.sheet.hidden_columns.update(range(low, min(high, self.limits.columns) + 1))
 
     def _cell(self, c: ElementTree.Element, row_number: int) -> None:
+        self.cells += 1  # every cell counts, with a value or without
+        if self.cells > self.limits.cells:
+            raise XlsxError(f"the sheet {self.sheet.name!r} has more than {self.limits.cells:,} cells")
         ref = c.get("r")
         if ref:
             letters = ref.rstrip("0123456789")
-            column = _COLUMNS.get(letters) or column_index(letters)
+            column = _COLUMNS.get(letters) or (column_index(letters) if len(letters) <= 3 else MAX_COLUMNS + 1)
         else:
             column = self.column + 1
         self.column = column
@@ -330,13 +481,11 @@ class _SheetReader:
         if cell is None:
             return
         if column > self.limits.columns:
+            where = f"{column_letters(column)}{row_number}" if column <= MAX_COLUMNS else (ref or "")[:20]
             raise XlsxError(
-                f"the sheet {self.sheet.name!r} has a value in cell {column_letters(column)}{row_number}, beyond"
+                f"the sheet {self.sheet.name!r} has a value in cell {where}, beyond"
                 f" column {column_letters(self.limits.columns)}: delete the columns to the right of the fact table"
             )
-        self.cells += 1
-        if self.cells > self.limits.cells:
-            raise XlsxError(f"the sheet {self.sheet.name!r} has more than {self.limits.cells:,} cells")
         row = self.sheet.rows.get(row_number)
         if row is None:
             row = self.sheet.rows[row_number] = {}
@@ -379,8 +528,9 @@ class _SheetReader:
                 return Cell("date", day)
         return Cell("number", number)
 
-    def _merge(self, ref: str) -> None:
+    def _merge(self, ref: str, last_row: int) -> None:
         first, _, last = ref.partition(":")
         if last:
             (c1, r1), (c2, r2) = split_ref(first), split_ref(last)
-            self.cells += self.sheet.merge(c1, r1, min(c2, self.limits.columns), r2, self.limits.cells - self.cells)
+            budget = self.limits.cells - self.cells
+            self.cells += self.sheet.merge(c1, r1, min(c2, self.limits.columns), r2, budget, last_row)

@@ -91,7 +91,9 @@ def clean_text(text: str) -> str:
 
 def plain_text(text: str) -> bool:
     """True when `clean_text` leaves `text` as it is and it has nothing invisible (the fast path's test)."""
-    return text.isprintable() and (text.isascii() or unicodedata.is_normalized("NFKC", text))
+    return text.isprintable() and (
+        text.isascii() or (unicodedata.is_normalized("NFKC", text) and _lookalike(text) is None)
+    )
 
 
 def key_text(value: Value, column: str) -> tuple[str | None, str | None]:
@@ -103,10 +105,32 @@ def key_text(value: Value, column: str) -> tuple[str | None, str | None]:
     if found:
         return None, f"{column} {_clip(text)!r} contains an invisible character ({found}): retype it"
     text = clean_text(text)
+    lookalike = _lookalike(text)
+    if lookalike:
+        return None, f"{column} {_clip(text)!r} contains {lookalike}: it would print like another id; retype it"
     limit = MAX_TEXT.get(column)
     if limit is not None and len(text) > limit:
         return None, f"{column} is {len(text)} characters long; at most {limit} are allowed"
     return text or None, None
+
+
+#: Scripts whose letters print like Latin ones (Cyrillic Р, Greek Ρ beside R): in an id or a group
+#: key they make a second rep, or a second region, that nobody can tell apart on paper.
+_LOOKALIKE_SCRIPTS = ("CYRILLIC", "GREEK")
+
+
+def _lookalike(text: str) -> str | None:
+    """What in a key would print like something else: a combining mark (R001 + U+0301) or a
+    Cyrillic/Greek letter; None for plain text (ASCII and CJK pass the first test)."""
+    if text.isascii():
+        return None
+    for ch in text:
+        category = unicodedata.category(ch)
+        if category in ("Mn", "Mc", "Me"):
+            return f"the combining mark U+{ord(ch):04X} {unicodedata.name(ch, '')}".rstrip()
+        if category.startswith("L") and unicodedata.name(ch, "").startswith(_LOOKALIKE_SCRIPTS):
+            return f"the letter {ch!r} (U+{ord(ch):04X} {unicodedata.name(ch)}), which looks like a Latin one"
+    return None
 
 
 def float_noise(text: str) -> bool:

@@ -376,3 +376,22 @@ def test_hidden_rows_cost_little_unless_they_hold_data() -> None:
         tracemalloc.stop()
     assert sheet.hidden_rows == {2}
     assert peak < 2 * MIB
+
+
+@pytest.mark.parametrize(
+    ("rep_id", "region"),
+    [("\u0420001", "East"), ("R001\u0301", "East"), ("R001", "\u0415ast"), ("R001", "E\u0391st")],
+)
+def test_ids_and_regions_that_print_like_others_are_refused(rep_id: str, region: str) -> None:
+    """A Cyrillic Р, a combining accent or a Greek Α prints like the plain id or region beside it:
+    paid as a second rep, or judged as a second region (the hostile review's files). Refused."""
+    rows = [
+        "rep_id,name,region,period,target,actual",
+        "R001,张伟,East,2026-08,100000,105000",
+        f"{rep_id},李娜,{region},2026-08,100000,120000",
+        "R003,王芳,East,2026-08,100000,90000",
+    ]
+    with pytest.raises(MeritInputError) as refused:
+        load_facts("\n".join(rows).encode("utf-8"), "lookalike.csv")
+    assert any("looks like a Latin one" in p.message or "combining mark" in p.message for p in refused.value.problems)
+    assert all(p.line == 3 for p in refused.value.problems), refused.value

@@ -40,6 +40,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
+from service.api.deps import route_roles
 from service.api.errors import PROBLEM_JSON, TYPE_BASE
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -158,7 +159,7 @@ def error_statuses(route: APIRoute) -> set[int]:
     """The error statuses `route` can answer with, read from what it declares (see module doc)."""
     dependant = route.dependant
     statuses: set[int] = set()
-    if _roles(route) is not None:
+    if route_roles(route) is not None:
         statuses |= {401, 403}
     params = list(_flat(dependant, "path_params"))
     queries = list(_flat(dependant, "query_params"))
@@ -182,17 +183,6 @@ def error_statuses(route: APIRoute) -> set[int]:
     if "if-none-match" in headers:
         statuses.add(304)
     return statuses
-
-
-def _roles(route: APIRoute) -> tuple[str, ...] | None:
-    stack = [route.dependant]
-    while stack:
-        current = stack.pop()
-        roles = getattr(current.call, "merit_roles", None)
-        if roles is not None:
-            return tuple(roles)
-        stack.extend(current.dependencies)
-    return None
 
 
 def _flat(dependant: Any, kind: str) -> Iterator[Any]:

@@ -357,6 +357,11 @@ def results(
     keep = visible_reps(db, run, who)
     headers = {"ETag": f'"{run.results_sha256}"'} if keep is None else {}
     if wants_csv(request, format):
+        if keep is not None and who.role == "manager" and "Q" in run.period:
+            # a quarter's CSV has only quarter rows: those whose months were all in the manager's
+            # regions (a mixed quarter's sums would show another region's figures; see scope.py)
+            doc = parsed_results(run.results_sha256, lambda: run.results_json)
+            keep = {ln["rep_id"] for ln in manager_lines(doc.get("results", []), who.regions) if ln.get("months")}
         text = filter_results_csv(run.results_csv, keep)
         headers["Content-Disposition"] = f'attachment; filename="run-{run.id}-{run.period}.csv"'
         return Response(text.encode("utf-8"), media_type="text/csv; charset=utf-8", headers=headers)

@@ -2,9 +2,10 @@
 
 A quarter result rolls up a rep's months, and names the region of the rep's last month. A rep who
 moved from East to South in August was shown, months and all, to the South manager and not at
-all to the East manager. A manager now sees a quarter line (with the months of their regions in
-it) when the quarter names one of their regions, and otherwise just the rep's month lines that
-were in their regions, as lines of their own - every line scoped by its own region.
+all to the East manager. A manager now sees a quarter line when all its months were in their
+regions, and otherwise just the rep's month lines that were, as lines of their own: a quarter
+line's sums (target, actual, rank) would show another region's figures - every line is scoped by
+its own region, and only HR sees a mixed quarter whole.
 """
 
 from __future__ import annotations
@@ -57,9 +58,9 @@ def manager_lines(results: list[Any], regions: Collection[str]) -> list[dict[str
         if not isinstance(line, dict):
             continue
         months = [m for m in line.get("months") or () if isinstance(m, dict)]
-        if _mine(line, regions):
-            out.append({**line, "months": [m for m in months if _mine(m, regions)]} if months else line)
-        else:
+        if _mine(line, regions) and all(_mine(m, regions) for m in months):
+            out.append(line)
+        else:  # a quarter with months elsewhere: its sums hold another region's figures
             out.extend(m for m in months if _mine(m, regions))
     return out
 

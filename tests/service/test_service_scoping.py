@@ -52,7 +52,15 @@ def test_quarter_month_lines_are_scoped_by_their_own_region(
         ("R1", "2026-07", "East", []),  # July only, as a line of its own
         ("R2", "2026-Q3", "East", ["2026-07", "2026-08", "2026-09"]),
     ]
-    assert seen("manager_south") == [("R1", "2026-Q3", "South", ["2026-08", "2026-09"])]
+    # not the quarter line: its target and actual sum July's East figures in (the hostile review)
+    assert seen("manager_south") == [("R1", "2026-08", "South", []), ("R1", "2026-09", "South", [])]
+
+    def csv_reps(who: str) -> list[str]:
+        text = app_client.get(f"/runs/{run['id']}/results?format=csv", headers=tokens[who]).text
+        return [row["rep_id"] for row in csv.DictReader(io.StringIO(text))]
+
+    assert csv_reps("manager_east") == ["R2"]  # R1's quarter row sums South months in
+    assert csv_reps("manager_south") == []
 
     clock.advance(days=4)
     assert app_client.post(f"/runs/{run['id']}/finalize", headers=hr).status_code == 200

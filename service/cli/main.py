@@ -169,12 +169,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("validate", help="check policy files or folders (schema + linter)")
-    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="policy files or folders")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("diff", help="semantic difference between two policy versions")
-    p.add_argument("old")
-    p.add_argument("new")
+    p.add_argument("old", help="the version in force (a policy file)")
+    p.add_argument("new", help="the candidate version (a policy file)")
     p.set_defaults(func=cmd_diff)
 
     p = sub.add_parser("evaluate", help="evaluate a month or quarter")
@@ -182,7 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--facts", required=True, help="facts file: .csv/.txt, .xlsx, .ods or .json")
     p.add_argument("--period", required=True, help="2026-08 or 2026-Q3")
     add_fact_options(p)
-    p.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    p.add_argument(
+        "--format", choices=("table", "json", "csv"), default="table", help="table, json (with explanations) or csv"
+    )
     p.add_argument("--output", help="write to this file instead of stdout (only when everything succeeded)")
     p.set_defaults(func=gc_paused_command(cmd_evaluate))
 

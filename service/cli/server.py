@@ -23,7 +23,7 @@ from engine.problems import MeritInputError, Problem
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register serve, db and token on the main `merit` parser."""
     serve = subparsers.add_parser("serve", help="run the HTTP API (upgrades the database schema first)")
-    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, loopback only)")
     serve.add_argument("--port", type=_port, default=8000, help="TCP port, 1..65535 (0: any free port)")
     serve.add_argument(
         "--workers",
@@ -43,7 +43,9 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     token = subparsers.add_parser("token", help="API tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True)
     create = token_sub.add_parser("create", help="create a bearer token and print it (once)")
-    create.add_argument("--role", required=True, choices=["hr", "manager", "payroll", "rep"])
+    create.add_argument(
+        "--role", required=True, choices=["hr", "manager", "payroll", "rep"], help="what the token may do"
+    )
     create.add_argument("--region", action="append", default=[], help="a manager's region (repeatable)")
     create.add_argument("--rep-id", default=None, help="a rep token's own rep_id")
     create.add_argument("--name", required=True, help="who holds the token")

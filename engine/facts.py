@@ -280,8 +280,12 @@ def _validate(
     name_col = columns.position.get("name")
     totals = Totals(table, options.drop_totals, rep_col, columns.header)
     watch = TableWatch(columns.position) if reps is not None else None  # a worker: see the others' rows too
+    cap = options.limits.data_rows
     for line, cells in table.rows:
         count += 1
+        if cap is not None and count > cap:
+            message = f"more than {cap} rows; an import may have at most {cap} (split the file)"
+            raise MeritInputError([located(source, line, None, "", message)], kind="too-many-rows")
         if watch is not None:
             watch.row(cells)
             if not reps(_row_rep(cells, rep_col)):  # type: ignore[misc]

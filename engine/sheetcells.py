@@ -51,6 +51,9 @@ class SheetLimits:
     elements: int = 250_000
     row_elements: int = 100_000
     merges: int = 100_000
+    #: The caller's own cap on data rows (the service's import limit): reading stops at the first
+    #: row over it, so a file of a million bad rows costs no more than the cap to refuse.
+    data_rows: int | None = None
 
     def unpacked_budget(self, packed: int) -> int:
         """How many bytes the parts read may unpack to, given their packed size in the zip."""

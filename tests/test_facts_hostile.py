@@ -395,3 +395,19 @@ def test_ids_and_regions_that_print_like_others_are_refused(rep_id: str, region:
         load_facts("\n".join(rows).encode("utf-8"), "lookalike.csv")
     assert any("looks like a Latin one" in p.message or "combining mark" in p.message for p in refused.value.problems)
     assert all(p.line == 3 for p in refused.value.problems), refused.value
+
+
+def test_the_callers_row_cap_stops_reading_at_the_first_row_over_it() -> None:
+    """The service caps an import's rows; a file of 200,000 bad rows is refused at the first row
+    over the cap (one problem, its line), not after judging every row (the hostile review: 60 s of
+    CPU and a huge answer for a 14 MB file)."""
+    from engine.sheetcells import SheetLimits
+
+    body = "rep_id,period,target,actual\n" + "R1,2026-13,x,y\n" * 200_000
+    options = ReadOptions(limits=SheetLimits(data_rows=50))
+    with pytest.raises(MeritInputError) as refused:
+        load_facts(body.encode(), "bad.csv", options=options)
+    assert refused.value.kind == "too-many-rows"
+    assert [(p.line, p.message) for p in refused.value.problems] == [
+        (52, "more than 50 rows; an import may have at most 50 (split the file)")
+    ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import AsyncGenerator
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -168,9 +169,19 @@ def _store(
     options: ReadOptions | None = None,
 ) -> dict[str, Any]:
     release(db)  # parsing a large file takes a while: hold no database lock meanwhile
+    given = options or ReadOptions()
+    capped = replace(given, limits=replace(given.limits, data_rows=max_rows))  # stop reading at the cap
     try:
-        facts = load_facts(data, filename, options=options)
+        facts = load_facts(data, filename, options=capped)
     except MeritInputError as err:
+        if err.kind == "too-many-rows":
+            raise ApiError(
+                422,
+                "too-many-rows",
+                f"{filename} has more than {max_rows} rows; at most {max_rows} are accepted; nothing was stored",
+                err.problems,
+                limit=max_rows,
+            ) from err
         raise ApiError(
             422,
             "invalid-facts",

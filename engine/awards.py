@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import heapq
 import operator
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from decimal import Decimal
 from fractions import Fraction
 from itertools import accumulate
@@ -23,13 +22,6 @@ from engine.metrics import Ratio
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class Placing:
-    rank: int  # competition rank, 1 = best
-    tied: int  # how many share this rank
-    value: Ratio
-
-
 def _sort_key(value: Ratio) -> Decimal | Fraction:
     """Exact order: the Decimal itself for plain amounts, a Fraction for true ratios."""
     if value.denominator == 1:
@@ -37,21 +29,10 @@ def _sort_key(value: Ratio) -> Decimal | Fraction:
     return Fraction(value.numerator) / Fraction(value.denominator)
 
 
-def place(items: Sequence[T], value_of: Callable[[T], Ratio | None], order: str = "desc") -> dict[int, Placing]:
-    """Competition ranks by exact value; items without a value are not ranked. Keyed by index."""
-    values = [value_of(it) for it in items]
-    rank, tied = ranks(values, order)
-    return {
-        i: Placing(rank=rank[i], tied=tied[i], value=v)  # type: ignore[arg-type]
-        for i, v in enumerate(values)
-        if rank[i]
-    }
-
-
 def ranks(values: Sequence[Ratio | Decimal | None], order: str = "desc") -> tuple[list[int], list[int]]:
     """Per item: its competition rank (0 when it has no value) and how many share that rank.
 
-    The lean form of `place` for a whole team: two lists of ints instead of an object per rep. A
+    Two lists of ints instead of an object per rep. A
     `Decimal` is ranked as itself, a `Ratio` by its exact value. Written with whole-list steps
     (sort, map, accumulate) because a quarter ranks every rep: a third of a million values.
     """
@@ -105,13 +86,3 @@ def _exact_keys(values: Sequence[Ratio | Decimal]) -> list[Decimal | Fraction]:
     if Fraction in set(map(type, exact)):
         return [Fraction(k) for k in exact]  # never compare Decimal with Fraction
     return exact
-
-
-def sum_columns(rows: Sequence[dict[str, Decimal | None]], columns: Sequence[str]) -> dict[str, Decimal | None]:
-    """Column totals; a column blank in every row stays None."""
-    out: dict[str, Decimal | None] = {}
-    for col in columns:
-        vals = [r.get(col) for r in rows]
-        present = [v for v in vals if v is not None]
-        out[col] = sum(present, Decimal(0)) if present else None
-    return out

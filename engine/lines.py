@@ -276,7 +276,7 @@ def row_numbers(row: FactRow) -> dict[str, Decimal | None]:
 
 
 def sum_rows(rows: Sequence[FactRow], columns: Sequence[str]) -> dict[str, Decimal | None]:
-    """`sum_columns` of the rows' numbers (blank in every row stays None), without building each
+    """Column totals of the rows' numbers (blank in every row stays None), without building each
     row's dict first: a quarter line's numbers are its months' rows summed."""
     out: dict[str, Decimal | None] = {}
     if not rows:

@@ -60,14 +60,9 @@ def capped(policy: Policy, amount: Decimal) -> Decimal:
     return policy.money(cap) if cap is not None and amount > cap else amount
 
 
-def flat_commission(policy: Policy, tier: Tier, base: Decimal) -> Decimal:
-    """`flat` mode: the whole base at the reached tier's rate, rounded, capped."""
-    return flat_payer(policy)(tier.rate, base)
-
-
 def flat_payer(policy: Policy) -> Callable[[Decimal, Decimal], Decimal]:
-    """`flat_commission` as a function of (rate, base) with the policy's rounding and cap looked up
-    once: what the evaluator calls per line."""
+    """`flat` mode (the whole base at the reached tier's rate, rounded, capped) as a function of
+    (rate, base), with the policy's rounding and cap looked up once: what the evaluator calls per line."""
     money = policy.money
     cap = policy.commission.cap if policy.commission is not None else None
     if cap is None:

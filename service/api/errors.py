@@ -92,11 +92,6 @@ def _clipped(value: Any) -> Any:
     return value
 
 
-def invalid_input(err: MeritInputError, detail: str, kind: str = "invalid-input") -> ApiError:
-    """The 422 for input the engine refused, listing every problem it found."""
-    return ApiError(422, kind, detail, err.problems)
-
-
 def problem_response(
     status: int,
     kind: str,

@@ -35,7 +35,7 @@ from service.api.policies import get_version, load_policy, versions_of
 from service.auth import Principal
 from service.db.guard import checked
 from service.db.models import FactImport, PolicyVersion, Run, RunLine, RunRep
-from service.runs.scope import BY_REP, manager_lines, parsed_results
+from service.runs.scope import BY_REP, manager_csv_reps, manager_lines, parsed_results
 
 router = APIRouter(tags=["runs"])
 
@@ -357,11 +357,9 @@ def results(
     keep = visible_reps(db, run, who)
     headers = {"ETag": f'"{run.results_sha256}"'} if keep is None else {}
     if wants_csv(request, format):
-        if keep is not None and who.role == "manager" and "Q" in run.period:
-            # a quarter's CSV has only quarter rows: those whose months were all in the manager's
-            # regions (a mixed quarter's sums would show another region's figures; see scope.py)
+        if keep is not None and who.role == "manager":
             doc = parsed_results(run.results_sha256, lambda: run.results_json)
-            keep = {ln["rep_id"] for ln in manager_lines(doc.get("results", []), who.regions) if ln.get("months")}
+            keep = manager_csv_reps(doc.get("results", []), who.regions, keep)
         text = filter_results_csv(run.results_csv, keep)
         headers["Content-Disposition"] = f'attachment; filename="run-{run.id}-{run.period}.csv"'
         return Response(text.encode("utf-8"), media_type="text/csv; charset=utf-8", headers=headers)

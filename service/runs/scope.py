@@ -65,6 +65,16 @@ def manager_lines(results: list[Any], regions: Collection[str]) -> list[dict[str
     return out
 
 
+def manager_csv_reps(results: list[Any], regions: Collection[str], reps: set[str]) -> set[str]:
+    """The reps whose rows of the results CSV a manager of `regions` sees. The CSV has one row per
+    result line and no month rows, so a quarter row is shown only when `manager_lines` shows that
+    quarter line whole (all its months in their regions); `reps` (by the run's regions) otherwise."""
+    quarters = [ln for ln in results if isinstance(ln, dict) and ln.get("months")]
+    if not quarters:
+        return reps
+    return {str(ln["rep_id"]) for ln in manager_lines(quarters, regions) if ln.get("months")}
+
+
 def line_regions(results: list[Any]) -> dict[tuple[str, str], str | None]:
     """(rep_id, period) -> that line's own region, month lines included (for payout lines)."""
     out: dict[tuple[str, str], str | None] = {}

@@ -36,6 +36,7 @@ from service.auth import Principal
 from service.db.guard import checked
 from service.db.models import FactImport, PolicyVersion, Run, RunLine, RunRep
 from service.runs.scope import BY_REP, manager_csv_reps, manager_lines, parsed_results
+from service.runs.states import RunState
 
 router = APIRouter(tags=["runs"])
 
@@ -171,7 +172,7 @@ def add_run(
     imp: FactsSnapshot,
     period: str,
     ev: EvaluatedRun,
-    status: str = "draft",
+    status: RunState = RunState.DRAFT,
 ) -> Run:
     """Insert a run with its per-rep rows and payout lines (flushes, does not commit)."""
     run = Run(
@@ -315,7 +316,7 @@ def visible_reps(db: Session, run: Run, who: Principal) -> set[str] | None:
     """None when the caller sees every rep, else the rep ids they may see (403 on unpublished runs)."""
     if who.sees_everyone:
         return None
-    if run.status == "draft":
+    if run.status == RunState.DRAFT:
         raise ApiError(403, "forbidden", f"run {run.id} is a draft; managers and reps see results once published")
     stmt = select(RunRep.rep_id, RunRep.region).where(RunRep.run_id == run.id)
     if who.role == "rep":

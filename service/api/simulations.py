@@ -49,6 +49,7 @@ from service.api.policies import get_version, load_policy, versions_of
 from service.api.runs import FactsSnapshot, check_period, choose_policy, snapshot
 from service.auth import Principal
 from service.db.models import FactImport, PolicyVersion, Run, Scenario, Simulation
+from service.runs.states import RunState
 from service.simargs import build_scenario, fact_columns, plan_targets, sweep_values
 from service.simulations.access import simulable_imports, unpublished_months
 
@@ -204,7 +205,7 @@ def _facts_source(
     wanted = [str(m) for m in months_of(parse_period(period))]
     holder: dict[str, Run] = {}
     runs = db.scalars(
-        select(Run).where(Run.status == "finalized", Run.superseded_by_id.is_(None)).order_by(Run.id)
+        select(Run).where(Run.status == RunState.FINALIZED, Run.superseded_by_id.is_(None)).order_by(Run.id)
     ).all()
     for run in runs:  # the newest finalized run covering a month wins (publication allows only one)
         for covered in months_of(parse_period(run.period)):
@@ -513,7 +514,7 @@ def options(who: Simulator, db: DB) -> dict[str, Any]:
         )
     imports = simulable_imports(db, who)
     finalized = db.scalars(
-        select(Run).where(Run.status == "finalized", Run.superseded_by_id.is_(None)).order_by(Run.id)
+        select(Run).where(Run.status == RunState.FINALIZED, Run.superseded_by_id.is_(None)).order_by(Run.id)
     ).all()
     return {
         "policies": [{"policy_id": p, "versions": vs} for p, vs in versions.items()],

@@ -47,6 +47,7 @@ from service.api.runs import (
 from service.auth import Principal
 from service.db.models import Objection, PeriodClaim, PolicyVersion, Run, RunRep
 from service.payroll.feed import feed_time
+from service.runs.states import TRANSITIONS, RunState, Transition
 
 router = APIRouter(tags=["publication"])
 
@@ -81,18 +82,26 @@ def objection_dict(o: Objection) -> dict[str, Any]:
     }
 
 
-def _not_in_state(run: Run, wanted: str, action: str) -> ApiError:
-    reason = f"run {run.id} is {run.status}; only a {wanted} run can be {action}"
+def _not_in_state(run: Run, step: Transition) -> ApiError:
+    reason = f"run {run.id} is {run.status}; only a {step.source} run can be {step.done}"
     if run.superseded_by_id is not None:
         reason += f" (it was superseded by run {run.superseded_by_id})"
     return ApiError(409, "illegal-transition", reason, run_status=run.status)
 
 
-def _set_status(db: Session, run: Run, expected: str, **values: Any) -> None:
+def _require(run: Run, action: str) -> Transition:
+    """The transition `action` of `run` (409 when the run is not in the state it starts from)."""
+    step = TRANSITIONS[action]
+    if run.status != step.source:
+        raise _not_in_state(run, step)
+    return step
+
+
+def _set_status(db: Session, run: Run, step: Transition, **values: Any) -> None:
     result = db.execute(
         update(Run)
-        .where(Run.id == run.id, Run.status == expected)
-        .values(**values)
+        .where(Run.id == run.id, Run.status == step.source)
+        .values(status=step.target, **values)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
@@ -106,16 +115,15 @@ def _transition(
     who: Principal,
     at: datetime,
     run: Run,
-    expected: str,
     action: str,
     noted: dict[str, Any],
     **values: Any,
 ) -> None:
-    """Move `run` out of `expected` (409 if another request moved it first) and audit the change."""
+    """Take `run` through `action` (409 if another request moved it first) and audit the change."""
     before = audit.state_hash(run_document(run))
-    _set_status(db, run, expected, **values)
+    _set_status(db, run, TRANSITIONS[action], **values)
     audit.record(
-        db, who, at, action, f"run:{run.id}", before=before, after=audit.state_hash(run_document(run)), **noted
+        db, who, at, f"run.{action}", f"run:{run.id}", before=before, after=audit.state_hash(run_document(run)), **noted
     )
 
 
@@ -164,24 +172,12 @@ def publish(run_id: Id, request: Request, who: HR, db: DB) -> dict[str, Any]:
     """Publish a draft: results become visible to managers and reps; the objection period starts."""
     at = now(request)
     run = get_run(db, run_id, lock=True)
-    if run.status != "draft":
-        raise _not_in_state(run, "draft", "published")
+    _require(run, "publish")
     _lock_policy_version(db, run)
     _claim_months(db, run)
     deadline = at + timedelta(days=run.objection_days)
     noted = {"results_sha256": run.results_sha256, "objection_deadline": iso_utc(deadline)}
-    _transition(
-        db,
-        who,
-        at,
-        run,
-        "draft",
-        "run.publish",
-        noted,
-        status="published",
-        published_at=at,
-        objection_deadline=deadline,
-    )
+    _transition(db, who, at, run, "publish", noted, published_at=at, objection_deadline=deadline)
     commit(db)
     return run_dict(run, who)
 
@@ -206,8 +202,7 @@ def finalize(run_id: Id, request: Request, who: HR, db: DB) -> dict[str, Any]:
     _one_finalize_at_a_time(db)
     at = now(request)  # read under that lock: finalizations commit in the order of their times
     run = get_run(db, run_id, lock=True)
-    if run.status != "published":
-        raise _not_in_state(run, "published", "finalized")
+    _require(run, "finalize")
     assert run.objection_deadline is not None
     if at < run.objection_deadline:
         raise ApiError(
@@ -226,7 +221,7 @@ def finalize(run_id: Id, request: Request, who: HR, db: DB) -> dict[str, Any]:
         )
     noted = {"results_sha256": run.results_sha256}
     finalized_at = feed_time(db, at)  # strictly after every earlier finalization: the feed only grows
-    _transition(db, who, at, run, "published", "run.finalize", noted, status="finalized", finalized_at=finalized_at)
+    _transition(db, who, at, run, "finalize", noted, finalized_at=finalized_at)
     commit(db)
     return run_dict(run, who)
 
@@ -248,8 +243,7 @@ def object_to(
     if rep is None:
         msg = f"rep {body.rep_id!r} is not in run {run.id}"
         raise ApiError(422, "invalid-request", msg, [Problem("request", None, None, "rep_id", msg)])
-    if run.status != "published":
-        raise _not_in_state(run, "published", "objected to")
+    _require(run, "object")
     assert run.objection_deadline is not None
     if at >= run.objection_deadline:
         raise ApiError(
@@ -367,8 +361,7 @@ def _resolvable(db: Session, objection_id: int, *, lock: bool) -> tuple[Objectio
             run = get_run(db, obj.run_id, lock=True)
     if obj.status != "open":
         raise ApiError(409, "objection-resolved", f"objection {obj.id} was already {obj.status}")
-    if run.status != "published":
-        raise _not_in_state(run, "published", "corrected")
+    _require(run, "supersede")
     return obj, run
 
 
@@ -402,7 +395,7 @@ def _evaluate_correction(db: Session, run: Run, import_id: int) -> _Correction:
 def _supersede(db: Session, who: Principal, at: datetime, run: Run, fix: _Correction, resolving: int) -> Run:
     """Publish the corrected run in the old one's place (the old run's row is locked)."""
     deadline = at + timedelta(days=run.objection_days)
-    new = add_run(db, who, at, fix.policy, fix.facts, run.period, fix.evaluated, status="published")
+    new = add_run(db, who, at, fix.policy, fix.facts, run.period, fix.evaluated, status=RunState.PUBLISHED)
     new.published_at, new.objection_deadline, new.supersedes_id = at, deadline, run.id
     db.flush()
     audit.record(
@@ -422,7 +415,7 @@ def _supersede(db: Session, who: Principal, at: datetime, run: Run, fix: _Correc
         objection_deadline=iso_utc(deadline),
     )
     noted = {"new_run_id": new.id, "fact_import_id": fix.facts.id}
-    _transition(db, who, at, run, "published", "run.supersede", noted, status="superseded", superseded_by_id=new.id)
+    _transition(db, who, at, run, "supersede", noted, superseded_by_id=new.id)
     db.execute(
         update(PeriodClaim)
         .where(PeriodClaim.run_id == run.id)

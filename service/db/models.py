@@ -32,6 +32,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from service.runs.states import RunState, RunStateType
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC datetimes on both backends (SQLite would hand back naive values)."""
@@ -133,7 +135,7 @@ class Run(Base):
     fact_import_id: Mapped[int] = mapped_column(ForeignKey("fact_imports.id"))
     facts_sha256: Mapped[str] = mapped_column(String(64))
     period: Mapped[str] = mapped_column(String(7))
-    status: Mapped[str] = mapped_column(String(20))  # draft | published | finalized | superseded
+    status: Mapped[RunState] = mapped_column(RunStateType())  # service.runs.states
     rep_count: Mapped[int] = mapped_column(Integer)
     total_payout: Mapped[str] = mapped_column(String(40))  # decimal string, two places
     results_json: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)

@@ -16,9 +16,7 @@ from sqlalchemy.orm import Session
 from engine.periods import months_of, parse_period
 from service.auth import Principal
 from service.db.models import FactImport, Run
-
-SHOWN = ("published", "finalized", "superseded")
-"""Run states whose results managers and reps may read (everything but a draft)."""
+from service.runs.states import SHOWN
 
 
 def sees_unpublished(who: Principal) -> bool:

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from service.db.models import Run, RunLine
+from service.runs.models import Run, RunLine
 from service.runs.states import RunState
 
 MAX_ID = 2**31 - 1

@@ -159,22 +159,17 @@ def load_deal_book(
 ) -> DealBook:
     """Both files read and checked together; MeritInputError with every problem of both."""
     problems = []
-    read_deals = read_payments = None
+    reads: dict[str, ReadTable] = {}
     for data, name, spec in ((deals, deals_name, DEALS), (payments, payments_name, PAYMENTS)):
         try:
-            read = read_file(data, name, spec, limits)
-        except MeritInputError as e:
+            reads[spec.what] = read_file(data, name, spec, limits)
+        except MeritInputError as e:  # the header: this file's rows cannot be read
             problems.extend(e.problems)
-            continue
-        if spec is DEALS:
-            read_deals = read
-        else:
-            read_payments = read
-    if read_deals is None or read_payments is None:
-        for read in (read_deals, read_payments):
-            if read is not None:
-                problems.extend(read.table.problems)
+    if len(reads) < 2:
+        for read in reads.values():
+            problems.extend(read.table.problems)
         raise MeritInputError(problems)
+    read_deals, read_payments = reads[DEALS.what], reads[PAYMENTS.what]
     found = _deals(read_deals)
     refused = {str(v["deal_id"]) for _, v in read_deals.rejected if "deal_id" in v} - set(found)
     paid = _payments(read_payments, found, refused, read_deals.source)

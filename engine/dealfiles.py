@@ -62,11 +62,14 @@ class FileSpec:
     what: str  # "deals", "payments", "targets": how messages name the file's rows
     columns: tuple[ColumnSpec, ...]
     refused: Mapping[str, str] = field(default_factory=dict)
+    refused_aliases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    may_be_empty: bool = False  # a header without rows is a valid file (no payments yet)
 
     def lookup(self) -> dict[str, str]:
         """Compared header key -> column name (the name itself and every alias)."""
         table: dict[str, str] = {}
-        for column in (*self.columns, *(ColumnSpec(n, "raw") for n in self.refused)):
+        refused = (ColumnSpec(n, "raw", False, self.refused_aliases.get(n, ())) for n in self.refused)
+        for column in (*self.columns, *refused):
             for spelled in (column.name, *column.aliases):
                 table[header_key(spelled).replace("_", "")] = column.name
         return table
@@ -138,7 +141,7 @@ def read_file(data: bytes, filename: str, spec: FileSpec, limits: SheetLimits | 
             read.rows.append((line, values))
         else:
             read.rejected.append((line, values))
-    if count == 0 and not table.problems and not table.unreadable:
+    if count == 0 and not spec.may_be_empty and not table.problems and not table.unreadable:
         table.problems.append(located(table.source, None, None, "", table.no_rows_message))
     return read
 

@@ -61,6 +61,7 @@ PAYMENTS = FileSpec(
             "amount", "amount", True, ("回款金额", "到账金额", "收款金额", "回款额", "回款", "金额", "payment amount")
         ),
     ),
+    may_be_empty=True,
 )
 _FROM_DEALS = "{} is credited from the deals and payments: remove this column from the targets file"
 _TARGET_TEXTS = ("name", "region", "product_line", "manager_id")
@@ -75,6 +76,7 @@ TARGETS = FileSpec(
         *(ColumnSpec(c, "count", False, ALIASES[c]) for c in _TARGET_COUNTS),
     ),
     {c: _FROM_DEALS.format(c) for c in ("actual", "collected", "deals")},
+    {c: ALIASES[c] for c in ("actual", "collected", "deals")},
 )
 _SHARE_SEPARATORS = re.compile(r"[;；,，]")
 _SHARE = re.compile(r"^(.+?)\s*[:：=]\s*(.+)$")
@@ -251,7 +253,7 @@ def load_targets(
     """The rep-months to evaluate: (rows, sha256, notes). `numeric_columns` are the policy's extra
     number columns, required here as in a fact file. One row per rep per month."""
     extras = tuple(ColumnSpec(c, "number", True) for c in sorted(set(numeric_columns)))
-    spec = FileSpec(TARGETS.what, (*TARGETS.columns, *extras), TARGETS.refused)
+    spec = FileSpec(TARGETS.what, (*TARGETS.columns, *extras), TARGETS.refused, TARGETS.refused_aliases)
     read = read_file(data, filename, spec, limits)
     rows: list[TargetRow] = []
     first: dict[tuple[str, object], int] = {}

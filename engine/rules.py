@@ -287,6 +287,7 @@ def new_ruleset_name(content_hash: str) -> str:
 #: 2 above), so `k >= 1` means exactly "collected >= threshold" whatever the threshold is.
 _CREDITING = "merit_crediting_v1"
 CREDIT_AT_SIGNING, CREDIT_ON_PAYMENT, NOT_YET = "credit_at_signing", "credit_on_payment", "not_yet"
+NEVER_CREDITED, CLOSED = "never_credited", "closed"
 
 
 @dataclass
@@ -298,9 +299,12 @@ class CorrelationBook:
     (`t: paid`, with the key of the running total). `credit_on_payment` joins the waiting signing
     event with the first payment whose key reaches the threshold and consumes both, so it fires at
     most once, at the moment the condition first holds; `credit_at_signing` fires when the
-    signing itself satisfies it (a threshold of 0%); `not_yet` takes every payment below it, so
-    no event is left unhandled. The answer depends only on the sequence of keys, so each distinct
-    sequence is posted once per process and remembered (keys never decrease: few sequences exist).
+    signing itself satisfies it (a threshold of 0%); `not_yet` takes every payment below it. A
+    last `end` event (with the final key) closes the deal: `never_credited` joins it with a signing
+    still waiting, `closed` takes it otherwise, so every deal ends with a rule that says how (and
+    no session is left without a fired rule: deleting one segfaults the C engine). The answer
+    depends only on the sequence of keys, so each distinct sequence is posted once per process
+    and remembered (keys never decrease: few sequences exist).
     """
 
     _decided: dict[tuple[int, ...], int | None] = field(default_factory=dict)
@@ -314,11 +318,13 @@ class CorrelationBook:
         with _LOCK:
             self._register()
             fired = self._post(keys)
-        credits = [(rule, n) for rule, n in fired if rule != NOT_YET]
+        credits = [(rule, n) for rule, n in fired if rule in (CREDIT_AT_SIGNING, CREDIT_ON_PAYMENT)]
         below = sorted(n for rule, n in fired if rule == NOT_YET)
+        ends = [rule for rule, n in fired if rule in (NEVER_CREDITED, CLOSED)]
         expected = next((i for i, k in enumerate(keys) if k >= 1), None)
         found = credits[0][1] if len(credits) == 1 else None
-        if len(credits) > 1 or found != expected or below != [i for i in range(1, len(keys)) if keys[i] < 1]:
+        wrong = len(credits) > 1 or found != expected or ends != [NEVER_CREDITED if found is None else CLOSED]
+        if wrong or below != [i for i in range(1, len(keys)) if keys[i] < 1]:
             raise RuleEngineError(f"{_CREDITING}: events {keys} fired {fired}; the condition first holds at {expected}")
         self._decided[keys] = found
         return found
@@ -329,7 +335,7 @@ class CorrelationBook:
         host = _host()
         if _CREDITING not in host._ruleset_directory:
             reached, below = {"$gte": {"k": 1}}, {"$lt": {"k": 1}}
-            signing, payment = {"t": "signed"}, {"t": "paid"}
+            signing, payment, end = {"t": "signed"}, {"t": "paid"}, {"t": "end"}
             rules = {
                 CREDIT_AT_SIGNING: {
                     "all": [{"signing": {"$and": [signing, reached]}}],
@@ -340,6 +346,11 @@ class CorrelationBook:
                     "run": _fired(CREDIT_ON_PAYMENT, "payment"),
                 },
                 NOT_YET: {"all": [{"payment": {"$and": [payment, below]}}], "run": _fired(NOT_YET, "payment")},
+                NEVER_CREDITED: {
+                    "all": [{"signing": signing}, {"end": {"$and": [end, below]}}],
+                    "run": _fired(NEVER_CREDITED, "end"),
+                },
+                CLOSED: {"all": [{"end": {"$and": [end, reached]}}], "run": _fired(CLOSED, "end")},
             }
             host.set_rulesets({_CREDITING: rules})
         self._registered = True
@@ -349,9 +360,10 @@ class CorrelationBook:
         host = _host()
         _CORRELATED.clear()
         try:
-            for n, k in enumerate(keys):  # one post per event, in order: a batch may match out of order
-                event = {"sid": sid, "id": n + 1, "n": n + 1, "t": "signed" if n == 0 else "paid", "k": k}
-                host.post(_CREDITING, event)
+            kinds = ["signed", *["paid"] * (len(keys) - 1), "end"]
+            for n, (kind, k) in enumerate(zip(kinds, (*keys, keys[-1]), strict=True)):
+                # one post per event, in order: a batch may match out of order
+                host.post(_CREDITING, {"sid": sid, "id": n + 1, "n": n + 1, "t": kind, "k": k})
             state = host.get_state(_CREDITING, sid)
         except _durable.MessageNotHandledException as exc:
             raise RuleEngineError(f"{_CREDITING}: an event matched no rule: {exc}") from None

@@ -29,7 +29,8 @@ from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from fractions import Fraction
+from functools import cached_property
+from math import lcm
 
 from engine.deals import DealBook, TargetRow
 from engine.decisions import first_holding
@@ -89,7 +90,7 @@ class Credited:
         months = set(months_of(parse_period(period)))
         return tuple(c for c in self._by_rep.get(rep_id, ()) if c.month in months)
 
-    @property
+    @cached_property
     def _by_rep(self) -> dict[str, list[Credit]]:
         by_rep: dict[str, list[Credit]] = {}
         for c in self.credits:
@@ -104,11 +105,16 @@ class Credited:
 
 def split_cents(cents: int, shares: Sequence[tuple[str, Decimal]]) -> list[int]:
     """`cents` split by `shares` (exactly 1 in all), each part whole cents, summing to `cents`:
-    the largest remainders get the cents left over, equal remainders in the order listed."""
-    exact = [Fraction(cents) * Fraction(share) for _, share in shares]
-    parts = [int(e) for e in exact]  # cents >= 0, so int() is the floor
+    the largest remainders get the cents left over, equal remainders in the order listed.
+    Integers only: each share a/b is scaled to a common denominator."""
+    if len(shares) == 1:
+        return [cents]
+    ratios = [share.as_integer_ratio() for _, share in shares]
+    common = lcm(*(b for _, b in ratios))
+    scaled = [cents * a * (common // b) for a, b in ratios]  # cents x share x common, exactly
+    parts = [x // common for x in scaled]  # cents >= 0: the floor
     left = cents - sum(parts)
-    order = sorted(range(len(shares)), key=lambda i: (-(exact[i] - parts[i]), i))
+    order = sorted(range(len(shares)), key=lambda i: (-(scaled[i] % common), i))
     for i in order[:left]:
         parts[i] += 1
     return parts

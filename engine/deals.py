@@ -125,6 +125,8 @@ class TargetRow:
 
 def parse_shares(text: str) -> tuple[tuple[tuple[str, Decimal], ...] | None, str | None]:
     """`R001:60%;R002:40%` or `R001:0.6;R002:0.4` as ((rep, fraction), ...), exactly 100% in all."""
+    if len(text) > MAX_SHARES * 120:  # before splitting: a hostile cell costs nothing
+        return None, f"shares: {len(text)} characters is too long for at most {MAX_SHARES} reps' shares"
     parts = [p.strip() for p in _SHARE_SEPARATORS.split(text) if p.strip()]
     if not parts or len(parts) > MAX_SHARES:
         return None, f"shares {text[:40]!r}: write them like R001:60%;R002:40% (at most {MAX_SHARES} reps)"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import pytest
 from pytest_bdd import given, parsers, then, when
@@ -21,10 +21,23 @@ from engine.crediting import credit_deals, credited_facts
 from engine.deals import load_deal_book, load_targets
 from engine.evaluation import evaluate
 from engine.frontend import parse_policy
+from engine.policy import Policy
 from engine.problems import MeritInputError
 
-if TYPE_CHECKING:
-    from features.acceptance import World
+
+class _World(Protocol):
+    """What these steps use of `features.acceptance.World` (named here, not imported: the step
+    library imports this module)."""
+
+    candidate: Policy | None
+    period: str | None
+    result: dict[str, Any] | None
+    version: str | None
+    error: MeritInputError | None
+
+    def policy_for(self, period: str) -> Policy: ...
+
+    def rep(self, who: str) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -69,7 +82,7 @@ def payments_table(deal_tables: DealTables, datatable: list[list[str]]) -> None:
 
 
 @when(parsers.re(r"HR 按成单核算 (?P<period>\S+)"))
-def hr_evaluates_deals(world: World, deal_tables: DealTables, period: str) -> None:
+def hr_evaluates_deals(world: _World, deal_tables: DealTables, period: str) -> None:
     assert deal_tables.threshold is not None, "the scenario must state the 成单 rule first"
     policy = world.policy_for(period)
     if policy.crediting is None:
@@ -101,11 +114,11 @@ def hr_evaluates_deals(world: World, deal_tables: DealTables, period: str) -> No
 
 
 @then(parsers.re(r"(?P<who>.+?) 的成单业绩来自 (?P<deals>.+)"))
-def credited_from(world: World, who: str, deals: str) -> None:
+def credited_from(world: _World, who: str, deals: str) -> None:
     credited = world.rep(who)["credited"]
     assert [c["deal_id"] for c in credited] == [d.strip() for d in deals.split("、")], credited
 
 
 @then(parsers.re(r"(?P<who>.+?) 本期没有计入成单"))
-def nothing_credited(world: World, who: str) -> None:
+def nothing_credited(world: _World, who: str) -> None:
     assert world.rep(who)["credited"] == []

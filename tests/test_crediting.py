@@ -274,3 +274,10 @@ def test_same_inputs_give_the_same_bytes() -> None:
     deals = DEALS_HEADER + 'D-1,R001,2026-08-03,100.01,"R001:50%;R002:50%"\n'
     payments = PAYMENTS_HEADER + "D-1,2026-08-04,100.01\n"
     assert json.dumps(run(deals, payments, "2026-Q3")) == json.dumps(run(deals, payments, "2026-Q3"))
+
+
+def test_the_diff_names_a_crediting_change() -> None:
+    from engine.diff import diff_policies
+
+    old, new = (parse_policy(POLICY.format(threshold=t), "p.yaml") for t in ("30%", "0.35"))
+    assert diff_policies(old, new) == ["crediting signed and collected >= 30% -> signed and collected >= 35%"]

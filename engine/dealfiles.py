@@ -37,7 +37,7 @@ _SCALED = ("万元", "万", "千元", "百万", "百万元", "w", "k")
 _DAY = re.compile(r"^(\d{4})\s*[-/.]\s*(\d{1,2})\s*[-/.]\s*(\d{1,2})(?:[T ]0{1,2}:00(?::00(?:\.0+)?)?)?$")
 _CHINESE_DAY = re.compile(r"^(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日$")
 DATE_ADVICE = "write the date like 2026-08-05 (or 2026/8/5, 2026年8月5日), or format the cell as a date"
-MAX_CENTS_DIGITS = 15  # whole digits of an amount, as for facts
+_MEMO = 50_000  # distinct texts remembered per column (bounded memory)
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,7 @@ class ReadTable:
     rows: list[tuple[int, dict[str, object]]]
     position: dict[str, int]
     rejected: list[tuple[int, dict[str, object]]] = field(default_factory=list)  # rows with a problem: what was read
+    memo: dict[str, dict[str, tuple[object | None, str | None]]] = field(default_factory=dict)  # column -> text -> read
 
     @property
     def source(self) -> str:
@@ -210,7 +211,16 @@ def _row_values(read: ReadTable, spec: FileSpec, line: int, cells: Mapping[int, 
             if column.required:
                 read.problem(line, column.name, f"{column.name} is blank")
             continue
-        parsed, why = read_value(column, value)
+        if type(value) is str and column.kind != "raw":  # ids and days repeat: each text is read once
+            memo = read.memo.setdefault(column.name, {})
+            hit = memo.get(value)
+            if hit is None:
+                hit = read_value(column, value)
+                if len(memo) < _MEMO:
+                    memo[value] = hit
+            parsed, why = hit
+        else:
+            parsed, why = read_value(column, value)
         if why is not None:
             read.problem(line, column.name, why)
         elif parsed is not None:

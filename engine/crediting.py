@@ -53,6 +53,7 @@ class Credit:
     credited_on: datetime.date  # the day of the event at which the condition first held
     collected: Decimal  # collected on the deal by that event
     month: Month
+    product_line: str | None = None  # the deal's, as the deals file gives it
 
     def as_dict(self) -> dict[str, str]:
         """The credit as the JSON results write it (money with two places, the share as a percentage)."""
@@ -64,6 +65,7 @@ class Credit:
             "collected": f"{self.collected:.2f}",
             "share": _percent(self.share),
             "credited": f"{self.amount:.2f}",
+            "product_line": self.product_line,
         }
 
     def sentence(self, threshold: str) -> str:
@@ -174,7 +176,7 @@ def credit_deals(crediting: Crediting, book: DealBook) -> Credited:
             counts[(rep, month)] += 1
             credit = Credit(
                 deal.deal_id, rep, share, _money(part), deal.amount, deal.signed_on, day,
-                _money(running[deal.deal_id][event]), month,
+                _money(running[deal.deal_id][event]), month, deal.product_line,
             )  # fmt: skip
             credits.append(credit)
     credits.sort(key=lambda c: (c.month, c.rep_id, c.deal_id))

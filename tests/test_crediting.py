@@ -98,6 +98,7 @@ def test_collected_2999_percent_credits_nothing_and_30_percent_credits_the_amoun
             "collected": "30000.00",
             "share": "100%",
             "credited": "100000.00",
+            "product_line": None,
         }
     ]
     assert any(s.startswith("[credited.D-2] signed 2026-08-03") for s in r002["explanation"])
@@ -281,3 +282,12 @@ def test_the_diff_names_a_crediting_change() -> None:
 
     old, new = (parse_policy(POLICY.format(threshold=t), "p.yaml") for t in ("30%", "0.35"))
     assert diff_policies(old, new) == ["crediting signed and collected >= 30% -> signed and collected >= 35%"]
+
+
+def test_a_deals_csv_saved_by_zh_cn_excel_in_gb18030_is_read_and_said() -> None:
+    deals = (DEALS_HEADER + "D-1,R001,2026年8月3日,\"¥100,000.00\",\n").encode("gb18030")
+    payments = (PAYMENTS_HEADER + "D-1,2026/8/10,30000\n").encode("gb18030")
+    book = load_deal_book(deals, "合同.csv", payments, "回款.csv")
+    (deal,) = book.deals
+    assert deal.amount == Decimal("100000.00") and str(deal.signed_on) == "2026-08-03"
+    assert any("合同.csv" in n and "GB18030" in n.upper() for n in book.notes), book.notes

@@ -55,7 +55,7 @@ class Credit:
     month: Month
     product_line: str | None = None  # the deal's, as the deals file gives it
 
-    def as_dict(self) -> dict[str, str]:
+    def as_dict(self) -> dict[str, str | None]:
         """The credit as the JSON results write it (money with two places, the share as a percentage)."""
         return {
             "deal_id": self.deal_id,
@@ -99,7 +99,7 @@ class Credited:
             by_rep.setdefault(c.rep_id, []).append(c)
         return by_rep
 
-    def explain(self, rep_id: str, period: str) -> tuple[list[dict[str, str]], list[str]]:
+    def explain(self, rep_id: str, period: str) -> tuple[list[dict[str, str | None]], list[str]]:
         """(credits as JSON, explanation sentences) of one result line."""
         credits = self.of(rep_id, period)
         return [c.as_dict() for c in credits], [c.sentence(self.threshold) for c in credits]

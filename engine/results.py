@@ -25,7 +25,7 @@ CONTRACT_VERSION = "1"
 
 #: Which deals credited a result line (facts credited from deals, `engine.crediting`):
 #: (rep_id, period) -> (the credits as JSON objects, one explanation sentence each).
-CreditNotes = Callable[[str, str], tuple[list[dict[str, str]], list[str]]]
+CreditNotes = Callable[[str, str], tuple[list[dict[str, str | None]], list[str]]]
 
 
 @dataclass(frozen=True)

@@ -229,7 +229,13 @@ def credited_facts(
             deals=Decimal(credited.deals.get(key, 0)),
         )
         records.append(record)
-    facts = facts_from_records(records, targets_source[0], numeric_columns)
+    try:
+        facts = facts_from_records(records, targets_source[0], numeric_columns)
+    except MeritInputError as exc:  # whole-table checks (a merged region's blanks): say the file's row
+        found = exc.problems
+        raise MeritInputError(
+            [dataclasses.replace(p, line=targets[p.line - 1].row if p.line else None, column=None) for p in found]
+        ) from None
     digest = hashlib.sha256(
         f"crediting {credited.threshold}\ndeals+payments {book.sha256}\ntargets {targets_source[1]}\n".encode()
     ).hexdigest()

@@ -285,9 +285,20 @@ def test_the_diff_names_a_crediting_change() -> None:
 
 
 def test_a_deals_csv_saved_by_zh_cn_excel_in_gb18030_is_read_and_said() -> None:
-    deals = (DEALS_HEADER + "D-1,R001,2026年8月3日,\"¥100,000.00\",\n").encode("gb18030")
+    deals = (DEALS_HEADER + 'D-1,R001,2026年8月3日,"¥100,000.00",\n').encode("gb18030")
     payments = (PAYMENTS_HEADER + "D-1,2026/8/10,30000\n").encode("gb18030")
     book = load_deal_book(deals, "合同.csv", payments, "回款.csv")
     (deal,) = book.deals
     assert deal.amount == Decimal("100000.00") and str(deal.signed_on) == "2026-08-03"
     assert any("合同.csv" in n and "GB18030" in n.upper() for n in book.notes), book.notes
+
+
+def test_a_whole_table_problem_of_the_targets_names_the_targets_files_row() -> None:
+    # a merged region exported to CSV: rows 4 and 6 are blank below a region (row 2 is a blank line)
+    targets = (
+        "工号,区域,月份,目标\n\nR001,East,2026-08,100\nR002,,2026-08,100\nR003,South,2026-08,100\nR004,,2026-08,100\n"
+    )
+    with pytest.raises(MeritInputError) as caught:
+        run(DEALS_HEADER + "D-1,R001,2026-08-01,10.00,\n", PAYMENTS_HEADER, "2026-08", targets=targets)
+    found = [(p.source, p.line, p.field) for p in caught.value.problems]
+    assert found == [("targets.csv", 4, "region"), ("targets.csv", 6, "region")]

@@ -63,6 +63,8 @@ def test_facts_and_deals_are_exclusive_and_deals_need_payments_and_targets() -> 
     alone = merit("evaluate", "--policy", str(POLICY), "--deals", "examples/deals-2026-Q3.csv", "--period", "2026-08")
     assert alone.returncode == 1
     assert "--payments: is missing" in alone.stderr and "--targets: is missing" in alone.stderr
+    sheet = merit("evaluate", "--policy", str(POLICY), *DEALS, *TARGETS, "--sheet", "8月", "--period", "2026-08")
+    assert sheet.returncode == 1 and "--sheet: reads a --facts file" in sheet.stderr
     neither = merit("evaluate", "--policy", str(POLICY), "--period", "2026-08")
     assert neither.returncode == 1 and "--facts: is missing" in neither.stderr
     for proc in (both, alone, neither):

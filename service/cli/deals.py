@@ -38,6 +38,11 @@ def deal_inputs_problems(args: argparse.Namespace) -> list[Problem]:
     if args.facts and any(deals):
         given = ", ".join(f"--{a}" for a, v in zip(("deals", "payments", "targets"), deals, strict=True) if v)
         return [Problem("--facts", None, None, "", f"cannot be given with {given}: {USAGE}")]
+    if any(deals):
+        ignored = [f"--{a.replace('_', '-')}" for a in ("sheet", "columns", "drop_totals") if getattr(args, a, None)]
+        if ignored:
+            why = "reads a --facts file; the deal files take no such option"
+            return [Problem(option, None, None, "", why) for option in ignored]
     if not args.facts and not all(deals):
         missing = [f"--{a}" for a, v in zip(("deals", "payments", "targets"), deals, strict=True) if not v]
         if len(missing) == 3:

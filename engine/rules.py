@@ -299,12 +299,11 @@ class CorrelationBook:
     (`t: paid`, with the key of the running total). `credit_on_payment` joins the waiting signing
     event with the first payment whose key reaches the threshold and consumes both, so it fires at
     most once, at the moment the condition first holds; `credit_at_signing` fires when the
-    signing itself satisfies it (a threshold of 0%); `not_yet` takes every payment below it. A
-    last `end` event (with the final key) closes the deal: `never_credited` joins it with a signing
-    still waiting, `closed` takes it otherwise, so every deal ends with a rule that says how (and
-    no session is left without a fired rule: deleting one segfaults the C engine). The answer
-    depends only on the sequence of keys, so each distinct sequence is posted once per process
-    and remembered (keys never decrease: few sequences exist).
+    signing itself satisfies it (a threshold of 0%); `not_yet` takes every payment below it. Once
+    a credit fired, no more payments are posted; an `end` event (the last key) closes the deal:
+    `never_credited` joins it with a signing still waiting, `closed` takes it otherwise (a session
+    in which no rule fired segfaults the C engine when deleted). The answer depends only on the
+    key sequence: each distinct one is posted once per process (keys never decrease: few exist).
     """
 
     _decided: dict[tuple[int, ...], int | None] = field(default_factory=dict)
@@ -360,10 +359,12 @@ class CorrelationBook:
         host = _host()
         _CORRELATED.clear()
         try:
-            kinds = ["signed", *["paid"] * (len(keys) - 1), "end"]
-            for n, (kind, k) in enumerate(zip(kinds, (*keys, keys[-1]), strict=True)):
-                # one post per event, in order: a batch may match out of order
-                host.post(_CREDITING, {"sid": sid, "id": n + 1, "n": n + 1, "t": kind, "k": k})
+            for n, k in enumerate(keys):  # one post per event, in order: a batch may match out of order
+                host.post(_CREDITING, {"sid": sid, "id": n + 1, "n": n + 1, "t": "paid" if n else "signed", "k": k})
+                if any(rule in (CREDIT_AT_SIGNING, CREDIT_ON_PAYMENT) for rule, _ in _CORRELATED):
+                    break  # credited: later payments cannot change it (the session would only hold them)
+            end = len(keys) + 1
+            host.post(_CREDITING, {"sid": sid, "id": end, "n": end, "t": "end", "k": keys[-1]})
             state = host.get_state(_CREDITING, sid)
         except _durable.MessageNotHandledException as exc:
             raise RuleEngineError(f"{_CREDITING}: an event matched no rule: {exc}") from None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -18,12 +19,14 @@ from typing import TYPE_CHECKING
 from engine.problems import MeritInputError, Problem
 from runtime.gcpause import gc_paused_command
 from service.cli.common import (
+    FORMATS,
     add_fact_options,
     check_outputs,
     count_rep_months,
     fact_options,
     load_for_period,
     load_policy_files,
+    output_format,
     progress_bar,
     write_atomically,
 )
@@ -109,23 +112,25 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from engine.results import warning_summary
     from service.render import print_evaluation
 
+    fmt = output_format(args)
     options = fact_options(args)
-    if args.format == "csv" and options.plain:  # workers read with the default options only
+    bom = ("\ufeff",) if args.excel else ()  # zh-CN Excel reads a CSV as UTF-8 only with the BOM
+    if fmt == "csv" and options.plain:  # workers read with the default options only
         run = _evaluate_in_workers(args)
         if run is not None:
             _print_warnings(run.warnings)
             if args.output:
-                write_atomically(Path(args.output), run.csv_chunks())
+                write_atomically(Path(args.output), itertools.chain(bom, run.csv_chunks()))
                 print(f"wrote {args.output} ({run.results} results, payout {run.total_payout})", file=sys.stderr)
             else:
-                for chunk in run.csv_chunks():
+                for chunk in itertools.chain(bom, run.csv_chunks()):
                     sys.stdout.write(chunk)
             return EXIT_OK
     policy, facts = load_for_period(args.policy, args.facts, args.period, options)
     with progress_bar("evaluating", count_rep_months(facts, args.period)) as advance:
         ev = evaluate(policy, facts, args.period, progress=advance)
     _print_warnings(warning_summary(ev.results))
-    if args.format == "table":
+    if fmt == "table":
         if args.output:
             console = Console(file=open(os.devnull, "w"), record=True, width=200)  # noqa: SIM115
             print_evaluation(ev, console)
@@ -136,13 +141,23 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                 console = Console(width=200)
             print_evaluation(ev, console)
         return EXIT_OK
-    chunks = ev.json_chunks() if args.format == "json" else ev.csv_chunks()
-    if args.output:
-        write_atomically(Path(args.output), chunks)
-        print(f"wrote {args.output} ({len(ev.results)} results, payout {ev.total_payout})", file=sys.stderr)
+    if fmt == "xlsx":
+        from service.xlsxexport import results_workbook
+
+        data = results_workbook(ev.policy, ev.as_dict())
+        if args.output:
+            write_atomically(Path(args.output), data)
+        else:
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
     else:
-        for chunk in chunks:
-            sys.stdout.write(chunk)
+        chunks = ev.json_chunks() if fmt == "json" else itertools.chain(bom, ev.csv_chunks())
+        if not args.output:
+            for chunk in chunks:
+                sys.stdout.write(chunk)
+            return EXIT_OK
+        write_atomically(Path(args.output), chunks)
+    print(f"wrote {args.output} ({len(ev.results)} results, payout {ev.total_payout})", file=sys.stderr)
     return EXIT_OK
 
 
@@ -183,9 +198,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--period", required=True, help="2026-08 or 2026-Q3")
     add_fact_options(p)
     p.add_argument(
-        "--format", choices=("table", "json", "csv"), default="table", help="table, json (with explanations) or csv"
+        "--format",
+        choices=FORMATS,
+        help="table (default), json (with explanations), csv, or xlsx (one sheet per period); "
+        "without it, --output's extension (.json, .csv, .xlsx) decides",
     )
-    p.add_argument("--output", help="write to this file instead of stdout (only when everything succeeded)")
+    p.add_argument(
+        "--excel", action="store_true", help="csv for Excel: UTF-8 with a BOM, so zh-CN Excel reads the names"
+    )
+    p.add_argument(
+        "--output", metavar="FILE", help="write to this file instead of stdout (only when everything succeeded)"
+    )
     p.set_defaults(func=gc_paused_command(cmd_evaluate))
 
     p = sub.add_parser("test", help="run HR's acceptance scenarios (optionally against a policy file)")

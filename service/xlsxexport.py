@@ -33,6 +33,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from engine.policy import Policy
 from service.api.csvsafe import cell as safe_text
+from service.labels import light_labels, tier_labels
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MONEY_FORMAT = "#,##0.00"
@@ -88,16 +89,6 @@ def exact_number(text: str | None) -> Decimal | str | None:
     if len(value.normalize().as_tuple().digits) > MAX_EXACT_DIGITS:
         return text
     return value
-
-
-def light_labels(policy: Policy) -> dict[str, str]:
-    """light id -> the policy's label for it (红灯 / 黄灯 / 绿灯); empty without a warning scale."""
-    return {} if policy.warning is None else {b.light: b.label for b in policy.warning.bands}
-
-
-def tier_labels(policy: Policy) -> dict[str, str]:
-    """tier id -> the policy's label for it (基础达标奖 ...); empty without commission tiers."""
-    return {} if policy.commission is None else {t.id: t.label for t in policy.commission.tiers}
 
 
 def results_workbook(policy: Policy, document: Mapping[str, Any]) -> bytes:

@@ -674,11 +674,12 @@ def _chart(db: Session, who: Principal, simulation_id: int, fmt: str) -> Respons
             404, "chart-not-available", f"simulation {simulation_id} is a single scenario; only sweeps have a chart"
         )
     result = json.loads(row.result_json)["result"]
+    baseline = load_policy(db, result["baseline"]["sha256"])  # the chart's labels and current value
     release(db)
     from service.charts import sweep_chart  # matplotlib loads on first use, not at start-up
 
     with _CHART_LOCK:
-        image = sweep_chart(result, fmt)
+        image = sweep_chart(result, fmt, baseline)
     return Response(image, media_type=_CHART_MEDIA[fmt], headers={"Cache-Control": "private, max-age=3600"})
 
 

@@ -186,7 +186,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         from service.charts import sweep_chart
         from service.cli.common import write_atomically
 
-        write_atomically(Path(args.chart), sweep_chart(data, chart_fmt or "svg"))
+        write_atomically(Path(args.chart), sweep_chart(data, chart_fmt or "svg", policy))
         print(f"wrote {args.chart}", file=sys.stderr)
     if args.format == "json":
         _emit(

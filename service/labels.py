@@ -85,8 +85,8 @@ def parameter(policy: Policy | None, path: str) -> Parameter:
             label = node.get("label", f"rating {node['rating']}" if "rating" in node else label)
             metric = node.get("metric", node.get("basis", metric))
     container: Any = parent
-    step: Any = last
-    raw = container[step] if isinstance(container, list) or step in container else None
+    key: Any = last
+    raw = container[key] if isinstance(container, list) or key in container else None
     current = None if raw is None or isinstance(raw, bool) else _decimal(str(raw))
     found = policy.metrics.get(metric) if isinstance(metric, str) else None
     is_ratio_metric = found is not None and found.is_ratio

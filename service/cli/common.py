@@ -76,26 +76,27 @@ def output_format(args: argparse.Namespace) -> str:
 
     Refused before any work: a `--format` that contradicts the extension (a rich table in a
     .json file helps no one), `--excel` on anything but CSV, and a workbook sent to a terminal.
+    An extension that names no format this command writes (.txt) leaves the choice to `--format`.
     """
+    allowed = getattr(args, "formats", FORMATS)
     given = getattr(args, "format", None)
     output = getattr(args, "output", None)
-    named = EXTENSION_FORMATS.get(Path(output).suffix.lower()) if output else None
+    suffix = Path(output).suffix.lower() if output else ""
+    named = EXTENSION_FORMATS.get(suffix) if EXTENSION_FORMATS.get(suffix) in allowed else None
     fmt = given or named or "table"
     problems: list[Problem] = []
     if given and named and given != named:
         problems.append(
             Problem(
                 "--output", None, None, output or "",
-                f"is a {Path(output or '').suffix} file but --format is {given}: "
+                f"is a {suffix} file but --format is {given}: "
                 f"name the file for {given}, or leave --format out to write {named}",
             )
         )  # fmt: skip
     if getattr(args, "excel", False) and fmt != "csv":
         problems.append(Problem("--excel", None, None, "", f"applies to csv only (the format is {fmt})"))
     if fmt == "xlsx" and not output and sys.stdout.isatty():
-        problems.append(
-            Problem("--format", None, None, "xlsx", "a workbook is not for a terminal: give --output FILE.xlsx")
-        )
+        problems.append(Problem("--format", None, None, "xlsx", "a workbook is not for a terminal: give --output"))
     if problems:
         raise MeritInputError(problems)
     return fmt

@@ -112,7 +112,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from engine.results import warning_summary
     from service.render import print_evaluation
 
-    fmt = output_format(args)
+    fmt = args.format  # resolved by main(): --format, else --output's extension
     options = fact_options(args)
     bom = ("\ufeff",) if args.excel else ()  # zh-CN Excel reads a CSV as UTF-8 only with the BOM
     if fmt == "csv" and options.plain:  # workers read with the default options only
@@ -179,9 +179,29 @@ def cmd_test(args: argparse.Namespace) -> int:
     return run_acceptance_cli(args.policy, args.pytest_args)
 
 
+class _VersionAction(argparse.Action):
+    """`merit --version`: the installed package's version (its metadata), read only when asked."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            found = version("merit")
+        except PackageNotFoundError:  # run from a checkout that was never installed
+            found = "unknown (not installed; pip install . gives it its version)"
+        print(f"merit {found}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="merit", description="Merit sales-incentive policy engine")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action=_VersionAction, help="print Merit's version and exit")
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", help="what to do (merit COMMAND -h lists its options)"
+    )
 
     p = sub.add_parser("validate", help="check policy files or folders (schema + linter)")
     p.add_argument("paths", nargs="+", metavar="PATH", help="policy files or folders")
@@ -209,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--output", metavar="FILE", help="write to this file instead of stdout (only when everything succeeded)"
     )
-    p.set_defaults(func=gc_paused_command(cmd_evaluate))
+    p.set_defaults(func=gc_paused_command(cmd_evaluate), formats=FORMATS)
 
     p = sub.add_parser("test", help="run HR's acceptance scenarios (optionally against a policy file)")
     p.add_argument("--policy", help="check this policy version against the scenarios tagged with its id")
@@ -236,6 +256,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         check_outputs(args)
+        if hasattr(args, "formats"):  # a command that writes one of several formats
+            args.format = output_format(args)
         return int(args.func(args))
     except MeritInputError as exc:
         _print_problems(exc.problems, exc)

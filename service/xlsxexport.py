@@ -32,6 +32,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from engine.policy import Policy
+from engine.problems import MeritInputError
 from service.api.csvsafe import cell as safe_text
 from service.labels import light_labels, tier_labels
 
@@ -40,6 +41,8 @@ MONEY_FORMAT = "#,##0.00"
 PERCENT_FORMAT = "0.00%"
 SCORE_FORMAT = "0.00"
 MAX_EXACT_DIGITS = 15
+#: The rows a sheet holds below its header (Excel's limit is 1,048,576 rows in all).
+MAX_SHEET_ROWS = 1_048_575
 #: Excel's own "good / neutral / bad" fills, so the colours read as they do in any workbook.
 LIGHT_FILL = {"green": "C6EFCE", "yellow": "FFEB9C", "red": "FFC7CE"}
 _FIXED_TIME = "2000-01-01T00:00:00Z"
@@ -104,6 +107,11 @@ def results_workbook(policy: Policy, document: Mapping[str, Any]) -> bytes:
         by_period.setdefault(line["period"], []).append(line)
     if not by_period:
         by_period[str(document["period"])] = []
+    too_long = [f"{p} has {len(rows):,} lines" for p, rows in sorted(by_period.items()) if len(rows) > MAX_SHEET_ROWS]
+    if too_long:  # a spreadsheet would silently drop the rest: refuse, and say what does hold them
+        raise MeritInputError.at(
+            "--format", "xlsx", f"{'; '.join(too_long)}: a sheet holds {MAX_SHEET_ROWS:,}; write csv or json instead"
+        )
     lights, tiers = light_labels(policy), tier_labels(policy)
     wb = Workbook()
     wb.remove(wb.active)

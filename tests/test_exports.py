@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
+import zipfile
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from typing import Any
 import openpyxl
 import pytest
 
+from service import xlsxexport
 from service.cli.main import main
 
 REPO = Path(__file__).resolve().parent.parent
@@ -164,3 +167,25 @@ def test_output_extension_and_format_must_agree(tmp_path: Path, capsys: pytest.C
     text = tmp_path / "table.txt"  # any other extension: --format decides, else the table
     assert evaluate("2026-08", "--output", str(text)) == 0
     assert "R001" in text.read_text(encoding="utf-8") and not text.read_text(encoding="utf-8").startswith("{")
+
+
+def test_workbook_bytes_carry_no_save_time(tmp_path: Path) -> None:
+    out = tmp_path / "august.xlsx"
+    assert evaluate("2026-08", "--output", str(out)) == 0
+    with zipfile.ZipFile(out) as book:
+        assert {info.date_time for info in book.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+        core = book.read("docProps/core.xml").decode()
+    stamps = re.findall(r"<dcterms:(?:created|modified)[^>]*>([^<]*)<", core)
+    assert stamps == ["2000-01-01T00:00:00Z", "2000-01-01T00:00:00Z"]
+
+
+def test_more_lines_than_a_sheet_holds_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(xlsxexport, "MAX_SHEET_ROWS", 11)  # August has 12 lines
+    out = tmp_path / "august.xlsx"
+    assert evaluate("2026-08", "--output", str(out)) == 1
+    assert (
+        "--format: xlsx: 2026-08 has 12 lines: a sheet holds 11; write csv or json instead" in capsys.readouterr().err
+    )
+    assert not out.exists()

@@ -26,7 +26,7 @@ import matplotlib.pyplot as plt
 from matplotlib import font_manager
 from matplotlib.ticker import FuncFormatter
 
-from service.labels import parameter, tier_labels
+from service.policylabels import parameter, tier_labels
 
 if TYPE_CHECKING:
     from engine.policy import Policy

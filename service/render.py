@@ -24,7 +24,7 @@ from rich.text import Text
 
 from engine.results import Evaluation, line_dict
 from engine.tiers import money_text
-from service.labels import honour_labels, light_labels, tier_labels
+from service.policylabels import honour_labels, light_labels, tier_labels
 
 LIGHT_STYLE = {"red": "bold red", "yellow": "bold yellow", "green": "bold green"}
 HONOUR = "★"

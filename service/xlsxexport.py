@@ -34,7 +34,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from engine.policy import Policy
 from engine.problems import MeritInputError
 from service.api.csvsafe import cell as safe_text
-from service.labels import light_labels, tier_labels
+from service.policylabels import light_labels, tier_labels
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MONEY_FORMAT = "#,##0.00"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from runtime.policies import load_policy_file
 from service.charts import sweep_chart
-from service.labels import parameter
+from service.policylabels import parameter
 
 REPO = Path(__file__).resolve().parent.parent
 POLICY = load_policy_file(str(REPO / "policies" / "sales-incentive" / "2026-Q3.yaml"))

@@ -125,6 +125,14 @@ def test_excel_csv_is_the_csv_with_a_bom(tmp_path: Path) -> None:
     assert plain.read_bytes().startswith(b"period,rep_id,")  # without --excel: unchanged, no BOM
 
 
+def test_excel_csv_from_worker_processes_has_the_bom_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    plain, excel = tmp_path / "plain.csv", tmp_path / "excel.csv"
+    assert evaluate("2026-08", "--output", str(plain)) == 0
+    monkeypatch.setenv("MERIT_WORKERS", "2")  # the big-file path, forced on the small example
+    assert evaluate("2026-08", "--excel", "--output", str(excel)) == 0
+    assert excel.read_bytes() == b"\xef\xbb\xbf" + plain.read_bytes()
+
+
 @pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (libreoffice-calc-nogui) is not installed")
 def test_excel_csv_opens_in_libreoffice_with_the_names(tmp_path: Path) -> None:
     source = tmp_path / "august.csv"

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -150,7 +151,7 @@ def _start(doc: str, tmp: Path) -> tuple[Walkthrough, subprocess.Popen[bytes]]:
     doc_ports = sorted({p for c in cmds if c.serves for p in re.findall(r"--port (\d+)", c.text)})
     script = tmp / "walkthrough.sh"
     script.write_text(_script(cmds, {p: str(_free_port()) for p in doc_ports}, outdir), encoding="utf-8")
-    proc = subprocess.Popen(["bash", str(script)], cwd=work, env=_environment(tmp / "bin"))
+    proc = subprocess.Popen(["bash", str(script)], cwd=work, env=_environment(tmp / "bin"), start_new_session=True)
     return Walkthrough(cmds, outdir), proc
 
 
@@ -161,8 +162,8 @@ def walkthroughs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Walkthro
     for _, proc in started.values():
         try:
             proc.wait(timeout=300)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        except subprocess.TimeoutExpired:  # the shell and the servers it started: its own process group
+            os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     return {doc: walkthrough for doc, (walkthrough, _) in started.items()}
 

@@ -1,7 +1,7 @@
 """Named what-if scenarios: save one (checked against its baseline now), list, read, run.
 
 A scenario is a baseline and the changes to try - no figures, no results; running it is a
-simulation like any other (`service.simulations.service.simulate_prepared`), linked to it.
+simulation like any other (`service.simulations.stored.simulate_prepared`), linked to it.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from service.runs.service import check_period, choose_policy
 from service.simulations.access import check_plan_role, check_quota_scope, may_read, scope_of
 from service.simulations.models import Scenario, ScenarioRequest, ScenarioRunRequest, TargetPlanRequest
 from service.simulations.records import Stored, scoped_row
-from service.simulations.service import simulate_prepared
 from service.simulations.sources import invalid_scenario, policy_version, prepare, request_problem
+from service.simulations.stored import simulate_prepared
 
 
 def scenario_dict(row: Scenario) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from service.api.deps import DB, Id, now, require
 from service.auth import Principal
-from service.simulations import records, scenarios, service
+from service.simulations import records, scenarios, stored
 from service.simulations.models import ScenarioRequest, ScenarioRunRequest, SimulationRequest, SweepRequest
 from service.simulations.records import Stored
 
@@ -33,7 +33,7 @@ def _created(stored: Stored) -> Response:
 @router.get("/simulations/options")
 def options(who: Simulator, db: DB) -> dict[str, Any]:
     """What a simulation can be run on: policies and versions, fact imports, finalized runs."""
-    return service.options(db, who)
+    return stored.options(db, who)
 
 
 @router.get("/simulations/parameters")
@@ -45,19 +45,19 @@ def parameters(
     period: str | None = None,
 ) -> dict[str, Any]:
     """The editable numbers of a policy version (tier rates and thresholds, bonuses, award amounts...)."""
-    return service.parameters(db, policy_id, version, period)
+    return stored.parameters(db, policy_id, version, period)
 
 
 @router.post("/simulations", status_code=201, responses={201: {"content": {JSON_MEDIA: {}}}})
 def create_simulation(body: SimulationRequest, request: Request, who: Simulator, db: DB) -> Response:
     """Simulate a scenario against the baseline; 201 with `id` and the engine's result under `result`."""
-    return _created(service.create_simulation(db, who, now(request), body))
+    return _created(stored.create_simulation(db, who, now(request), body))
 
 
 @router.post("/simulations/sweeps", status_code=201, responses={201: {"content": {JSON_MEDIA: {}}}})
 def create_sweep(body: SweepRequest, request: Request, who: Simulator, db: DB) -> Response:
     """The cost curve of one parameter; the chart is at /simulations/{id}/chart.svg (or .png)."""
-    return _created(service.create_sweep(db, who, now(request), body))
+    return _created(stored.create_sweep(db, who, now(request), body))
 
 
 @router.get("/simulations")

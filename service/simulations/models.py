@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, StrictFloat, StrictInt, StrictStr
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.api.inputs import Id, Input
 from service.db.base import Base, UTCDateTime
 
+NULLABLE_JSON = JSON(none_as_null=True)
+"""A JSON column whose Python None is SQL NULL (not the JSON value null)."""
 MAX_CHANGES = 200  # parameter edits or quota changes in one scenario
 
 
@@ -26,12 +28,13 @@ class Scenario(Base):
     version: Mapped[str | None] = mapped_column(String(100), nullable=True)  # None: in force for the period
     scenario_version: Mapped[str | None] = mapped_column(String(100), nullable=True)
     period: Mapped[str | None] = mapped_column(String(7), nullable=True)
-    edits: Mapped[str] = mapped_column(Text)  # JSON list of "PATH=VALUE"
-    quotas: Mapped[str] = mapped_column(Text)  # JSON list of quota changes
-    target_plan: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON {team_target, split_by, shares}
+    edits: Mapped[list[str]] = mapped_column(JSON)  # "PATH=VALUE"
+    quotas: Mapped[list[str]] = mapped_column(JSON)  # quota changes
+    #: {team_target, split_by, shares}
+    target_plan: Mapped[dict[str, Any] | None] = mapped_column(NULLABLE_JSON, nullable=True)
     fact_import_id: Mapped[int | None] = mapped_column(ForeignKey("fact_imports.id"), nullable=True)
     from_finalized_runs: Mapped[bool] = mapped_column(Boolean, default=False)
-    scope_regions: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON list; None: every region
+    scope_regions: Mapped[list[str] | None] = mapped_column(NULLABLE_JSON, nullable=True)  # None: every region
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by: Mapped[str] = mapped_column(String(200))
     token_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -54,9 +57,9 @@ class Simulation(Base):
     policy_sha256: Mapped[str] = mapped_column(String(64))
     period: Mapped[str] = mapped_column(String(7))
     facts_sha256: Mapped[str] = mapped_column(String(64))
-    fact_import_ids: Mapped[str] = mapped_column(Text)  # JSON list of the imports the facts came from
-    summary: Mapped[str] = mapped_column(Text)  # JSON object shown in listings
-    scope_regions: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON list; None: every region
+    fact_import_ids: Mapped[list[int]] = mapped_column(JSON)  # the imports the facts came from
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON)  # shown in listings (keys sorted)
+    scope_regions: Mapped[list[str] | None] = mapped_column(NULLABLE_JSON, nullable=True)  # None: every region
     result_json: Mapped[str] = mapped_column(Text, deferred=True)
     result_sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

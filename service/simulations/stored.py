@@ -14,7 +14,6 @@ scenarios scoped to regions they manage (`service.simulations.access`). payroll 
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from datetime import datetime
 from typing import Any
@@ -188,7 +187,7 @@ def options(db: Session, who: Principal) -> dict[str, Any]:
                 "id": i.id,
                 "filename": i.filename,
                 "rows": i.row_count,
-                "periods": json.loads(i.periods),
+                "periods": i.periods,
                 "created_at": i.created_at.isoformat(),
             }
             for i in imports

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import JSON, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -28,3 +29,24 @@ class FactImport(Base):
     read_options: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by: Mapped[str] = mapped_column(String(200))
+
+
+class ImportOut(BaseModel):
+    """An import as HR reads it; `notes` (what reading the file noticed) only on the upload's answer."""
+
+    id: int
+    filename: str
+    sha256: str
+    size: int
+    rows: int
+    periods: list[str]
+    columns: list[str]
+    created_at: str
+    created_by: str
+    notes: list[str] | None = None
+
+
+class ImportsOut(BaseModel):
+    """Every import, oldest first."""
+
+    fact_imports: list[ImportOut]

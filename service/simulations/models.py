@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, StrictFloat, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -137,3 +137,146 @@ class ScenarioRunRequest(_Body):
     period: str | None = None
     fact_import_id: Id | None = None
     from_finalized_runs: bool | None = None
+
+
+# ------------------------------------------------------------------------- read models
+class PolicyChoice(BaseModel):
+    """A baseline: a policy id and a version (null: the version in force for the period)."""
+
+    policy_id: str
+    version: str | None
+
+
+class Scope(BaseModel):
+    """The regions a simulation or scenario covers (null: every region)."""
+
+    regions: list[str] | None
+
+
+class ScenarioOut(BaseModel):
+    """A saved scenario: a baseline and the changes to try."""
+
+    id: int
+    name: str
+    baseline: PolicyChoice
+    period: str | None
+    scenario_version: str | None
+    set: list[str]
+    quota: list[str]
+    targets: dict[str, Any] | None
+    fact_import_id: int | None
+    from_finalized_runs: bool
+    scope: Scope
+    created_at: str
+    created_by: str
+
+
+class ScenariosOut(BaseModel):
+    """The saved scenarios the caller may read."""
+
+    scenarios: list[ScenarioOut]
+
+
+class StoredPolicy(BaseModel):
+    """The baseline version a simulation ran on."""
+
+    id: str
+    version: str
+    sha256: str
+
+
+class SimulationListed(BaseModel):
+    """A stored simulation or sweep as listed (its result is at `GET /simulations/{id}`)."""
+
+    id: int
+    kind: Literal["simulation", "sweep"]
+    period: str
+    policy: StoredPolicy
+    scenario_id: int | None
+    fact_import_ids: list[int]
+    scope: Scope
+    summary: dict[str, Any]
+    created_at: str
+    created_by: str
+
+
+class SimulationsOut(BaseModel):
+    """Stored simulations and sweeps the caller may read, oldest first."""
+
+    simulations: list[SimulationListed]
+
+
+class VersionSpan(BaseModel):
+    """A version and the months it is in force."""
+
+    version: str
+    effective_from: str | None
+    effective_to: str | None
+
+
+class PolicyVersions(BaseModel):
+    """A policy's versions."""
+
+    policy_id: str
+    versions: list[VersionSpan]
+
+
+class SimulableImport(BaseModel):
+    """A fact import the caller may simulate on."""
+
+    id: int
+    filename: str
+    rows: int
+    periods: list[str]
+    created_at: str
+
+
+class FinalizedRun(BaseModel):
+    """A finalized run whose facts a simulation can use."""
+
+    id: int
+    period: str
+    policy_id: str
+    policy_version: str
+
+
+class CallerScope(BaseModel):
+    """Who asks, and the regions their simulations are restricted to (null: every region)."""
+
+    role: str
+    regions: list[str] | None
+
+
+class OptionsOut(BaseModel):
+    """What a simulation can be run on."""
+
+    policies: list[PolicyVersions]
+    fact_imports: list[SimulableImport]
+    finalized_runs: list[FinalizedRun]
+    scope: CallerScope
+
+
+class PolicyShown(BaseModel):
+    """The version whose numbers are listed."""
+
+    id: str
+    version: str
+    sha256: str
+    title: str
+    currency: str
+
+
+class Parameter(BaseModel):
+    """One editable number: its `engine.edits` path, a label, its value as the policy writes it."""
+
+    group: str
+    path: str
+    label: str
+    value: str
+
+
+class ParametersOut(BaseModel):
+    """The editable numbers of a policy version."""
+
+    policy: PolicyShown
+    parameters: list[Parameter]

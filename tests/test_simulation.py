@@ -494,3 +494,32 @@ def test_a_sweep_varies_numbers_only(param: str, message: str) -> None:
     with pytest.raises(MeritInputError) as exc:
         sweep(load_policy_file(POLICY), param, [Decimal("1")], facts, "2026-08")
     assert [(p.source, p.field, p.message) for p in exc.value.problems] == [("--param", param, message)]
+
+
+def test_cli_sweep_with_quota_changes(capsys, tmp_path):
+    """`merit sweep --quota` (as `merit simulate --quota`): the quota change applies at every point.
+
+    The 3-rep August table (module docstring; baseline payout 9630.00) with R3's target cut by 10%:
+    R3 90000 / 90000 = 100% -> advanced. Sweeping the advanced rate:
+      0.02:  R1 2% x 104000 + 1000 = 3080, R2 2% x 210000 + 1000 = 5200, R3 2% x 90000 + 1000 = 2800
+             -> 11080.00, delta +1450.00
+      0.025: R1 2.5% x 104000 + 1000 = 3600, R2 2.5% x 210000 + 1000 = 6250, R3 2.5% x 90000 + 1000
+             = 3250 -> 13100.00, delta +3470.00
+    (South 90000 / 90000 = 100% and East 104.67% stay under the 110% team award.)
+    """
+    path = tmp_path / "aug.csv"
+    path.write_text(
+        "rep_id,region,period,target,actual\nR1,East,2026-08,100000.00,104000.00\n"
+        "R2,East,2026-08,200000.00,210000.00\nR3,South,2026-08,100000.00,90000.00\n",
+        encoding="utf-8",
+    )
+    base = ["--policy", str(POLICY), "--facts", str(path), "--period", "2026-08", "--param", ADV_RATE]
+    out = _run(capsys, "sweep", *base, "--values", "0.02,0.025", "--quota", "rep=R3:-10%", "--format", "json")
+    d = json.loads(out)
+    assert d["baseline"]["payout"] == "9630.00"
+    assert [(p["value"], p["payout"], p["delta"]) for p in d["points"]] == [
+        ("0.02", "11080.00", "1450.00"),
+        ("0.025", "13100.00", "3470.00"),
+    ]
+    assert main(["sweep", *base, "--values", "0.02", "--quota", "rep=R3"]) == 1
+    assert "--quota" in capsys.readouterr().err

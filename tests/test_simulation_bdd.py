@@ -8,12 +8,10 @@ from pathlib import Path
 import pytest
 from pytest_bdd import given, parsers, scenarios, then, when
 
-from engine.edits import apply_edits
 from engine.facts import facts_from_records
 from engine.problems import MeritInputError
-from engine.quota import apply_quota_changes
-from engine.simulation import simulate
 from runtime.policies import load_policy_file
+from service.simulations.service import simulate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,11 +35,11 @@ def these_facts(ctx, month, datatable):
 
 
 def _simulate(ctx, month, edits=(), quotas=()):
+    """The same use case `merit simulate` and `POST /simulations` call."""
     try:
-        scenario = apply_edits(ctx["policy"], list(edits))
-        sfacts = apply_quota_changes(ctx["facts"], list(quotas)) if quotas else None
-        ctx["result"] = simulate(ctx["policy"], scenario, ctx["facts"], month, sfacts)
-        ctx["data"] = ctx["result"].as_dict()
+        whatif = simulate(ctx["policy"], ctx["facts"], month, sets=list(edits), quotas=list(quotas))
+        ctx["result"] = whatif.result
+        ctx["data"] = whatif.as_dict()
     except MeritInputError as exc:
         ctx["error"] = exc
 

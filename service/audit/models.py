@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -23,3 +25,25 @@ class AuditEntry(Base):
     before_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     after_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     detail: Mapped[str] = mapped_column(Text, default="{}")  # JSON object
+
+
+class EntryOut(BaseModel):
+    """One write: who, in which role, what, when, and the target's hashes before and after."""
+
+    id: int
+    at: str
+    actor: str
+    role: str
+    token_id: int | None
+    action: str
+    target: str
+    before_sha256: str | None
+    after_sha256: str | None
+    detail: dict[str, Any]
+
+
+class AuditPage(BaseModel):
+    """A page of the log, oldest first; `next_cursor` is null on the last page."""
+
+    entries: list[EntryOut]
+    next_cursor: int | None

@@ -7,12 +7,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from service.api.deps import DB, HR, MAX_ID
+from service.audit.models import AuditPage
 from service.audit.service import read_page
 
 router = APIRouter(tags=["audit"])
 
 
-@router.get("/audit")
+@router.get("/audit", response_model=AuditPage)
 def read_audit(
     _: HR,
     db: DB,

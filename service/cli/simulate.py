@@ -1,8 +1,9 @@
 """`merit simulate`, `merit sweep`, `merit plan`: the what-if simulator on the command line.
 
-A thin adapter over engine.simulation: read files, build the scenario (policy edits with --set,
-quota changes with --quota, or another version with --scenario-policy), print a table, JSON or
-CSV. Nothing is stored; user errors come back as located problems through `service.cli.main.main`.
+A thin adapter over the what-if use cases (`service.simulations.service`, which the HTTP API and
+HR's scenarios call too): read files, pass the scenario (policy edits with --set, quota changes
+with --quota, or another version with --scenario-policy), print a table, JSON or CSV. Nothing is
+stored; user errors come back as located problems through `service.cli.main.main`.
 """
 
 from __future__ import annotations
@@ -140,22 +141,22 @@ def print_simulation(data: dict[str, Any], console: Any, limit: int = 25) -> Non
 def cmd_simulate(args: argparse.Namespace) -> int:
     from runtime.policies import load_policy_file
     from service.cli.common import fact_options, load_for_period
-    from service.simulations.scenario import plan_targets, run_simulation
+    from service.simulations.service import Targets, simulate
 
     policy, facts = load_for_period(args.policy, args.facts, args.period, fact_options(args))
     scenario_base = load_policy_file(args.scenario_policy) if args.scenario_policy else None
-    plan = None
+    targets = None
     if args.team_target is not None:
-        plan = plan_targets(facts, args.period, args.team_target, args.split_by or "region", args.shares)
+        targets = Targets(args.team_target, args.split_by or "region", args.shares)
     elif args.shares or args.split_by:
         from engine.problems import MeritInputError
 
         flag, value = ("--shares", args.shares) if args.shares else ("--split-by", args.split_by)
         raise MeritInputError.at(flag, value, f"{flag} splits a --team-target; give one")
-    result = run_simulation(policy, facts, args.period, args.set, args.quota, scenario_base, plan=plan)
-    data = result.as_dict()
-    if plan is not None:
-        data["target_plan"] = plan.as_dict()
+    whatif = simulate(
+        policy, facts, args.period, sets=args.set, quotas=args.quota, scenario_base=scenario_base, targets=targets
+    )
+    data = whatif.as_dict()
     if args.format == "json":
         _emit(
             (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode(),
@@ -173,15 +174,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from engine.sweep import sweep
     from service.cli.common import fact_options, load_for_period
     from service.simulations.scenario import chart_format, sweep_values
+    from service.simulations.service import sweep
 
     values = sweep_values(args.values, args.range)
     chart_fmt = chart_format(args.chart) if args.chart else None
     policy, facts = load_for_period(args.policy, args.facts, args.period, fact_options(args))
-    result = sweep(policy, args.param, values, facts, args.period)
-    data = result.as_dict()
+    data = sweep(policy, args.param, values, facts, args.period, quotas=args.quota)
     if args.chart:
         from service.charts import sweep_chart
         from service.cli.common import write_atomically
@@ -220,17 +220,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from engine.diff import diff_policies
     from engine.facts import load_facts
-    from engine.simulation import simulate
     from service.cli.common import fact_options, load_policy_files, print_notes, read_input
+    from service.simulations.service import plan
 
     old, new = load_policy_files(args.old, args.new)
     cols = sorted(set(old.numeric_columns) | set(new.numeric_columns))
     facts = load_facts(read_input(args.facts), args.facts, cols, options=fact_options(args))
     print_notes(facts)
-    changes = diff_policies(old, new)
-    data = simulate(old, new, facts, args.period).as_dict()
+    changes, data = plan(old, new, facts, args.period)
     if args.format == "json":
         out = {"policy_changes": changes, "impact": data}
         _emit(
@@ -302,6 +300,13 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--param", required=True, metavar="PATH", help="e.g. commission.tiers[advanced].rate")
     p.add_argument("--values", help="comma-separated values, e.g. 0.015,0.016,0.018")
     p.add_argument("--range", help="start:stop:step, e.g. 0.015:0.025:0.0005")
+    p.add_argument(
+        "--quota",
+        action="append",
+        default=[],
+        metavar="CHANGE",
+        help="change the targets at every point, as in simulate: e.g. region=East:+5%%, rep=R001:=900000",
+    )
     p.add_argument("--chart", metavar="FILE", help="also draw the curve to this .svg or .png file")
     p.add_argument("--format", choices=("table", "json"), help="table (default) or json")
     p.add_argument(

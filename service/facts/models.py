@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Integer, LargeBinary, String, Text
+from pydantic import BaseModel
+from sqlalchemy import JSON, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db.base import Base, UTCDateTime
@@ -20,11 +21,32 @@ class FactImport(Base):
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     size: Mapped[int] = mapped_column(Integer)
     row_count: Mapped[int] = mapped_column(Integer)
-    periods: Mapped[str] = mapped_column(Text)  # JSON list of "YYYY-MM"
-    columns: Mapped[str] = mapped_column(Text)  # JSON list of column names
+    periods: Mapped[list[str]] = mapped_column(JSON)  # "YYYY-MM", sorted
+    columns: Mapped[list[str]] = mapped_column(JSON)  # column names, as in the file
     data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     #: How the bytes were read (`ReadOptions.as_dict`: sheet, company column map, drop_totals);
     #: null when read as they are. Runs and simulations read the bytes again exactly so.
     read_options: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by: Mapped[str] = mapped_column(String(200))
+
+
+class ImportOut(BaseModel):
+    """An import as HR reads it; `notes` (what reading the file noticed) only on the upload's answer."""
+
+    id: int
+    filename: str
+    sha256: str
+    size: int
+    rows: int
+    periods: list[str]
+    columns: list[str]
+    created_at: str
+    created_by: str
+    notes: list[str] | None = None
+
+
+class ImportsOut(BaseModel):
+    """Every import, oldest first."""
+
+    fact_imports: list[ImportOut]

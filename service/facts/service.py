@@ -12,7 +12,6 @@ field when a request body refers to it (`import_for`): the body is what is wrong
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -38,8 +37,8 @@ def import_dict(row: FactImport) -> dict[str, Any]:
         "sha256": row.sha256,
         "size": row.size,
         "rows": row.row_count,
-        "periods": json.loads(row.periods),
-        "columns": json.loads(row.columns),
+        "periods": row.periods,
+        "columns": row.columns,
         "created_at": row.created_at.isoformat(),
         "created_by": row.created_by,
     }
@@ -95,8 +94,8 @@ def store_import(
         sha256=sha,
         size=len(data),
         row_count=len(facts.rows),
-        periods=json.dumps(sorted(facts.periods)),
-        columns=json.dumps(list(facts.columns), ensure_ascii=False),
+        periods=sorted(facts.periods),
+        columns=list(facts.columns),
         data=data,
         read_options=None if options is None or options.plain else options.as_dict(),
         created_at=at,

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import DB, HR, Id, settings
+from service.facts.models import ImportOut, ImportsOut
 from service.facts.service import import_dict, read_import, store_import
 from service.facts.service import list_imports as listed
 from service.facts.upload import UPLOAD_SCHEMA, receive_file
@@ -15,7 +16,13 @@ from service.facts.upload import UPLOAD_SCHEMA, receive_file
 router = APIRouter(tags=["fact imports"])
 
 
-@router.post("/fact-imports", status_code=201, openapi_extra=UPLOAD_SCHEMA)
+@router.post(
+    "/fact-imports",
+    status_code=201,
+    openapi_extra=UPLOAD_SCHEMA,
+    response_model=ImportOut,
+    response_model_exclude_unset=True,
+)
 async def create_import(request: Request, who: HR, db: DB) -> dict[str, Any]:
     """Upload a fact file in the multipart field `file`."""
     cfg = settings(request)
@@ -25,11 +32,11 @@ async def create_import(request: Request, who: HR, db: DB) -> dict[str, Any]:
     )
 
 
-@router.get("/fact-imports")
+@router.get("/fact-imports", response_model=ImportsOut, response_model_exclude_unset=True)
 def list_imports(_: HR, db: DB) -> dict[str, Any]:
     return listed(db)
 
 
-@router.get("/fact-imports/{import_id}")
+@router.get("/fact-imports/{import_id}", response_model=ImportOut, response_model_exclude_unset=True)
 def get_import(import_id: Id, _: HR, db: DB) -> dict[str, Any]:
     return import_dict(read_import(db, import_id))

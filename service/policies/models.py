@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from pydantic import BaseModel, Field
 from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -40,3 +41,59 @@ class PolicyVersion(Base):
     locked: Mapped[bool] = mapped_column(Boolean, default=False)  # a published run used it
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# ------------------------------------------------------------------------- read models
+class VersionOut(BaseModel):
+    """A stored version as listed (its ETag is the sha256 of its YAML)."""
+
+    policy_id: str
+    version: str
+    sha256: str
+    etag: str
+    effective_from: str | None
+    effective_to: str | None
+    objection_days: int
+    locked: bool
+    created_at: str
+    updated_at: str
+
+
+class PolicyVersionsOut(BaseModel):
+    """One policy's versions."""
+
+    policy_id: str
+    versions: list[VersionOut]
+
+
+class PoliciesOut(BaseModel):
+    """Every policy with its versions."""
+
+    policies: list[PolicyVersionsOut]
+
+
+class StoredVersionOut(BaseModel):
+    """What a PUT stored: the engine's content hash and the months it is in force."""
+
+    policy_id: str
+    version: str
+    sha256: str
+    effective_from: str
+    effective_to: str | None
+    objection_days: int
+
+
+class VersionRef(BaseModel):
+    """A version and its content hash."""
+
+    version: str
+    sha256: str
+
+
+class DiffOut(BaseModel):
+    """The engine's semantic diff between two versions, one sentence per change."""
+
+    policy_id: str
+    from_: VersionRef = Field(alias="from")
+    to: VersionRef
+    changes: list[str]

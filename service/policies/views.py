@@ -10,10 +10,14 @@ from starlette.concurrency import run_in_threadpool
 from service.api.deps import DB, HR, Anyone, settings
 from service.api.inputs import PolicyName, VersionName
 from service.policies import service
+from service.policies.models import DiffOut, PoliciesOut, PolicyVersionsOut, StoredVersionOut
 from service.policies.service import etag_of, get_version, matches, policy_too_large
 
 router = APIRouter(tags=["policies"])
 YAML_MEDIA = "application/yaml"
+_POLICY_DOCUMENT = {"type": "object", "description": "the policy as YAML (schemas/policy.schema.json), comments kept"}
+"""What `GET` answers, as OpenAPI describes a YAML body: the document it parses to (a mapping).
+A client that follows the listings' links to this route reads YAML, not a JSON string."""
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -34,6 +38,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
 @router.put(
     "/policies/{policy_id}/versions/{version}",
     status_code=201,
+    response_model=StoredVersionOut,
     openapi_extra={"requestBody": {"content": {YAML_MEDIA: {"schema": {"type": "string"}}}, "required": True}},
 )
 async def put_version(
@@ -58,19 +63,19 @@ async def put_version(
     return stored.body
 
 
-@router.get("/policies")
+@router.get("/policies", response_model=PoliciesOut)
 def list_policies(_: Anyone, db: DB) -> dict[str, Any]:
     return service.list_policies(db)
 
 
-@router.get("/policies/{policy_id}/versions")
+@router.get("/policies/{policy_id}/versions", response_model=PolicyVersionsOut)
 def list_versions(policy_id: str, _: Anyone, db: DB) -> dict[str, Any]:
     return service.list_versions(db, policy_id)
 
 
 @router.get(
     "/policies/{policy_id}/versions/{version}",
-    responses={200: {"content": {YAML_MEDIA: {"schema": {"type": "string"}}}}},
+    responses={200: {"content": {YAML_MEDIA: {"schema": _POLICY_DOCUMENT}}}},
 )
 def get_yaml(
     _: Anyone,
@@ -87,7 +92,7 @@ def get_yaml(
     return Response(row.text.encode("utf-8"), media_type=f"{YAML_MEDIA}; charset=utf-8", headers=headers)
 
 
-@router.get("/policies/{policy_id}/diff")
+@router.get("/policies/{policy_id}/diff", response_model=DiffOut)
 def diff(
     policy_id: str,
     from_: Annotated[str, Query(alias="from")],

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.api.inputs import Id, Input
 from service.db.base import Base, UTCDateTime
+from service.runs.models import RunOut
 
 
 class Objection(Base):
@@ -41,3 +42,36 @@ class ResolveRequest(Input):
     decision: Literal["accepted", "rejected"]
     note: str = Field(default="", max_length=4000)
     fact_import_id: Id | None = None
+
+
+# ------------------------------------------------------------------------- read models
+class ObjectionOut(BaseModel):
+    """An objection: who raised it about which rep, and how it was resolved."""
+
+    id: int
+    run_id: int
+    original_run_id: int
+    rep_id: str
+    reason: str
+    status: Literal["open", "accepted", "rejected"]
+    raised_by: str
+    raised_role: str
+    created_at: str
+    resolved_at: str | None
+    resolved_by: str | None
+    note: str | None
+    fact_import_id: int | None
+    new_run_id: int | None
+
+
+class ObjectionsOut(BaseModel):
+    """A run's objections the caller may see."""
+
+    objections: list[ObjectionOut]
+
+
+class ResolvedOut(BaseModel):
+    """The resolved objection and, when corrected facts were accepted, the run published in place."""
+
+    objection: ObjectionOut
+    new_run: RunOut | None

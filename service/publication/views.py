@@ -8,24 +8,31 @@ from fastapi import APIRouter, Request
 
 from service.api.deps import DB, HR, Id, NotPayroll, Objector, now, settings
 from service.publication import service
-from service.publication.models import ObjectionRequest, ResolveRequest
+from service.publication.models import (
+    ObjectionOut,
+    ObjectionRequest,
+    ObjectionsOut,
+    ResolvedOut,
+    ResolveRequest,
+)
+from service.runs.models import RunOut
 
 router = APIRouter(tags=["publication"])
 
 
-@router.post("/runs/{run_id}/publish")
+@router.post("/runs/{run_id}/publish", response_model=RunOut, response_model_exclude_unset=True)
 def publish(run_id: Id, request: Request, who: HR, db: DB) -> dict[str, Any]:
     """Publish a draft: results become visible to managers and reps; the objection period starts."""
     return service.publish(db, who, now(request), run_id)
 
 
-@router.post("/runs/{run_id}/finalize")
+@router.post("/runs/{run_id}/finalize", response_model=RunOut, response_model_exclude_unset=True)
 def finalize(run_id: Id, request: Request, who: HR, db: DB) -> dict[str, Any]:
     """Finalize after the objection deadline with no open objection: the run's lines go to payroll."""
     return service.finalize(db, who, settings(request).clock, run_id)
 
 
-@router.post("/runs/{run_id}/objections", status_code=201)
+@router.post("/runs/{run_id}/objections", status_code=201, response_model=ObjectionOut)
 def object_to(
     run_id: Id,
     body: ObjectionRequest,
@@ -37,12 +44,12 @@ def object_to(
     return service.object_to(db, who, now(request), run_id, body.rep_id, body.reason)
 
 
-@router.get("/runs/{run_id}/objections")
+@router.get("/runs/{run_id}/objections", response_model=ObjectionsOut)
 def list_objections(run_id: Id, who: NotPayroll, db: DB) -> dict[str, Any]:
     return service.list_objections(db, who, run_id)
 
 
-@router.get("/objections/{objection_id}")
+@router.get("/objections/{objection_id}", response_model=ObjectionOut)
 def read_objection(
     objection_id: Id,
     who: NotPayroll,
@@ -51,7 +58,7 @@ def read_objection(
     return service.read_objection(db, who, objection_id)
 
 
-@router.post("/objections/{objection_id}/resolve")
+@router.post("/objections/{objection_id}/resolve", response_model=ResolvedOut, response_model_exclude_unset=True)
 def resolve(
     objection_id: Id,
     body: ResolveRequest,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -94,3 +94,45 @@ class RunRequest(Input):
     version: str | None = None
     period: str = Field(description="a month (2026-08) or a quarter (2026-Q3)")
     fact_import_id: Id
+
+
+# ------------------------------------------------------------------------- read models
+class PolicyRef(BaseModel):
+    """The policy version a run was evaluated with."""
+
+    id: str
+    version: str
+    sha256: str
+
+
+class RunTotals(BaseModel):
+    """Team-wide figures: hr and payroll only."""
+
+    reps: int
+    payout: str
+
+
+class RunOut(BaseModel):
+    """A run as the caller may see it (`totals` only for hr and payroll)."""
+
+    id: int
+    policy: PolicyRef
+    period: str
+    fact_import_id: int
+    facts_sha256: str
+    results_sha256: str
+    status: RunState
+    created_at: str
+    published_at: str | None
+    objection_days: int
+    objection_deadline: str | None
+    finalized_at: str | None
+    supersedes: int | None
+    superseded_by: int | None
+    totals: RunTotals | None = None
+
+
+class RunsOut(BaseModel):
+    """The runs matching the filters, oldest first."""
+
+    runs: list[RunOut]

@@ -8,13 +8,13 @@ from fastapi import APIRouter, Request, Response
 
 from service.api.deps import DB, HR, Anyone, Id, now
 from service.runs import service
-from service.runs.models import RunRequest
+from service.runs.models import RunOut, RunRequest, RunsOut
 from service.runs.service import get_run, run_dict
 
 router = APIRouter(tags=["runs"])
 
 
-@router.post("/runs", status_code=201)
+@router.post("/runs", status_code=201, response_model=RunOut, response_model_exclude_unset=True)
 def create_run(
     body: RunRequest,
     request: Request,
@@ -31,7 +31,7 @@ def create_run(
     return run_dict(run, who)
 
 
-@router.get("/runs")
+@router.get("/runs", response_model=RunsOut, response_model_exclude_unset=True)
 def list_runs(
     who: Anyone,
     db: DB,
@@ -42,7 +42,7 @@ def list_runs(
     return service.list_runs(db, who, period, status, policy_id)
 
 
-@router.get("/runs/{run_id}")
+@router.get("/runs/{run_id}", response_model=RunOut, response_model_exclude_unset=True)
 def read_run(run_id: Id, who: Anyone, db: DB) -> dict[str, Any]:
     return run_dict(get_run(db, run_id), who)
 

@@ -12,7 +12,6 @@ and scenarios are read back only by callers managing every region they cover.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Sequence
 
@@ -62,11 +61,11 @@ def scope_of(who: Principal) -> list[str] | None:
     return None if who.role == "hr" else sorted(who.regions)
 
 
-def may_read(who: Principal, scope_json: str | None) -> bool:
-    """Whether `who` may read a simulation or scenario stored with this scope."""
+def may_read(who: Principal, scope: list[str] | None) -> bool:
+    """Whether `who` may read a simulation or scenario stored with this scope (None: every region)."""
     if who.role == "hr":
         return True
-    return scope_json is not None and set(json.loads(scope_json)) <= who.regions
+    return scope is not None and set(scope) <= who.regions
 
 
 def check_quota_scope(who: Principal, quotas: Sequence[str], facts: FactSet | None) -> None:

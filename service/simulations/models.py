@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, StrictFloat, StrictInt, StrictStr
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.api.inputs import Id, Input
 from service.db.base import Base, UTCDateTime
 
+NULLABLE_JSON = JSON(none_as_null=True)
+"""A JSON column whose Python None is SQL NULL (not the JSON value null)."""
 MAX_CHANGES = 200  # parameter edits or quota changes in one scenario
 
 
@@ -26,12 +28,13 @@ class Scenario(Base):
     version: Mapped[str | None] = mapped_column(String(100), nullable=True)  # None: in force for the period
     scenario_version: Mapped[str | None] = mapped_column(String(100), nullable=True)
     period: Mapped[str | None] = mapped_column(String(7), nullable=True)
-    edits: Mapped[str] = mapped_column(Text)  # JSON list of "PATH=VALUE"
-    quotas: Mapped[str] = mapped_column(Text)  # JSON list of quota changes
-    target_plan: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON {team_target, split_by, shares}
+    edits: Mapped[list[str]] = mapped_column(JSON)  # "PATH=VALUE"
+    quotas: Mapped[list[str]] = mapped_column(JSON)  # quota changes
+    #: {team_target, split_by, shares}
+    target_plan: Mapped[dict[str, Any] | None] = mapped_column(NULLABLE_JSON, nullable=True)
     fact_import_id: Mapped[int | None] = mapped_column(ForeignKey("fact_imports.id"), nullable=True)
     from_finalized_runs: Mapped[bool] = mapped_column(Boolean, default=False)
-    scope_regions: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON list; None: every region
+    scope_regions: Mapped[list[str] | None] = mapped_column(NULLABLE_JSON, nullable=True)  # None: every region
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by: Mapped[str] = mapped_column(String(200))
     token_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -54,9 +57,9 @@ class Simulation(Base):
     policy_sha256: Mapped[str] = mapped_column(String(64))
     period: Mapped[str] = mapped_column(String(7))
     facts_sha256: Mapped[str] = mapped_column(String(64))
-    fact_import_ids: Mapped[str] = mapped_column(Text)  # JSON list of the imports the facts came from
-    summary: Mapped[str] = mapped_column(Text)  # JSON object shown in listings
-    scope_regions: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON list; None: every region
+    fact_import_ids: Mapped[list[int]] = mapped_column(JSON)  # the imports the facts came from
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON)  # shown in listings (keys sorted)
+    scope_regions: Mapped[list[str] | None] = mapped_column(NULLABLE_JSON, nullable=True)  # None: every region
     result_json: Mapped[str] = mapped_column(Text, deferred=True)
     result_sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -134,3 +137,146 @@ class ScenarioRunRequest(_Body):
     period: str | None = None
     fact_import_id: Id | None = None
     from_finalized_runs: bool | None = None
+
+
+# ------------------------------------------------------------------------- read models
+class PolicyChoice(BaseModel):
+    """A baseline: a policy id and a version (null: the version in force for the period)."""
+
+    policy_id: str
+    version: str | None
+
+
+class Scope(BaseModel):
+    """The regions a simulation or scenario covers (null: every region)."""
+
+    regions: list[str] | None
+
+
+class ScenarioOut(BaseModel):
+    """A saved scenario: a baseline and the changes to try."""
+
+    id: int
+    name: str
+    baseline: PolicyChoice
+    period: str | None
+    scenario_version: str | None
+    set: list[str]
+    quota: list[str]
+    targets: dict[str, Any] | None
+    fact_import_id: int | None
+    from_finalized_runs: bool
+    scope: Scope
+    created_at: str
+    created_by: str
+
+
+class ScenariosOut(BaseModel):
+    """The saved scenarios the caller may read."""
+
+    scenarios: list[ScenarioOut]
+
+
+class StoredPolicy(BaseModel):
+    """The baseline version a simulation ran on."""
+
+    id: str
+    version: str
+    sha256: str
+
+
+class SimulationListed(BaseModel):
+    """A stored simulation or sweep as listed (its result is at `GET /simulations/{id}`)."""
+
+    id: int
+    kind: Literal["simulation", "sweep"]
+    period: str
+    policy: StoredPolicy
+    scenario_id: int | None
+    fact_import_ids: list[int]
+    scope: Scope
+    summary: dict[str, Any]
+    created_at: str
+    created_by: str
+
+
+class SimulationsOut(BaseModel):
+    """Stored simulations and sweeps the caller may read, oldest first."""
+
+    simulations: list[SimulationListed]
+
+
+class VersionSpan(BaseModel):
+    """A version and the months it is in force."""
+
+    version: str
+    effective_from: str | None
+    effective_to: str | None
+
+
+class PolicyVersions(BaseModel):
+    """A policy's versions."""
+
+    policy_id: str
+    versions: list[VersionSpan]
+
+
+class SimulableImport(BaseModel):
+    """A fact import the caller may simulate on."""
+
+    id: int
+    filename: str
+    rows: int
+    periods: list[str]
+    created_at: str
+
+
+class FinalizedRun(BaseModel):
+    """A finalized run whose facts a simulation can use."""
+
+    id: int
+    period: str
+    policy_id: str
+    policy_version: str
+
+
+class CallerScope(BaseModel):
+    """Who asks, and the regions their simulations are restricted to (null: every region)."""
+
+    role: str
+    regions: list[str] | None
+
+
+class OptionsOut(BaseModel):
+    """What a simulation can be run on."""
+
+    policies: list[PolicyVersions]
+    fact_imports: list[SimulableImport]
+    finalized_runs: list[FinalizedRun]
+    scope: CallerScope
+
+
+class PolicyShown(BaseModel):
+    """The version whose numbers are listed."""
+
+    id: str
+    version: str
+    sha256: str
+    title: str
+    currency: str
+
+
+class Parameter(BaseModel):
+    """One editable number: its `engine.edits` path, a label, its value as the policy writes it."""
+
+    group: str
+    path: str
+    label: str
+    value: str
+
+
+class ParametersOut(BaseModel):
+    """The editable numbers of a policy version."""
+
+    policy: PolicyShown
+    parameters: list[Parameter]

@@ -40,6 +40,16 @@ class Stored:
     text: str
 
 
+def sorted_keys(value: Any) -> Any:
+    """`value` with every mapping's keys in sorted order, nested ones too (a listing shows a
+    summary's keys sorted, as it always has)."""
+    if isinstance(value, dict):
+        return {k: sorted_keys(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [sorted_keys(v) for v in value]
+    return value
+
+
 def store(
     db: Session,
     who: Principal,
@@ -62,9 +72,9 @@ def store(
         policy_sha256=prep.baseline.sha256,
         period=prep.period,
         facts_sha256=facts.sha256,
-        fact_import_ids=json.dumps(prep.source.import_ids),
-        summary=json.dumps(summary, ensure_ascii=False, sort_keys=True),
-        scope_regions=None if scope is None else json.dumps(scope, ensure_ascii=False),
+        fact_import_ids=prep.source.import_ids,
+        summary=sorted_keys(summary),
+        scope_regions=scope,
         result_json="",
         result_sha256="",
         created_at=at,
@@ -116,9 +126,9 @@ def _summary(row: Simulation) -> dict[str, Any]:
         "period": row.period,
         "policy": {"id": row.policy_id, "version": row.policy_version, "sha256": row.policy_sha256},
         "scenario_id": row.scenario_id,
-        "fact_import_ids": json.loads(row.fact_import_ids),
-        "scope": {"regions": None if row.scope_regions is None else json.loads(row.scope_regions)},
-        "summary": json.loads(row.summary),
+        "fact_import_ids": row.fact_import_ids,
+        "scope": {"regions": row.scope_regions},
+        "summary": row.summary,
         "created_at": row.created_at.isoformat(),
         "created_by": row.created_by,
     }

@@ -1,10 +1,10 @@
-"""What the what-if adapters share: building a scenario, reading sweep values, chart formats.
+"""The pieces of a what-if scenario: building it, planning targets, reading sweep values, chart formats.
 
-`merit simulate` / `merit sweep` (service/cli/simulate.py) and the HTTP API (service/api/simulations.py)
-both go through these functions, so a scenario means the same thing on the command line and over
-HTTP: the parameter edits apply on top of the scenario's base policy (the baseline, or another
-version) and go through the schema and the linter; the quota changes scale the scenario's targets;
-and every problem of both is reported at once. The numbers all come from engine/.
+The use cases (`service.simulations.service`) compose these; the command line also reads sweep
+values and chart file names with them. A scenario's parameter edits apply on top of its base policy
+(the baseline, or another version) and go through the schema and the linter; the quota changes
+scale the scenario's targets; every problem of both is reported at once. The numbers all come
+from engine/.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from engine.numbers import NumberRefused, bounded_decimal
 from engine.policy import Policy
 from engine.problems import MeritInputError, Problem
 from engine.quota import TargetPlan, apply_quota_changes, decompose_targets, parse_target_plan
-from engine.simulation import SimulationResult, simulate
 from engine.sweep import parse_values
 
 CHART_FORMATS = ("svg", "png")
@@ -97,34 +96,6 @@ def plan_targets(
 def fact_columns(*policies: Policy) -> list[str]:
     """The extra (non-standard) fact columns any of the policies reads, for `load_facts`."""
     return sorted({c for p in policies for c in p.numeric_columns})
-
-
-def run_simulation(
-    baseline: Policy,
-    facts: FactSet,
-    period: str,
-    sets: Sequence[str] = (),
-    quotas: Sequence[str] = (),
-    scenario_base: Policy | None = None,
-    *,
-    plan: TargetPlan | None = None,
-    set_source: str = "--set",
-    quota_source: str = "--quota",
-) -> SimulationResult:
-    """Build the scenario and simulate it against the baseline on the same facts.
-
-    With a target `plan` the scenario's targets are the plan's, and `quotas` change those."""
-    scenario, scenario_facts = build_scenario(
-        baseline,
-        plan.facts if plan is not None else facts,
-        period,
-        sets,
-        quotas,
-        scenario_base,
-        set_source=set_source,
-        quota_source=quota_source,
-    )
-    return simulate(baseline, scenario, facts, period, scenario_facts, edits=list(sets), quotas=list(quotas))
 
 
 def sweep_values(values: str | Sequence[str] | None, range_: str | None, *, prefix: str = "--") -> list[Decimal]:

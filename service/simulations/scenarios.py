@@ -1,12 +1,11 @@
 """Named what-if scenarios: save one (checked against its baseline now), list, read, run.
 
 A scenario is a baseline and the changes to try - no figures, no results; running it is a
-simulation like any other (`service.simulations.service.simulate_prepared`), linked to it.
+simulation like any other (`service.simulations.stored.simulate_prepared`), linked to it.
 """
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -27,8 +26,8 @@ from service.runs.service import check_period, choose_policy
 from service.simulations.access import check_plan_role, check_quota_scope, may_read, scope_of
 from service.simulations.models import Scenario, ScenarioRequest, ScenarioRunRequest, TargetPlanRequest
 from service.simulations.records import Stored, scoped_row
-from service.simulations.service import simulate_prepared
 from service.simulations.sources import invalid_scenario, policy_version, prepare, request_problem
+from service.simulations.stored import simulate_prepared
 
 
 def scenario_dict(row: Scenario) -> dict[str, Any]:
@@ -39,12 +38,12 @@ def scenario_dict(row: Scenario) -> dict[str, Any]:
         "baseline": {"policy_id": row.policy_id, "version": row.version},
         "period": row.period,
         "scenario_version": row.scenario_version,
-        "set": json.loads(row.edits),
-        "quota": json.loads(row.quotas),
-        "targets": None if row.target_plan is None else json.loads(row.target_plan),
+        "set": row.edits,
+        "quota": row.quotas,
+        "targets": row.target_plan,
         "fact_import_id": row.fact_import_id,
         "from_finalized_runs": row.from_finalized_runs,
-        "scope": {"regions": None if row.scope_regions is None else json.loads(row.scope_regions)},
+        "scope": {"regions": row.scope_regions},
         "created_at": row.created_at.isoformat(),
         "created_by": row.created_by,
     }
@@ -95,12 +94,12 @@ def create_scenario(db: Session, who: Principal, at: datetime, body: ScenarioReq
         version=body.baseline.version,
         scenario_version=body.scenario_version,
         period=period,
-        edits=json.dumps(body.set_, ensure_ascii=False),
-        quotas=json.dumps(body.quota, ensure_ascii=False),
-        target_plan=None if body.targets is None else json.dumps(body.targets.model_dump(), ensure_ascii=False),
+        edits=list(body.set_),
+        quotas=list(body.quota),
+        target_plan=None if body.targets is None else body.targets.model_dump(),
         fact_import_id=body.fact_import_id,
         from_finalized_runs=body.from_finalized_runs,
-        scope_regions=None if scope is None else json.dumps(scope, ensure_ascii=False),
+        scope_regions=scope,
         created_at=at,
         created_by=who.name,
         token_id=who.token_id,
@@ -139,8 +138,7 @@ def run_scenario(
         import_id, finalized = sc.fact_import_id, sc.from_finalized_runs
     else:
         import_id, finalized = None, True
-    sets: list[str] = json.loads(sc.edits)
-    quotas: list[str] = json.loads(sc.quotas)
+    sets, quotas = list(sc.edits), list(sc.quotas)
     check_quota_scope(who, quotas, None)
     prep = prepare(
         db,
@@ -152,5 +150,5 @@ def run_scenario(
         finalized,
         who,
     )
-    targets = None if sc.target_plan is None else TargetPlanRequest(**json.loads(sc.target_plan))
+    targets = None if sc.target_plan is None else TargetPlanRequest(**sc.target_plan)
     return simulate_prepared(db, who, at, prep, sets, quotas, scenario_id=sc.id, targets=targets)

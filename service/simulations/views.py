@@ -9,8 +9,18 @@ from sqlalchemy.orm import Session
 
 from service.api.deps import DB, Id, now, require
 from service.auth import Principal
-from service.simulations import records, scenarios, service
-from service.simulations.models import ScenarioRequest, ScenarioRunRequest, SimulationRequest, SweepRequest
+from service.simulations import records, scenarios, stored
+from service.simulations.models import (
+    OptionsOut,
+    ParametersOut,
+    ScenarioOut,
+    ScenarioRequest,
+    ScenarioRunRequest,
+    ScenariosOut,
+    SimulationRequest,
+    SimulationsOut,
+    SweepRequest,
+)
 from service.simulations.records import Stored
 
 router = APIRouter(tags=["simulations"])
@@ -30,13 +40,13 @@ def _created(stored: Stored) -> Response:
     )
 
 
-@router.get("/simulations/options")
+@router.get("/simulations/options", response_model=OptionsOut)
 def options(who: Simulator, db: DB) -> dict[str, Any]:
     """What a simulation can be run on: policies and versions, fact imports, finalized runs."""
-    return service.options(db, who)
+    return stored.options(db, who)
 
 
-@router.get("/simulations/parameters")
+@router.get("/simulations/parameters", response_model=ParametersOut)
 def parameters(
     _: Simulator,
     db: DB,
@@ -45,22 +55,22 @@ def parameters(
     period: str | None = None,
 ) -> dict[str, Any]:
     """The editable numbers of a policy version (tier rates and thresholds, bonuses, award amounts...)."""
-    return service.parameters(db, policy_id, version, period)
+    return stored.parameters(db, policy_id, version, period)
 
 
 @router.post("/simulations", status_code=201, responses={201: {"content": {JSON_MEDIA: {}}}})
 def create_simulation(body: SimulationRequest, request: Request, who: Simulator, db: DB) -> Response:
     """Simulate a scenario against the baseline; 201 with `id` and the engine's result under `result`."""
-    return _created(service.create_simulation(db, who, now(request), body))
+    return _created(stored.create_simulation(db, who, now(request), body))
 
 
 @router.post("/simulations/sweeps", status_code=201, responses={201: {"content": {JSON_MEDIA: {}}}})
 def create_sweep(body: SweepRequest, request: Request, who: Simulator, db: DB) -> Response:
     """The cost curve of one parameter; the chart is at /simulations/{id}/chart.svg (or .png)."""
-    return _created(service.create_sweep(db, who, now(request), body))
+    return _created(stored.create_sweep(db, who, now(request), body))
 
 
-@router.get("/simulations")
+@router.get("/simulations", response_model=SimulationsOut)
 def list_simulations(
     who: Simulator,
     db: DB,
@@ -96,18 +106,18 @@ def chart_png(simulation_id: Id, who: Simulator, db: DB) -> Response:
     return _chart(db, who, simulation_id, "png")
 
 
-@router.post("/scenarios", status_code=201)
+@router.post("/scenarios", status_code=201, response_model=ScenarioOut)
 def create_scenario(body: ScenarioRequest, request: Request, who: Simulator, db: DB) -> dict[str, Any]:
     """Save a named scenario; its edits are checked against the baseline (schema + linter) now."""
     return scenarios.create_scenario(db, who, now(request), body)
 
 
-@router.get("/scenarios")
+@router.get("/scenarios", response_model=ScenariosOut)
 def list_scenarios(who: Simulator, db: DB) -> dict[str, Any]:
     return scenarios.list_scenarios(db, who)
 
 
-@router.get("/scenarios/{scenario_id}")
+@router.get("/scenarios/{scenario_id}", response_model=ScenarioOut)
 def read_scenario(scenario_id: Id, who: Simulator, db: DB) -> dict[str, Any]:
     return scenarios.scenario_dict(scenarios.readable_scenario(db, who, scenario_id))
 

@@ -24,6 +24,11 @@ class Wording:
         self._ = translations(lang).gettext
         self.f = Formats(lang, currency)
 
+    @property
+    def separator(self) -> str:
+        """Between the items of a list in a sentence: 、 in Chinese, a comma in English."""
+        return "、" if self.lang == "zh-CN" else ", "
+
     def say(self, message: str, **values: object) -> str:
         """The translated message with its %(name)s placeholders filled."""
         text = self._(message)

@@ -20,6 +20,7 @@ from service.api import audit, errors, facts, openapi, payroll, policies, runs, 
 from service.api.deps import DB, Settings, access_refusal
 from service.api.gate import BODY_SLACK, Gate
 from service.db import make_engine, make_read_sessionmaker, make_sessionmaker
+from service.statements import views as statement_views
 
 DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 DEFAULT_MAX_ROWS = 50_000  # ~1 KB of results JSON per rep-period; a run is one request
@@ -83,6 +84,7 @@ def create_app(
     openapi.install(app)
     for module in (policies, facts, runs, workflow, payroll, audit, simulations, ui):
         app.include_router(module.router)
+    app.include_router(statement_views.router)
 
     @app.get("/healthz", tags=["health"])
     def healthz(db: DB) -> dict[str, Any]:

@@ -1,0 +1,109 @@
+"""GET /runs/{id}/statements/{rep_id} and GET /runs/{id}/notice: who may read which, on SQLite and
+PostgreSQL, and what they say (figures by hand from service_testkit.AUGUST)."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import UTC, datetime
+
+import pytest
+from fastapi.testclient import TestClient
+from service_testkit import Clock, Tokens, draft_run, published_run
+
+# AUGUST (service_testkit): R1 张三 East 105000/100000 = 105% -> 2% x 105000 = 2100 + bonus 1000;
+# next tier sprint (120%): 120000 - 105000 = 15000. R2 李四 East 70% -> red, no tier; basic (80%):
+# 80000 - 70000 = 10000. R3 王五 South 125% -> 3% x 125000 = 3750 + 3000 + South's 500 (125% >= 110%).
+
+
+def text_of(page: str) -> str:
+    return re.sub(r"<[^>]+>", "", page)
+
+
+def test_statement_scope(app_client: TestClient, tokens: Tokens) -> None:
+    run = published_run(app_client, tokens)["id"]
+
+    def get(who: str, rep: str, **params: str) -> int:
+        return app_client.get(f"/runs/{run}/statements/{rep}", headers=tokens[who], params=params).status_code
+
+    # HR: everyone; a rep: their own; a manager: their region's; payroll: nobody
+    assert [get("hr", r) for r in ("R1", "R2", "R3")] == [200, 200, 200]
+    assert [get("rep_r1", r) for r in ("R1", "R2", "R3")] == [200, 403, 403]
+    assert [get("manager_east", r) for r in ("R1", "R2", "R3")] == [200, 200, 403]
+    assert [get("manager_south", r) for r in ("R1", "R2", "R3")] == [403, 403, 200]
+    assert [get("payroll", r) for r in ("R1", "R3")] == [403, 403]
+    assert get("hr", "R9") == 404
+    assert get("rep_r1", "R9") == 403  # a rep learns nothing of other ids
+    assert get("hr", "R1", format="docx") == 422
+    assert get("hr", "R1", lang="fr") == 422
+    assert app_client.get(f"/runs/{run}/statements/R1").status_code == 401
+
+
+def test_statement_content_html_and_pdf(app_client: TestClient, tokens: Tokens) -> None:
+    run = published_run(app_client, tokens)["id"]
+    res = app_client.get(f"/runs/{run}/statements/R1", headers=tokens["rep_r1"])
+    assert res.headers["content-type"].startswith("text/html")
+    page = text_of(res.text)
+    for expected in (
+        "张三",
+        "目标 ¥100,000.00，实际完成 ¥105,000.00。",
+        "提成：¥105,000.00 × 2% = ¥2,100.00。",
+        "奖金：¥1,000.00。",
+        "再完成 ¥15,000.00 即达冲刺卓越奖（3% + ¥3,000）。",
+        "提成 ¥2,100.00 + 奖金 ¥1,000.00 + 奖励 ¥0.00 = ¥3,100.00。",
+    ):
+        assert expected in page, expected
+    en = text_of(app_client.get(f"/runs/{run}/statements/R2", headers=tokens["hr"], params={"lang": "en"}).text)
+    assert "CN¥10,000.00 more reaches 基础达标奖 (1.5%)." in en
+    pdf = app_client.get(f"/runs/{run}/statements/R3", headers=tokens["manager_south"], params={"format": "pdf"})
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    from pypdf import PdfReader
+
+    extracted = re.sub(r"\s+", "", "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages))
+    assert "王五" in extracted
+    assert "提成：¥125,000.00×3%=¥3,750.00。" in extracted  # 3% x 125000
+    assert "团队协作奖（2026-08）：¥500.00。" in extracted
+
+
+def test_draft_statements_are_hr_only_and_a_draft_has_no_notice(app_client: TestClient, tokens: Tokens) -> None:
+    run = draft_run(app_client, tokens)["id"]
+    assert app_client.get(f"/runs/{run}/statements/R1", headers=tokens["hr"]).status_code == 200
+    assert app_client.get(f"/runs/{run}/statements/R1", headers=tokens["rep_r1"]).status_code == 403
+    assert app_client.get(f"/runs/{run}/statements/R1", headers=tokens["manager_east"]).status_code == 403
+    res = app_client.get(f"/runs/{run}/notice", headers=tokens["hr"])
+    assert res.status_code == 409 and res.json()["type"].endswith("run-not-published")
+
+
+def test_notice_scope_and_deadlines(app_client: TestClient, tokens: Tokens, clock: Clock) -> None:
+    # The fact import and the publication happen at the clock's 2026-09-05 09:00 UTC = 17:00 in
+    # Shanghai (a Saturday): objections until 09-08 17:00; three working days after Sat 09-05 are
+    # Mon 09-07, Tue 09-08, Wed 09-09 -> publish by 2026-09-09, published 09-05: in time.
+    run = published_run(app_client, tokens)["id"]
+    hr = text_of(app_client.get(f"/runs/{run}/notice", headers=tokens["hr"]).text)
+    for expected in ("张三", "李四", "王五", "2026-09-08 17:00 (Asia/Shanghai)", "最迟 2026-09-09", "按时"):
+        assert expected in hr, expected
+    east = text_of(app_client.get(f"/runs/{run}/notice", headers=tokens["manager_east"]).text)
+    assert "张三" in east and "李四" in east and "王五" not in east and "公示时限" not in east
+    assert app_client.get(f"/runs/{run}/notice", headers=tokens["rep_r1"]).status_code == 403
+    assert app_client.get(f"/runs/{run}/notice", headers=tokens["payroll"]).status_code == 403
+    pdf = app_client.get(f"/runs/{run}/notice", headers=tokens["hr"], params={"format": "pdf", "lang": "en"})
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+
+
+def test_notice_in_another_time_zone(app_client: TestClient, tokens: Tokens, monkeypatch: pytest.MonkeyPatch) -> None:
+    run = published_run(app_client, tokens)["id"]
+    monkeypatch.setenv("MERIT_TIMEZONE", "UTC")  # the objection deadline 2026-09-08 09:00 UTC as it is
+    page = text_of(app_client.get(f"/runs/{run}/notice", headers=tokens["hr"], params={"lang": "en"}).text)
+    assert "2026-09-08 09:00 (UTC)" in page
+
+
+def test_notice_deadline_across_national_day(app_client: TestClient, tokens: Tokens, clock: Clock) -> None:
+    # Figures imported 2026-09-30 10:00 in Shanghai; published 2026-10-10 (an adjusted working
+    # Saturday, the third working day after 09-30: 10-08, 10-09, 10-10): still in time.
+    clock.now = datetime(2026, 9, 30, 2, 0, tzinfo=UTC)
+    run = draft_run(app_client, tokens)["id"]
+    clock.now = datetime(2026, 10, 10, 1, 0, tzinfo=UTC)
+    assert app_client.post(f"/runs/{run}/publish", headers=tokens["hr"]).status_code == 200
+    page = text_of(app_client.get(f"/runs/{run}/notice", headers=tokens["hr"]).text)
+    assert "数据于 2026-09-30 截止" in page and "最迟 2026-10-10" in page
+    assert "计入（周末调休上班日）：2026-10-10。" in page and "实际公示日 2026-10-10：按时。" in page

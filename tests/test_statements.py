@@ -232,3 +232,28 @@ def test_cli_statement_refuses_unknown_reps_and_mismatched_formats(tmp_path: Pat
     done = merit(*common, "--rep", "R001", "--format", "pdf", "--output", str(tmp_path / "s.html"))
     assert done.returncode == 1 and not (tmp_path / "s.html").exists()
     assert "--all" in merit("statement", "--help").stdout.decode()
+
+
+# ------------------------------------------------------------------ the catalogue
+def test_every_fixed_text_has_a_chinese_translation() -> None:
+    """Every message the wording modules pass to the catalogue (`_(...)`, `say(...)`) and every
+    holiday name the calendar can give is translated in zh_CN, with the same placeholders."""
+    import chinese_calendar
+    from babel.messages.extract import extract_from_file
+    from babel.messages.pofile import read_po
+
+    po = REPO / "service" / "statements" / "locale" / "zh_CN" / "LC_MESSAGES" / "merit.po"
+    with po.open("rb") as fp:
+        catalog = read_po(fp)
+    used: set[str] = {h.value for h in chinese_calendar.Holiday}
+    for module in ("wording.py", "notice.py"):
+        path = REPO / "service" / "statements" / module
+        for _line, message, _comments, _context in extract_from_file(
+            "python", str(path), keywords={"_": None, "say": None}
+        ):
+            used.add(message)
+    missing = sorted(m for m in used if not (catalog.get(m) and catalog.get(m).string))
+    assert not missing
+    for m in used:
+        assert sorted(re.findall(r"%\((\w+)\)s", m)) == sorted(re.findall(r"%\((\w+)\)s", catalog.get(m).string)), m
+    assert len(used) > 60  # the extraction found the texts (not an empty pass)

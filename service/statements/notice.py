@@ -159,8 +159,8 @@ def _deadline_text(w: Wording, d: Deadline, pub: Publication) -> tuple[str, ...]
         days = w.separator.join(day.isoformat() for day in d.adjusted_workdays)
         out.append(_("Counted although on a weekend (adjusted working days): %(days)s.", days=days))
     published = pub.published_at.astimezone(zone(pub.timezone)).date()
-    late = published > d.due
-    out.append(
-        _("Published on %(day)s: late." if late else "Published on %(day)s: in time.", day=published.isoformat())
-    )
+    if published > d.due:
+        out.append(_("Published on %(day)s: late.", day=published.isoformat()))
+    else:
+        out.append(_("Published on %(day)s: in time.", day=published.isoformat()))
     return tuple(out)

@@ -189,15 +189,14 @@ class Wording:
         _ = self.say
         out = []
         for e in s.eligibility:
-            if e.eligible is None:
-                msg = (
-                    "%(rule)s: decided on the quarter's results."
-                    if e.period == "quarter"
-                    else "%(rule)s: decided on each month's results."
-                )
-                out.append(_(msg, rule=e.label))
+            if e.eligible is None and e.period == "quarter":
+                out.append(_("%(rule)s: decided on the quarter's results.", rule=e.label))
+            elif e.eligible is None:
+                out.append(_("%(rule)s: decided on each month's results.", rule=e.label))
+            elif e.eligible:
+                out.append(_("%(rule)s: eligible.", rule=e.label))
             else:
-                out.append(_("%(rule)s: eligible." if e.eligible else "%(rule)s: not eligible.", rule=e.label))
+                out.append(_("%(rule)s: not eligible.", rule=e.label))
         return tuple(out)
 
     def next_steps(self, s: Statement) -> tuple[str, ...]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
+from contextlib import AbstractContextManager
 from datetime import UTC
 
 from sqlalchemy.orm import Session
@@ -23,7 +24,6 @@ from engine.facts import ReadOptions, load_facts
 from engine.frontend import parse_policy
 from engine.problems import MeritInputError
 from engine.results import Evaluation
-from service.api.engine_gate import ENGINE_LOCK
 from service.db.models import FactImport, PolicyContent, Run
 from service.statements.notice import Publication, zone
 
@@ -36,8 +36,11 @@ class ResultsDiffer(Exception):
     """Evaluating the run's inputs again did not give the results it stored."""
 
 
-def run_evaluation(db: Session, run: Run) -> Evaluation:
-    """The run's evaluation with explanations, byte-identical in its results to what the run stored."""
+def run_evaluation(db: Session, run: Run, engine_lock: AbstractContextManager[object]) -> Evaluation:
+    """The run's evaluation with explanations, byte-identical in its results to what the run stored.
+
+    `engine_lock` serialises the rule engine (the server's `service.api.engine_gate.ENGINE_LOCK`;
+    passed in so that this module, which the CLI uses too, does not import the API package)."""
     with _KEPT_LOCK:
         hit = _KEPT.get(run.results_sha256)
         if hit is not None:
@@ -49,7 +52,7 @@ def run_evaluation(db: Session, run: Run) -> Evaluation:
         raise ResultsDiffer(f"run {run.id}: its stored policy or fact import is missing")
     policy = parse_policy(content.text, f"{content.policy_id}/{content.version}")
     facts = load_facts(imp.data, imp.filename, policy.numeric_columns, options=ReadOptions.from_dict(imp.read_options))
-    with ENGINE_LOCK:
+    with engine_lock:
         ev = evaluate(policy, facts, run.period, enforce_effective=False)
         digest = hashlib.sha256(ev.to_json_bytes()).hexdigest()
     if digest != run.results_sha256:
@@ -88,7 +91,7 @@ def run_notice_from_database(database_url: str, run_id: int, lang: str, fmt: str
                 raise MeritInputError.at("--run", str(run_id), "there is no such run in the database")
             pub = publication_of(db, run, timezone)
             try:
-                ev = run_evaluation(db, run)
+                ev = run_evaluation(db, run, threading.Lock())  # one thread in a CLI process
             except ResultsDiffer as exc:
                 raise MeritInputError.at("--run", str(run_id), str(exc)) from None
     except SQLAlchemyError as exc:

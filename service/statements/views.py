@@ -23,6 +23,7 @@ from fastapi import APIRouter, Depends, Path, Response
 from engine.problems import MeritInputError
 from engine.results import Evaluation
 from service.api.deps import DB, Id, release, require
+from service.api.engine_gate import ENGINE_LOCK
 from service.api.errors import ApiError
 from service.api.runs import get_run, visible_reps
 from service.auth import Principal
@@ -55,7 +56,7 @@ def company_timezone() -> str:
 
 def _evaluation(db: DB, run: Run) -> Evaluation:
     try:
-        return run_evaluation(db, run)
+        return run_evaluation(db, run, ENGINE_LOCK)
     except ResultsDiffer as exc:
         raise ApiError(500, "internal-error", str(exc)) from None
 

@@ -4,12 +4,16 @@ PostgreSQL, and what they say (figures by hand from service_testkit.AUGUST)."""
 from __future__ import annotations
 
 import io
+import os
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from service_testkit import Clock, Tokens, draft_run, published_run
+from service_testkit import REPO, Clock, Tokens, draft_run, published_run
 
 # AUGUST (service_testkit): R1 张三 East 105000/100000 = 105% -> 2% x 105000 = 2100 + bonus 1000;
 # next tier sprint (120%): 120000 - 105000 = 15000. R2 李四 East 70% -> red, no tier; basic (80%):
@@ -107,3 +111,27 @@ def test_notice_deadline_across_national_day(app_client: TestClient, tokens: Tok
     page = text_of(app_client.get(f"/runs/{run}/notice", headers=tokens["hr"]).text)
     assert "数据于 2026-09-30 截止" in page and "最迟 2026-10-10" in page
     assert "计入（周末调休上班日）：2026-10-10。" in page and "实际公示日 2026-10-10：按时。" in page
+
+
+def test_cli_notice_reads_the_run_from_the_database(
+    app_client: TestClient, tokens: Tokens, database_url: str, tmp_path: Path
+) -> None:
+    published = published_run(app_client, tokens)["id"]
+    env = {k: v for k, v in os.environ.items() if k != "MERIT_TIMEZONE"}
+
+    def merit(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "service.cli", "notice", "--database-url", database_url, *args]
+        return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, check=False)
+
+    done = merit("--run", str(published), "--format", "text")
+    assert done.returncode == 0, done.stderr
+    for expected in ("销售激励结果公示", "张三", "王五", "2026-09-08 17:00 (Asia/Shanghai)", "最迟 2026-09-09"):
+        assert expected in done.stdout, expected
+    out = tmp_path / "notice.pdf"
+    assert merit("--run", str(published), "--output", str(out), "--lang", "en").returncode == 0
+    assert out.read_bytes().startswith(b"%PDF")
+    missing = merit("--run", "999")
+    assert missing.returncode == 1 and "--run: 999: there is no such run" in missing.stderr
+    assert "Traceback" not in missing.stderr
+    bad_zone = merit("--run", str(published), "--timezone", "Mars/Olympus")
+    assert bad_zone.returncode == 1 and "IANA" in bad_zone.stderr

@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from engine.labels import Labels
 from engine.results import Evaluation, line_dict
 from engine.tiers import money_text
 
@@ -46,14 +47,16 @@ def evaluation_table(ev: Evaluation) -> Table:
         ("flags", "left"),
     ]:  # fmt: skip
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    labels = Labels(ev.policy)  # what the policy calls lights and tiers (绿灯, 进阶激励奖)
     for ln in ev.results:
         r = line_dict(ln)  # the contract's figures, as JSON shows them
         honour = " ★" if any(a.honour for a in ln.awards) else ""
-        light = f"[{LIGHT_STYLE.get(ln.light, '')}]{ln.light}[/]" if ln.light else "-"
+        light = f"[{LIGHT_STYLE.get(ln.light, '')}]{plain(labels.light(ln.light))}[/]" if ln.light else "-"
         table.add_row(
             plain(r["rep_id"]), plain(r["name"]), plain(r["region"]), plain(r["product_line"]),
             r["target"], r["actual"], percent_text(r["metrics"].get("achievement")), light,
-            r["tier"] or "-", r["commission"], r["bonus"], money_text(ln.award_total) + honour, r["total"],
+            plain(labels.tier(r["tier"])) or "-", r["commission"], r["bonus"],
+            money_text(ln.award_total) + honour, r["total"],
             r["score"] or "-", r["rating"] or "-", ", ".join(k for k, v in r["flags"].items() if v),
         )  # fmt: skip
     return table

@@ -6,6 +6,7 @@ HTML, in the text and in the text pdftotext reads back out of the PDF."""
 from __future__ import annotations
 
 import html
+import os
 import re
 import shutil
 import subprocess
@@ -257,3 +258,19 @@ def test_every_fixed_text_has_a_chinese_translation() -> None:
     for m in used:
         assert sorted(re.findall(r"%\((\w+)\)s", m)) == sorted(re.findall(r"%\((\w+)\)s", catalog.get(m).string)), m
     assert len(used) > 60  # the extraction found the texts (not an empty pass)
+
+
+# ------------------------------------------------------------------ labels where people read
+def test_payroll_components_and_the_table_use_the_policys_labels() -> None:
+    # 张伟 August: advanced tier -> commission 16800.00 and bonus 1000.00, both 进阶激励奖 by the policy
+    ev = evaluation("2026-08")
+    zhang = {(p.component, p.label, str(p.amount)) for p in ev.payout_lines() if p.rep_id == "R001"}
+    assert zhang == {("commission", "进阶激励奖", "16800.00"), ("bonus", "进阶激励奖", "1000.00")}
+    from rich.console import Console
+
+    from service.render import print_evaluation
+
+    console = Console(width=200, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
+    print_evaluation(ev, console)
+    row = next(line for line in console.export_text().splitlines() if "R001" in line)
+    assert "绿灯" in row and "进阶激励奖" in row and "green" not in row and "advanced" not in row

@@ -15,12 +15,12 @@ renderer's (`service.statements`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 from engine.lines import Fired, Line
 from engine.metrics import EXACT, Ratio
 from engine.policy import Band, Policy, Tier
-from engine.tiers import commission_for
+from engine.tiers import commission_for, marginal_slices
 
 MONEY_COLUMNS = frozenset({"target", "actual", "collected"})
 """Fact columns that hold money (a cent is their unit); other number columns count things."""
@@ -37,6 +37,16 @@ class LightPart:
     metric: str
     metric_label: str
     value: Ratio | None
+
+
+@dataclass(frozen=True)
+class Slice:
+    """`marginal` mode: the part of the base a tier pays on (to the cent, for reading: the commission
+    is computed on the exact slices, `engine.tiers.commission_for`) and that tier's rate."""
+
+    tier_label: str
+    amount: Decimal
+    rate: Decimal
 
 
 @dataclass(frozen=True)
@@ -58,6 +68,7 @@ class CommissionPart:
     uncapped: Decimal
     commission: Decimal
     bonus: Decimal
+    slices: tuple[Slice, ...] = ()  # `marginal` mode: each tier's slice of the base and its rate
 
 
 @dataclass(frozen=True)
@@ -219,9 +230,15 @@ def _commission(
         )  # fmt: skip
     money = commission_for(policy, tier, base, basis)
     index = c.tiers.index(tier)
+    slices: tuple[Slice, ...] = ()
+    if c.mode == "marginal":
+        slices = tuple(
+            Slice(t.label, (Decimal(f.numerator) / Decimal(f.denominator)).quantize(_CENT, ROUND_HALF_UP), t.rate)
+            for t, f in marginal_slices(c, tier, base, basis)
+        )
     return CommissionPart(
         tier.id, tier.label, c.basis, label, basis, tier.lower, c.tier_upper(index), c.mode,
-        tier.rate, c.base, base, money.uncapped, line.commission, line.bonus,
+        tier.rate, c.base, base, money.uncapped, line.commission, line.bonus, slices,
     )  # fmt: skip
 
 
@@ -282,10 +299,12 @@ def next_steps(
     line's own, each with the least amount of the metric's numerator column that reaches it."""
     steps: list[NextStep] = []
     c = policy.commission
-    if c is not None and not line.months and metrics.get(c.basis) is not None:
+    basis = metrics.get(c.basis) if c is not None else None
+    if c is not None and not line.months and basis is not None:
+        # the first tier above the reached one that the basis is still short of (tiers may have gaps)
         reached = next((i for i, t in enumerate(c.tiers) if t.id == line.tier), -1)
-        if reached + 1 < len(c.tiers):
-            tier = c.tiers[reached + 1]
+        tier = next((t for t in c.tiers[reached + 1 :] if basis.compare(t.lower) < 0), None)
+        if tier is not None:
             step = _gap(policy, c.basis, numbers, tier.lower, inclusive=True)
             if step is not None:
                 column, money, gap = step

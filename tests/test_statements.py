@@ -274,3 +274,61 @@ def test_payroll_components_and_the_table_use_the_policys_labels() -> None:
     print_evaluation(ev, console)
     row = next(line for line in console.export_text().splitlines() if "R001" in line)
     assert "绿灯" in row and "进阶激励奖" in row and "green" not in row and "advanced" not in row
+
+
+# ------------------------------------------------------------------ other policy shapes
+OTHER = """\
+id: other
+version: v1
+effective_from: 2026-07
+currency: CNY
+rounding: {quantum: "0.01", mode: half-up}
+metrics:
+  achievement: {label: 达成率, numerator: actual, denominator: target}
+warning:
+  metric: achievement
+  bands:
+    - {light: red, label: 红灯, below: "0.80"}
+    - {light: green, label: 绿灯, from: "0.80"}
+commission:
+  basis: achievement
+  base: actual
+  mode: marginal
+  cap: "1500"
+  tiers:
+    - {id: low, label: 低档, from: "0.80", rate: "0.01"}
+    - {id: high, label: 高档, from: "1.00", rate: "0.02", bonus: "500"}
+"""
+
+
+def other_statement(actual: str):  # type: ignore[no-untyped-def]
+    from engine.frontend import parse_policy
+
+    policy = parse_policy(OTHER, "other.yaml")
+    csv = f"rep_id,name,region,period,target,actual\nR1,甲,East,2026-08,100000.00,{actual}\n".encode()
+    ev = evaluate(policy, load_facts(csv, "f.csv"), "2026-08")
+    return statement_of(policy, ev.results[0])
+
+
+def test_next_tier_in_another_policy() -> None:
+    # 95000 / 100000 = 95%: 低档 (80%..100%); the next is 高档, 100000 - 95000 = 5000 more.
+    # Marginal: 95000 x (0.95 - 0.80) / 0.95 = 15000 at 1% = 150.00.
+    s = other_statement("95000.00")
+    assert s.commission is not None and s.commission.tier_id == "low" and str(s.commission.commission) == "150.00"
+    assert [(n.label, str(n.gap)) for n in s.next_steps] == [("高档", "5000.00")]
+    # the top light (绿灯 from 80%) has nothing above it
+    assert "再完成 ¥5,000.00 即达高档（2% + ¥500）。" in to_text(statement_document(s, "zh-CN"))
+
+
+def test_marginal_slices_and_the_cap_in_the_statement() -> None:
+    # 150000 / 100000 = 150%: 低档's slice 80%..100% of the basis is 150000 x 0.20 / 1.5 = 20000 at 1%
+    # = 200; 高档's 100%..150% is 150000 x 0.50 / 1.5 = 50000 at 2% = 1000; 200 + 1000 = 1200 (under
+    # the cap of 1500); bonus 500.
+    s = other_statement("150000.00")
+    text = to_text(statement_document(s, "zh-CN"))
+    assert "提成（分段累进，每段按其档位比例）：¥20,000.00 × 1% + ¥50,000.00 × 2% = ¥1,200.00。" in text
+    # 250000 / 100000 = 250%: 250000 x 0.20 / 2.5 = 20000 at 1% = 200; 250000 x 1.5 / 2.5 = 150000 at 2%
+    # = 3000; 3200 capped at 1500.
+    text = to_text(statement_document(other_statement("250000.00"), "zh-CN"))
+    assert "¥20,000.00 × 1% + ¥150,000.00 × 2% = ¥3,200.00。" in text and "封顶后为 ¥1,500.00。" in text
+    assert "提成 ¥1,500.00 + 奖金 ¥500.00 + 奖励 ¥0.00 = ¥2,000.00。" in text

@@ -92,14 +92,14 @@ def cmd_statement(args: argparse.Namespace) -> int:
         raise MeritInputError.at("--rep", ",".join(args.rep), "several reps need --all --output DIR or stdout")
     policy, facts = load_for_period(args.policy, args.facts, args.period, fact_options(args))
     ev = evaluate(policy, facts, args.period)
-    files = list(statement_files(ev, None if args.all else args.rep, args.lang, fmt))
     if not args.all:
-        for _rep, data in files:
+        for _rep, data in list(statement_files(ev, args.rep, args.lang, fmt)):  # all rendered, then written
             _emit(data, target)
         return 0
-    bad = [rep for rep, _ in files if not SAFE_FILE_PART.match(rep)]
-    if bad:
+    bad = [ln.rep_id for ln in ev.results if not SAFE_FILE_PART.match(ln.rep_id)]
+    if bad:  # before anything is rendered or written
         raise MeritInputError([Problem("--all", None, None, rep, "this rep id cannot be a file name") for rep in bad])
+    files = list(statement_files(ev, None, args.lang, fmt))
     folder = Path(target)
     ext = FORMATS[fmt][1]
     for rep, data in files:

@@ -139,8 +139,13 @@ class Wording:
                 )
             )
         else:
+            parts = " + ".join(f"{f.money(x.amount)} × {f.rate(x.rate)}" for x in c.slices)
             lines.append(
-                _("Commission, each slice of the base at its own tier's rate: %(amount)s.", amount=f.money(c.uncapped))
+                _(
+                    "Commission, each slice of the base at its own tier's rate: %(slices)s = %(amount)s.",
+                    slices=parts,
+                    amount=f.money(c.uncapped),
+                )
             )
         if c.commission != c.uncapped:
             lines.append(_("Capped at %(amount)s.", amount=f.money(c.commission)))

@@ -9,7 +9,6 @@ every input problem is found before the first file). A PDF takes about a second 
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import re
 import sys
@@ -107,8 +106,6 @@ def cmd_statement(args: argparse.Namespace) -> int:
     for rep, data in statement_files(ev, None, args.lang, fmt):
         write_atomically(folder / f"{rep}-{ev.period}{ext}", data)
         written += 1
-        if fmt == "pdf":
-            gc.collect()  # a PDF leaves ~100 MB of cyclic garbage (WeasyPrint): keep the peak at one
     print(f"wrote {written} statements to {folder}", file=sys.stderr)
     return 0
 

@@ -71,7 +71,7 @@ def notice_document(ev: Evaluation, pub: Publication, lang: str, *, hr: bool, re
             (
                 _(
                     "If you disagree with your result, object before %(deadline)s (%(tz)s): "
-                    "in Merit (your statement's page, or POST /runs/%(run)s/objections) or through HR, "
+                    "in Merit (POST /runs/%(run)s/objections with your own token) or through HR, "
                     "giving your rep ID and the reason.",
                     deadline=deadline,
                     tz=pub.timezone,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from service_testkit import REPO, Clock, Tokens, draft_run, published_run
+from service_testkit import REPO, Clock, Tokens, draft_run, published_run, serve_in_thread
 
 # AUGUST (service_testkit): R1 张三 East 105000/100000 = 105% -> 2% x 105000 = 2100 + bonus 1000;
 # next tier sprint (120%): 120000 - 105000 = 15000. R2 李四 East 70% -> red, no tier; basic (80%):
@@ -135,3 +135,19 @@ def test_cli_notice_reads_the_run_from_the_database(
     assert "Traceback" not in missing.stderr
     bad_zone = merit("--run", str(published), "--timezone", "Mars/Olympus")
     assert bad_zone.returncode == 1 and "IANA" in bad_zone.stderr
+
+
+def test_statement_pdf_over_a_real_http_server(app_client: TestClient, tokens: Tokens) -> None:
+    import httpx
+    from pypdf import PdfReader
+
+    run = published_run(app_client, tokens)["id"]
+    with serve_in_thread(app_client.app) as base:
+        res = httpx.get(
+            f"{base}/runs/{run}/statements/R2", headers=tokens["rep_r2"], params={"format": "pdf"}, timeout=60
+        )
+    assert res.status_code == 200 and res.headers["content-type"] == "application/pdf"
+    assert 'filename="statement-' in res.headers["content-disposition"]
+    text = re.sub(r"\s+", "", "".join(p.extract_text() for p in PdfReader(io.BytesIO(res.content)).pages))
+    # 李四 70000 / 100000 = 70%: red, no tier; basic at 80%: 80000 - 70000 = 10000 more
+    assert "李四" in text and "红灯" in text and "再完成¥10,000.00即达基础达标奖（1.5%）。" in text

@@ -19,7 +19,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 from engine.lines import Fired, Line
 from engine.metrics import EXACT, Ratio
-from engine.policy import Band, Policy, Tier
+from engine.policy import Band, Policy, RankAward, Tier
 from engine.tiers import commission_for, marginal_slices
 
 MONEY_COLUMNS = frozenset({"target", "actual", "collected"})
@@ -81,7 +81,7 @@ class AwardPart:
     amount: Decimal
     period: str
     honour: bool
-    position: int | None
+    position: int | None  # None: a group award, or an honour shared by the top n (no position said)
 
 
 @dataclass(frozen=True)
@@ -188,7 +188,7 @@ def statement_of(policy: Policy, line: Line) -> Statement:
         over_target=_difference(numbers.get("actual"), numbers.get("target")),
         light=_light(policy, line, metrics),
         commission=None if line.months else _commission(policy, line, numbers, metrics),
-        awards=tuple(_award(line, a.id, a.label, a.amount, a.period, a.honour) for a in line.awards),
+        awards=award_parts(policy, line),
         score=_score(policy, line),
         eligibility=_eligibility(policy, line),
         next_steps=next_steps(policy, line, numbers, metrics),
@@ -242,16 +242,26 @@ def _commission(
     )  # fmt: skip
 
 
-def _award(line: Line, award_id: str, label: str, amount: Decimal, period: str, honour: bool) -> AwardPart:
-    """The award with the position its rule gave, read from the rule that fired (`award:<id>.<n>`)."""
+def award_parts(policy: Policy, line: Line) -> tuple[AwardPart, ...]:
+    """The line's awards and honours with their positions (what the notice's honour roll lists)."""
+    return tuple(_award(policy, line, a.id, a.label, a.amount, a.period, a.honour) for a in line.awards)
+
+
+def _award(
+    policy: Policy, line: Line, award_id: str, label: str, amount: Decimal, period: str, honour: bool
+) -> AwardPart:
+    """The award with the position its rule gave, read from the rule that fired (`award:<id>.<n>`);
+    an honour's rule says only that the rep is within its top n, so a position is said for a top 1 only."""
+    if honour:
+        award = next((a for a in policy.awards if a.id == award_id), None)
+        position = 1 if isinstance(award, RankAward) and award.top == 1 else None
+        return AwardPart(award_id, label, amount, period, honour, position)
     position = None
     for fired in _why_of(line, period):
         rule = fired.rule
         if rule.question == f"award:{award_id}" and str(rule.outcome).isdigit():
-            position = int(str(rule.outcome))
+            position = int(str(rule.outcome))  # a prize's index is the position it is paid for
             break
-    if honour and position is None:
-        position = 1
     return AwardPart(award_id, label, amount, period, honour, position)
 
 

@@ -332,3 +332,23 @@ def test_marginal_slices_and_the_cap_in_the_statement() -> None:
     text = to_text(statement_document(other_statement("250000.00"), "zh-CN"))
     assert "¥20,000.00 × 1% + ¥150,000.00 × 2% = ¥3,200.00。" in text and "封顶后为 ¥1,500.00。" in text
     assert "提成 ¥1,500.00 + 奖金 ¥500.00 + 奖励 ¥0.00 = ¥2,000.00。" in text
+
+
+def test_an_honour_for_the_top_two_names_no_position() -> None:
+    # 月度之星 goes to the top 2 by actual: 乙 130000 and 甲 120000 (丙 90000 is third), no positions said
+    from engine.frontend import parse_policy
+
+    star = "{id: star, label: 月度之星, kind: honour, period: month, rank_by: actual, top: 2, ties: same_rank}"
+    text = f"{OTHER}awards:\n  - {star}\n"
+    policy = parse_policy(text, "other.yaml")
+    csv = (
+        "rep_id,name,region,period,target,actual\n"
+        "R1,甲,East,2026-08,100000.00,120000.00\nR2,乙,East,2026-08,100000.00,130000.00\n"
+        "R3,丙,East,2026-08,100000.00,90000.00\n"
+    ).encode()
+    ev = evaluate(policy, load_facts(csv, "f.csv"), "2026-08")
+    assert [a.position for a in statement_of(policy, ev.results[0]).awards] == [None]
+    published = datetime(2026, 9, 1, 2, tzinfo=UTC)
+    pub = Publication(1, published, published, date(2026, 8, 31), "Asia/Shanghai")
+    notice = to_text(notice_document(ev, pub, "zh-CN", hr=False))
+    assert "月度之星（2026-08）：甲（R1）、乙（R2）" in notice

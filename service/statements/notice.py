@@ -15,10 +15,10 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from engine.lines import Line
-from engine.policy import Policy
+from engine.policy import Policy, RankAward
 from engine.problems import MeritInputError
 from engine.results import Evaluation
-from engine.statement import statement_of
+from engine.statement import award_parts
 from service.statements.document import Document, Section, Table
 from service.statements.i18n import Formats
 from service.statements.wording import Wording
@@ -65,7 +65,7 @@ def notice_document(ev: Evaluation, pub: Publication, lang: str, *, hr: bool, re
     )
     sections = [
         Section(_("Results"), (), _results_table(w, ev.policy, lines)),
-        Section(_("Honour roll"), _honour_roll(w, lines)),
+        Section(_("Honour roll"), _honour_roll(w, ev.policy, lines)),
         Section(
             _("How to object"),
             (
@@ -110,26 +110,27 @@ def _award_text(w: Wording, f: Formats, label: str, period: str, amount: object,
     return w.say("%(award)s (%(period)s) %(amount)s", award=label, period=period, amount=f.money(amount))  # type: ignore[arg-type]
 
 
-def _honour_roll(w: Wording, lines: list[Line]) -> tuple[str, ...]:
-    """Each rank award and honour with its winners in position order (ties share a position)."""
+def _honour_roll(w: Wording, policy: Policy, lines: list[Line]) -> tuple[str, ...]:
+    """Each rank award and honour with its winners in position order (ties share a position; an
+    honour for the top n names no position). Group awards go to whole regions: the table lists them."""
     _ = w.say
+    ranked = {a.id for a in policy.awards if isinstance(a, RankAward)}
     winners: dict[tuple[str, str, str], list[tuple[int, str]]] = {}
     for ln in lines:
-        s = statement_of(ln.context.policy, ln)
-        for a in s.awards:
-            if a.position is None:
-                continue  # a group award (团队协作奖) goes to whole regions, listed in the table
-            who = (
-                f"{ln.name or ln.rep_id}（{ln.rep_id}）"
-                if w.lang == "zh-CN"
-                else f"{ln.name or ln.rep_id} ({ln.rep_id})"
-            )
-            winners.setdefault((a.period, a.id, a.label), []).append((a.position, who))
+        for a in award_parts(policy, ln):
+            if a.id not in ranked:
+                continue
+            name = ln.name or ln.rep_id
+            who = f"{name}（{ln.rep_id}）" if w.lang == "zh-CN" else f"{name} ({ln.rep_id})"
+            winners.setdefault((a.period, a.id, a.label), []).append((a.position or 0, who))
     if not winners:
         return (_("No rank award or honour in this period."),)
     out = []
     for (period, _id, label), names in sorted(winners.items()):
-        listed = w.separator.join(_("No. %(position)s %(name)s", position=p, name=n) for p, n in sorted(names))
+        listed = w.separator.join(
+            _("No. %(position)s %(name)s", position=p, name=n) if p else n
+            for p, n in sorted(names, key=lambda pn: pn[0])  # then in rep order
+        )
         out.append(_("%(award)s (%(period)s): %(names)s", award=label, period=period, names=listed))
     return tuple(out)
 

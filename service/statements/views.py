@@ -91,7 +91,10 @@ def statement(
     return _answer(render(doc, format), format, f"statement-{run.id}-{rep_id}-{run.period}")
 
 
-@router.get("/runs/{run_id}/notice", responses=_DOCUMENTS)
+@router.get(
+    "/runs/{run_id}/notice",
+    responses={**_DOCUMENTS, 409: {"description": "the run was never published (`run-not-published`)"}},
+)
 def notice(run_id: Id, who: NoticeReader, db: DB, format: Format = "html", lang: Lang = "zh-CN") -> Response:
     """The 公示 notice of a published run: HR's with the publication deadline, a manager's for their regions."""
     run = get_run(db, run_id)

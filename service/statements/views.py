@@ -20,8 +20,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Response
 
+from engine.lines import Line
 from engine.problems import MeritInputError
 from engine.results import Evaluation
+from engine.statement import statement_of
 from service.api.deps import DB, Id, release, require
 from service.api.engine_gate import ENGINE_LOCK
 from service.api.errors import ApiError
@@ -30,7 +32,7 @@ from service.auth import Principal
 from service.db.models import Run
 from service.statements.notice import DEFAULT_TIMEZONE, notice_document, zone
 from service.statements.render import FORMATS, render
-from service.statements.runsource import ResultsDiffer, publication_of, run_evaluation
+from service.statements.runsource import ResultsDiffer, publication_of, run_evaluation, same_as_stored
 from service.statements.wording import statement_document
 
 router = APIRouter(tags=["statements"])
@@ -61,6 +63,13 @@ def _evaluation(db: DB, run: Run) -> Evaluation:
         raise ApiError(500, "internal-error", str(exc)) from None
 
 
+def _check(run: Run, lines: list[Line], *, whole: bool) -> None:
+    try:
+        same_as_stored(run, lines, whole=whole)
+    except ResultsDiffer as exc:
+        raise ApiError(500, "internal-error", str(exc)) from None
+
+
 def _answer(data: bytes, fmt: str, filename: str) -> Response:
     media, ext = FORMATS[fmt]
     headers = {"Content-Disposition": f'inline; filename="{filename}{ext}"'}
@@ -77,7 +86,6 @@ def statement(
     if keep is not None and rep_id not in keep:
         raise ApiError(403, "forbidden", f"rep {rep_id} of run {run.id} is outside your scope")
     ev = _evaluation(db, run)
-    release(db)  # rendering a PDF takes a second: hold no database transaction meanwhile
     line = next((ln for ln in ev.results if ln.rep_id == rep_id), None)
     if line is None:
         raise ApiError(404, "rep-not-found", f"run {run.id} has no result for rep {rep_id}")
@@ -85,8 +93,8 @@ def statement(
         raise ApiError(
             403, "forbidden", f"rep {rep_id}'s {run.period} spans regions outside yours: HR hands out this statement"
         )
-    from engine.statement import statement_of
-
+    _check(run, [line], whole=True)  # reads the stored results: before the transaction ends
+    release(db)  # rendering a PDF takes a second: hold no database transaction meanwhile
     doc = statement_document(statement_of(ev.policy, line), lang)
     return _answer(render(doc, format), format, f"statement-{run.id}-{rep_id}-{run.period}")
 
@@ -103,8 +111,9 @@ def notice(run_id: Id, who: NoticeReader, db: DB, format: Format = "html", lang:
     keep = visible_reps(db, run, who)
     pub = publication_of(db, run, company_timezone())
     ev = _evaluation(db, run)
-    release(db)
     if who.role == "manager":
         keep = {ln.rep_id for ln in ev.results if all(m.region in who.regions for m in (ln, *ln.months))}
+    _check(run, [ln for ln in ev.results if keep is None or ln.rep_id in keep], whole=False)
+    release(db)
     doc = notice_document(ev, pub, lang, hr=who.role == "hr", reps=keep)
     return _answer(render(doc, format), format, f"notice-{run.id}-{run.period}")

@@ -151,3 +151,41 @@ def test_statement_pdf_over_a_real_http_server(app_client: TestClient, tokens: T
     text = re.sub(r"\s+", "", "".join(p.extract_text() for p in PdfReader(io.BytesIO(res.content)).pages))
     # 李四 70000 / 100000 = 70%: red, no tier; basic at 80%: 80000 - 70000 = 10000 more
     assert "李四" in text and "红灯" in text and "再完成¥10,000.00即达基础达标奖（1.5%）。" in text
+
+
+def test_figures_that_differ_from_the_stored_results_are_refused(
+    app_client: TestClient, tokens: Tokens, database_url: str
+) -> None:
+    """Should evaluating a run's inputs again ever give other figures than it published (an engine
+    changed since), no statement or notice shows them: here the stored results are altered instead."""
+    import hashlib
+    import json
+
+    from sqlalchemy import update
+
+    from service.db import make_engine, make_sessionmaker
+    from service.db.models import Run
+
+    run = published_run(app_client, tokens)["id"]
+    engine = make_engine(database_url)
+    try:
+        with make_sessionmaker(engine)() as db:
+            stored = db.get(Run, run)
+            assert stored is not None
+            doc = json.loads(stored.results_json)
+            r1 = next(line for line in doc["results"] if line["rep_id"] == "R1")
+            r1["total"] = "3100.01"  # was 3100.00
+            raw = json.dumps(doc, ensure_ascii=False).encode()
+            db.execute(
+                update(Run)
+                .where(Run.id == run)
+                .values(results_json=raw, results_sha256=hashlib.sha256(raw).hexdigest())
+            )
+            db.commit()
+    finally:
+        engine.dispose()
+    res = app_client.get(f"/runs/{run}/statements/R1", headers=tokens["hr"])
+    assert res.status_code == 500 and "other figures for R1" in res.json()["detail"]
+    assert app_client.get(f"/runs/{run}/statements/R2", headers=tokens["hr"]).status_code == 200  # R2 unchanged
+    assert app_client.get(f"/runs/{run}/notice", headers=tokens["hr"]).status_code == 500
+    assert app_client.get(f"/runs/{run}/notice", headers=tokens["manager_south"]).status_code == 200  # R3 only

@@ -45,6 +45,8 @@ class Publication:
     objection_deadline: datetime
     figures_closed: date
     timezone: str
+    status: str = "published"  # published | finalized | superseded
+    superseded_by: int | None = None
 
 
 def notice_document(ev: Evaluation, pub: Publication, lang: str, *, hr: bool, reps: set[str] | None = None) -> Document:
@@ -62,6 +64,7 @@ def notice_document(ev: Evaluation, pub: Publication, lang: str, *, hr: bool, re
         (_("Run"), str(pub.run_id)),
         (_("Published"), f"{pub.published_at.astimezone(tz).strftime(stamp)} ({pub.timezone})"),
         (_("Objections until"), f"{deadline} ({pub.timezone})"),
+        (_("Status"), _status(w, pub)),
     )
     sections = [
         Section(_("Results"), (), _results_table(w, ev.policy, lines)),
@@ -87,6 +90,14 @@ def notice_document(ev: Evaluation, pub: Publication, lang: str, *, hr: bool, re
         )
     title = _("Incentive results notice %(period)s", period=ev.period)
     return Document(lang, title, fields, tuple(sections))
+
+
+def _status(w: Wording, pub: Publication) -> str:
+    if pub.status == "finalized":
+        return w.say("finalized: paid as published")
+    if pub.status == "superseded":
+        return w.say("superseded: corrected by run %(run)s", run=pub.superseded_by)
+    return w.say("published")
 
 
 def _results_table(w: Wording, policy: Policy, lines: list[Line]) -> Table:

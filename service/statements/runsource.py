@@ -115,7 +115,9 @@ def publication_of(db: Session, run: Run, timezone: str) -> Publication:
     closed_at = imp.created_at if imp is not None else run.created_at
     aware = closed_at if closed_at.tzinfo is not None else closed_at.replace(tzinfo=UTC)
     closed = aware.astimezone(zone(timezone)).date()
-    return Publication(run.id, run.published_at, run.objection_deadline, closed, timezone)
+    return Publication(
+        run.id, run.published_at, run.objection_deadline, closed, timezone, run.status, run.superseded_by_id
+    )
 
 
 def run_notice_from_database(database_url: str, run_id: int, lang: str, fmt: str, timezone: str) -> bytes:

@@ -189,3 +189,25 @@ def test_figures_that_differ_from_the_stored_results_are_refused(
     assert app_client.get(f"/runs/{run}/statements/R2", headers=tokens["hr"]).status_code == 200  # R2 unchanged
     assert app_client.get(f"/runs/{run}/notice", headers=tokens["hr"]).status_code == 500
     assert app_client.get(f"/runs/{run}/notice", headers=tokens["manager_south"]).status_code == 200  # R3 only
+
+
+def test_notice_of_a_superseded_run_says_so(app_client: TestClient, tokens: Tokens) -> None:
+    # R2 objects; HR accepts with corrected facts: run 2 supersedes run 1, whose notice says so
+    from service_testkit import AUGUST_CORRECTED, import_facts
+
+    run = published_run(app_client, tokens)["id"]
+    obj = app_client.post(f"/runs/{run}/objections", json={"rep_id": "R2", "reason": "82000"}, headers=tokens["rep_r2"])
+    assert obj.status_code == 201, obj.text
+    corrected = import_facts(app_client, tokens, AUGUST_CORRECTED, "corrected.csv").json()["id"]
+    body = {"decision": "accepted", "note": "ok", "fact_import_id": corrected}
+    resolved = app_client.post(f"/objections/{obj.json()['id']}/resolve", json=body, headers=tokens["hr"])
+    assert resolved.status_code == 200, resolved.text
+    new_run = app_client.get(f"/runs/{run}", headers=tokens["hr"]).json()["superseded_by"]
+    old = text_of(app_client.get(f"/runs/{run}/notice", headers=tokens["hr"]).text)
+    assert f"已更正：以核算 {new_run} 为准" in old
+    new = text_of(app_client.get(f"/runs/{new_run}/notice", headers=tokens["hr"]).text)
+    assert "已公示" in new
+    # R2 at 82%: basic, 1.5% x 82000 = 1230.00; advanced at 100%: 100000 - 82000 = 18000 more
+    statement = text_of(app_client.get(f"/runs/{new_run}/statements/R2", headers=tokens["rep_r2"]).text)
+    assert "提成：¥82,000.00 × 1.5% = ¥1,230.00。" in statement
+    assert "再完成 ¥18,000.00 即达进阶激励奖（2% + ¥1,000）。" in statement

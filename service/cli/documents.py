@@ -111,6 +111,8 @@ def cmd_statement(args: argparse.Namespace) -> int:
 
 
 def _emit(data: bytes, target: str | None) -> None:
+    if not target and data.startswith(b"%PDF") and sys.stdout.isatty():
+        raise MeritInputError.at("--output", "", "a PDF is not for the terminal: give --output FILE (or pipe it)")
     if target:
         write_atomically(Path(target), data)
         print(f"wrote {target}", file=sys.stderr)

@@ -81,6 +81,7 @@ def cmd_statement(args: argparse.Namespace) -> int:
 
     target = args.target
     fmt = output_format(args.format, target, folder=args.all)
+    _not_to_a_terminal(fmt, target)
     if args.all:
         if not target:
             raise MeritInputError.at("--output", "", "--all writes one file per rep: give a folder")
@@ -110,9 +111,13 @@ def cmd_statement(args: argparse.Namespace) -> int:
     return 0
 
 
-def _emit(data: bytes, target: str | None) -> None:
-    if not target and data.startswith(b"%PDF") and sys.stdout.isatty():
+def _not_to_a_terminal(fmt: str, target: str | None) -> None:
+    """Refused before any work: a PDF written to a terminal is noise."""
+    if fmt == "pdf" and not target and sys.stdout.isatty():
         raise MeritInputError.at("--output", "", "a PDF is not for the terminal: give --output FILE (or pipe it)")
+
+
+def _emit(data: bytes, target: str | None) -> None:
     if target:
         write_atomically(Path(target), data)
         print(f"wrote {target}", file=sys.stderr)
@@ -127,6 +132,7 @@ def cmd_notice(args: argparse.Namespace) -> int:
     from service.statements.runsource import run_notice_from_database
 
     fmt = output_format(args.format, args.target)
+    _not_to_a_terminal(fmt, args.target)
     tz = args.timezone or os.environ.get("MERIT_TIMEZONE") or DEFAULT_TIMEZONE
     zone(tz)  # refused before the database is opened
     url = args.database_url or default_database_url()

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.problems import MeritInputError, Problem
-from service.db.models import ApiToken
+from service.tokens.models import ApiToken
 
 ROLES = ("hr", "manager", "payroll", "rep")
 TOKEN_PREFIX = "merit_"

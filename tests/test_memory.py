@@ -2,7 +2,7 @@
 
 The GC pause (`runtime.gcpause`) is for one-shot CLI processes only: inside a request it would
 freeze every object alive at that moment forever. These run many evaluations and simulations
-through the service's door to the engine (`service.api.engine_gate`, `engine.simulation`) in one
+through the service's door to the engine (`service.engine_gate`, `engine.simulation`) in one
 process and check that the collector is never disabled or frozen and that the allocated memory
 blocks and tracked objects do not grow with the number of requests.
 """
@@ -19,7 +19,7 @@ from engine.edits import apply_edits
 from engine.facts import load_facts
 from engine.simulation import simulate
 from runtime.policies import load_library
-from service.api.engine_gate import evaluate_run
+from service.engine_gate import evaluate_run
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -2,8 +2,10 @@
 
 `create_app(database_url, clock)` builds the app; the schema must already be migrated
 (`merit db upgrade`, or `merit serve`, which upgrades first). The clock is injectable so tests can
-move past objection deadlines. No business rule lives in this package: validation, numbers,
-diffs and evaluation all come from the engine.
+move past objection deadlines. No business rule lives in this package: each noun's routes are
+in `service/<noun>/views.py` over its use cases (`service/<noun>/service.py`), and validation,
+numbers, diffs and evaluation all come from the engine. The routers are imported when the app is
+built, not with this package, so a noun's models can use `service.api.inputs` without a cycle.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.api import audit, errors, facts, openapi, payroll, policies, runs, simulations, ui, workflow
+from service.api import errors, openapi, ui
 from service.api.deps import DB, Settings, access_refusal
 from service.api.gate import BODY_SLACK, Gate
 from service.db import make_engine, make_read_sessionmaker, make_sessionmaker
@@ -65,6 +67,14 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> FastAPI:
     """Build the API on `database_url`; `clock` returns timezone-aware UTC datetimes."""
+    from service.audit import views as audit
+    from service.facts import views as facts
+    from service.payroll import views as payroll
+    from service.policies import views as policies
+    from service.publication import views as publication
+    from service.runs import views as runs
+    from service.simulations import views as simulations
+
     engine = make_engine(database_url)
     app = FastAPI(
         title="Merit",
@@ -82,7 +92,7 @@ def create_app(
     app.state.db_engine = engine
     errors.install(app, access_refusal)
     openapi.install(app)
-    for module in (policies, facts, runs, workflow, payroll, audit, simulations, ui):
+    for module in (policies, facts, runs, publication, payroll, audit, simulations, ui):
         app.include_router(module.router)
     app.include_router(statement_views.router)
 

@@ -13,12 +13,20 @@ import re
 from typing import Annotated, Any
 
 from fastapi import Path
-from pydantic import BaseModel, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 NUL_MESSAGE = "must not contain a NUL character or a lone surrogate (\\uD800-\\uDFFF)"
 NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 """A policy id or version: the schema's pattern, where `$` (Rust regex) is the end of the text -
 "v1\\n" is refused, not stored and then unusable in a Location header."""
+
+MAX_ID = 2**31 - 1
+"""The largest id the database holds: the id columns are `Integer`, a 4-byte int4 on PostgreSQL."""
+
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+"""Every id a client sends (path, query or JSON body): one outside 1..MAX_ID is a 422
+`invalid-request` naming the field - never an overflow in the database driver (a 500).
+(`service.api.deps` keeps an identical `Id` for the routes written before this one.)"""
 
 PolicyName = Annotated[str, Path(pattern=NAME, max_length=200, description="letters, digits, '_', '-', '.'")]
 VersionName = Annotated[str, Path(pattern=NAME, max_length=100, description="letters, digits, '_', '-', '.'")]

@@ -7,7 +7,6 @@ Errors are printed one line per problem on stderr, never as a traceback.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -138,32 +137,17 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_token_create(args: argparse.Namespace) -> int:
-    from service.auth import create_token
     from service.db import make_engine, make_sessionmaker, upgrade
-    from service.db.models import AuditEntry
+    from service.tokens.service import issue_token
 
     url = _url(args)
     upgrade(url)
     engine = make_engine(url)
     try:
         with make_sessionmaker(engine)() as session:
-            token, row = create_token(session, role=args.role, name=args.name, regions=args.region, rep_id=args.rep_id)
-            session.add(
-                AuditEntry(
-                    at=datetime.now(UTC),
-                    actor="merit token create",
-                    role="cli",
-                    action="token.create",
-                    target=f"token:{row.id}",
-                    after_sha256=row.token_sha256,
-                    detail=json.dumps(
-                        {"name": row.name, "role": row.role, "regions": sorted(args.region), "rep_id": args.rep_id},
-                        ensure_ascii=False,
-                        sort_keys=True,
-                    ),
-                )
+            token, row = issue_token(
+                session, datetime.now(UTC), role=args.role, name=args.name, regions=args.region, rep_id=args.rep_id
             )
-            session.commit()
     finally:
         engine.dispose()
     print(token)

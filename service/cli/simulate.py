@@ -140,7 +140,7 @@ def print_simulation(data: dict[str, Any], console: Any, limit: int = 25) -> Non
 def cmd_simulate(args: argparse.Namespace) -> int:
     from runtime.policies import load_policy_file
     from service.cli.common import fact_options, load_for_period
-    from service.simargs import plan_targets, run_simulation
+    from service.simulations.scenario import plan_targets, run_simulation
 
     policy, facts = load_for_period(args.policy, args.facts, args.period, fact_options(args))
     scenario_base = load_policy_file(args.scenario_policy) if args.scenario_policy else None
@@ -175,7 +175,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from engine.sweep import sweep
     from service.cli.common import fact_options, load_for_period
-    from service.simargs import chart_format, sweep_values
+    from service.simulations.scenario import chart_format, sweep_values
 
     values = sweep_values(args.values, args.range)
     chart_fmt = chart_format(args.chart) if args.chart else None

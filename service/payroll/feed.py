@@ -23,7 +23,8 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from service.db.models import Run, RunLine
+from service.runs.models import Run, RunLine
+from service.runs.states import RunState
 
 MAX_ID = 2**31 - 1
 FIELDS = (
@@ -99,7 +100,7 @@ def page(db: Session, periods: Sequence[str] | None, after: Position | None, lim
     conn = db.connection()  # Core rows: the ORM's per-row loading cost more than the query
     runs = conn.execute(
         select(Run.id, Run.finalized_at, Run.policy_id, Run.policy_version)
-        .where(Run.status == "finalized", Run.superseded_by_id.is_(None))
+        .where(Run.status == RunState.FINALIZED, Run.superseded_by_id.is_(None))
         .where(or_(Run.finalized_at > at.finalized_at, and_(Run.finalized_at == at.finalized_at, Run.id >= at.run_id)))
         .order_by(Run.finalized_at, Run.id)
     ).all()
@@ -159,7 +160,7 @@ def feed_time(db: Session, now: datetime) -> datetime:
     """The finalization time for a run finalized `now`: after every earlier finalization's, by
     at least a microsecond, so feed order is commit order even with a frozen or stepped-back clock.
     Call it under the finalization lock."""
-    latest = db.scalar(select(func.max(Run.finalized_at)).where(Run.status == "finalized"))
+    latest = db.scalar(select(func.max(Run.finalized_at)).where(Run.status == RunState.FINALIZED))
     if latest is not None:
         latest = latest if latest.tzinfo else latest.replace(tzinfo=UTC)
         if latest >= now:

@@ -92,7 +92,7 @@ def _acceptance_stub(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyP
     policy texts and are about other things, so they get a gate that passes. Tests that take the
     `real_acceptance` fixture run the real gate (test_service_policies.py)."""
     if "real_acceptance" not in request.fixturenames:
-        monkeypatch.setattr("service.api.policies.acceptance_problems", lambda policy: [])
+        monkeypatch.setattr("service.policies.service.acceptance_problems", lambda policy: [])
 
 
 _ACCEPTANCE_CACHE: dict[str, list[object]] = {}
@@ -101,7 +101,7 @@ _ACCEPTANCE_CACHE: dict[str, list[object]] = {}
 @pytest.fixture
 def real_acceptance(monkeypatch: pytest.MonkeyPatch) -> None:
     """The real acceptance gate, memoised per policy hash so each text is checked once per session."""
-    from service.api import engine_gate
+    from service import engine_gate
 
     def cached(policy: object) -> list[object]:
         sha = policy.sha256  # type: ignore[attr-defined]
@@ -109,4 +109,4 @@ def real_acceptance(monkeypatch: pytest.MonkeyPatch) -> None:
             _ACCEPTANCE_CACHE[sha] = list(engine_gate.acceptance_problems(policy))  # type: ignore[arg-type]
         return _ACCEPTANCE_CACHE[sha]
 
-    monkeypatch.setattr("service.api.policies.acceptance_problems", cached)
+    monkeypatch.setattr("service.policies.service.acceptance_problems", cached)

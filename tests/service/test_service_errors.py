@@ -201,9 +201,9 @@ def test_a_json_body_sent_as_another_media_type_gets_a_hint(app_client: TestClie
 def test_unexpected_errors_are_a_bare_500(
     app_client: TestClient, tokens: Tokens, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("service.api.runs.check_period", _boom)  # sync endpoint
+    monkeypatch.setattr("service.runs.service.check_period", _boom)  # sync endpoint
     _is_problem(app_client.get("/runs?period=2026-08", headers=tokens["hr"]), 500, "internal-error")
-    monkeypatch.setattr("service.api.policies._parse_body", _boom)  # async endpoint, thread pool
+    monkeypatch.setattr("service.policies.service._parse_body", _boom)  # async endpoint, thread pool
     put = app_client.put("/policies/p/versions/v", content=b"id: p\n", headers=tokens["hr"])
     _is_problem(put, 500, "internal-error")
 
@@ -246,7 +246,40 @@ def test_errors_over_real_http(server: str, tokens: Tokens, monkeypatch: pytest.
             422,
             "invalid-request",
         )
-        monkeypatch.setattr("service.api.runs.check_period", _boom)
+        monkeypatch.setattr("service.runs.service.check_period", _boom)
         _is_problem(c.get("/runs?period=2026-08", headers=tokens["hr"]), 500, "internal-error")
     # the server is still serving after the failure (uvicorn closed that one connection)
     assert httpx.get(f"{server}/healthz", timeout=30).json() == {"status": "ok"}
+
+
+def test_a_missing_fact_import_is_404_in_a_path_and_422_in_a_body(app_client: TestClient, tokens: Tokens) -> None:
+    """One rule everywhere (issue 9): an id in the path names the resource asked for, so a missing
+    one is 404; an id in a JSON body is part of a request that cannot be carried out, so it is 422
+    `invalid-request` with a problem naming the field."""
+    from service_testkit import published_run
+
+    hr = tokens["hr"]
+    _is_problem(app_client.get("/fact-imports/999", headers=hr), 404, "fact-import-not-found")
+    run = published_run(app_client, tokens)
+    obj = app_client.post(
+        f"/runs/{run['id']}/objections", json={"rep_id": "R1", "reason": "x"}, headers=tokens["rep_r1"]
+    )
+    assert obj.status_code == 201, obj.text
+    scenario = app_client.post(
+        "/scenarios", json={"name": "s", "baseline": {"policy_id": "sales-incentive"}, "period": "2026-08"}, headers=hr
+    )
+    assert scenario.status_code == 201, scenario.text
+    baseline = {"policy_id": "sales-incentive"}
+    bodies = [
+        ("/runs", {"policy_id": "sales-incentive", "period": "2026-08", "fact_import_id": 999}),
+        (f"/objections/{obj.json()['id']}/resolve", {"decision": "accepted", "fact_import_id": 999}),
+        ("/simulations", {"baseline": baseline, "period": "2026-08", "fact_import_id": 999}),
+        ("/simulations/sweeps", {"baseline": baseline, "period": "2026-08", "fact_import_id": 999,
+                                 "param": "commission.tiers[advanced].rate", "values": ["0.02"]}),
+        ("/scenarios", {"name": "t", "baseline": baseline, "fact_import_id": 999}),
+        (f"/scenarios/{scenario.json()['id']}/run", {"fact_import_id": 999}),
+    ]  # fmt: skip
+    for url, body in bodies:
+        r = app_client.post(url, json=body, headers=hr)
+        _is_problem(r, 422, "invalid-request")
+        assert [(p["source"], p["field"]) for p in r.json()["problems"]] == [("request", "fact_import_id")], url

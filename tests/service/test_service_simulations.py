@@ -471,7 +471,7 @@ def test_a_scenario_the_schema_or_linter_refuses_is_a_422_listing_every_problem(
         (lambda b: b["baseline"].update(policy_id="nope"), 404, "policy-not-found"),
         (lambda b: b["baseline"].update(version="1999"), 404, "policy-version-not-found"),
         (lambda b: b["scenario"].update(version="1999"), 404, "policy-version-not-found"),
-        (lambda b: b.update(fact_import_id=999), 404, "fact-import-not-found"),
+        (lambda b: b.update(fact_import_id=999), 422, "invalid-request"),  # a body field: 422
         (lambda b: b.update(from_finalized_runs=True), 422, "invalid-request"),
         (lambda b: b.pop("fact_import_id"), 422, "invalid-request"),
         (lambda b: b.update(period="2026-13"), 422, "invalid-request"),

@@ -26,7 +26,7 @@ from service_testkit import (
 )
 from sqlalchemy import select
 
-from service.api import audit
+from service.audit import service as audit
 from service.db import make_engine, make_sessionmaker
 from service.db.models import Base
 

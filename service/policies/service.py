@@ -1,4 +1,4 @@
-"""Policy versions: HR writes YAML, everyone reads; the engine decides what is valid.
+"""Policy versions as use cases: HR writes YAML, everyone reads; the engine decides what is valid.
 
 A version is stored only when `parse_policy` (schema + linter) accepts it and HR's acceptance
 scenarios for that policy pass. Editing an existing version needs `If-Match` with its current
@@ -10,26 +10,21 @@ what makes the check race-free.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header, Query, Request, Response
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from engine.problems import MeritInputError, Problem
-from service.api import audit
-from service.api.deps import DB, HR, Anyone, commit, release, settings
-from service.api.engine_gate import Policy, acceptance_problems, diff_policies, parse_policy
+from service.api.deps import commit, release
 from service.api.errors import ApiError
-from service.api.inputs import PolicyName, VersionName
+from service.audit import service as audit
 from service.auth import Principal
-from service.db.models import PolicyContent, PolicyVersion
+from service.engine_gate import Policy, acceptance_problems, diff_policies, parse_policy
+from service.policies.models import PolicyContent, PolicyVersion
 from service.policies.overlap import overlapping, span
-
-router = APIRouter(tags=["policies"])
-YAML_MEDIA = "application/yaml"
 
 
 def _month(value: object | None) -> str | None:
@@ -40,7 +35,7 @@ def etag_of(sha256: str) -> str:
     return f'"{sha256}"'
 
 
-def _matches(header: str, sha256: str) -> bool:
+def matches(header: str, sha256: str) -> bool:
     tags = [t.strip() for t in header.split(",")]
     return any(t == "*" or t.removeprefix("W/").strip('"') == sha256 for t in tags)
 
@@ -77,29 +72,14 @@ def load_policy(db: Session, sha256: str) -> Policy:
     return parse_policy(content.text, f"{content.policy_id}/{content.version}")
 
 
-def _policy_too_large(limit: int) -> ApiError:
+def policy_too_large(limit: int) -> ApiError:
     return ApiError(413, "policy-too-large", f"a policy may be at most {limit} bytes", limit=limit)
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused (413) as soon as it passes `limit` - also when sent chunked."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise _policy_too_large(limit)
-    parts: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _policy_too_large(limit)
-        parts.append(chunk)
-    return b"".join(parts)
 
 
 def _parse_body(body: bytes, policy_id: str, version: str, limit: int) -> Policy:
     source = f"{policy_id}/{version}"
     if len(body) > limit:
-        raise _policy_too_large(limit)
+        raise policy_too_large(limit)
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -153,38 +133,6 @@ def _store_content(db: Session, policy: Policy, at: datetime) -> None:
         db.flush()
 
 
-@router.put(
-    "/policies/{policy_id}/versions/{version}",
-    status_code=201,
-    openapi_extra={"requestBody": {"content": {YAML_MEDIA: {"schema": {"type": "string"}}}, "required": True}},
-)
-async def put_version(
-    who: HR,
-    db: DB,
-    policy_id: PolicyName,
-    version: VersionName,
-    request: Request,
-    response: Response,
-    if_match: Annotated[str | None, Header()] = None,
-) -> dict[str, Any]:
-    """Create a version, or replace an unpublished one (needs If-Match with its ETag)."""
-    cfg = settings(request)
-    body = await _read_body(request, cfg.max_policy_bytes)
-    # Parsing, acceptance scenarios and the database are blocking: keep them off the event loop.
-    return await run_in_threadpool(
-        _put_version_sync,
-        db,
-        who,
-        cfg.clock(),
-        policy_id,
-        version,
-        body,
-        if_match,
-        cfg.max_policy_bytes,
-        response,
-    )
-
-
 def _precheck(db: Session, policy_id: str, version: str, if_match: str | None) -> PolicyVersion | None:
     """The existing version, if the caller may replace it (409 frozen, 428 no If-Match, 412 stale)."""
     existing = db.scalars(
@@ -207,7 +155,7 @@ def _precheck(db: Session, policy_id: str, version: str, if_match: str | None) -
                 f"{policy_id} {version} exists: send If-Match with its ETag to replace it",
                 etag=etag_of(existing.text_sha256),
             )
-        if not _matches(if_match, existing.text_sha256):
+        if not matches(if_match, existing.text_sha256):
             raise ApiError(
                 412,
                 "stale-etag",
@@ -232,7 +180,16 @@ def _refuse_overlap(db: Session, policy: Policy) -> None:
         )
 
 
-def _put_version_sync(
+@dataclass(frozen=True)
+class Stored:
+    """What `put_version` did: 201 (created) or 200 (replaced), the YAML's sha256 (the ETag), the body."""
+
+    status: int
+    text_sha256: str
+    body: dict[str, Any]
+
+
+def put_version(
     db: Session,
     who: Principal,
     at: datetime,
@@ -241,8 +198,8 @@ def _put_version_sync(
     body: bytes,
     if_match: str | None,
     limit: int,
-    response: Response,
-) -> dict[str, Any]:
+) -> Stored:
+    """Create a version, or replace an unpublished one whose ETag `if_match` names."""
     _precheck(db, policy_id, version, if_match)
     release(db)  # HR's acceptance scenarios take seconds: hold no database lock meanwhile
     policy = _parse_body(body, policy_id, version, limit)
@@ -297,10 +254,7 @@ def _put_version_sync(
         )
         commit(db)
         status = 200
-    response.status_code = status
-    response.headers["ETag"] = etag_of(text_sha)
-    response.headers["Location"] = f"/policies/{policy_id}/versions/{version}"
-    return {
+    body_out = {
         "policy_id": policy_id,
         "version": version,
         "sha256": policy.sha256,
@@ -308,10 +262,11 @@ def _put_version_sync(
         "effective_to": _month(policy.effective_to),
         "objection_days": policy.objection_days,
     }
+    return Stored(status, text_sha, body_out)
 
 
-@router.get("/policies")
-def list_policies(_: Anyone, db: DB) -> dict[str, Any]:
+def list_policies(db: Session) -> dict[str, Any]:
+    """Every policy with its versions, by id then version."""
     rows = db.scalars(select(PolicyVersion).order_by(PolicyVersion.policy_id, PolicyVersion.version)).all()
     grouped: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
@@ -319,8 +274,8 @@ def list_policies(_: Anyone, db: DB) -> dict[str, Any]:
     return {"policies": [{"policy_id": pid, "versions": vs} for pid, vs in grouped.items()]}
 
 
-@router.get("/policies/{policy_id}/versions")
-def list_versions(policy_id: str, _: Anyone, db: DB) -> dict[str, Any]:
+def list_versions(db: Session, policy_id: str) -> dict[str, Any]:
+    """One policy's versions (404 when it has none)."""
     rows = db.scalars(
         select(PolicyVersion).where(PolicyVersion.policy_id == policy_id).order_by(PolicyVersion.version)
     ).all()
@@ -329,34 +284,8 @@ def list_versions(policy_id: str, _: Anyone, db: DB) -> dict[str, Any]:
     return {"policy_id": policy_id, "versions": [version_dict(r) for r in rows]}
 
 
-@router.get(
-    "/policies/{policy_id}/versions/{version}",
-    responses={200: {"content": {YAML_MEDIA: {"schema": {"type": "string"}}}}},
-)
-def get_yaml(
-    _: Anyone,
-    db: DB,
-    policy_id: str,
-    version: str,
-    if_none_match: Annotated[str | None, Header()] = None,
-) -> Response:
-    """The version's YAML exactly as stored; `ETag` is the sha256 of these bytes."""
-    row = get_version(db, policy_id, version)
-    headers = {"ETag": etag_of(row.text_sha256), "Merit-Policy-Sha256": row.sha256}
-    if if_none_match is not None and _matches(if_none_match, row.text_sha256):
-        return Response(status_code=304, headers=headers)
-    return Response(row.text.encode("utf-8"), media_type=f"{YAML_MEDIA}; charset=utf-8", headers=headers)
-
-
-@router.get("/policies/{policy_id}/diff")
-def diff(
-    policy_id: str,
-    from_: Annotated[str, Query(alias="from")],
-    to: str,
-    _: Anyone,
-    db: DB,
-) -> dict[str, Any]:
-    """The engine's semantic diff between two versions ("commission tier advanced: rate 2% -> 1.8%")."""
+def diff(db: Session, policy_id: str, from_: str, to: str) -> dict[str, Any]:
+    """The engine's semantic diff between two stored versions."""
     old, new = get_version(db, policy_id, from_), get_version(db, policy_id, to)
     changes = diff_policies(load_policy(db, old.sha256), load_policy(db, new.sha256))
     return {
@@ -368,4 +297,5 @@ def diff(
 
 
 def versions_of(db: Session, policy_id: str) -> list[PolicyVersion]:
+    """Every stored version of `policy_id` (empty when there is no such policy)."""
     return list(db.scalars(select(PolicyVersion).where(PolicyVersion.policy_id == policy_id)).all())

@@ -1,9 +1,9 @@
-"""Evaluation runs: evaluate a policy version against a fact import for a period, and read results.
+"""Evaluation runs as use cases: evaluate a policy version against a fact import for a period, read results.
 
 A run stores the policy hash, the facts hash and the engine's results (canonical JSON bytes, CSV,
 per-rep totals and payout lines), so a run is reproducible and its results never change. The
-same (policy hash, facts hash, period) is evaluated once: a repeated or racing POST gets the
-existing run back (200) - the unique constraint decides the race. Visibility: hr and payroll see
+same (policy hash, facts hash, period) is evaluated once: a repeated or racing request gets the
+existing run back - the unique constraint decides the race. Visibility: hr and payroll see
 every rep; a manager sees the reps of their regions and a rep their own line, and only once the
 run is published.
 """
@@ -14,10 +14,8 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
-from fastapi import APIRouter, Request, Response
-from pydantic import Field
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -25,29 +23,23 @@ from sqlalchemy.orm import Session
 from engine.facts import ReadOptions
 from engine.periods import parse_period
 from engine.problems import MeritInputError, Problem
-from service.api import audit
 from service.api.csvsafe import filter_results_csv
-from service.api.deps import DB, HR, Anyone, Id, now, release
-from service.api.engine_gate import EvaluatedRun, Policy, PolicyLibrary, evaluate_run, load_facts, money_text
+from service.api.deps import release
 from service.api.errors import ApiError
-from service.api.inputs import Input
-from service.api.policies import get_version, load_policy, versions_of
+from service.audit import service as audit
 from service.auth import Principal
 from service.db.guard import checked
-from service.db.models import FactImport, PolicyVersion, Run, RunLine, RunRep
+from service.engine_gate import EvaluatedRun, Policy, PolicyLibrary, evaluate_run, load_facts, money_text
+from service.facts.models import FactImport
+from service.facts.service import import_for
+from service.policies.service import get_version, load_policy, versions_of
+from service.runs.models import Run, RunLine, RunRep
 from service.runs.scope import BY_REP, manager_csv_reps, manager_lines, parsed_results
-
-router = APIRouter(tags=["runs"])
-
-
-class RunRequest(Input):
-    policy_id: str = Field(min_length=1)
-    version: str | None = None
-    period: str = Field(description="a month (2026-08) or a quarter (2026-Q3)")
-    fact_import_id: Id
+from service.runs.states import RunState
 
 
 def iso_utc(value: datetime | None) -> str | None:
+    """A stored time as the API writes it (UTC, ISO 8601), None stays None."""
     return None if value is None else value.astimezone(UTC).isoformat()
 
 
@@ -94,18 +86,11 @@ def get_run(db: Session, run_id: int, *, lock: bool = False) -> Run:
 
 
 def check_period(period: str) -> str:
+    """The period in its canonical spelling; 422 naming `period` when it is not one."""
     try:
         return str(parse_period(period))
     except ValueError as exc:
         raise ApiError(422, "invalid-request", str(exc), [Problem("request", None, None, "period", str(exc))]) from exc
-
-
-def get_import_for(db: Session, import_id: int, field: str = "fact_import_id") -> FactImport:
-    row = db.get(FactImport, import_id)
-    if row is None:
-        msg = f"there is no fact import {import_id}"
-        raise ApiError(422, "invalid-request", msg, [Problem("request", None, None, field, msg)])
-    return row
 
 
 def choose_policy(db: Session, policy_id: str, version: str | None, period: str) -> Policy:
@@ -135,6 +120,7 @@ class FactsSnapshot:
 
 
 def snapshot(imp: FactImport) -> FactsSnapshot:
+    """The import's bytes and read options, detached from the session."""
     return FactsSnapshot(imp.id, imp.sha256, imp.filename, imp.data, ReadOptions.from_dict(imp.read_options))
 
 
@@ -153,12 +139,14 @@ def evaluate_import(policy: Policy, imp: FactsSnapshot, period: str) -> Evaluate
 
 
 def find_run(db: Session, policy_sha: str, facts_sha: str, period: str) -> Run | None:
+    """The run of exactly these inputs, if one was evaluated."""
     return db.scalars(
         select(Run).where(Run.policy_sha256 == policy_sha, Run.facts_sha256 == facts_sha, Run.period == period)
     ).first()
 
 
 def line_id(run_id: int, rep_id: str, period: str, component: str) -> str:
+    """A payout line's stable id (what payroll de-duplicates on)."""
     key = "\x1f".join([str(run_id), rep_id, period, component])
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
 
@@ -171,7 +159,7 @@ def add_run(
     imp: FactsSnapshot,
     period: str,
     ev: EvaluatedRun,
-    status: str = "draft",
+    status: RunState = RunState.DRAFT,
 ) -> Run:
     """Insert a run with its per-rep rows and payout lines (flushes, does not commit)."""
     run = Run(
@@ -237,31 +225,23 @@ def add_run(
     return run
 
 
-@router.post("/runs", status_code=201)
 def create_run(
-    body: RunRequest,
-    request: Request,
-    response: Response,
-    who: HR,
-    db: DB,
-) -> dict[str, Any]:
-    """Evaluate; 201 with the new draft run, or 200 with the run that already has these inputs."""
-    at = now(request)
-    period = check_period(body.period)
-    imp = get_import_for(db, body.fact_import_id)
-    policy = choose_policy(db, body.policy_id, body.version, period)
+    db: Session, who: Principal, at: datetime, policy_id: str, version: str | None, period: str, import_id: int
+) -> tuple[Run, bool]:
+    """Evaluate and store a draft run: (the run, True), or (the run that already has these inputs, False)."""
+    period = check_period(period)
+    imp = import_for(db, import_id)
+    policy = choose_policy(db, policy_id, version, period)
     existing = find_run(db, policy.sha256, imp.sha256, period)
     if existing is not None:
-        response.status_code = 200
-        return run_dict(existing, who)
+        return existing, False
     facts = snapshot(imp)
     release(db)  # evaluation can take seconds: hold no database lock meanwhile
     ev = evaluate_import(policy, facts, period)
     try:
         existing = find_run(db, policy.sha256, facts.sha256, period)
         if existing is not None:  # evaluated by a concurrent request meanwhile
-            response.status_code = 200
-            return run_dict(existing, who)
+            return existing, False
         run = add_run(db, who, at, policy, facts, period, ev)
         audit.record(
             db,
@@ -283,19 +263,14 @@ def create_run(
         existing = find_run(db, policy.sha256, facts.sha256, period)
         if existing is None:
             raise
-        response.status_code = 200
-        return run_dict(existing, who)
-    return run_dict(run, who)
+        return existing, False
+    return run, True
 
 
-@router.get("/runs")
 def list_runs(
-    who: Anyone,
-    db: DB,
-    period: str | None = None,
-    status: str | None = None,
-    policy_id: str | None = None,
+    db: Session, who: Principal, period: str | None, status: str | None, policy_id: str | None
 ) -> dict[str, Any]:
+    """The runs matching the filters, oldest first, as `who` may see them."""
     stmt = select(Run).order_by(Run.id)
     if period:
         stmt = stmt.where(Run.period == check_period(period))
@@ -306,16 +281,11 @@ def list_runs(
     return {"runs": [run_dict(r, who) for r in db.scalars(stmt).all()]}
 
 
-@router.get("/runs/{run_id}")
-def read_run(run_id: Id, who: Anyone, db: DB) -> dict[str, Any]:
-    return run_dict(get_run(db, run_id), who)
-
-
 def visible_reps(db: Session, run: Run, who: Principal) -> set[str] | None:
     """None when the caller sees every rep, else the rep ids they may see (403 on unpublished runs)."""
     if who.sees_everyone:
         return None
-    if run.status == "draft":
+    if run.status == RunState.DRAFT:
         raise ApiError(403, "forbidden", f"run {run.id} is a draft; managers and reps see results once published")
     stmt = select(RunRep.rep_id, RunRep.region).where(RunRep.run_id == run.id)
     if who.role == "rep":
@@ -337,38 +307,29 @@ def scoped_json(doc: dict[str, Any], keep: set[str], who: Principal) -> bytes:
     return json.dumps(scoped, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def wants_csv(request: Request, fmt: str | None) -> bool:
-    if fmt is not None:
-        return fmt == "csv"
-    accept = request.headers.get("accept", "")
-    return "text/csv" in accept and "application/json" not in accept
+@dataclass(frozen=True)
+class Results:
+    """A run's results as the caller may read them: the body and its headers."""
+
+    body: bytes
+    media_type: str
+    headers: dict[str, str]
 
 
-@router.get("/runs/{run_id}/results", responses={200: {"content": {"text/csv": {}, "application/json": {}}}})
-def results(
-    who: Anyone,
-    db: DB,
-    run_id: Id,
-    request: Request,
-    format: Literal["json", "csv"] | None = None,
-) -> Response:
-    """The engine's results: JSON (the documented results contract) or CSV, scoped to the caller."""
+def results(db: Session, who: Principal, run_id: int, as_csv: bool) -> Results:
+    """The engine's results (the JSON contract or CSV), cut down to the reps `who` may see."""
     run = get_run(db, run_id)
     keep = visible_reps(db, run, who)
     headers = {"ETag": f'"{run.results_sha256}"'} if keep is None else {}
-    if wants_csv(request, format):
+    if as_csv:
         if keep is not None and who.role == "manager":
             doc = parsed_results(run.results_sha256, lambda: run.results_json)
             keep = manager_csv_reps(doc.get("results", []), who.regions, keep)
         text = filter_results_csv(run.results_csv, keep)
         headers["Content-Disposition"] = f'attachment; filename="run-{run.id}-{run.period}.csv"'
-        return Response(text.encode("utf-8"), media_type="text/csv; charset=utf-8", headers=headers)
+        return Results(text.encode("utf-8"), "text/csv; charset=utf-8", headers)
     if keep is None:
         raw = run.results_json
     else:
         raw = scoped_json(parsed_results(run.results_sha256, lambda: run.results_json), keep, who)
-    return Response(raw, media_type="application/json", headers=headers)
-
-
-def version_row(db: Session, run: Run) -> PolicyVersion:
-    return get_version(db, run.policy_id, run.policy_version)
+    return Results(raw, "application/json", headers)

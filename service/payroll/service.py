@@ -1,24 +1,23 @@
-"""`GET /payroll/lines`: the payroll feed over HTTP (the feed itself is `service.payroll.feed`).
+"""The payroll feed's use case over HTTP parameters: a period filter, a cursor, a page as bytes.
 
-Every page, the last and an empty one included, carries the cursor after its last line: a poller
-keeps the last cursor it was given and asks again later, receiving only what was finalized since.
+The feed itself (keyset pages, cursors, strictly increasing finalization times) is
+`service.payroll.feed`. Every page, the last and an empty one included, carries the cursor after
+its last line: a poller keeps the last cursor it was given and asks again later, receiving only
+what was finalized since.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy.orm import Session
 
 from engine.periods import Month, months_of, parse_period
 from engine.problems import Problem
 from service.api.csvsafe import write_rows
-from service.api.deps import DB, Payroll, settings
 from service.api.errors import ApiError
-from service.payroll.feed import FIELDS, CursorInvalid, Page, decode_cursor, encode_cursor, page
+from service.payroll.feed import FIELDS, CursorInvalid, FullPages, Page, decode_cursor, encode_cursor, page
 
-router = APIRouter(tags=["payroll"])
 NUMBER_FIELDS = frozenset({"run_id", "amount"})
 JSON = "application/json"
 
@@ -33,32 +32,23 @@ def _periods(period: str) -> list[str]:
     return [str(p), *(str(m) for m in months_of(p))]
 
 
-@router.get("/payroll/lines", responses={200: {"content": {"text/csv": {}, "application/json": {}}}})
 def lines(
-    _: Payroll,
-    db: DB,
-    request: Request,
-    period: str | None = None,
-    cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
-    format: Literal["json", "csv"] = "json",
-) -> Any:
-    """One line per rep per component (commission, bonus, each award) for a month or a quarter."""
+    db: Session, full_pages: FullPages, period: str | None, cursor: str | None, limit: int, format: str
+) -> tuple[bytes, dict[str, str]]:
+    """One page of payout lines as (body, headers); full pages come from `full_pages` once cached."""
     try:
         after = decode_cursor(cursor) if cursor else None
     except CursorInvalid as exc:
         raise ApiError(422, "invalid-request", str(exc), [Problem("request", None, None, "cursor", str(exc))]) from exc
     periods = _periods(period) if period else None
     key = (tuple(periods or ()), after, limit, format)
-    full_pages = settings(request).full_pages
     cached = full_pages.get(key)
     if cached is None:
         found = page(db, periods, after, limit)
         cached = _encoded(found, format)
         if found.more:  # full, with lines after it: this page can never change
             full_pages.put(key, *cached)
-    body, headers = cached
-    return Response(body, media_type=headers["Content-Type"], headers=headers)
+    return cached
 
 
 def _encoded(found: Page, format: str) -> tuple[bytes, dict[str, str]]:

@@ -1,6 +1,6 @@
 """Writing and reading the append-only audit log.
 
-Every write endpoint calls `record` inside its own transaction, so an audit entry exists exactly
+Every write use case calls `record` inside its own transaction, so an audit entry exists exactly
 when the change it describes was committed. The table refuses UPDATE and DELETE (triggers).
 
 `before_sha256`/`after_sha256` identify the target's content before and after the write (None
@@ -15,15 +15,13 @@ import hashlib
 import json
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.api.deps import DB, HR, MAX_ID
+from service.audit.models import AuditEntry
 from service.auth import Principal
-from service.db.models import AuditEntry
 
 
 def state_hash(document: Mapping[str, Any]) -> str:
@@ -43,6 +41,7 @@ def record(
     after: str | None = None,
     **detail: Any,
 ) -> None:
+    """Add the entry for a write `who` made at `at` (committed with the write, or not at all)."""
     db.add(
         AuditEntry(
             at=at,
@@ -59,6 +58,7 @@ def record(
 
 
 def as_dict(entry: AuditEntry) -> dict[str, Any]:
+    """An entry as `GET /audit` lists it."""
     return {
         "id": entry.id,
         "at": entry.at.isoformat(),
@@ -73,18 +73,8 @@ def as_dict(entry: AuditEntry) -> dict[str, Any]:
     }
 
 
-router = APIRouter(tags=["audit"])
-
-
-@router.get("/audit")
-def read_audit(
-    _: HR,
-    db: DB,
-    cursor: Annotated[int | None, Query(ge=0, le=MAX_ID, description="the next_cursor of the previous page")] = None,
-    limit: Annotated[int, Query(ge=1, le=2000)] = 200,
-    action: str | None = None,
-) -> dict[str, Any]:
-    """Every write, oldest first: who, role, what, when, before/after hashes."""
+def read_page(db: Session, cursor: int | None, limit: int, action: str | None) -> dict[str, Any]:
+    """Up to `limit` entries after the entry id `cursor`, oldest first, and the next cursor."""
     stmt = select(AuditEntry).order_by(AuditEntry.id).limit(limit + 1)
     if cursor is not None:
         stmt = stmt.where(AuditEntry.id > cursor)

@@ -1,0 +1,1 @@
+"""Fact imports: the files sales ops exported, stored byte for byte."""

@@ -1,0 +1,30 @@
+"""The fact_imports table: an uploaded fact file's bytes, hash, and how they were read."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from service.db.base import Base, UTCDateTime
+
+
+class FactImport(Base):
+    __tablename__ = "fact_imports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    filename: Mapped[str] = mapped_column(String(300))
+    content_type: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(Integer)
+    row_count: Mapped[int] = mapped_column(Integer)
+    periods: Mapped[str] = mapped_column(Text)  # JSON list of "YYYY-MM"
+    columns: Mapped[str] = mapped_column(Text)  # JSON list of column names
+    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    #: How the bytes were read (`ReadOptions.as_dict`: sheet, company column map, drop_totals);
+    #: null when read as they are. Runs and simulations read the bytes again exactly so.
+    read_options: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(200))

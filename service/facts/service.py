@@ -1,0 +1,149 @@
+"""Fact imports as use cases: HR uploads what sales ops exported (CSV, XLSX or JSON); the engine validates it.
+
+The raw bytes are stored with their sha256 so a run can always be re-evaluated from exactly the
+file it used; an import is never changed (a correction is a new import). A bad file is refused
+with every problem the engine found and nothing is stored; the row count is capped while
+parsing (422).
+
+A missing import is 404 when its id is in the path (`GET /fact-imports/{id}`) and 422 naming the
+field when a request body refers to it (`import_for`): the body is what is wrong.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.facts import ReadOptions
+from engine.problems import MeritInputError, Problem
+from service.api.deps import commit, release
+from service.api.errors import ApiError
+from service.audit import service as audit
+from service.auth import Principal
+from service.engine_gate import load_facts
+from service.facts.models import FactImport
+
+
+def import_dict(row: FactImport) -> dict[str, Any]:
+    """An import as HR reads it (the bytes are not included)."""
+    return {
+        "id": row.id,
+        "filename": row.filename,
+        "sha256": row.sha256,
+        "size": row.size,
+        "rows": row.row_count,
+        "periods": json.loads(row.periods),
+        "columns": json.loads(row.columns),
+        "created_at": row.created_at.isoformat(),
+        "created_by": row.created_by,
+    }
+
+
+def store_import(
+    db: Session,
+    who: Principal,
+    at: datetime,
+    data: bytes,
+    filename: str,
+    content_type: str | None,
+    max_rows: int,
+    options: ReadOptions | None = None,
+) -> dict[str, Any]:
+    """Parse, check and store an upload with an audit entry; commits. Refuses (422) with every problem."""
+    release(db)  # parsing a large file takes a while: hold no database lock meanwhile
+    given = options or ReadOptions()
+    capped = replace(given, limits=replace(given.limits, data_rows=max_rows))  # stop reading at the cap
+    try:
+        facts = load_facts(data, filename, options=capped)
+    except MeritInputError as err:
+        if err.kind == "too-many-rows":
+            raise ApiError(
+                422,
+                "too-many-rows",
+                f"{filename} has more than {max_rows} rows; at most {max_rows} are accepted; nothing was stored",
+                err.problems,
+                limit=max_rows,
+            ) from err
+        raise ApiError(
+            422,
+            "invalid-facts",
+            f"{filename} has {err.total} problem(s); nothing was stored"
+            + (f" (the first {len(err.problems)} are listed)" if err.omitted else ""),
+            err.problems,
+            omitted=dict(err.omitted),
+        ) from err
+    if len(facts.rows) > max_rows:
+        first_over = facts.rows[max_rows]
+        message = f"{len(facts.rows)} rows; an import may have at most {max_rows} (split the file)"
+        raise ApiError(
+            422,
+            "too-many-rows",
+            f"{filename} has {len(facts.rows)} rows; at most {max_rows} are accepted; nothing was stored",
+            [Problem(filename, first_over.row, None, "", message)],
+            limit=max_rows,
+        )
+    sha = hashlib.sha256(data).hexdigest()
+    row = FactImport(
+        filename=filename[:300],
+        content_type=content_type,
+        sha256=sha,
+        size=len(data),
+        row_count=len(facts.rows),
+        periods=json.dumps(sorted(facts.periods)),
+        columns=json.dumps(list(facts.columns), ensure_ascii=False),
+        data=data,
+        read_options=None if options is None or options.plain else options.as_dict(),
+        created_at=at,
+        created_by=who.name,
+    )
+    db.add(row)
+    db.flush()
+    audit.record(
+        db,
+        who,
+        at,
+        "facts.import",
+        f"fact-import:{row.id}",
+        after=sha,
+        filename=filename,
+        rows=len(facts.rows),
+        **_options_detail(options),
+    )
+    commit(db)
+    return {**import_dict(row), "notes": list(facts.notes)} if facts.notes else import_dict(row)
+
+
+def _options_detail(options: ReadOptions | None) -> dict[str, Any]:
+    """The read options, kept in the import's audit entry: the stored bytes alone do not say them."""
+    if options is None or options.plain:
+        return {}
+    return {"read_options": options.as_dict()}
+
+
+def list_imports(db: Session) -> dict[str, Any]:
+    """Every import, oldest first."""
+    rows = db.scalars(select(FactImport).order_by(FactImport.id)).all()
+    return {"fact_imports": [import_dict(r) for r in rows]}
+
+
+def read_import(db: Session, import_id: int) -> FactImport:
+    """The import whose id is in the path: 404 when there is none."""
+    row = db.get(FactImport, import_id)
+    if row is None:
+        raise ApiError(404, "fact-import-not-found", f"there is no fact import {import_id}")
+    return row
+
+
+def import_for(db: Session, import_id: int, field: str = "fact_import_id") -> FactImport:
+    """The import a request body's `field` names: 422 naming the field when there is none."""
+    row = db.get(FactImport, import_id)
+    if row is None:
+        msg = f"there is no fact import {import_id}"
+        raise ApiError(422, "invalid-request", msg, [Problem("request", None, None, field, msg)])
+    return row

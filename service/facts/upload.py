@@ -1,0 +1,119 @@
+"""Reading a fact upload off the wire: multipart, size-capped while read, after the token check.
+
+Size is capped while the upload is read (413), after the token was checked, so one upload cannot
+exhaust the server; the form fields `sheet`, `columns` and `drop_totals` say how to read the file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from typing import Any
+
+from fastapi import Request
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
+
+from engine.factheader import parse_column_map
+from engine.facts import ReadOptions
+from engine.problems import MeritInputError, Problem
+from service.api.errors import ApiError
+
+_CHUNK = 1 << 16
+
+_MULTIPART_SLACK = 64 * 1024  # boundaries and part headers around the file itself
+UPLOAD_SCHEMA = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary", "description": "CSV/TXT, XLSX, ODS or JSON"},
+                        "sheet": {"type": "string", "description": "the sheet, when several visible sheets hold data"},
+                        "columns": {"type": "string", "description": "YAML 'columns: {业绩: actual}' header names"},
+                        "drop_totals": {"type": "boolean", "description": "leave totals rows out (with a note)"},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(413, "upload-too-large", f"a fact file may be at most {limit} bytes", limit=limit)
+
+
+def _bad_request(message: str) -> ApiError:
+    return ApiError(422, "invalid-request", message, [Problem("request", None, None, "file", message)])
+
+
+async def _read_limited(upload: UploadFile, limit: int) -> bytes:
+    parts: list[bytes] = []
+    size = 0
+    while chunk := await upload.read(_CHUNK):
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+async def receive_file(request: Request, limit: int) -> tuple[bytes, str, str | None, ReadOptions]:
+    """The multipart field `file`, read after authentication and never past the size limit.
+
+    The form is parsed here rather than by FastAPI (an `UploadFile` parameter), because FastAPI
+    parses a form before any dependency runs: an anonymous client could make the server spool
+    an unbounded chunked upload to disk before hearing 401.
+    """
+    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+        raise _bad_request("send the fact file as multipart/form-data in the field 'file'")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit + _MULTIPART_SLACK:
+        raise _too_large(limit)
+
+    async def limited() -> AsyncGenerator[bytes, None]:
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit + _MULTIPART_SLACK:
+                raise _too_large(limit)
+            yield chunk
+
+    parser = MultiPartParser(request.headers, limited(), max_files=1, max_fields=20)
+    try:
+        form = await parser.parse()
+    except MultiPartException as exc:
+        raise _bad_request(f"the multipart body cannot be read: {exc.message}") from exc
+    try:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise _bad_request("the multipart field 'file' (a file) is missing")
+        data = await _read_limited(upload, limit)
+        return data, upload.filename or "upload", upload.content_type, _read_options(form)
+    finally:
+        await form.close()
+
+
+def _read_options(form: Any) -> ReadOptions:
+    """The form fields `sheet`, `columns` (the YAML of a column map) and `drop_totals`."""
+
+    def text(name: str) -> str | None:
+        value = form.get(name)
+        if value is None or isinstance(value, UploadFile):
+            return None if value is None else "\0"  # a file where text belongs: refused below
+        return str(value)
+
+    sheet, columns, drop = text("sheet"), text("columns"), (text("drop_totals") or "").strip().lower()
+    for name, value in (("sheet", sheet), ("columns", columns)):
+        if value is not None and ("\0" in value or len(value) > (200 if name == "sheet" else 64 * 1024)):
+            raise _bad_request(f"the form field {name!r} must be short text")
+    if drop not in ("", "true", "false", "1", "0", "yes", "no"):
+        raise _bad_request("the form field 'drop_totals' must be true or false")
+    try:
+        mapping = parse_column_map(columns.encode(), "columns") if columns else {}
+    except MeritInputError as err:
+        raise ApiError(422, "invalid-request", "the column map cannot be used", err.problems) from err
+    return ReadOptions(sheet=sheet or None, columns=mapping, drop_totals=drop in ("true", "1", "yes"))

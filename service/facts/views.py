@@ -1,0 +1,35 @@
+"""Fact import routes: upload (multipart), list and read (hr only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from service.api.deps import DB, HR, Id, settings
+from service.facts.service import import_dict, read_import, store_import
+from service.facts.service import list_imports as listed
+from service.facts.upload import UPLOAD_SCHEMA, receive_file
+
+router = APIRouter(tags=["fact imports"])
+
+
+@router.post("/fact-imports", status_code=201, openapi_extra=UPLOAD_SCHEMA)
+async def create_import(request: Request, who: HR, db: DB) -> dict[str, Any]:
+    """Upload a fact file in the multipart field `file`."""
+    cfg = settings(request)
+    data, filename, content_type, options = await receive_file(request, cfg.max_upload_bytes)
+    return await run_in_threadpool(
+        store_import, db, who, cfg.clock(), data, filename, content_type, cfg.max_rows, options
+    )
+
+
+@router.get("/fact-imports")
+def list_imports(_: HR, db: DB) -> dict[str, Any]:
+    return listed(db)
+
+
+@router.get("/fact-imports/{import_id}")
+def get_import(import_id: Id, _: HR, db: DB) -> dict[str, Any]:
+    return import_dict(read_import(db, import_id))

@@ -1,0 +1,27 @@
+"""`GET /payroll/lines`: the payroll feed over HTTP (payroll only; the use case is `service.payroll.service`)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+
+from service.api.deps import DB, Payroll, settings
+from service.payroll import service
+
+router = APIRouter(tags=["payroll"])
+
+
+@router.get("/payroll/lines", responses={200: {"content": {"text/csv": {}, "application/json": {}}}})
+def lines(
+    _: Payroll,
+    db: DB,
+    request: Request,
+    period: str | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+    format: Literal["json", "csv"] = "json",
+) -> Any:
+    """One line per rep per component (commission, bonus, each award) for a month or a quarter."""
+    body, headers = service.lines(db, settings(request).full_pages, period, cursor, limit, format)
+    return Response(body, media_type=headers["Content-Type"], headers=headers)

@@ -1,0 +1,96 @@
+"""Run tables: a run, its per-rep rows, its payout lines, and the months it holds.
+
+Money is stored as decimal *strings* (never REAL/float): SQLite has no exact decimal type and
+the payroll feed must equal the engine's totals to the cent on both databases. `period_claims` has
+one row per month held by a published or finalized run; its primary key is what stops two runs for
+the same month from both reaching payroll, even under concurrency.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import Field
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from service.api.inputs import Id, Input
+from service.db.base import Base, UTCDateTime
+from service.runs.states import RunState, RunStateType
+
+
+class Run(Base):
+    __tablename__ = "runs"
+    __table_args__ = (
+        UniqueConstraint("policy_sha256", "facts_sha256", "period", name="uq_runs_inputs"),
+        Index("ix_runs_period_status", "period", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    policy_id: Mapped[str] = mapped_column(String(200))
+    policy_version: Mapped[str] = mapped_column(String(100))
+    policy_sha256: Mapped[str] = mapped_column(ForeignKey("policy_contents.sha256"))
+    fact_import_id: Mapped[int] = mapped_column(ForeignKey("fact_imports.id"))
+    facts_sha256: Mapped[str] = mapped_column(String(64))
+    period: Mapped[str] = mapped_column(String(7))
+    status: Mapped[RunState] = mapped_column(RunStateType())  # service.runs.states
+    rep_count: Mapped[int] = mapped_column(Integer)
+    total_payout: Mapped[str] = mapped_column(String(40))  # decimal string, two places
+    results_json: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    results_sha256: Mapped[str] = mapped_column(String(64))
+    results_csv: Mapped[str] = mapped_column(Text, deferred=True)
+    objection_days: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(200))
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    objection_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    finalized_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"), nullable=True)
+    superseded_by_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"), nullable=True)
+
+
+class RunRep(Base):
+    """One row per rep in a run: what scopes managers (region) and reps (rep_id)."""
+
+    __tablename__ = "run_reps"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), primary_key=True)
+    rep_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    region: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    total: Mapped[str] = mapped_column(String(40))
+
+
+class RunLine(Base):
+    """A payout line (rep x period x component) computed by the engine when the run was evaluated."""
+
+    __tablename__ = "run_lines"
+    __table_args__ = (
+        UniqueConstraint("run_id", "rep_id", "period", "component", name="uq_run_lines"),
+        Index("ix_run_lines_run_id_id", "run_id", "id"),  # the payroll feed's keyset reads
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    line_id: Mapped[str] = mapped_column(String(64), unique=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), index=True)
+    rep_id: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    region: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    period: Mapped[str] = mapped_column(String(7))
+    component: Mapped[str] = mapped_column(String(200))
+    label: Mapped[str] = mapped_column(String(300))
+    amount: Mapped[str] = mapped_column(String(40))
+
+
+class PeriodClaim(Base):
+    __tablename__ = "period_claims"
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), index=True)
+
+
+class RunRequest(Input):
+    policy_id: str = Field(min_length=1)
+    version: str | None = None
+    period: str = Field(description="a month (2026-08) or a quarter (2026-Q3)")
+    fact_import_id: Id

@@ -1,0 +1,68 @@
+"""Run routes: evaluate (hr), list and read runs, read results (JSON or CSV, scoped to the caller)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request, Response
+
+from service.api.deps import DB, HR, Anyone, Id, now
+from service.runs import service
+from service.runs.models import RunRequest
+from service.runs.service import get_run, run_dict
+
+router = APIRouter(tags=["runs"])
+
+
+@router.post("/runs", status_code=201)
+def create_run(
+    body: RunRequest,
+    request: Request,
+    response: Response,
+    who: HR,
+    db: DB,
+) -> dict[str, Any]:
+    """Evaluate; 201 with the new draft run, or 200 with the run that already has these inputs."""
+    run, created = service.create_run(
+        db, who, now(request), body.policy_id, body.version, body.period, body.fact_import_id
+    )
+    if not created:
+        response.status_code = 200
+    return run_dict(run, who)
+
+
+@router.get("/runs")
+def list_runs(
+    who: Anyone,
+    db: DB,
+    period: str | None = None,
+    status: str | None = None,
+    policy_id: str | None = None,
+) -> dict[str, Any]:
+    return service.list_runs(db, who, period, status, policy_id)
+
+
+@router.get("/runs/{run_id}")
+def read_run(run_id: Id, who: Anyone, db: DB) -> dict[str, Any]:
+    return run_dict(get_run(db, run_id), who)
+
+
+def wants_csv(request: Request, fmt: str | None) -> bool:
+    """`?format=` decides; without it, an Accept asking for CSV and not for JSON."""
+    if fmt is not None:
+        return fmt == "csv"
+    accept = request.headers.get("accept", "")
+    return "text/csv" in accept and "application/json" not in accept
+
+
+@router.get("/runs/{run_id}/results", responses={200: {"content": {"text/csv": {}, "application/json": {}}}})
+def results(
+    who: Anyone,
+    db: DB,
+    run_id: Id,
+    request: Request,
+    format: Literal["json", "csv"] | None = None,
+) -> Response:
+    """The engine's results: JSON (the documented results contract) or CSV, scoped to the caller."""
+    found = service.results(db, who, run_id, wants_csv(request, format))
+    return Response(found.body, media_type=found.media_type, headers=found.headers)

@@ -22,7 +22,6 @@ from service.api import errors, openapi, ui
 from service.api.deps import DB, Settings, access_refusal
 from service.api.gate import BODY_SLACK, Gate
 from service.db import make_engine, make_read_sessionmaker, make_sessionmaker
-from service.statements import views as statement_views
 
 DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 DEFAULT_MAX_ROWS = 50_000  # ~1 KB of results JSON per rep-period; a run is one request
@@ -74,6 +73,7 @@ def create_app(
     from service.publication import views as publication
     from service.runs import views as runs
     from service.simulations import views as simulations
+    from service.statements import views as statement_views
 
     engine = make_engine(database_url)
     app = FastAPI(

@@ -31,10 +31,13 @@ from engine.lines import Line
 from engine.problems import MeritInputError
 from engine.results import Evaluation, line_dict
 from engine.tiers import money_text
-from service.db.models import FactImport, PolicyContent, Run
+from service.db.models import FactImport, PolicyContent, Run  # not service.runs.models: see below
 from service.runs.scope import BY_REP, parsed_results
 from service.statements.notice import Publication, zone
 
+# The models come through service.db.models: importing service.runs.models first in a process is
+# an import cycle (runs.models -> service.api.inputs -> service.api -> deps -> payroll.feed -> runs.models),
+# and `merit notice` imports this module before anything else of the service.
 KEPT = 4
 _KEPT: OrderedDict[str, Evaluation] = OrderedDict()
 _KEPT_LOCK = threading.Lock()
@@ -47,7 +50,7 @@ class ResultsDiffer(Exception):
 def run_evaluation(db: Session, run: Run, engine_lock: AbstractContextManager[object]) -> Evaluation:
     """The run's evaluation with explanations, byte-identical in its results to what the run stored.
 
-    `engine_lock` serialises the rule engine (the server's `service.api.engine_gate.ENGINE_LOCK`;
+    `engine_lock` serialises the rule engine (the server's `service.engine_gate.ENGINE_LOCK`;
     passed in so that this module, which the CLI uses too, does not import the API package)."""
     with _KEPT_LOCK:
         hit = _KEPT.get(run.results_sha256)

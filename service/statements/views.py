@@ -25,11 +25,11 @@ from engine.problems import MeritInputError
 from engine.results import Evaluation
 from engine.statement import statement_of
 from service.api.deps import DB, Id, release, require
-from service.api.engine_gate import ENGINE_LOCK
 from service.api.errors import ApiError
-from service.api.runs import get_run, visible_reps
 from service.auth import Principal
-from service.db.models import Run
+from service.engine_gate import ENGINE_LOCK
+from service.runs.models import Run
+from service.runs.service import get_run, visible_reps
 from service.statements.notice import DEFAULT_TIMEZONE, notice_document, zone
 from service.statements.render import FORMATS, render
 from service.statements.runsource import ResultsDiffer, publication_of, run_evaluation, same_as_stored

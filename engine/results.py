@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from engine.labels import Labels
 from engine.lines import ZERO, Derived, Line, metric_reads
 from engine.metrics import Ratio, format_ratio, metric_value
 from engine.policy import Policy
@@ -177,9 +178,10 @@ class Evaluation:
     def payout_lines(self) -> list[PayoutLine]:
         """Every non-zero amount, per rep, per period it belongs to, per component."""
         out: list[PayoutLine] = []
+        labels = Labels(self.policy)
         for ln in self.results:
             for m in ln.months or (ln,):
-                out.extend(_components(m))
+                out.extend(_components(m, labels))
             if ln.months:
                 out.extend(
                     PayoutLine(ln.rep_id, ln.name, a.period, f"award:{a.id}", a.label, a.amount)
@@ -201,11 +203,14 @@ def _csv_texts(rows: Iterable[list[str]]) -> list[str]:
     return out
 
 
-def _components(m: Line) -> Iterable[PayoutLine]:
+def _components(m: Line, labels: Labels) -> Iterable[PayoutLine]:
+    """A month line's payable components; commission and bonus are labelled with the policy's name of
+    the tier that pays them (进阶激励奖), as awards are with theirs: payroll reads labels, not ids."""
+    label = labels.tier(m.tier) or ""
     if m.commission:
-        yield PayoutLine(m.rep_id, m.name, m.period, "commission", "commission", m.commission)
+        yield PayoutLine(m.rep_id, m.name, m.period, "commission", label, m.commission)
     if m.bonus:
-        yield PayoutLine(m.rep_id, m.name, m.period, "bonus", f"bonus ({m.tier})", m.bonus)
+        yield PayoutLine(m.rep_id, m.name, m.period, "bonus", label, m.bonus)
     for a in m.awards:
         if a.amount and a.period == m.period:
             yield PayoutLine(m.rep_id, m.name, m.period, f"award:{a.id}", a.label, a.amount)

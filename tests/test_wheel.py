@@ -119,6 +119,19 @@ def test_the_installed_wheel_validates_evaluates_and_tests_outside_the_checkout(
     _the_service_gates_versions_with_the_shipped_scenarios(merit, work, env)
 
 
+def test_the_installed_wheel_writes_statements_with_its_templates_and_catalogue(
+    installed: Path, tmp_path: Path
+) -> None:
+    """The statement's template and message catalogue are package data: found from the wheel too."""
+    work, env = _outside(tmp_path)
+    args = ["statement", "--policy", "policies/sales-incentive", "--facts", "examples/facts-2026-Q3.csv"]
+    args += ["--period", "2026-08", "--rep", "R001"]
+    text = _run([str(installed / "merit"), *args, "--format", "text"], work, env)
+    assert "再完成 ¥120,000.00 即达冲刺卓越奖（3% + ¥3,000）。" in text  # 1.2 x 800000 - 840000
+    page = _run([str(installed / "merit"), *args, "--format", "html", "--lang", "en"], work, env)
+    assert '<html lang="en">' in page and "CN¥16,800.00" in page  # 2% x 840000
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

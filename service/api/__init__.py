@@ -73,6 +73,7 @@ def create_app(
     from service.publication import views as publication
     from service.runs import views as runs
     from service.simulations import views as simulations
+    from service.statements import views as statement_views
 
     engine = make_engine(database_url)
     app = FastAPI(
@@ -93,6 +94,7 @@ def create_app(
     openapi.install(app)
     for module in (policies, facts, runs, publication, payroll, audit, simulations, ui):
         app.include_router(module.router)
+    app.include_router(statement_views.router)
 
     @app.get("/healthz", tags=["health"])
     def healthz(db: DB) -> dict[str, Any]:

@@ -260,6 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
         sim_cli = None  # type: ignore[assignment]
     if sim_cli is not None:
         sim_cli.add_commands(sub)
+    from service.cli import documents
+
+    documents.add_commands(sub)
     try:
         from service.cli import server as server_cli
     except ImportError:

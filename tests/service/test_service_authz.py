@@ -74,6 +74,9 @@ ENDPOINTS: list[Endpoint] = [
     # a draft's results are for hr and payroll only: managers and reps are out of scope
     Endpoint("GET", "/runs/{run_id}/results", "", None, HR | {"payroll"}, ALL, (("run_id", "draft"),)),
     Endpoint("GET", "/runs/{run_id}/results", "?format=csv", None, HR | {"payroll"}, ALL, (("run_id", "draft"),)),
+    # R2's statement (R2 is in East): HR, R2 and East's manager; the notice: HR and managers
+    Endpoint("GET", "/runs/{run_id}/statements/{rep_id}", "", None, R2_SCOPE, EVERYONE_BUT_PAYROLL),
+    Endpoint("GET", "/runs/{run_id}/notice", "", None, HR | MANAGERS),
     Endpoint("POST", "/runs/{run_id}/publish", "", None, HR, ids=(("run_id", "draft"),)),
     Endpoint("POST", "/runs/{run_id}/finalize", "", None, HR),
     Endpoint(
@@ -127,7 +130,7 @@ def test_every_route_is_in_the_matrix(app_client: TestClient) -> None:
 def _url(endpoint: Endpoint, ids: dict[str, Any]) -> str:
     fill = dict(endpoint.ids)
     values = {name: ids[fill.get(name, name)] for name in ("policy_id", "version", "run_id")}
-    values |= {"import_id": ids["import_id"], "objection_id": ids["objection_id"]}
+    values |= {"import_id": ids["import_id"], "objection_id": ids["objection_id"], "rep_id": "R2"}
     return endpoint.path.format(**values) + endpoint.query
 
 

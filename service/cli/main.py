@@ -19,6 +19,7 @@ from engine.problems import MeritInputError, Problem
 from runtime.gcpause import gc_paused_command
 from service.cli.common import (
     add_fact_options,
+    add_scheduler_option,
     check_outputs,
     count_rep_months,
     fact_options,
@@ -31,7 +32,7 @@ from service.cli.common import print_problems as _print_problems
 
 if TYPE_CHECKING:
     from engine.results import WarningSummary
-    from runtime.parallel import ParallelRun
+    from runtime.dask_executor import PartitionedRun
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -69,37 +70,41 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _evaluate_in_workers(args: argparse.Namespace) -> ParallelRun | None:
-    """A big CSV evaluation done by worker processes (runtime.parallel), or None: do it here.
+def _evaluate_on_dask(args: argparse.Namespace, bar: contextlib.ExitStack) -> PartitionedRun | None:
+    """A big CSV evaluation done on Dask (runtime.dask_executor), or None: do it here.
 
     Only the facts file's size is looked at before the policy is read (as `load_for_period` reads
     the policy first), so a broken policy is reported the same way; every other problem makes the
-    workers step aside for the single-process path, which reports it.
+    executor step aside for the single-process path, which reports it. The cluster (a
+    LocalCluster, or `--scheduler`) lives as long as `bar`, the command's exit stack.
     """
-    from runtime import parallel
+    from runtime import dask_executor as dx
     from runtime.policies import load_library
 
+    address = dx.scheduler_address(args.scheduler)
     try:
-        workers = parallel.worker_count(args.facts, Path(args.facts).stat().st_size)
+        if not dx.worth_distributing(args.facts, Path(args.facts).stat().st_size, address):
+            return None
     except OSError:
-        return None
-    if workers < 2:
         return None
     lib = load_library(args.policy)
     try:
         policy = lib.for_period(args.period)
     except ValueError:
         return None
-    with contextlib.ExitStack() as bar:
-        advance: list[Callable[[int], None] | None] = []
+    client = bar.enter_context(dx.dask_client(address))
+    advance: list[Callable[[int], None] | None] = []
 
-        def progress(done: int, total: int) -> None:  # the bar appears once the total is known
-            if not advance:
-                advance.append(bar.enter_context(progress_bar("evaluating", total)))
-            if advance[0] is not None:
-                advance[0](done)
+    def progress(done: int, total: int) -> None:  # the bar appears once the total is known
+        if not advance:
+            advance.append(bar.enter_context(progress_bar("evaluating", total)))
+        if advance[0] is not None:
+            advance[0](done)
 
-        return parallel.evaluate_csv(policy, Path(args.facts), args.facts, args.period, workers, progress)
+    facts = Path(args.facts).resolve()
+    return dx.evaluate_partitioned(
+        client, policy, facts, args.facts, args.period, ship=address is not None, progress=progress
+    )
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -110,17 +115,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from service.render import print_evaluation
 
     options = fact_options(args)
-    if args.format == "csv" and options.plain:  # workers read with the default options only
-        run = _evaluate_in_workers(args)
-        if run is not None:
-            _print_warnings(run.warnings)
-            if args.output:
-                write_atomically(Path(args.output), run.csv_chunks())
-                print(f"wrote {args.output} ({run.results} results, payout {run.total_payout})", file=sys.stderr)
-            else:
-                for chunk in run.csv_chunks():
-                    sys.stdout.write(chunk)
-            return EXIT_OK
+    if args.format in ("csv", "json") and options.plain:  # workers read with the default options only
+        with contextlib.ExitStack() as stack:
+            run = _evaluate_on_dask(args, stack)
+            if run is not None:
+                _print_warnings(run.warnings)
+                if args.output:
+                    write_atomically(Path(args.output), run.chunks(args.format))
+                    print(f"wrote {args.output} ({run.results} results, payout {run.total_payout})", file=sys.stderr)
+                else:
+                    for chunk in run.chunks(args.format):
+                        sys.stdout.write(chunk)
+                return EXIT_OK
     policy, facts = load_for_period(args.policy, args.facts, args.period, options)
     with progress_bar("evaluating", count_rep_months(facts, args.period)) as advance:
         ev = evaluate(policy, facts, args.period, progress=advance)
@@ -186,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--format", choices=("table", "json", "csv"), default="table", help="table, json (with explanations) or csv"
     )
     p.add_argument("--output", help="write to this file instead of stdout (only when everything succeeded)")
+    add_scheduler_option(p)
     p.set_defaults(func=gc_paused_command(cmd_evaluate))
 
     p = sub.add_parser("test", help="run HR's acceptance scenarios (optionally against a policy file)")

@@ -103,7 +103,7 @@ def dask_client(address: str | None) -> Iterator[Client]:
     with (
         LocalCluster(
             n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-            dashboard_address=None, silence_logs=logging.ERROR,
+            dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR,
         ) as cluster,
         Client(cluster, set_as_default=False) as client,
     ):  # fmt: skip
@@ -304,7 +304,8 @@ def evaluate_partitioned(
     return run
 
 
-def _aside(client: Client, token: str) -> None:
+def _aside(client: Client, token: str) -> PartitionedRun | None:
+    """Free the run's partitions; None: the single-process path evaluates instead."""
     with contextlib.suppress(Exception):
         client.run(partitions.forget, token)
     return None

@@ -141,9 +141,7 @@ class _Partition:
         for line in results:
             payout = context.add(payout, line.total)
         totals = totals_part(self.policy, results)
-        return Summary(
-            len(results), payout, bool(context.flags[Inexact]), warning_summary(results), totals, before
-        )
+        return Summary(len(results), payout, bool(context.flags[Inexact]), warning_summary(results), totals, before)
 
     def step(self, barrier: int, combined: Combined | None) -> tuple[str, Any]:
         if barrier != self.barrier:

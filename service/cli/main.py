@@ -232,6 +232,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug, not bad input: say so in one line; MERIT_DEBUG=1 shows the traceback
         if os.environ.get("MERIT_DEBUG"):
             raise
+        from runtime.dask_executor import WorkerError
+
+        if isinstance(exc, WorkerError):  # a lost worker or a failing task: nothing was written
+            print(f"merit: the Dask cluster failed: {exc}; no output was written", file=sys.stderr)
+            return 3
         print(
             f"merit: internal error: {type(exc).__name__}: {exc} (set MERIT_DEBUG=1 for details)",
             file=sys.stderr,

@@ -1,10 +1,12 @@
-"""The parallel path (runtime.parallel) writes the bytes the single-process path writes.
+"""The Dask executor (runtime.dask_executor) writes the bytes the single-process path writes.
 
-Workers are forced on (any number, however small the file) and their CSV is compared byte for byte
-with `evaluate(...).to_csv_text()`: the shipped example, a synthetic team with many ties, and
-policies whose cross-rep decisions are the hard part (split ties, honours for the top 3, monthly
-prizes, quarterly group awards by product line, eligibility ranked by a metric, every month).
-Inputs the workers cannot vouch for make them step aside for the single-process path.
+A LocalCluster of 3 worker processes evaluates small files (the size rule is bypassed) and its CSV
+and JSON (with explanations) are compared byte for byte with `evaluate(...)`'s: the shipped example,
+a synthetic multi-region team with many ties, and policies whose cross-rep decisions are the hard
+part (split ties, honours for the top 3, monthly prizes, quarterly group awards by product line,
+eligibility ranked by a metric, every month). Inputs the executor cannot vouch for make it step
+aside for the single-process path. tests/test_dask_cluster.py runs a real `dask scheduler` and
+`dask worker` processes.
 """
 
 from __future__ import annotations
@@ -23,14 +25,26 @@ from engine.evaluation import evaluate
 from engine.facts import load_facts
 from engine.frontend import parse_policy
 from engine.policy import Policy
-from runtime import parallel
+from runtime import dask_executor, partitions
 from runtime.policies import load_library, load_policy_file
 
 REPO = Path(__file__).resolve().parent.parent
 LIBRARY = REPO / "policies" / "sales-incentive"
 EXAMPLE = REPO / "examples" / "facts-2026-Q3.csv"
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="workers are forked")
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="not run on Windows")
+
+
+@pytest.fixture(scope="module")
+def client() -> Any:
+    """A LocalCluster of 3 single-threaded worker processes on loopback, for this module."""
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(n_workers=3, threads_per_worker=1, host="127.0.0.1", dashboard_address="127.0.0.1:0") as cluster,
+        Client(cluster, set_as_default=False) as c,
+    ):
+        yield c
 
 
 def variant(name: str, edit: Any) -> Policy:
@@ -77,30 +91,33 @@ def team(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     return path.read_bytes()
 
 
-def single(policy: Policy, data: bytes, period: str) -> tuple[str, int, str]:
+def single(policy: Policy, data: bytes, period: str) -> tuple[str, str, int, str]:
     ev = evaluate(policy, load_facts(data, "facts.csv", policy.numeric_columns), period, enforce_effective=False)
-    return ev.to_csv_text(), len(ev.results), str(ev.total_payout)
+    return ev.to_csv_text(), "".join(ev.json_chunks()), len(ev.results), str(ev.total_payout)
 
 
-def workers(policy: Policy, data: bytes, period: str, n: int) -> tuple[str, int, str]:
-    run = parallel.evaluate_csv(policy, data, "facts.csv", period, n)
-    assert run is not None, "the workers stepped aside"
-    return "".join(run.csv_chunks()), run.results, str(run.total_payout)
+def on_dask(client: Any, policy: Policy, data: bytes, period: str, tmp: Path) -> tuple[str, str, int, str]:
+    (tmp / "facts.csv").write_bytes(data)
+    texts = []
+    for fmt in ("csv", "json"):
+        run = dask_executor.evaluate_partitioned(client, policy, tmp / "facts.csv", "facts.csv", period)
+        assert run is not None, "the executor stepped aside"
+        texts.append("".join(run.chunks(fmt)))
+    return texts[0], texts[1], run.results, str(run.total_payout)
 
 
 @pytest.mark.parametrize("period", ["2026-08", "2026-Q3"])
 @pytest.mark.parametrize("name", sorted(POLICIES))
-def test_workers_write_the_single_process_bytes(team: bytes, name: str, period: str) -> None:
+def test_dask_writes_the_single_process_bytes(client: Any, team: bytes, name: str, period: str, tmp_path: Path) -> None:
     policy = POLICIES[name]()
-    assert workers(policy, team, period, 3) == single(policy, team, period)
+    assert on_dask(client, policy, team, period, tmp_path) == single(policy, team, period)
 
 
-@pytest.mark.parametrize("n", [2, 4])
-def test_shipped_example_in_any_number_of_workers(n: int) -> None:
+def test_shipped_example_on_dask(client: Any, tmp_path: Path) -> None:
     policy = load_library(LIBRARY).for_period("2026-Q3")
     data = EXAMPLE.read_bytes()
     for period in ("2026-07", "2026-Q3"):
-        assert workers(policy, data, period, n) == single(policy, data, period)
+        assert on_dask(client, policy, data, period, tmp_path) == single(policy, data, period)
 
 
 def tied_team() -> bytes:
@@ -118,19 +135,18 @@ def tied_team() -> bytes:
     return ("\r\n".join(lines) + "\r\n").encode("utf-8-sig")  # Excel's CSV: BOM and CRLF
 
 
-@pytest.mark.parametrize("n", [2, 3])
 @pytest.mark.parametrize("name", sorted(POLICIES))
-def test_ties_across_workers(name: str, n: int) -> None:
+def test_ties_across_partitions(client: Any, name: str, tmp_path: Path) -> None:
     policy = POLICIES[name]()
     for period in ("2026-08", "2026-Q3"):
-        assert workers(policy, tied_team(), period, n) == single(policy, tied_team(), period)
+        assert on_dask(client, policy, tied_team(), period, tmp_path) == single(policy, tied_team(), period)
 
 
 def test_each_row_is_loaded_by_exactly_one_worker(team: bytes) -> None:
-    splits = parallel.split_points(team, 3)
+    splits = partitions.split_points(team, 3)
     assert splits is not None and len(splits) == 2
     whole = load_facts(team, "team.csv")
-    parts = [load_facts(team, "team.csv", reps=lambda r, k=k: parallel.range_of(splits, r) == k) for k in range(3)]
+    parts = [load_facts(team, "team.csv", reps=lambda r, k=k: partitions.range_of(splits, r) == k) for k in range(3)]
     assert all(p.rows for p in parts)
     assert sorted((r for p in parts for r in p.rows), key=lambda r: r.row) == list(whole.rows)
 
@@ -144,27 +160,32 @@ def test_each_row_is_loaded_by_exactly_one_worker(team: bytes) -> None:
         (b"id,period,target,actual\nR1,2026-08,100,90\n", "2026-08"),  # no rep_id column
     ],
 )
-def test_workers_step_aside_when_they_cannot_vouch_for_the_output(data: bytes, period: str) -> None:
+def test_dask_steps_aside_when_it_cannot_vouch_for_the_output(
+    client: Any, data: bytes, period: str, tmp_path: Path
+) -> None:
     policy = load_library(LIBRARY).for_period("2026-Q3")
-    assert parallel.evaluate_csv(policy, data, "facts.csv", period, 2) is None
+    (tmp_path / "facts.csv").write_bytes(data)
+    assert dask_executor.evaluate_partitioned(client, policy, tmp_path / "facts.csv", "facts.csv", period) is None
 
 
-def merit(tmp_path: Path, facts: Path, out: str, workers: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "MERIT_DEBUG"} | {"MERIT_WORKERS": workers}
+def merit(tmp_path: Path, facts: Path, out: str, workers: str, fmt: str = "csv") -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("MERIT_DEBUG", "MERIT_SCHEDULER")}
+    env |= {"MERIT_WORKERS": workers, "PYTHONPATH": str(REPO)}
     return subprocess.run(
         [sys.executable, "-m", "service.cli", "evaluate", "--policy", str(LIBRARY), "--facts", str(facts),
-         "--period", "2026-Q3", "--format", "csv", "--output", str(tmp_path / out)],
+         "--period", "2026-Q3", "--format", fmt, "--output", str(tmp_path / out)],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
 
 
-def test_cli_output_is_the_same_with_and_without_workers(tmp_path: Path, team: bytes) -> None:
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_cli_output_is_the_same_with_and_without_workers(tmp_path: Path, team: bytes, fmt: str) -> None:
     facts = tmp_path / "team.csv"
     facts.write_bytes(team)
-    one, two = merit(tmp_path, facts, "one.csv", "1"), merit(tmp_path, facts, "two.csv", "2")
+    one, two = merit(tmp_path, facts, "one.out", "1", fmt), merit(tmp_path, facts, "two.out", "2", fmt)
     assert (one.returncode, two.returncode) == (0, 0), one.stderr + two.stderr
-    assert (tmp_path / "one.csv").read_bytes() == (tmp_path / "two.csv").read_bytes()
-    assert one.stderr.replace("one.csv", "two.csv") == two.stderr
+    assert (tmp_path / "one.out").read_bytes() == (tmp_path / "two.out").read_bytes()
+    assert one.stderr.replace("one.out", "two.out") == two.stderr
 
 
 def test_cli_reports_bad_input_the_same_with_workers(tmp_path: Path) -> None:
@@ -177,18 +198,11 @@ def test_cli_reports_bad_input_the_same_with_workers(tmp_path: Path) -> None:
     assert not (tmp_path / "two.csv").exists()
 
 
-def test_a_workers_crash_is_one_line_with_the_traceback_kept_as_a_note() -> None:
-    import multiprocessing as mp
-
-    from runtime.parallel import WorkerError, _Run
-
-    parent, child = mp.Pipe()
-    trace = 'Traceback (most recent call last):\n  File "engine/x.py", line 1, in f\nValueError: boom\n'
-    child.send(("error", trace))
-    with pytest.raises(WorkerError) as exc:
-        _Run._message(parent)
-    assert str(exc.value) == "in a worker process: ValueError: boom"
-    assert exc.value.__notes__ == [trace]
+def test_a_failing_task_is_one_line_naming_the_error(client: Any) -> None:
+    future = client.submit(int, "x", pure=False)
+    with pytest.raises(dask_executor.WorkerError) as exc:
+        dask_executor.results(client, [future])
+    assert str(exc.value) == "in a Dask worker: ValueError: invalid literal for int() with base 10: 'x'"
 
 
 @pytest.mark.parametrize("value", ["abc", "-3", "2.5"])
@@ -197,10 +211,14 @@ def test_a_worker_count_that_is_not_a_whole_number_is_refused(value: str, monkey
 
     monkeypatch.setenv("MERIT_WORKERS", value)
     with pytest.raises(MeritInputError) as exc:
-        parallel.worker_count("facts.csv", 10)
+        dask_executor.worth_distributing("facts.csv", 10, None)
     assert [(p.source, p.field) for p in exc.value.problems] == [("MERIT_WORKERS", value)]
     monkeypatch.setenv("MERIT_WORKERS", "3")
-    assert parallel.worker_count("facts.csv", 10) == 3
+    assert dask_executor.worth_distributing("facts.csv", 10, None)
+    assert not dask_executor.worth_distributing("facts.xlsx", 10 << 30, None)  # only CSV is sampled
+    monkeypatch.setenv("MERIT_WORKERS", "1")
+    assert not dask_executor.worth_distributing("facts.csv", 10 << 30, None)
+    assert dask_executor.worth_distributing("facts.csv", 10, "tcp://127.0.0.1:8786")  # a named cluster: always
 
 
 def test_workers_report_the_same_warnings_as_one_process(tmp_path: Path) -> None:
@@ -219,3 +237,17 @@ def test_workers_report_the_same_warnings_as_one_process(tmp_path: Path) -> None
     assert "  180 x score not computed: a scorecard metric is not available (e.g. R000 2026-07)" in two.stderr
     assert "  240 x collection_rate not available: collected blank or absent (e.g. R000 2026-07)" in two.stderr
     assert one.stderr.replace("one.csv", "two.csv") == two.stderr
+
+
+def test_the_local_cluster_listens_on_loopback_only() -> None:
+    import psutil
+
+    with dask_executor.dask_client(None) as c:
+        pids = {os.getpid(), *c.run(os.getpid).values()}
+        listening = [
+            conn.laddr.ip
+            for pid in pids
+            for conn in psutil.Process(pid).net_connections(kind="inet")
+            if conn.status == psutil.CONN_LISTEN
+        ]
+    assert listening and set(listening) == {"127.0.0.1"}

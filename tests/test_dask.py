@@ -251,3 +251,50 @@ def test_the_local_cluster_listens_on_loopback_only() -> None:
             if conn.status == psutil.CONN_LISTEN
         ]
     assert listening and set(listening) == {"127.0.0.1"}
+
+
+@pytest.mark.parametrize("regions", [None, ("East", "North")])
+@pytest.mark.parametrize("period", ["2026-08", "2026-Q3"])
+def test_sweep_points_as_tasks_give_the_serial_sweep(
+    client: Any, team: bytes, period: str, regions: tuple[str, ...] | None
+) -> None:
+    import json
+    from decimal import Decimal
+
+    from engine.facts import ReadOptions
+    from engine.periods import parse_period
+    from engine.sweep import sweep
+    from runtime.dask_sweeps import points_on_dask
+
+    policy = POLICIES["hard_ranks"]()
+    facts = load_facts(team, "team.csv", policy.numeric_columns)
+    values = [Decimal("0.015") + Decimal("0.001") * i for i in range(5)]  # 5 points over 3 workers: 1 + 2 + 2
+    param = "commission.tiers[advanced].rate"
+    serial = sweep(policy, param, values, facts, period, regions=regions)
+    runner = points_on_dask(
+        client, team, "team.csv", ReadOptions(), policy.numeric_columns, parse_period(period), regions
+    )
+    tasks = sweep(policy, param, values, facts, period, regions=regions, points=runner)
+    dump = lambda r: json.dumps(r.as_dict(), ensure_ascii=False, indent=2)  # noqa: E731
+    assert dump(tasks) == dump(serial)
+    assert len({p["payout"] for p in serial.as_dict()["points"]}) > 1  # the rate moves the cost
+
+
+def test_cli_sweep_is_the_same_with_and_without_workers(tmp_path: Path, team: bytes) -> None:
+    facts = tmp_path / "team.csv"
+    facts.write_bytes(team)
+    runs = []
+    for workers in ("1", "2"):
+        env = {k: v for k, v in os.environ.items() if k not in ("MERIT_DEBUG", "MERIT_SCHEDULER")}
+        runs.append(
+            subprocess.run(
+                [sys.executable, "-m", "service.cli", "sweep", "--policy", str(LIBRARY), "--facts", str(facts),
+                 "--period", "2026-Q3", "--param", "commission.tiers[advanced].rate", "--range", "0.015:0.02:0.001",
+                 "--format", "json"],
+                cwd=REPO, env=env | {"MERIT_WORKERS": workers, "PYTHONPATH": str(REPO)}, capture_output=True,
+                text=True, timeout=300, check=False,
+            )  # fmt: skip
+        )
+    assert [r.returncode for r in runs] == [0, 0], runs[0].stderr + runs[1].stderr
+    assert runs[0].stdout == runs[1].stdout
+    assert '"value": "0.020"' in runs[1].stdout

@@ -283,18 +283,17 @@ def test_sweep_points_as_tasks_give_the_serial_sweep(
 def test_cli_sweep_is_the_same_with_and_without_workers(tmp_path: Path, team: bytes) -> None:
     facts = tmp_path / "team.csv"
     facts.write_bytes(team)
-    runs = []
-    for workers in ("1", "2"):
-        env = {k: v for k, v in os.environ.items() if k not in ("MERIT_DEBUG", "MERIT_SCHEDULER")}
-        runs.append(
-            subprocess.run(
-                [sys.executable, "-m", "service.cli", "sweep", "--policy", str(LIBRARY), "--facts", str(facts),
-                 "--period", "2026-Q3", "--param", "commission.tiers[advanced].rate", "--range", "0.015:0.02:0.001",
-                 "--format", "json"],
-                cwd=REPO, env=env | {"MERIT_WORKERS": workers, "PYTHONPATH": str(REPO)}, capture_output=True,
-                text=True, timeout=300, check=False,
-            )  # fmt: skip
-        )
+    command = [
+        sys.executable, "-m", "service.cli", "sweep", "--policy", str(LIBRARY), "--facts", str(facts),
+        "--period", "2026-Q3", "--param", "commission.tiers[advanced].rate", "--range", "0.015:0.02:0.001",
+        "--format", "json",
+    ]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k not in ("MERIT_DEBUG", "MERIT_SCHEDULER")}
+    env["PYTHONPATH"] = str(REPO)
+    runs = [
+        subprocess.run(command, cwd=REPO, env=env | {"MERIT_WORKERS": w}, capture_output=True, text=True, timeout=300)
+        for w in ("1", "2")
+    ]
     assert [r.returncode for r in runs] == [0, 0], runs[0].stderr + runs[1].stderr
     assert runs[0].stdout == runs[1].stdout
     assert '"value": "0.020"' in runs[1].stdout

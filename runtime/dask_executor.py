@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.crossline import Combined, InexactSum, combine
-from engine.lines import ZERO
+from engine.lines import ZERO, Line
 from engine.periods import Month, months_of, parse_period
 from engine.policy import Policy
 from engine.problems import MeritInputError
@@ -140,33 +140,45 @@ class PartitionedRun:
     results: int
     total_payout: Decimal
     warnings: WarningSummary
+    policy: Policy
+    period: str
+    facts_sha256: str
     _client: Client
     _token: str
     _workers: list[str]
     _summaries: list[Summary]
-    _policy: Policy
-    _period: str
-    _sha256: str
 
     def chunks(self, fmt: str) -> Iterator[str]:
         """The document one process writes: CSV header, or JSON head, then every partition's
         lines, partition after partition, then (JSON) the totals block."""
         try:
-            totals = merge_totals(s.totals for s in self._summaries)
-            before = [s.previous_actual for s in self._summaries if s.previous_actual is not None]
-            previous = sum(before, Decimal(0)) if before else None
-            yield Evaluation.csv_header() if fmt == "csv" else json_head(self._policy, self._period, self._sha256)
-            yield from self._texts(fmt)
+            totals = self.totals() if fmt == "json" else {}
+            yield Evaluation.csv_header() if fmt == "csv" else json_head(self.policy, self.period, self.facts_sha256)
+            yield from self._pieces(fmt)
             if fmt == "json":
-                yield json_tail(totals_dict(self._policy, totals, previous))
+                yield json_tail(totals)
         finally:
             self.close()
 
-    def _texts(self, fmt: str) -> Iterator[str]:
+    def rows(self, row: Callable[[Line], Any]) -> Iterator[Any]:
+        """`row(line)` of every result, in result order (computed on the workers; a table's rows)."""
+        try:
+            for chunk in self._pieces("rows", row):
+                yield from chunk
+        finally:
+            self.close()
+
+    def totals(self) -> dict[str, Any]:
+        """The totals block one process computes (`Evaluation.totals()`), from the partitions' parts."""
+        totals = merge_totals(s.totals for s in self._summaries)
+        before = [s.previous_actual for s in self._summaries if s.previous_actual is not None]
+        return totals_dict(self.policy, totals, sum(before, Decimal(0)) if before else None)
+
+    def _pieces(self, fmt: str, row: Callable[[Line], Any] | None = None) -> Iterator[Any]:
         client, token, workers = self._client, self._token, self._workers
         seen = [sum(s.results for s in self._summaries[:k]) > 0 for k in range(len(workers))]
         rendered = [
-            client.submit(partitions.render_partition, token, k, fmt, not seen[k], workers=[w],
+            client.submit(partitions.render_partition, token, k, fmt, not seen[k], row, workers=[w],
                           allow_other_workers=False, pure=False)
             for k, w in enumerate(workers)
         ]  # fmt: skip
@@ -297,8 +309,8 @@ def evaluate_partitioned(
         return _aside(client, token)
     warnings = merge_warning_summaries(s.warnings for s in summaries)
     run = PartitionedRun(
-        sum(s.results for s in summaries), payout, warnings, client, token, workers, summaries, policy,
-        str(per), loaded[0][2],
+        sum(s.results for s in summaries), payout, warnings, policy, str(per), loaded[0][2], client, token,
+        workers, summaries,
     )  # fmt: skip
     client.cancel(futures)  # the loads' and steps' results are all in `summaries` now
     return run

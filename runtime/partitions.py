@@ -27,6 +27,7 @@ import queue
 import threading
 import traceback
 from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Context, Decimal, Inexact
 from pathlib import Path
@@ -110,7 +111,7 @@ class _Partition:
         self.inbox: queue.Queue[Combined | None] = queue.Queue()
         self.outbox: queue.Queue[tuple[str, Any]] = queue.Queue()
         self.evaluation: Evaluation | None = None
-        self.chunks: dict[int, str] = {}
+        self.chunks: dict[int, Any] = {}
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _exchange(self, partial: Partial) -> Combined:
@@ -194,14 +195,19 @@ def step_partition(token: str, k: int, barrier: int, combined: Combined | None) 
     return _run_of(token, k).step(barrier, combined)
 
 
-def render_partition(token: str, k: int, fmt: str, first: bool) -> int:
-    """Task: render partition k's lines as CSV or JSON result lines, kept here; -> the chunk count.
+def render_partition(token: str, k: int, fmt: str, first: bool, row: Callable[[Line], Any] | None = None) -> int:
+    """Task: render partition k's lines, kept here in chunks; -> the chunk count.
 
-    `first`: no results precede this partition's (its first JSON line takes no comma)."""
+    `fmt`: "csv" or "json" (result lines as text; `first`: no results precede this partition's,
+    so its first JSON line takes no comma), or "rows": a chunk is a list of `row(line)`."""
     run = _run_of(token, k)
     ev = run.evaluation
     if ev is None:
         raise PartitionLost(f"partition {k} of run {token} was not evaluated")
+    if fmt == "rows" and row is not None:
+        rows = [row(ln) for ln in ev.results]
+        run.chunks = {j: rows[i : i + LINES_PER_CHUNK] for j, i in enumerate(range(0, len(rows), LINES_PER_CHUNK))}
+        return len(run.chunks)
     texts = ev.csv_lines() if fmt == "csv" else json_result_lines(ev.results, first)
     batch: list[str] = []
     count = 0
@@ -217,7 +223,7 @@ def render_partition(token: str, k: int, fmt: str, first: bool) -> int:
     return count
 
 
-def take_chunk(token: str, k: int, j: int) -> str:
+def take_chunk(token: str, k: int, j: int) -> Any:
     """Task: chunk j of partition k's rendered text (handed over once, then freed)."""
     try:
         return _run_of(token, k).chunks.pop(j)

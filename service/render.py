@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterable
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from engine.lines import Line
 from engine.results import Evaluation, line_dict
 from engine.tiers import money_text
 
@@ -34,10 +37,15 @@ def percent_text(ratio: str | None, places: int = 2) -> str:
 
 
 def evaluation_table(ev: Evaluation) -> Table:
-    p = ev.policy.ref
+    """The result lines as a table (one row per result)."""
+    return table_of(ev.policy.ref, ev.period, ev.facts_sha256, (table_row(ln) for ln in ev.results))
+
+
+def table_of(policy: dict[str, str], period: str, facts_sha256: str, rows: Iterable[list[str]]) -> Table:
+    """A table of `table_row`s (rendered here, or by the partitions of runtime.dask_executor)."""
     table = Table(
-        title=f"{p['id']} {p['version']} — {ev.period}",
-        caption=f"policy sha256 {p['sha256'][:16]}…  facts sha256 {ev.facts_sha256[:16]}…",
+        title=f"{policy['id']} {policy['version']} — {period}",
+        caption=f"policy sha256 {policy['sha256'][:16]}…  facts sha256 {facts_sha256[:16]}…",
     )
     for col, justify in [
         ("rep", "left"), ("name", "left"), ("region", "left"), ("line", "left"), ("target", "right"),
@@ -46,22 +54,32 @@ def evaluation_table(ev: Evaluation) -> Table:
         ("flags", "left"),
     ]:  # fmt: skip
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
-    for ln in ev.results:
-        r = line_dict(ln)  # the contract's figures, as JSON shows them
-        honour = " ★" if any(a.honour for a in ln.awards) else ""
-        light = f"[{LIGHT_STYLE.get(ln.light, '')}]{ln.light}[/]" if ln.light else "-"
-        table.add_row(
-            plain(r["rep_id"]), plain(r["name"]), plain(r["region"]), plain(r["product_line"]),
-            r["target"], r["actual"], percent_text(r["metrics"].get("achievement")), light,
-            r["tier"] or "-", r["commission"], r["bonus"], money_text(ln.award_total) + honour, r["total"],
-            r["score"] or "-", r["rating"] or "-", ", ".join(k for k, v in r["flags"].items() if v),
-        )  # fmt: skip
+    for row in rows:
+        table.add_row(*row)
     return table
 
 
+def table_row(ln: Line) -> list[str]:
+    """One result's cells (rich markup), the contract's figures as JSON shows them."""
+    r = line_dict(ln)
+    honour = " ★" if any(a.honour for a in ln.awards) else ""
+    light = f"[{LIGHT_STYLE.get(ln.light, '')}]{ln.light}[/]" if ln.light else "-"
+    return [
+        plain(r["rep_id"]), plain(r["name"]), plain(r["region"]), plain(r["product_line"]),
+        r["target"], r["actual"], percent_text(r["metrics"].get("achievement")), light,
+        r["tier"] or "-", r["commission"], r["bonus"], money_text(ln.award_total) + honour, r["total"],
+        r["score"] or "-", r["rating"] or "-", ", ".join(k for k, v in r["flags"].items() if v),
+    ]  # fmt: skip
+
+
 def print_evaluation(ev: Evaluation, console: Console) -> None:
-    console.print(evaluation_table(ev))
-    t = ev.totals()
+    """The table and the totals below it, as `merit evaluate` prints them."""
+    print_table(evaluation_table(ev), ev.totals(), console)
+
+
+def print_table(table: Table, t: dict[str, Any], console: Console) -> None:
+    """A results table and its totals block `t` (`Evaluation.totals()`)."""
+    console.print(table)
     console.print(
         f"reps {t['reps']}  target {t['target']}  actual {t['actual']}  achievement {percent_text(t['achievement'])}  "
         f"commission {t['commission']}  bonus {t['bonus']}  awards {t['awards']}  [bold]payout {t['payout']}[/]"

@@ -178,7 +178,7 @@ def merit(tmp_path: Path, facts: Path, out: str, workers: str, fmt: str = "csv")
     )  # fmt: skip
 
 
-@pytest.mark.parametrize("fmt", ["csv", "json"])
+@pytest.mark.parametrize("fmt", ["csv", "json", "table"])
 def test_cli_output_is_the_same_with_and_without_workers(tmp_path: Path, team: bytes, fmt: str) -> None:
     facts = tmp_path / "team.csv"
     facts.write_bytes(team)

@@ -31,6 +31,8 @@ from service.cli.common import (
 from service.cli.common import print_problems as _print_problems
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from engine.results import WarningSummary
     from runtime.dask_executor import PartitionedRun
 
@@ -108,19 +110,19 @@ def _evaluate_on_dask(args: argparse.Namespace, bar: contextlib.ExitStack) -> Pa
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
     from engine.evaluation import evaluate
     from engine.results import warning_summary
     from service.render import print_evaluation
 
     options = fact_options(args)
-    if args.format in ("csv", "json") and options.plain:  # workers read with the default options only
+    if options.plain:  # workers read with the default options only
         with contextlib.ExitStack() as stack:
             run = _evaluate_on_dask(args, stack)
             if run is not None:
                 _print_warnings(run.warnings)
-                if args.output:
+                if args.format == "table":
+                    _print_run_table(args, run)
+                elif args.output:
                     write_atomically(Path(args.output), run.chunks(args.format))
                     print(f"wrote {args.output} ({run.results} results, payout {run.total_payout})", file=sys.stderr)
                 else:
@@ -132,15 +134,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         ev = evaluate(policy, facts, args.period, progress=advance)
     _print_warnings(warning_summary(ev.results))
     if args.format == "table":
-        if args.output:
-            console = Console(file=open(os.devnull, "w"), record=True, width=200)  # noqa: SIM115
-            print_evaluation(ev, console)
-            write_atomically(Path(args.output), console.export_text().encode("utf-8"))
-        else:
-            console = Console()
-            if not console.is_terminal:
-                console = Console(width=200)
-            print_evaluation(ev, console)
+        _print_to(args.output, lambda console: print_evaluation(ev, console))
         return EXIT_OK
     chunks = ev.json_chunks() if args.format == "json" else ev.csv_chunks()
     if args.output:
@@ -150,6 +144,30 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         for chunk in chunks:
             sys.stdout.write(chunk)
     return EXIT_OK
+
+
+def _print_to(output: str | None, show: Callable[[Console], None]) -> None:
+    """What `show` prints on a console: to the terminal, or (all of it, once done) to `output`."""
+    from rich.console import Console
+
+    if output:
+        console = Console(file=open(os.devnull, "w"), record=True, width=200)  # noqa: SIM115
+        show(console)
+        write_atomically(Path(output), console.export_text().encode("utf-8"))
+    else:
+        console = Console()
+        if not console.is_terminal:
+            console = Console(width=200)
+        show(console)
+
+
+def _print_run_table(args: argparse.Namespace, run: PartitionedRun) -> None:
+    """The table of an evaluation done on Dask: its rows rendered by the workers."""
+    from service.render import print_table, table_of, table_row
+
+    ref = run.policy.ref
+    table = table_of(ref, run.period, run.facts_sha256, run.rows(table_row))
+    _print_to(args.output, lambda console: print_table(table, run.totals(), console))
 
 
 def _print_warnings(summary: WarningSummary, shown: int = 8) -> None:

@@ -180,7 +180,8 @@ def load_partition(
     k's reps. ("refused", 0, "") when the input has a problem (one process then reports it all)."""
     try:
         data = Path(facts).read_bytes() if isinstance(facts, str) else facts
-        rows = load_facts(data, filename, policy.numeric_columns, reps=lambda rep_id: range_of(splits, rep_id) == k)
+        with gc_paused(freeze=False):  # millions of small objects without cycles, as in one process
+            rows = load_facts(data, filename, policy.numeric_columns, reps=lambda r: range_of(splits, r) == k)
         del data
         require_columns(policy, rows)
     except (MeritInputError, OSError):
@@ -204,6 +205,11 @@ def render_partition(token: str, k: int, fmt: str, first: bool, row: Callable[[L
     ev = run.evaluation
     if ev is None:
         raise PartitionLost(f"partition {k} of run {token} was not evaluated")
+    with gc_paused(freeze=False):
+        return _render(run, ev, fmt, first, row)
+
+
+def _render(run: _Partition, ev: Evaluation, fmt: str, first: bool, row: Callable[[Line], Any] | None) -> int:
     if fmt == "rows" and row is not None:
         rows = [row(ln) for ln in ev.results]
         run.chunks = {j: rows[i : i + LINES_PER_CHUNK] for j, i in enumerate(range(0, len(rows), LINES_PER_CHUNK))}

@@ -47,9 +47,11 @@ from runtime.partitions import Summary
 if TYPE_CHECKING:
     from distributed import Client, Future
 
-#: Below this many bytes of CSV facts one process is quicker than starting a LocalCluster
-#: (measured in docs/status.md, issue 14: the cluster costs about 3 s to start and stop).
-MIN_BYTES = 8 << 20
+#: Below this many bytes of CSV facts one process is quicker than a LocalCluster, per output
+#: format (docs/status.md, issue 14, has the measurements: starting the cluster costs 3-6 s on
+#: the shared 2-core machine and every worker parses the whole file, so plain CSV output gains
+#: little; JSON and the table render explanations per line, which the workers share out).
+MIN_BYTES = {"csv": 96 << 20, "json": 4 << 20, "table": 4 << 20}
 _WINDOW = 8  # rendered chunks in flight while the output is written
 
 
@@ -73,9 +75,10 @@ def local_workers() -> int:
     return len(os.sched_getaffinity(0))
 
 
-def worth_distributing(filename: str, size: int, address: str | None) -> bool:
+def worth_distributing(filename: str, size: int, address: str | None, fmt: str = "csv") -> bool:
     """Whether a fact file goes to the executor: CSV only (rows are sampled from the text); on a
-    named cluster always; locally when `MERIT_WORKERS` asks for 2 or more, else from MIN_BYTES."""
+    named cluster always; locally when `MERIT_WORKERS` asks for 2 or more, else from MIN_BYTES
+    for the output format `fmt`."""
     if not filename.lower().endswith(".csv"):
         return False
     if address is not None:
@@ -83,7 +86,7 @@ def worth_distributing(filename: str, size: int, address: str | None) -> bool:
     forced = os.environ.get("MERIT_WORKERS", "").strip()
     if forced:
         return local_workers() >= 2
-    return size >= MIN_BYTES and local_workers() >= 2
+    return size >= MIN_BYTES.get(fmt, MIN_BYTES["csv"]) and local_workers() >= 2
 
 
 @contextlib.contextmanager
@@ -154,7 +157,8 @@ class PartitionedRun:
         try:
             totals = self.totals() if fmt == "json" else {}
             yield Evaluation.csv_header() if fmt == "csv" else json_head(self.policy, self.period, self.facts_sha256)
-            yield from self._pieces(fmt)
+            for chunk in self._pieces(fmt):
+                yield partitions.unpacked_text(chunk)
             if fmt == "json":
                 yield json_tail(totals)
         finally:

@@ -85,7 +85,7 @@ def _evaluate_on_dask(args: argparse.Namespace, bar: contextlib.ExitStack) -> Pa
 
     address = dx.scheduler_address(args.scheduler)
     try:
-        if not dx.worth_distributing(args.facts, Path(args.facts).stat().st_size, address):
+        if not dx.worth_distributing(args.facts, Path(args.facts).stat().st_size, address, args.format):
             return None
     except OSError:
         return None

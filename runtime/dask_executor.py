@@ -113,6 +113,15 @@ def dask_client(address: str | None) -> Iterator[Client]:
         yield client
 
 
+def worker_addresses(client: Client) -> list[str]:
+    """Every worker of the cluster, sorted (newer `distributed` lists only 5 unless asked for all)."""
+    try:
+        info = client.scheduler_info(n_workers=-1)
+    except TypeError:  # before `n_workers` existed every worker was listed
+        info = client.scheduler_info()
+    return sorted(info["workers"])
+
+
 def results(client: Client, futures: Sequence[Future], workers: Sequence[str] = ()) -> list[Any]:
     """The futures' results, once all are done; a `WorkerError` as soon as one fails or one of
     `workers` (those holding partitions) leaves the cluster."""
@@ -129,7 +138,7 @@ def results(client: Client, futures: Sequence[Future], workers: Sequence[str] = 
             return list(client.gather(list(futures)))
         if workers and time.monotonic() - checked > 0.5:
             checked = time.monotonic()
-            present = set(client.scheduler_info(n_workers=-1)["workers"])
+            present = set(worker_addresses(client))
             gone = [w for w in workers if w not in present]
             if gone:
                 raise WorkerError(f"the Dask worker {gone[0]} left the cluster during the evaluation")
@@ -248,7 +257,7 @@ def evaluate_partitioned(
         return None
     if not all(policy.in_force(m) for m in months_of(per)):
         return None
-    workers = sorted(client.scheduler_info(n_workers=-1)["workers"])
+    workers = worker_addresses(client)
     if not workers:
         raise WorkerError("the Dask cluster has no workers")
     try:

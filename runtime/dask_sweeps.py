@@ -20,7 +20,7 @@ from engine.facts import ReadOptions, load_facts
 from engine.periods import Period
 from engine.policy import Policy
 from engine.sweep import PointsRunner, SweepPoint, sweep_points
-from runtime.dask_executor import results
+from runtime.dask_executor import results, worker_addresses
 from runtime.gcpause import gc_paused
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ def points_on_dask(
     name, read options and the policy's numeric columns)."""
 
     def run(policies: Sequence[Policy], values: Sequence[Decimal]) -> list[SweepPoint]:
-        workers = sorted(client.scheduler_info(n_workers=-1)["workers"])
+        workers = worker_addresses(client)
         n = max(1, min(len(workers), len(policies)))
         shared: Any = client.scatter(data, broadcast=True, hash=False)
         cuts = [len(policies) * k // n for k in range(n + 1)]

@@ -270,7 +270,7 @@ def evaluate_partitioned(
     workers = workers[: len(splits) + 1]
     source: Any = client.scatter(facts.read_bytes(), broadcast=True, hash=False) if ship else str(facts)
     token = uuid.uuid4().hex
-    futures: list[Future] = []
+    futures: list[Future] = [source] if ship else []  # released at the end, with the tasks'
 
     def pinned(k: int, func: Callable[..., Any], *args: Any) -> Future:
         future = client.submit(func, token, k, *args, workers=[workers[k]], allow_other_workers=False, pure=False)

@@ -105,8 +105,9 @@ def main() -> None:
             try:
                 dask_s, dask_rss = _merit(facts, dask_out, fmt, args.workers)
             except RuntimeError as exc:  # the one-process and reference figures still count
-                print(json.dumps({"format": fmt, "rep_months": rep_months, "one_process_s": round(one_s, 2),
-                                  "reference_s": round(ref_s, 2), "dask_error": str(exc).strip()}), flush=True)  # fmt: skip
+                failed = {"format": fmt, "rep_months": rep_months, "one_process_s": round(one_s, 2)}
+                failed |= {"reference_s": round(ref_s, 2), "dask_error": str(exc).strip()}
+                print(json.dumps(failed), flush=True)
                 continue
             identical = Path(one_out).read_bytes() == Path(dask_out).read_bytes()
             payout = _payout(one_out, fmt)

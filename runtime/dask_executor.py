@@ -114,11 +114,15 @@ def dask_client(address: str | None) -> Iterator[Client]:
 
 
 def worker_addresses(client: Client) -> list[str]:
-    """Every worker of the cluster, sorted (newer `distributed` lists only 5 unless asked for all)."""
-    try:
-        info = client.scheduler_info(n_workers=-1)
-    except TypeError:  # before `n_workers` existed every worker was listed
-        info = client.scheduler_info()
+    """Every worker of the cluster, sorted, asked of the scheduler now.
+
+    Not `client.scheduler_info()`: the client refreshes that cached answer every few seconds
+    without the workers, and the refresh can land between the call and its return.
+    """
+    scheduler = client.scheduler
+    if scheduler is None:
+        raise WorkerError("the client lost its Dask scheduler")
+    info = client.sync(scheduler.identity)  # every worker, in every version of `distributed`
     return sorted(info["workers"])
 
 

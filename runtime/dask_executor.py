@@ -47,11 +47,12 @@ from runtime.partitions import Summary
 if TYPE_CHECKING:
     from distributed import Client, Future
 
-#: Below this many bytes of CSV facts one process is quicker than a LocalCluster, per output
-#: format (docs/status.md, issue 14, has the measurements: starting the cluster costs 3-6 s on
-#: the shared 2-core machine and every worker parses the whole file, so plain CSV output gains
-#: little; JSON and the table render explanations per line, which the workers share out).
-MIN_BYTES = {"csv": 96 << 20, "json": 4 << 20, "table": 4 << 20}
+#: From this many bytes of CSV facts a LocalCluster is quicker than one process, per output
+#: format; None: never by default (docs/status.md, issue 14, has the measurements). Starting the
+#: cluster costs 4-12 s on the shared 2-core machine and every worker parses the whole file, so
+#: plain CSV output came out slower at 0.1M and 1M rep-months (x0.7); JSON and the table render
+#: explanations per line, which the workers share out (x1.6 at 0.1M rep-months, x0.5 at 10k).
+MIN_BYTES: dict[str, int | None] = {"csv": None, "json": 4 << 20, "table": 4 << 20}
 _WINDOW = 8  # rendered chunks in flight while the output is written
 
 
@@ -86,7 +87,8 @@ def worth_distributing(filename: str, size: int, address: str | None, fmt: str =
     forced = os.environ.get("MERIT_WORKERS", "").strip()
     if forced:
         return local_workers() >= 2
-    return size >= MIN_BYTES.get(fmt, MIN_BYTES["csv"]) and local_workers() >= 2
+    threshold = MIN_BYTES.get(fmt)
+    return threshold is not None and size >= threshold and local_workers() >= 2
 
 
 @contextlib.contextmanager

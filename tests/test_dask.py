@@ -219,6 +219,11 @@ def test_a_worker_count_that_is_not_a_whole_number_is_refused(value: str, monkey
     monkeypatch.setenv("MERIT_WORKERS", "1")
     assert not dask_executor.worth_distributing("facts.csv", 10 << 30, None)
     assert dask_executor.worth_distributing("facts.csv", 10, "tcp://127.0.0.1:8786")  # a named cluster: always
+    monkeypatch.delenv("MERIT_WORKERS")  # the size rule, per output format (MIN_BYTES)
+    cores = len(os.sched_getaffinity(0))
+    assert not dask_executor.worth_distributing("facts.csv", 1 << 30, None, "csv")
+    assert not dask_executor.worth_distributing("facts.csv", (4 << 20) - 1, None, "json")
+    assert dask_executor.worth_distributing("facts.csv", 4 << 20, None, "json") == (cores >= 2)
 
 
 def test_workers_report_the_same_warnings_as_one_process(tmp_path: Path) -> None:

@@ -50,8 +50,9 @@ if TYPE_CHECKING:
 #: From this many bytes of CSV facts a LocalCluster is quicker than one process, per output
 #: format; None: never by default (docs/status.md, issue 14, has the measurements). Starting the
 #: cluster costs 4-12 s on the shared 2-core machine and every worker parses the whole file, so
-#: plain CSV output came out slower at 0.1M and 1M rep-months (x0.7); JSON and the table render
-#: explanations per line, which the workers share out (x1.6 at 0.1M rep-months, x0.5 at 10k).
+#: plain CSV output came out slower at 0.1M and 1M rep-months (x0.3-0.7); JSON and the table
+#: render explanations per line, which the workers share out (x1.6 at 0.1M rep-months with a
+#: core to spare, x0.5 at 10k). Only with an idle core, too (`worth_distributing`).
 MIN_BYTES: dict[str, int | None] = {"csv": None, "json": 4 << 20, "table": 4 << 20}
 _WINDOW = 8  # rendered chunks in flight while the output is written
 
@@ -79,7 +80,7 @@ def local_workers() -> int:
 def worth_distributing(filename: str, size: int, address: str | None, fmt: str = "csv") -> bool:
     """Whether a fact file goes to the executor: CSV only (rows are sampled from the text); on a
     named cluster always; locally when `MERIT_WORKERS` asks for 2 or more, else from MIN_BYTES
-    for the output format `fmt`."""
+    for the output format `fmt` when the machine has a core to spare (1-minute load average)."""
     if not filename.lower().endswith(".csv"):
         return False
     if address is not None:
@@ -88,7 +89,11 @@ def worth_distributing(filename: str, size: int, address: str | None, fmt: str =
     if forced:
         return local_workers() >= 2
     threshold = MIN_BYTES.get(fmt)
-    return threshold is not None and size >= threshold and local_workers() >= 2
+    if threshold is None or size < threshold or local_workers() < 2:
+        return False
+    # two workers need two cores: on a machine already busy (the same JSON run measured x1.6 at a
+    # load average of 5 on 2 cores, x0.56 at 14) one process is quicker
+    return os.getloadavg()[0] <= len(os.sched_getaffinity(0)) - 1
 
 
 @contextlib.contextmanager

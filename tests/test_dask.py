@@ -223,7 +223,10 @@ def test_a_worker_count_that_is_not_a_whole_number_is_refused(value: str, monkey
     cores = len(os.sched_getaffinity(0))
     assert not dask_executor.worth_distributing("facts.csv", 1 << 30, None, "csv")
     assert not dask_executor.worth_distributing("facts.csv", (4 << 20) - 1, None, "json")
+    monkeypatch.setattr(os, "getloadavg", lambda: (cores - 1.0, 0.0, 0.0))  # one core idle
     assert dask_executor.worth_distributing("facts.csv", 4 << 20, None, "json") == (cores >= 2)
+    monkeypatch.setattr(os, "getloadavg", lambda: (cores - 0.5, 0.0, 0.0))  # busy: one process
+    assert not dask_executor.worth_distributing("facts.csv", 4 << 20, None, "json")
 
 
 def test_workers_report_the_same_warnings_as_one_process(tmp_path: Path) -> None:

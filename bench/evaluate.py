@@ -1,15 +1,16 @@
-"""Benchmark: evaluate a synthetic quarter through the real CLI path, against a plain-Python reference.
+"""Benchmark: a synthetic quarter through the real CLI, in one process and on Dask, against a plain-Python reference.
 
-    python bench/evaluate.py --reps 333334          # ~1,000,000 rep-months
+    python bench/evaluate.py --reps 33334              # ~100,000 rep-months
+    python bench/evaluate.py --reps 333334 --formats csv   # ~1,000,000 rep-months
 
-Prints one JSON line: merit_rep_months_per_s, reference_rep_months_per_s, ratio, peak_rss_mb
-(of the Merit run, measured in its own child process), and whether both agree on the payout.
-Targets on the 2-core reference machine: 1,000,000 rep-months <= 60 s, peak RSS <= 2 GiB,
-ratio >= 0.25.
-
-Merit evaluates a big file in worker processes (runtime.parallel; `MERIT_WORKERS=1` keeps it in
-one). peak_rss_mb then counts them all: the parent's peak plus, for each worker, the largest
-worker's peak (an upper bound: pages a worker shares with the parent are counted twice).
+For each format (CSV; JSON with explanations) it runs `merit evaluate` three times in the same
+run: in one process (`MERIT_WORKERS=1`), on a LocalCluster (`MERIT_WORKERS=N`, one worker
+process per core by default), and the plain-Python Decimal reference (bench/reference.py, which
+writes CSV only; its figure is the same yardstick for both formats). It prints one JSON line per
+format: seconds and rep-months/s of each, the ratios to the reference (the machine is shared and
+noisy: compare ratios, not seconds), whether the one-process and Dask outputs are byte-identical,
+whether the payout agrees with the reference's, and peak RSS (the whole process tree, sampled
+every 0.1 s: the client plus its Dask scheduler, nannies and workers).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import argparse
 import csv
 import json
 import multiprocessing as mp
-import resource
+import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -34,18 +36,29 @@ from synth import write_facts  # noqa: E402
 MONTHS = ("2026-07", "2026-08", "2026-09")
 
 
-def _run_merit(facts: str, out: str, queue: mp.Queue) -> None:  # type: ignore[type-arg]
-    from runtime.parallel import worker_count
-    from service.cli import main
+def _merit(facts: str, out: str, fmt: str, workers: str) -> tuple[float, float]:
+    """Run `merit evaluate` as its own process; (seconds, peak RSS of its process tree in MiB)."""
+    import psutil
 
+    env = {k: v for k, v in os.environ.items() if k != "MERIT_SCHEDULER"}
+    env |= {"MERIT_WORKERS": workers, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "service.cli", "evaluate", "--policy", str(ROOT / "policies/sales-incentive"),
+               "--facts", facts, "--period", "2026-Q3", "--format", fmt, "--output", out]  # fmt: skip
     start = time.perf_counter()
-    code = main(["evaluate", "--policy", str(ROOT / "policies/sales-incentive"), "--facts", facts,
-                 "--period", "2026-Q3", "--format", "csv", "--output", out])  # fmt: skip
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+    peak = 0.0
+    root = psutil.Process(proc.pid)
+    while proc.poll() is None:
+        try:
+            tree = [root, *root.children(recursive=True)]
+            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()) / 2**20)
+        except psutil.Error:
+            pass
+        time.sleep(0.1)
     elapsed = time.perf_counter() - start
-    workers = worker_count(facts, Path(facts).stat().st_size)
-    parent = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 if workers > 1 else 0.0
-    queue.put((code, elapsed, parent + workers * worker, workers))
+    if proc.returncode != 0:
+        raise RuntimeError(f"merit evaluate failed ({proc.returncode}): {proc.stderr.read() if proc.stderr else ''}")
+    return elapsed, peak
 
 
 def _run_reference(facts: str, queue: mp.Queue) -> None:  # type: ignore[type-arg]
@@ -58,46 +71,72 @@ def _run_reference(facts: str, queue: mp.Queue) -> None:  # type: ignore[type-ar
     queue.put((time.perf_counter() - start, str(total)))
 
 
-def _child(target, *args):  # type: ignore[no-untyped-def]
+def _reference(facts: str) -> tuple[float, str]:
     queue: mp.Queue = mp.Queue()  # type: ignore[type-arg]
-    proc = mp.get_context("fork").Process(target=target, args=(*args, queue))
+    proc = mp.get_context("fork").Process(target=_run_reference, args=(facts, queue))
     proc.start()
-    result = queue.get()
+    result: tuple[float, str] = queue.get()
     proc.join()
     return result
+
+
+def _payout(out: str, fmt: str) -> str:
+    if fmt == "json":
+        with open(out, encoding="utf-8") as fh:
+            return str(json.load(fh)["totals"]["payout"])
+    with open(out, encoding="utf-8") as fh:
+        return str(sum((Decimal(r["total"]) for r in csv.DictReader(fh)), Decimal("0.00")))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=10000)
+    parser.add_argument("--formats", default="csv,json", help="csv,json (default) or one of them")
+    parser.add_argument("--workers", default=str(len(os.sched_getaffinity(0))), help="Dask worker processes")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         facts = str(Path(tmp) / "facts.csv")
-        out = str(Path(tmp) / "merit.csv")
         write_facts(Path(facts), args.reps, MONTHS)
         rep_months = args.reps * len(MONTHS)
-        code, merit_s, rss, workers = _child(_run_merit, facts, out)
-        if code != 0:
-            raise SystemExit(f"merit evaluate failed with exit status {code}")
-        ref_s, ref_total = _child(_run_reference, facts)
-        with open(out, encoding="utf-8") as fh:
-            merit_total = sum((Decimal(r["total"]) for r in csv.DictReader(fh)), Decimal("0.00"))
-    print(
-        json.dumps(
-            {
-                "reps": args.reps,
-                "rep_months": rep_months,
-                "merit_s": round(merit_s, 2),
-                "merit_rep_months_per_s": round(rep_months / merit_s),
-                "reference_rep_months_per_s": round(rep_months / ref_s),
-                "ratio": round(ref_s / merit_s, 3),
-                "peak_rss_mb": round(rss),
-                "workers": workers,
-                "payout_agrees": str(merit_total) == ref_total,
-                "payout": str(merit_total),
-            }
-        )
-    )
+        ref_s, ref_total = _reference(facts)
+        for fmt in args.formats.split(","):
+            one_out, dask_out = str(Path(tmp) / f"one.{fmt}"), str(Path(tmp) / f"dask.{fmt}")
+            one_s, one_rss = _merit(facts, one_out, fmt, "1")
+            try:
+                dask_s, dask_rss = _merit(facts, dask_out, fmt, args.workers)
+            except RuntimeError as exc:  # the one-process and reference figures still count
+                failed = {"format": fmt, "rep_months": rep_months, "one_process_s": round(one_s, 2)}
+                failed |= {"reference_s": round(ref_s, 2), "dask_error": str(exc).strip()}
+                print(json.dumps(failed), flush=True)
+                continue
+            identical = Path(one_out).read_bytes() == Path(dask_out).read_bytes()
+            payout = _payout(one_out, fmt)
+            Path(one_out).unlink()
+            Path(dask_out).unlink()
+            print(
+                json.dumps(
+                    {
+                        "format": fmt,
+                        "rep_months": rep_months,
+                        "one_process_s": round(one_s, 2),
+                        "dask_s": round(dask_s, 2),
+                        "reference_s": round(ref_s, 2),
+                        "one_process_rep_months_per_s": round(rep_months / one_s),
+                        "dask_rep_months_per_s": round(rep_months / dask_s),
+                        "reference_rep_months_per_s": round(rep_months / ref_s),
+                        "one_process_vs_reference": round(ref_s / one_s, 3),
+                        "dask_vs_reference": round(ref_s / dask_s, 3),
+                        "dask_vs_one_process": round(one_s / dask_s, 3),
+                        "dask_workers": int(args.workers),
+                        "identical": identical,
+                        "payout_agrees": payout == ref_total,
+                        "payout": payout,
+                        "peak_rss_mb_one_process": round(one_rss),
+                        "peak_rss_mb_dask": round(dask_rss),
+                    }
+                ),
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

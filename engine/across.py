@@ -4,7 +4,7 @@ After the per-line passes, a period's lines are decided on what crosses them: a 
 the group's summed facts, a rank award or an eligibility rule on the rep's team-wide rank. Each
 is a separate pass over whole columns (group sums, placings, condition values) followed by the
 rule engine's decision per distinct comparison key. The summaries go through `engine.crossline`
-so that a partition of the reps (`runtime.parallel`) decides exactly as the whole team would.
+so that a partition of the reps (`runtime.partitions`) decides exactly as the whole team would.
 """
 
 from __future__ import annotations

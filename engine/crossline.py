@@ -3,7 +3,7 @@
 Most of a result is the rep's own business (metrics, light, tier, commission, score). A few
 decisions look across reps: a group award compares the group's *summed* facts, a rank award or an
 eligibility rule the rep's *rank* in the team. The evaluator (`engine.evaluation`) takes those in
-two steps so that the reps can be split between processes (`runtime.parallel`) without changing a
+two steps so that the reps can be split between Dask workers (`runtime.partitions`) without changing a
 byte of the output:
 
 1. every partition of the reps writes a `Partial`: per group its column sums and member count,

@@ -1,7 +1,7 @@
 """Evaluate a policy against facts for a month or a quarter: the one code that decides.
 
 `evaluate` is used by everything that needs a decision: `merit evaluate`, the service's runs, HR's
-acceptance scenarios, the worker processes of `runtime.parallel`, and the what-if simulator and
+acceptance scenarios, the Dask workers of `runtime.partitions`, and the what-if simulator and
 sweeps (`engine.simulation`, `engine.sweep`), which call it with a shared `FactsCache` and
 without explanations.
 
@@ -62,7 +62,7 @@ class Evaluator(CrossLine):
         cache: FactsCache | None = None,
         explain: bool = True,
     ) -> None:
-        """`exchange` is how a partition of the reps (runtime.parallel) learns the team-wide group
+        """`exchange` is how a partition of the reps (runtime.partitions, on Dask) learns the team-wide group
         totals and ranks; without it the facts are the whole team. `cache` shares what depends
         only on the facts with other evaluations of them; `explain=False` records no reasons and
         no scores (see `evaluate`)."""

@@ -112,7 +112,7 @@ def amount_hints(facts: list[FactRow], cells: tuple[str, str] | None = None) -> 
 class TableWatch:
     """The whole-table signs above, watched from raw texts in a worker that checks only its own reps.
 
-    A worker of `engine.parallel` reads every row but builds only its reps', so it cannot run the
+    A Dask worker (`runtime.partitions`) reads every row but builds only its reps', so it cannot run the
     checks above; this watch sees every row's texts and errs on the side of suspicion (amounts as
     floats, with a tolerance): a sign makes the worker step aside, and one process, reading the whole
     file, then finds and says exactly what is wrong, or evaluates it when nothing is.

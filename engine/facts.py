@@ -174,7 +174,7 @@ def load_facts(
     parsed as numbers. Raises `MeritInputError` carrying every problem found.
 
     `reps` keeps only the rows whose rep_id it accepts (a blank rep_id is ""), for one of several
-    worker processes (runtime.parallel): every row is still read, but only those are checked and
+    Dask workers (runtime.partitions): every row is still read, but only those are checked and
     built, so the problems found are those rows' own (plus the file's: header, emptiness).
     """
     return _load_facts(data, filename, numeric_columns, reps, options or ReadOptions())

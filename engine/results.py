@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -18,9 +17,10 @@ from typing import Any
 
 from engine.labels import Labels
 from engine.lines import ZERO, Derived, Line, metric_reads
-from engine.metrics import Ratio, format_ratio, metric_value
+from engine.metrics import format_ratio, metric_value
 from engine.policy import Policy
 from engine.tiers import money_text
+from engine.totals import totals_dict, totals_part
 
 CONTRACT_VERSION = "1"
 
@@ -89,51 +89,13 @@ class Evaluation:
 
     def json_chunks(self) -> Iterator[str]:
         """The JSON document in pieces, one result per line: streamable, diffable, byte-stable."""
-        head = {k: v for k, v in self.as_dict(results=False).items() if k not in ("results", "totals")}
-        yield _dumps(head)[:-1] + ',\n"results":[\n'
-        for i, ln in enumerate(self.results):
-            yield ("," if i else "") + _dumps(line_dict(ln, self.credited)) + "\n"
-        yield '],\n"totals":' + _dumps(self.totals()) + "}\n"
+        yield json_head(self.policy, self.period, self.facts_sha256)
+        yield from json_result_lines(self.results, credited=self.credited)
+        yield json_tail(self.totals())
 
     def totals(self) -> dict[str, Any]:
         """The totals block: sums, counts of each decision, per region and product line, month-on-month."""
-        amounts = {id(ln): _amounts(ln) for ln in self.results}  # each line's sums, computed once
-        out = _summary(self.results, amounts)
-        # each decision is counted where it is taken: lights on the result lines, tiers on month
-        # lines, ratings and flags on the lines of their rule's own period (none on a month run for
-        # a quarterly rule, which a month does not decide)
-        months = self._month_lines()
-        quarter = months is not self.results
-
-        def lines_of(period: str) -> list[Line]:
-            return months if period == "month" else self.results
-
-        card = self.policy.scorecard
-        out["lights"] = _count(ln.light for ln in self.results)
-        out["tiers"] = _count(ln.tier for ln in months)
-        out["ratings"] = {} if card is None else _count(ln.rating for ln in lines_of(card.period))
-        out["flags"] = {
-            e.id: sum(1 for ln in lines_of(e.period) if ln.flags.get(e.id))
-            for e in self.policy.eligibility
-            if quarter or e.period == "month"
-        }
-        out["by_region"] = _grouped(self.results, "region", amounts)
-        out["by_product_line"] = _grouped(self.results, "product_line", amounts)
-        if self.previous_actual is not None:
-            actual = sum((amounts[id(ln)][1] or ZERO for ln in self.results), ZERO)
-            out["mom"] = {
-                "previous_actual": money_text(self.previous_actual),
-                "change": money_text(actual - self.previous_actual),
-            }
-            if self.previous_actual:
-                out["mom"]["change_ratio"] = format_ratio(Ratio(actual - self.previous_actual, self.previous_actual))
-        return out
-
-    def _month_lines(self) -> list[Line]:
-        """The month lines: the results themselves on a month run (the same list object)."""
-        if not any(ln.months for ln in self.results):
-            return self.results
-        return [m for ln in self.results for m in (ln.months or (ln,))]
+        return totals_dict(self.policy, totals_part(self.policy, self.results), self.previous_actual)
 
     # ------------------------------------------------------------------- CSV
     CSV_COLUMNS = (
@@ -216,6 +178,25 @@ def _components(m: Line, labels: Labels) -> Iterable[PayoutLine]:
             yield PayoutLine(m.rep_id, m.name, m.period, f"award:{a.id}", a.label, a.amount)
 
 
+def json_head(policy: Policy, period: str, facts_sha256: str) -> str:
+    """The JSON document up to its first result (shared with runtime.dask_executor's partitions)."""
+    head = {"contract": CONTRACT_VERSION, "policy": policy.ref, "period": period, "facts_sha256": facts_sha256}
+    head["currency"] = policy.currency
+    return _dumps(head)[:-1] + ',\n"results":[\n'
+
+
+def json_result_lines(lines: Iterable[Line], first: bool = True, credited: CreditNotes | None = None) -> Iterator[str]:
+    """One result per line, comma-separated; `first=False`: results precede these (a partition's);
+    `credited`: the deals that credited each line."""
+    for i, ln in enumerate(lines):
+        yield ("," if i or not first else "") + _dumps(line_dict(ln, credited)) + "\n"
+
+
+def json_tail(totals: dict[str, Any]) -> str:
+    """The JSON document after its last result: the totals block."""
+    return '],\n"totals":' + _dumps(totals) + "}\n"
+
+
 def _dumps(obj: object) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
@@ -229,11 +210,6 @@ def safe_cell(text: str | None) -> str:
 
 def _money(v: Decimal | None) -> str:
     return "" if v is None else money_text(v)
-
-
-def _count(values: Iterable[str | None]) -> dict[str, int]:
-    c = Counter(v for v in values if v is not None)
-    return {k: c[k] for k in sorted(c)}
 
 
 #: warning text -> (how many lines carry it, the first "rep_id period" that does)
@@ -259,41 +235,6 @@ def merge_warning_summaries(parts: Iterable[WarningSummary]) -> WarningSummary:
             had, example = out.get(text, (0, first))
             out[text] = (had + count, example)
     return out
-
-
-def _amounts(ln: Line) -> tuple[Decimal | None, Decimal | None, Decimal]:
-    """(target, actual, awards) of a line, for the totals."""
-    numbers = ln.numbers_of(("target", "actual"))
-    return numbers.get("target"), numbers.get("actual"), ln.award_total
-
-
-def _summary(
-    lines: Sequence[Line], amounts: dict[int, tuple[Decimal | None, Decimal | None, Decimal]]
-) -> dict[str, Any]:
-    target = sum((amounts[id(ln)][0] or ZERO for ln in lines), ZERO)
-    actual = sum((amounts[id(ln)][1] or ZERO for ln in lines), ZERO)
-    commission = sum((ln.commission for ln in lines), ZERO)
-    bonus = sum((ln.bonus for ln in lines), ZERO)
-    awards = sum((amounts[id(ln)][2] for ln in lines), ZERO)
-    return {
-        "reps": len(lines),
-        "target": money_text(target),
-        "actual": money_text(actual),
-        "achievement": format_ratio(Ratio(actual, target)) if target else None,
-        "commission": money_text(commission),
-        "bonus": money_text(bonus),
-        "awards": money_text(awards),
-        "payout": money_text(commission + bonus + awards),
-    }
-
-
-def _grouped(
-    lines: Sequence[Line], attr: str, amounts: dict[int, tuple[Decimal | None, Decimal | None, Decimal]]
-) -> dict[str, Any]:
-    groups: dict[str, list[Line]] = defaultdict(list)
-    for ln in lines:
-        groups[getattr(ln, attr) or "(none)"].append(ln)
-    return {k: _summary(groups[k], amounts) for k in sorted(groups)}
 
 
 def csv_row(ln: Line, policy: tuple[str, str, str]) -> list[str]:

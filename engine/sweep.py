@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -152,6 +152,10 @@ def _check_numeric_parameter(baseline: Policy, path: str) -> None:
         raise MeritInputError.at("--param", path, f"holds {current!r}, not a number: a sweep varies a number")
 
 
+#: Costs the points of a sweep: (scenario policies, their values) -> one point per policy, in order.
+PointsRunner = Callable[[Sequence[Policy], Sequence[Decimal]], list[SweepPoint]]
+
+
 def sweep(
     baseline: Policy,
     path: str,
@@ -161,10 +165,14 @@ def sweep(
     scenario_facts: FactSet | None = None,
     *,
     regions: Collection[str] | None = None,
+    points: PointsRunner | None = None,
 ) -> SweepResult:
     """The cost curve of one parameter: every value is a scenario of `baseline` with `path=value`.
 
-    `regions` restricts the reported costs to those regions' reps, as in `simulate`.
+    `regions` restricts the reported costs to those regions' reps, as in `simulate`. `points`
+    costs the scenarios elsewhere (runtime.dask_sweeps: a task per worker, each with its own
+    facts and cache); without it they are costed here, one after the other. Either way each
+    point is `sweep_points` of its own policy, so the result is the same.
 
     Facts are grouped by month once; each distinct policy is compiled once (`compiled` caches by
     content hash, so a value equal to the baseline's reuses the baseline's ruleset).
@@ -178,12 +186,28 @@ def sweep(
     policies = [apply_edits(baseline, [Edit(path, format(Decimal(str(v)), "f"))], "--param") for v in values]
     cache = FactsCache(facts)
     b = within_regions(costed(baseline, cache, per), regions)
-    scache = cache if scenario_facts is None or scenario_facts is facts else FactsCache(scenario_facts, base=cache)
-    points = []
+    decimals = [Decimal(str(v)) for v in values]
+    if points is not None:
+        found = points(policies, decimals)
+    else:
+        scache = cache if scenario_facts is None or scenario_facts is facts else FactsCache(scenario_facts, base=cache)
+        found = sweep_points(policies, decimals, scache, per, regions)
+    return SweepResult(str(per), path, baseline, total_of(ln.total for ln in b), found)
+
+
+def sweep_points(
+    policies: Sequence[Policy],
+    values: Sequence[Decimal],
+    cache: FactsCache,
+    period: Period,
+    regions: Collection[str] | None = None,
+) -> list[SweepPoint]:
+    """The points of these scenario policies on the cache's facts, in order (serially)."""
+    out = []
     sales: Decimal | None = None  # the same for every point: the facts' actual sales
-    for v, pol in zip(values, policies, strict=True):
-        lines = within_regions(costed(pol, scache, per), regions)
+    for value, pol in zip(values, policies, strict=True):
+        lines = within_regions(costed(pol, cache, period), regions)
         if sales is None:
             sales = total_of(ln.number("actual") or ZERO for ln in lines)
-        points.append(_point(Decimal(str(v)), pol, lines, str(per), sales))
-    return SweepResult(str(per), path, baseline, total_of(ln.total for ln in b), points)
+        out.append(_point(value, pol, lines, str(period), sales))
+    return out

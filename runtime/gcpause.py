@@ -5,7 +5,8 @@ cyclic GC would rescan the growing heap over and over (measured: about a third o
 time at 30,000 rep-months, half of a simulation's). Reference counting still frees everything.
 
 This is process-wide state, so it lives outside the pure engine and only a short-lived process
-may use it: `merit evaluate/simulate/sweep/plan` and the worker processes of `runtime.parallel`.
+may use it: `merit evaluate/simulate/sweep/plan`, and the Dask workers of `runtime.partitions`
+without freezing (`freeze=False`: a cluster's workers outlive one run).
 A long-running server must never pause or freeze the collector (objects frozen in a request
 would never be collected again); `tests/test_memory.py` checks that the service path does not.
 """

@@ -415,7 +415,7 @@ def test_utf8_with_a_few_broken_bytes_is_refused_not_read_as_gbk() -> None:
 
 
 def test_a_worker_that_sees_only_its_reps_steps_aside_when_the_whole_file_looks_wrong() -> None:
-    mine = lambda rep_id: rep_id < "R006"  # noqa: E731  # one of several workers (engine.parallel)
+    mine = lambda rep_id: rep_id < "R006"  # noqa: E731  # one of several workers (runtime.partitions)
     plain = "\n".join(",".join(r) for r in [english_header(), *august()]).encode()
     assert len(load_facts(plain, "facts.csv", reps=mine).rows) == 5
     blank = (OFFICE / "lo-august-utf8.csv").read_bytes()  # merged regions exported: blanks below each block

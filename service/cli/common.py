@@ -246,6 +246,15 @@ def add_fact_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--drop-totals", action="store_true", help="leave totals rows (合计, Total) out instead of refusing")
 
 
+def add_scheduler_option(p: argparse.ArgumentParser) -> None:
+    """Where big evaluations and sweeps run (shared by evaluate, simulate and sweep)."""
+    p.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:8786",
+        help="a Dask scheduler to run on (default: MERIT_SCHEDULER, else a local cluster for big CSV files)",
+    )
+
+
 def fact_options(args: argparse.Namespace) -> ReadOptions:
     from engine.factheader import parse_column_map
     from engine.facts import ReadOptions

@@ -21,6 +21,7 @@ from runtime.gcpause import gc_paused_command
 from service.cli.common import (
     FORMATS,
     add_fact_options,
+    add_scheduler_option,
     check_outputs,
     count_rep_months,
     fact_options,
@@ -34,8 +35,10 @@ from service.cli.common import print_problems as _print_problems
 from service.cli.deals import add_deal_options, deal_inputs_problems, load_credited
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from engine.results import Evaluation, WarningSummary
-    from runtime.parallel import ParallelRun
+    from runtime.dask_executor import PartitionedRun
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -73,37 +76,41 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _evaluate_in_workers(args: argparse.Namespace) -> ParallelRun | None:
-    """A big CSV evaluation done by worker processes (runtime.parallel), or None: do it here.
+def _evaluate_on_dask(args: argparse.Namespace, bar: contextlib.ExitStack) -> PartitionedRun | None:
+    """A big CSV evaluation done on Dask (runtime.dask_executor), or None: do it here.
 
     Only the facts file's size is looked at before the policy is read (as `load_for_period` reads
     the policy first), so a broken policy is reported the same way; every other problem makes the
-    workers step aside for the single-process path, which reports it.
+    executor step aside for the single-process path, which reports it. The cluster (a
+    LocalCluster, or `--scheduler`) lives as long as `bar`, the command's exit stack.
     """
-    from runtime import parallel
+    from runtime import dask_executor as dx
     from runtime.policies import load_library
 
+    address = dx.scheduler_address(args.scheduler)
     try:
-        workers = parallel.worker_count(args.facts, Path(args.facts).stat().st_size)
+        if not dx.worth_distributing(args.facts, Path(args.facts).stat().st_size, address, args.format):
+            return None
     except OSError:
-        return None
-    if workers < 2:
         return None
     lib = load_library(args.policy)
     try:
         policy = lib.for_period(args.period)
     except ValueError:
         return None
-    with contextlib.ExitStack() as bar:
-        advance: list[Callable[[int], None] | None] = []
+    client = bar.enter_context(dx.dask_client(address))
+    advance: list[Callable[[int], None] | None] = []
 
-        def progress(done: int, total: int) -> None:  # the bar appears once the total is known
-            if not advance:
-                advance.append(bar.enter_context(progress_bar("evaluating", total)))
-            if advance[0] is not None:
-                advance[0](done)
+    def progress(done: int, total: int) -> None:  # the bar appears once the total is known
+        if not advance:
+            advance.append(bar.enter_context(progress_bar("evaluating", total)))
+        if advance[0] is not None:
+            advance[0](done)
 
-        return parallel.evaluate_csv(policy, Path(args.facts), args.facts, args.period, workers, progress)
+    facts = Path(args.facts).resolve()
+    return dx.evaluate_partitioned(
+        client, policy, facts, args.facts, args.period, ship=address is not None, progress=progress
+    )
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -120,17 +127,19 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     fmt = args.format  # resolved by main(): --format, else --output's extension
     options = fact_options(args)
     bom = ("\ufeff",) if args.excel else ()  # zh-CN Excel reads a CSV as UTF-8 only with the BOM
-    if fmt == "csv" and options.plain:  # workers read with the default options only
-        run = _evaluate_in_workers(args)
-        if run is not None:
-            _print_warnings(run.warnings)
-            if args.output:
-                write_atomically(Path(args.output), itertools.chain(bom, run.csv_chunks()))
-                print(f"wrote {args.output} ({run.results} results, payout {run.total_payout})", file=sys.stderr)
-            else:
-                for chunk in itertools.chain(bom, run.csv_chunks()):
-                    sys.stdout.write(chunk)
-            return EXIT_OK
+    if options.plain and fmt in ("csv", "json"):  # workers read with the default options only
+        with contextlib.ExitStack() as stack:
+            run = _evaluate_on_dask(args, stack)
+            if run is not None:
+                _print_warnings(run.warnings)
+                chunks = itertools.chain(bom, run.chunks(fmt)) if fmt == "csv" else run.chunks(fmt)
+                if args.output:
+                    write_atomically(Path(args.output), chunks)
+                    print(f"wrote {args.output} ({run.results} results, payout {run.total_payout})", file=sys.stderr)
+                else:
+                    for chunk in chunks:
+                        sys.stdout.write(chunk)
+                return EXIT_OK
     policy, facts = load_for_period(args.policy, args.facts, args.period, options)
     with progress_bar("evaluating", count_rep_months(facts, args.period)) as advance:
         ev = evaluate(policy, facts, args.period, progress=advance)
@@ -139,8 +148,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def _write_evaluation(args: argparse.Namespace, ev: Evaluation) -> int:
     """Warnings on stderr, the evaluation in the format asked for, to --output or stdout."""
-    from rich.console import Console
-
     from engine.results import warning_summary
     from service.render import print_evaluation
 
@@ -148,15 +155,7 @@ def _write_evaluation(args: argparse.Namespace, ev: Evaluation) -> int:
     bom = ("\ufeff",) if args.excel else ()  # zh-CN Excel reads a CSV as UTF-8 only with the BOM
     _print_warnings(warning_summary(ev.results))
     if fmt == "table":
-        if args.output:
-            console = Console(file=open(os.devnull, "w"), record=True, width=200)  # noqa: SIM115
-            print_evaluation(ev, console)
-            write_atomically(Path(args.output), console.export_text().encode("utf-8"))
-        else:
-            console = Console()
-            if not console.is_terminal:
-                console = Console(width=200)
-            print_evaluation(ev, console)
+        _print_to(args.output, lambda console: print_evaluation(ev, console))
         return EXIT_OK
     if fmt == "xlsx":
         from service.xlsxexport import results_workbook
@@ -176,6 +175,21 @@ def _write_evaluation(args: argparse.Namespace, ev: Evaluation) -> int:
         write_atomically(Path(args.output), chunks)
     print(f"wrote {args.output} ({len(ev.results)} results, payout {ev.total_payout})", file=sys.stderr)
     return EXIT_OK
+
+
+def _print_to(output: str | None, show: Callable[[Console], None]) -> None:
+    """What `show` prints on a console: to the terminal, or (all of it, once done) to `output`."""
+    from rich.console import Console
+
+    if output:
+        console = Console(file=open(os.devnull, "w"), record=True, width=200)  # noqa: SIM115
+        show(console)
+        write_atomically(Path(output), console.export_text().encode("utf-8"))
+    else:
+        console = Console()
+        if not console.is_terminal:
+            console = Console(width=200)
+        show(console)
 
 
 def _print_warnings(summary: WarningSummary, shown: int = 8) -> None:
@@ -247,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--output", metavar="FILE", help="write to this file instead of stdout (only when everything succeeded)"
     )
+    add_scheduler_option(p)
     p.set_defaults(func=gc_paused_command(cmd_evaluate), formats=FORMATS)
 
     p = sub.add_parser("test", help="run HR's acceptance scenarios (optionally against a policy file)")
@@ -291,6 +306,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug, not bad input: say so in one line; MERIT_DEBUG=1 shows the traceback
         if os.environ.get("MERIT_DEBUG"):
             raise
+        from runtime.dask_executor import WorkerError
+
+        if isinstance(exc, WorkerError):  # a lost worker or a failing task: nothing was written
+            print(f"merit: the Dask cluster failed: {exc}; no output was written", file=sys.stderr)
+            return 3
         print(
             f"merit: internal error: {type(exc).__name__}: {exc} (set MERIT_DEBUG=1 for details)",
             file=sys.stderr,

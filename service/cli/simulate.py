@@ -9,6 +9,7 @@ stored; user errors come back as located problems through `service.cli.main.main
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import json
@@ -173,6 +174,29 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _points_runner(
+    args: argparse.Namespace, stack: contextlib.ExitStack, policy: Any, facts: Any, points: int, options: Any
+) -> Any:
+    """Where a sweep's points are costed: on Dask (`--scheduler`, `MERIT_SCHEDULER`, or a local
+    cluster when the work is big enough: runtime.dask_sweeps.MIN_SWEEP_WORK), else None (here)."""
+    from engine.evaluation import period_of
+    from runtime import dask_executor as dx
+    from runtime import dask_sweeps
+    from service.cli.common import count_rep_months, read_input
+
+    address = dx.scheduler_address(args.scheduler)
+    if points < 2:
+        return None
+    if address is None:
+        work = count_rep_months(facts, args.period) * points
+        if dx.local_workers() < 2 or (work < dask_sweeps.MIN_SWEEP_WORK and not os.environ.get("MERIT_WORKERS")):
+            return None
+    client = stack.enter_context(dx.dask_client(address))
+    return dask_sweeps.points_on_dask(
+        client, read_input(args.facts), args.facts, options, policy.numeric_columns, period_of(args.period)
+    )
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     from service.cli.common import fact_options, load_for_period
     from service.simulations.scenario import chart_format, sweep_values
@@ -180,8 +204,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     values = sweep_values(args.values, args.range)
     chart_fmt = chart_format(args.chart) if args.chart else None
-    policy, facts = load_for_period(args.policy, args.facts, args.period, fact_options(args))
-    data = sweep(policy, args.param, values, facts, args.period, quotas=args.quota)
+    options = fact_options(args)
+    policy, facts = load_for_period(args.policy, args.facts, args.period, options)
+    with contextlib.ExitStack() as stack:
+        points = _points_runner(args, stack, policy, facts, len(values), options)
+        data = sweep(policy, args.param, values, facts, args.period, quotas=args.quota, points=points)
     if args.chart:
         from service.charts import sweep_chart
         from service.cli.common import write_atomically
@@ -253,7 +280,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: Any) -> None:
-    from service.cli.common import add_fact_options
+    from service.cli.common import add_fact_options, add_scheduler_option
 
     p = sub.add_parser("simulate", help="what-if: a scenario's cost and who moves, against the baseline")
     p.add_argument("--policy", required=True, help="baseline: a policy folder (version picked by period) or one file")
@@ -312,6 +339,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument(
         "--output", metavar="FILE", help="write to this file instead of stdout (only when everything succeeded)"
     )
+    add_scheduler_option(p)
     p.set_defaults(func=gc_paused_command(cmd_sweep, freeze=False), formats=("table", "json"))
 
     p = sub.add_parser(

@@ -26,6 +26,7 @@ from engine.problems import MeritInputError
 from engine.quota import TargetPlan
 from engine.simulation import SimulationResult
 from engine.simulation import simulate as simulate_policies
+from engine.sweep import PointsRunner
 from engine.sweep import sweep as sweep_policy
 from service.simulations.scenario import build_scenario, plan_targets
 
@@ -116,10 +117,13 @@ def sweep(
     quotas: Sequence[str] = (),
     regions: Collection[str] | None = None,
     prefix: str = "--",
+    points: PointsRunner | None = None,
 ) -> dict[str, Any]:
-    """The cost curve of `param` over `values`; `quotas` change the targets at every point."""
+    """The cost curve of `param` over `values`; `quotas` change the targets at every point;
+    `points` costs them elsewhere (a Dask cluster) when given."""
     _, scenario_facts = build_scenario(baseline, facts, period, (), quotas, quota_source=f"{prefix}quota")
-    return sweep_policy(baseline, param, values, facts, period, scenario_facts, regions=regions).as_dict()
+    result = sweep_policy(baseline, param, values, facts, period, scenario_facts, regions=regions, points=points)
+    return result.as_dict()
 
 
 def plan(old: Policy, new: Policy, facts: FactSet, period: str) -> tuple[list[str], dict[str, Any]]:

@@ -64,15 +64,18 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
     in the thread pool, shielded from cancellation so that its connection always goes back.
     """
     cfg = settings(request)
-    session = (cfg.read_sessions if _reads(request) else cfg.sessions)()
+    reads = _reads(request)
+    session = (cfg.read_sessions if reads else cfg.sessions)()
     try:
         yield session
     finally:
-        if session.in_transaction():  # undoes everything a failed request did
+        if not session.in_transaction():  # committed, or never used: no connection is held
+            session.close()
+        elif reads and session.get_bind().dialect.name == "sqlite":
+            _end(session)  # a read of a local file: its ROLLBACK never waits (WAL), a hop would cost more
+        else:  # undoes everything a failed request did
             with anyio.CancelScope(shield=True):
                 await run_in_threadpool(_end, session)
-        else:  # committed, or never used: no connection is held
-            session.close()
 
 
 def _end(session: Session) -> None:

@@ -28,7 +28,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
 
-from engine.factchecks import TableWatch, amount_hints, blank_keys, merged_amounts, spelling_clashes
+from engine.factchecks import (
+    TableWatch,
+    amount_hints,
+    blank_keys,
+    merged_amounts,
+    rep_case_clashes,
+    spelling_clashes,
+)
 from engine.factheader import HeaderMap, check_header, is_repeated_header
 from engine.factrow import (
     COUNT_COLUMNS,
@@ -279,17 +286,15 @@ def _validate(
     rep_col = columns.position.get("rep_id")
     name_col = columns.position.get("name")
     totals = Totals(table, options.drop_totals, rep_col, columns.header)
-    watch = TableWatch(columns.position) if reps is not None else None  # a worker: see the others' rows too
+    watch = TableWatch(columns.position, reps) if reps is not None else None  # a worker: sees the others' rows
     cap = options.limits.data_rows
     for line, cells in table.rows:
         count += 1
         if cap is not None and count > cap:
             message = f"more than {cap} rows; an import may have at most {cap} (split the file)"
             raise MeritInputError([located(source, line, None, "", message)], kind="too-many-rows")
-        if watch is not None:
-            watch.row(cells)
-            if not reps(_row_rep(cells, rep_col)):  # type: ignore[misc]
-                continue
+        if watch is not None and not watch.row(cells):  # not this worker's rep
+            continue
         fact = fast(line, cells if isinstance(cells, list) else _record(cells, checker.fast_width))
         if fact is not None and not (looks_like_totals(fact.rep_id) or (fact.name and looks_like_totals(fact.name))):
             key: tuple[str, Month] | None = (fact.rep_id, fact.period)
@@ -352,6 +357,8 @@ def _validate(
                     " each spelling would be a group of its own; write it one way",
                 )
             )
+        rep_at = columns.position.get("rep_id") if table.columns_located else None
+        table.problems.extend(rep_case_clashes(facts, source, rep_at, table.row_word))
         summed = sum_rows(facts)
         for fact, others in summed:
             totals.found(fact.row, f"its target and actual are the sums of the other {others} rows of {fact.period}")

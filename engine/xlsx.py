@@ -52,6 +52,10 @@ XlsxError = SheetError
 
 _R_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
 #: Built-in number formats that show a date (ECMA-376 18.8.30, plus the zh-CN ones 27-36, 50-58).
+#: The fewest bytes of sheet XML a cell using a shared string takes (`<c t="s"><v>7</v></c>` is 20).
+CELL_BYTES = 16
+#: XML elements a shared string may take on average (`<si>`, `<t>`, formatted runs and their parts).
+STRING_ELEMENTS = 16
 _DATE_FORMATS = frozenset((*range(14, 23), *range(27, 37), *range(45, 48), *range(50, 59)))
 _FORMAT_NOISE = re.compile(r'"[^"]*"|\[[^\]]*\]|\\.|_.|\*.')
 
@@ -192,7 +196,11 @@ class _Workbook:
         name, part = self._choose(sheets, wanted)
         shared_part = next((t for kind, t in rels.values() if kind.endswith("/sharedStrings")), "xl/sharedStrings.xml")
         styles_part = next((t for kind, t in rels.values() if kind.endswith("/styles")), "xl/styles.xml")
-        shared = self._shared_strings(shared_part) if shared_part in self.names else []
+        shared = (
+            self._shared_strings(shared_part, name, self._sheet_bytes(part, shared_part))
+            if shared_part in self.names
+            else []
+        )
         dates = self._date_styles(styles_part) if styles_part in self.names else frozenset()
         with self._open(part) as stream:
             sheet = SheetReader(name, shared, dates, date1904, self.limits).read(stream)
@@ -231,11 +239,29 @@ class _Workbook:
         with self._open(part) as stream:  # charged to the budget; stops at the first value
             return SheetReader(name, [], frozenset(), False, self.limits).has_value(stream)
 
-    def _shared_strings(self, part: str) -> list[str]:
-        """The shared strings, each built from its `<t>` texts as they end (phonetic runs left out)."""
+    def _sheet_bytes(self, part: str, shared_part: str) -> int:
+        """The sheet's unpacked size as its zip entry says, at most what the budget lets be read."""
+        if part not in self.names:
+            return 0
+        sheet, shared = self.archive.getinfo(part), self.archive.getinfo(shared_part)
+        return min(
+            sheet.file_size, self.limits.unpacked_budget(self.packed + sheet.compress_size + shared.compress_size)
+        )
+
+    def _shared_strings(self, part: str, sheet: str, sheet_bytes: int) -> list[str]:
+        """The shared strings, each built from its `<t>` texts as they end (phonetic runs left out).
+
+        A string is only worth reading if a cell of the sheet can use it, and such a cell takes at
+        least `CELL_BYTES` of the sheet's XML (`<c t="s"><v>7</v></c>`): so there may be at most
+        that many strings (and never more than the cell limit), and at most `STRING_ELEMENTS` XML
+        elements each on average (runs of formatted text) plus a part's `elements`. A part of
+        millions of empty `<si/>` beside a small sheet is refused after the first few, in little time.
+        """
         strings: list[str] = []
         pieces: list[str] = []
-        limit = self.limits.cells
+        usable = sheet_bytes // CELL_BYTES + 1
+        limit = min(self.limits.cells, usable)
+        elements = self.limits.elements + STRING_ELEMENTS * limit
         with self._open(part, self.limits.strings) as stream:
             stack: list[ElementTree.Element] = []
             for event, element in ElementTree.iterparse(stream, events=("start", "end")):
@@ -243,6 +269,9 @@ class _Workbook:
                     stack.append(element)
                     if len(stack) > MAX_DEPTH:
                         raise XlsxError(f"the workbook part {part} nests XML elements more than {MAX_DEPTH} deep")
+                    elements -= 1
+                    if elements < 0:
+                        raise XlsxError(f"the workbook part {part} has too many XML elements for its strings")
                     continue
                 stack.pop()
                 tag = local_name(element.tag)
@@ -252,7 +281,7 @@ class _Workbook:
                     strings.append(unescape("".join(pieces)))
                     pieces.clear()
                     if len(strings) > limit:
-                        raise XlsxError(f"the workbook has more than {limit:,} strings")
+                        raise XlsxError(_too_many_strings(part, limit, sheet, sheet_bytes, limit == usable))
                 if stack:
                     stack[-1].remove(element)  # read: nothing of it is kept
         return strings
@@ -270,6 +299,16 @@ class _Workbook:
             elif tag == "cellXfs":
                 break  # cell styles, differential formats and the rest: nothing of them is read
         return frozenset(i for i, fmt in enumerate(xfs) if _is_date_format(fmt, custom.get(fmt)))
+
+
+def _too_many_strings(part: str, limit: int, sheet: str, sheet_bytes: int, by_sheet: bool) -> str:
+    if not by_sheet:
+        return f"the workbook has more than {limit:,} strings"
+    return (
+        f"the workbook part {part} has more than {limit:,} shared strings, more than the cells of the sheet"
+        f" {sheet!r} ({sheet_bytes:,} bytes of XML, at least {CELL_BYTES} bytes a cell) could use; it is not a"
+        " fact table's workbook: save a copy with only the fact table"
+    )
 
 
 def _style_number(text: str, default: int) -> int:

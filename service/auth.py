@@ -9,6 +9,13 @@ database does not leak working credentials. A token carries one role:
 - ``rep``: reads its own result line and files its own objections.
 
 This module knows nothing about HTTP; `service.api.deps` turns it into FastAPI dependencies.
+
+A request's token is looked up once; a `TokenCache` remembers the answer for a valid token for
+`TOKEN_TTL` seconds (2), so a client sending hundreds of requests a second costs one lookup every
+two seconds, not one a request. The price is the bound on revocation: a token revoked in the
+database is refused by every server process at most `TOKEN_TTL` seconds later. Unknown and
+revoked tokens are never remembered (each attempt is looked up), and at most `TOKEN_CACHE_SIZE`
+tokens are, so the cache's memory is bounded whatever clients send.
 """
 
 from __future__ import annotations
@@ -16,7 +23,10 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from collections.abc import Iterable
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -115,15 +125,69 @@ def create_token(
     return token, row
 
 
-def authenticate(session: Session, token: str) -> Principal | None:
-    """The principal for a presented token, or None if it is unknown or revoked."""
-    row = session.scalars(select(ApiToken).where(ApiToken.token_sha256 == hash_token(token))).first()
+def authenticate(session: Session, token: str, cache: TokenCache | None = None) -> Principal | None:
+    """The principal for a presented token, or None if it is unknown or revoked (from `cache` while
+    it remembers the token; a valid token found in the database is remembered there)."""
+    digest = hash_token(token)
+    if cache is not None:
+        known = cache.get(digest)
+        if known is not None:
+            return known
+    row = session.scalars(select(ApiToken).where(ApiToken.token_sha256 == digest)).first()
     if row is None or row.revoked_at is not None:
         return None
-    return Principal(
+    principal = Principal(
         token_id=row.id,
         name=row.name,
         role=row.role,
         regions=frozenset(json.loads(row.regions)),
         rep_id=row.rep_id,
     )
+    if cache is not None:
+        cache.put(digest, principal)
+    return principal
+
+
+TOKEN_TTL = 2.0
+"""Seconds a valid token's principal is remembered: the longest a revoked token keeps working."""
+TOKEN_CACHE_SIZE = 4096
+"""Tokens remembered at once (the least recently stored go first): ~1 MB at most."""
+
+
+class TokenCache:
+    """Principals of valid tokens by the token's sha256, each for `ttl` seconds from its lookup.
+
+    One per app (each server process has its own). Safe to use from the event loop and the
+    thread pool at once. `now` is the clock (monotonic seconds; tests move it).
+    """
+
+    def __init__(
+        self, ttl: float = TOKEN_TTL, size: int = TOKEN_CACHE_SIZE, now: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.ttl = ttl
+        self.size = size
+        self.now = now
+        self._entries: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, digest: str) -> Principal | None:
+        """The principal stored for this token digest, unless it was stored `ttl` or more seconds ago."""
+        entry = self._entries.get(digest)
+        if entry is None:
+            return None
+        if self.now() >= entry[0]:
+            with self._lock:
+                if self._entries.get(digest) is entry:
+                    del self._entries[digest]
+            return None
+        return entry[1]
+
+    def put(self, digest: str, principal: Principal) -> None:
+        with self._lock:
+            self._entries.pop(digest, None)
+            self._entries[digest] = (self.now() + self.ttl, principal)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)

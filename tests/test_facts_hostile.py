@@ -241,10 +241,50 @@ def test_what_is_read_is_dropped_as_soon_as_it_is_read() -> None:
 
 def test_shared_strings_are_read_as_a_stream() -> None:
     strings = f'<sst xmlns="{MAIN}">'.encode() + b"<si><t>R1</t><x/></si>" * 20_000 + b"</sst>"
-    cells = b'<row r="2"><c r="A2" t="s"><v>19999</v></c></row>'
+    cells = b'<row r="2"><c r="A2" t="s"><v>19999</v></c></row>' * 4_000  # room for 4,000 x 48 / 16 = 12,000 strings
     data = workbook([HEADER, cells], parts={"xl/sharedStrings.xml": strings})
     message, peak = bounded(data, limits=SheetLimits(cells=10_000))
     assert message == "the workbook has more than 10,000 strings"
+    assert peak < 2 * MIB
+
+
+def sheet_size(data: bytes) -> int:
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        return z.getinfo("xl/worksheets/sheet1.xml").file_size
+
+
+def test_millions_of_empty_shared_strings_beside_a_small_sheet_are_refused_at_once() -> None:
+    """3,000,000 `<si/>` (15 MB of XML in a ~15 KB upload) beside a sheet of two rows: a cell that
+    uses a shared string takes at least 16 bytes of sheet XML, so this sheet can use at most
+    size // 16 + 1 of them, and reading stops at the one after."""
+    strings = f'<sst xmlns="{MAIN}">'.encode() + b"<si/>" * 3_000_000 + b"</sst>"
+    cells = b'<row r="2"><c r="A2" t="s"><v>0</v></c></row>'
+    data = workbook([HEADER, cells], parts={"xl/sharedStrings.xml": strings})
+    assert len(data) < 50_000
+    size = sheet_size(data)
+    assert 150 < size < 400  # the worksheet element, its namespace, two rows
+    started = time.process_time()
+    message, peak = bounded(data)
+    assert time.process_time() - started < 1
+    assert message == (
+        f"the workbook part xl/sharedStrings.xml has more than {size // 16 + 1:,} shared strings, more than the"
+        f" cells of the sheet 'S' ({size:,} bytes of XML, at least 16 bytes a cell) could use; it is not a fact"
+        " table's workbook: save a copy with only the fact table"
+    )
+    assert peak < 2 * MIB
+    with pytest.raises(MeritInputError) as info:
+        load_facts(data, "august.xlsx")
+    [problem] = info.value.problems
+    assert problem.source == "august.xlsx" and problem.message == message
+
+
+def test_shared_strings_of_many_elements_each_are_bounded_too() -> None:
+    """Strings are counted as they end; elements inside one (runs, formatting) are counted as they
+    start: at most the part limit plus 16 per string the sheet can use."""
+    strings = f'<sst xmlns="{MAIN}"><si><t>R1</t>'.encode() + b"<b/>" * 3_000_000 + b"</si></sst>"
+    data = workbook([HEADER], parts={"xl/sharedStrings.xml": strings})
+    message, peak = bounded(data)
+    assert message == "the workbook part xl/sharedStrings.xml has too many XML elements for its strings"
     assert peak < 2 * MIB
 
 

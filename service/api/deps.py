@@ -3,23 +3,31 @@
 Every endpoint gets its Session from `get_db`; the endpoint commits once at the end (through
 `commit`), and anything else - an exception, a refused precondition - rolls the whole request
 back, so a failure half-way leaves nothing behind.
+
+A request costs as few thread hops as its work needs: `get_db` and `require` are async, so
+opening the session (no I/O until its first statement) and admitting a token the app's
+`TokenCache` remembers happen on the event loop; only a token lookup, the endpoint itself and
+ending a transaction that touched the database run in the thread pool. A read (GET, HEAD) looks
+its token up in its own session, so it uses one session, not two.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Request
 from fastapi.dependencies.models import Dependant
 from pydantic import Field
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from service.api.errors import ApiError
-from service.auth import Principal, authenticate
+from service.auth import Principal, TokenCache, authenticate, hash_token
 from service.db import is_busy
 from service.payroll.feed import FullPages
 
@@ -35,6 +43,7 @@ class Settings:
     max_rows: int
     max_policy_bytes: int
     full_pages: FullPages = field(default_factory=FullPages)  # this app's unchangeable feed pages
+    tokens: TokenCache = field(default_factory=TokenCache)  # valid tokens seen in the last 2 s
 
 
 def settings(request: Request) -> Settings:
@@ -42,19 +51,36 @@ def settings(request: Request) -> Settings:
     return merit
 
 
-def get_db(request: Request) -> Iterator[Session]:
+def _reads(request: Request) -> bool:
+    return request.method in ("GET", "HEAD")
+
+
+async def get_db(request: Request) -> AsyncIterator[Session]:
     """The request's session; reads (GET, HEAD) get one that never takes SQLite's write lock.
 
     The session begins its transaction at its first statement, not here: a route that reads its
-    body first (uploads, policies) holds no transaction while the body arrives.
+    body first (uploads, policies) holds no transaction while the body arrives. Creating it does
+    no I/O (so it happens on the event loop); a transaction still open at the end is rolled back
+    in the thread pool, shielded from cancellation so that its connection always goes back.
     """
     cfg = settings(request)
-    session = (cfg.read_sessions if request.method in ("GET", "HEAD") else cfg.sessions)()
+    reads = _reads(request)
+    session = (cfg.read_sessions if reads else cfg.sessions)()
     try:
         yield session
     finally:
-        session.rollback()  # no-op after a successful commit; undoes everything otherwise
-        session.close()
+        if not session.in_transaction():  # committed, or never used: no connection is held
+            session.close()
+        elif reads and session.get_bind().dialect.name == "sqlite":
+            _end(session)  # a read of a local file: its ROLLBACK never waits (WAL), a hop would cost more
+        else:  # undoes everything a failed request did
+            with anyio.CancelScope(shield=True):
+                await run_in_threadpool(_end, session)
+
+
+def _end(session: Session) -> None:
+    session.rollback()
+    session.close()
 
 
 def now(request: Request) -> datetime:
@@ -96,8 +122,7 @@ def _bearer(request: Request) -> str | None:
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="merit"'}
 
 
-def authorize(request: Request, db: Session, roles: tuple[str, ...]) -> Principal:
-    """The caller if their bearer token is valid and has one of `roles`; else the 401 or 403."""
+def _token(request: Request) -> str:
     token = _bearer(request)
     if token is None:
         raise ApiError(
@@ -106,7 +131,12 @@ def authorize(request: Request, db: Session, roles: tuple[str, ...]) -> Principa
             "send a bearer token: Authorization: Bearer <token>",
             headers=_CHALLENGE,
         )
-    principal = authenticate(db, token)
+    return token
+
+
+def authorize(request: Request, db: Session, roles: tuple[str, ...]) -> Principal:
+    """The caller if their bearer token is valid and has one of `roles`; else the 401 or 403."""
+    principal = authenticate(db, _token(request), settings(request).tokens)
     if principal is None:
         raise ApiError(401, "unauthenticated", "the bearer token is unknown or revoked", headers=_CHALLENGE)
     authorize_role(principal, roles)
@@ -117,20 +147,36 @@ PRINCIPAL = "merit.principal"
 """Where `admit` keeps the caller in the request's ASGI scope, so the token is looked up once."""
 
 
-def admit(request: Request, roles: tuple[str, ...]) -> Principal:
-    """The caller, authorised for `roles`, looked up once per request in a short transaction of
-    its own (the gate calls this before the body is read, `require` before the route runs)."""
+def known(request: Request, roles: tuple[str, ...]) -> Principal | None:
+    """The caller, authorised for `roles`, if settled without the database (already admitted, or a
+    token the app's cache remembers); None when the token must be looked up. No I/O: it runs on
+    the event loop. A request without a token is refused here (401), one of another role too (403)."""
     principal: Principal | None = request.scope.get(PRINCIPAL)
     if principal is None:
-        session = settings(request).read_sessions()
-        try:
-            principal = authorize(request, session, roles)
-        finally:
-            session.rollback()
-            session.close()
+        principal = settings(request).tokens.get(hash_token(_token(request)))
+        if principal is None:
+            return None
         request.scope[PRINCIPAL] = principal
-    elif principal.role not in roles:
-        authorize_role(principal, roles)
+    authorize_role(principal, roles)
+    return principal
+
+
+def admit(request: Request, roles: tuple[str, ...], db: Session | None = None) -> Principal:
+    """The caller, authorised for `roles`, looked up once per request: in `db` (a read's own
+    session) or in a short transaction of its own (the gate calls this before the body is read,
+    `require` before the route runs). Blocking: call it in the thread pool."""
+    principal = known(request, roles)
+    if principal is None:
+        if db is not None:
+            principal = authorize(request, db, roles)
+        else:
+            session = settings(request).read_sessions()
+            try:
+                principal = authorize(request, session, roles)
+            finally:
+                session.rollback()
+                session.close()
+        request.scope[PRINCIPAL] = principal
     return principal
 
 
@@ -155,12 +201,14 @@ def _refuse_nul(request: Request) -> None:
             )
 
 
-def require(*roles: str) -> Callable[..., Principal]:
+def require(*roles: str) -> Callable[..., Awaitable[Principal]]:
     """A dependency admitting only tokens with one of `roles` (401 without a valid token, 403 else);
     then a declared body over the gate's limit is a 413 and a NUL in a parameter a 422."""
 
-    def dependency(request: Request) -> Principal:
-        principal = admit(request, roles)
+    async def dependency(request: Request, db: Annotated[Session, Depends(get_db)]) -> Principal:
+        principal = known(request, roles)
+        if principal is None:  # looked up in the request's own session when it only reads
+            principal = await run_in_threadpool(admit, request, roles, db if _reads(request) else None)
         limit = request.scope.get("merit.body_limit")
         declared = request.headers.get("content-length", "")
         if limit is not None and declared.isdigit() and int(declared) > limit:

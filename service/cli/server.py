@@ -30,6 +30,13 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         default=1,
         help="server processes, 1..64 (default 1); several share the database (SQLite in WAL mode too)",
     )
+    serve.add_argument(
+        "--header-timeout",
+        type=_seconds,
+        default=None,
+        help="seconds a request's line and headers may take to arrive (default: $MERIT_SERVE_HEADER_TIMEOUT or 10);"
+        " a slower client gets 408 and is disconnected",
+    )
     _database_option(serve)
     serve.set_defaults(func=_guard(cmd_serve))
 
@@ -68,6 +75,17 @@ def _workers(text: str) -> int:
     if not text.isdigit() or not 1 <= int(text) <= 64:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of workers (1..64)")
     return int(text)
+
+
+def _seconds(text: str) -> float:
+    """An argparse type: a timeout in seconds, more than 0 and at most an hour."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds <= 3600:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (more than 0, at most 3600)")
+    return seconds
 
 
 def _database_url(text: str) -> str:
@@ -175,9 +193,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from service.db import upgrade
 
     url = _url(args)
+    if args.header_timeout is not None:
+        os.environ[HEADER_TIMEOUT_VARIABLE] = repr(args.header_timeout)  # read by each worker's protocol
+    try:
+        _seconds(os.environ.get(HEADER_TIMEOUT_VARIABLE) or "10")  # a bad value in the environment: said now
+    except argparse.ArgumentTypeError as err:
+        raise MeritInputError([Problem("environment", None, None, HEADER_TIMEOUT_VARIABLE, str(err))]) from None
     upgrade(url)
     if args.workers == 1:
-        uvicorn.run(create_app(url), host=args.host, port=args.port, log_level="info")
+        uvicorn.run(create_app(url), host=args.host, port=args.port, log_level="info", http=HTTP_PROTOCOL)
         return 0
     # Worker processes import the app themselves: they find the database in the environment.
     os.environ[SERVE_URL_VARIABLE] = url
@@ -188,11 +212,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         log_level="info",
+        http=HTTP_PROTOCOL,
     )
     return 0
 
 
 SERVE_URL_VARIABLE = "MERIT_SERVE_DATABASE_URL"
+#: uvicorn's h11 protocol with a deadline for request headers (by name: the module imports uvicorn).
+HTTP_PROTOCOL = "service.cli.httpprotocol:HeaderDeadlineProtocol"
+HEADER_TIMEOUT_VARIABLE = "MERIT_SERVE_HEADER_TIMEOUT"
 
 
 def app_for_worker() -> Any:

@@ -97,3 +97,18 @@ def test_an_import_read_with_options_is_evaluated_and_simulated_the_same_way(
         headers=tokens["hr"],
     )
     assert sim.status_code in (200, 201), sim.text
+
+
+def test_rep_ids_differing_only_by_case_are_refused_and_nothing_stored(app_client: TestClient, tokens: Tokens) -> None:
+    """`r2` beside `R2` (and `ｒ3`, read as `r3`, beside `R3`) would be paid as two reps each."""
+    data = AUGUST + "r2,李四,East,2026-09,1,1,1,5,40,40,10\nｒ3,王五,South,2026-09,1,1,1,5,40,40,10\n".encode()
+    r = post(app_client, tokens, data, "q3.csv")
+    assert r.status_code == 422, r.text
+    found = [(p["line"], p["field"], p["message"]) for p in r.json()["problems"]]
+    assert found == [
+        (5, "rep_id", "rep_id 'r2' (row 5) and 'R2' (row 3) differ only by letter case: they would be paid as"
+         " different reps; write the id one way"),
+        (6, "rep_id", "rep_id 'r3' (row 6) and 'R3' (row 4) differ only by letter case: they would be paid as"
+         " different reps; write the id one way"),
+    ]  # fmt: skip
+    assert nothing_stored(app_client, tokens)

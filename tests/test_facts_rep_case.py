@@ -11,7 +11,7 @@ import pytest
 
 from engine.facts import load_facts
 from engine.problems import MeritInputError
-from runtime.parallel import range_of
+from runtime.partitions import range_of
 
 HEADER = "rep_id,name,region,period,target,actual\n"
 
@@ -81,7 +81,7 @@ def test_json_records_name_lines_and_one_spelling_in_every_month_is_fine() -> No
 def test_a_clash_across_workers_makes_the_worker_owning_the_folded_id_step_aside() -> None:
     """Workers split the reps into ranges of rep_id ("R" sorts before "r", so R001 and r001 may go to
     different workers); the one whose range holds the folded id "r001" sees both spellings and
-    steps aside, and `runtime.parallel` then runs one process, which says what is wrong."""
+    steps aside, and the Dask executor then runs one process, which says what is wrong."""
     text = HEADER + "R001,A,East,2026-08,1,1\nR002,B,East,2026-08,1,1\nr001,A,East,2026-09,1,1\n"
     for splits in (["R002"], ["a"], ["s"]):
         refused = []

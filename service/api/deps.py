@@ -35,6 +35,7 @@ class Settings:
     max_rows: int
     max_policy_bytes: int
     full_pages: FullPages = field(default_factory=FullPages)  # this app's unchangeable feed pages
+    separate_duties: bool = False  # finalize only by someone who neither created nor published the run
 
 
 def settings(request: Request) -> Settings:

@@ -52,12 +52,20 @@ def _kind(r: httpx.Response) -> str:
     return str(r.json()["type"]).rsplit("/", 1)[-1]
 
 
-def month_runs(client: TestClient, tokens: Tokens) -> dict[str, int]:
-    """The policy stored, the example imported once, a draft run for each month of Q3."""
+def month_file(month: str) -> bytes:
+    """The example's header and the rows of one month: what an office sends month by month."""
+    head, *rows = EXAMPLE.decode("utf-8").splitlines(keepends=True)
+    return (head + "".join(r for r in rows if f",{month}," in r)).encode("utf-8")
+
+
+def month_runs(client: TestClient, tokens: Tokens, *, monthly_files: bool = False) -> dict[str, int]:
+    """The policy stored, the example imported (once, or one file per month), a draft run per month of Q3."""
     assert put_policy(client, tokens).status_code == 201
     imp = import_facts(client, tokens, EXAMPLE, "facts-2026-Q3.csv").json()["id"]
     runs = {}
     for month in MONTHS:
+        if monthly_files:
+            imp = import_facts(client, tokens, month_file(month), f"facts-{month}.csv").json()["id"]
         r = client.post(
             "/runs", json={"policy_id": "sales-incentive", "period": month, "fact_import_id": imp}, headers=tokens["hr"]
         )
@@ -271,7 +279,7 @@ def test_concurrent_closes_one_wins(database_url: str, tokens: Tokens, clock: Cl
     app = create_app(database_url, clock=clock)
     try:
         with TestClient(app, raise_server_exceptions=False) as c:
-            runs = month_runs(c, tokens)
+            runs = month_runs(c, tokens, monthly_files=True)  # the close combines three imports
             for run_id in runs.values():
                 step(c, tokens, run_id, "publish")
             clock.advance(days=3)
@@ -286,5 +294,18 @@ def test_concurrent_closes_one_wins(database_url: str, tokens: Tokens, clock: Cl
         with TestClient(app, raise_server_exceptions=False) as c:
             closes = c.get("/runs?period=2026-Q3", headers=tokens["hr"]).json()["runs"]
             assert len(closes) == 1 and closes[0]["totals"]["payout"] == "9000.00"
+            step(c, tokens, closes[0]["id"], "publish")
+            clock.advance(days=3)
+            step(c, tokens, closes[0]["id"], "finalize")
+            # what-if on the finalized figures reads the months' runs, not the close (which holds no month)
+            sim = {
+                "baseline": {"policy_id": "sales-incentive"},
+                "period": "2026-Q3",
+                "scenario": {},
+                "from_finalized_runs": True,
+            }
+            done = c.post("/simulations", json=sim, headers=tokens["hr"])
+            assert done.status_code in (200, 201), done.text
+            assert done.json()["result"]["totals"]["baseline"] == "334508.57"
     finally:
         app.state.db_engine.dispose()

@@ -57,16 +57,22 @@ LineKey = tuple[str, str, str, str]  # rep_id, period, component, amount
 
 def closes_instead(db: Session, period: str) -> bool:
     """Whether `POST /runs` for `period` is a close: a period of several months one of which a
-    month run already holds (or that was closed already). Otherwise it is an ordinary run that
-    pays the months and the period together (the months are then held by it when published)."""
+    run of another period (a month run) already holds, or that was closed already. Otherwise it is
+    an ordinary run that pays the months and the period together (its months are then held by it
+    once published; asking again with the same inputs gives that run back, as for any run)."""
     per = parse_period(check_period(period))
     if isinstance(per, Month):
         return False
     if db.get(PeriodClose, str(per)) is not None:
         return True
     months = [str(m) for m in months_of(per)]
-    held = db.scalar(select(func.count()).select_from(PeriodClaim).where(PeriodClaim.month.in_(months)))
-    return bool(held)
+    by_others = db.scalar(
+        select(func.count())
+        .select_from(PeriodClaim)
+        .join(Run, Run.id == PeriodClaim.run_id)
+        .where(PeriodClaim.month.in_(months), Run.period != str(per))
+    )
+    return bool(by_others)
 
 
 def is_close(db: Session, run_id: int) -> bool:

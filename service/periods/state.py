@@ -42,11 +42,13 @@ def _run_state(run: Run, final_word: str) -> dict[str, Any]:
     }
 
 
+_RUN_KEYS = ("run_id", "run_period", "objection_deadline", "finalized_at")
+
+
 def _unheld(db: Session, period: str) -> dict[str, Any]:
     """A period no published run holds: draft runs of it (ids), or not evaluated at all."""
     drafts = db.scalars(select(Run.id).where(Run.period == period, Run.status == RunState.DRAFT).order_by(Run.id)).all()
-    state = DRAFT if drafts else NOT_EVALUATED
-    return {"state": state, "run_id": None, "run_period": None, "objection_deadline": None, "finalized_at": None}
+    return {"state": DRAFT if drafts else NOT_EVALUATED, **dict.fromkeys(_RUN_KEYS)}
 
 
 def month_state(db: Session, month: Month) -> dict[str, Any]:
@@ -64,10 +66,12 @@ def own_state(db: Session, period: Period) -> dict[str, Any]:
         run = db.get(Run, close.run_id)
         assert run is not None
         return {**_run_state(run, CLOSED), "closed_from": [run_id for _, run_id in close.month_runs]}
-    first = db.get(PeriodClaim, str(months_of(period)[0]))
-    whole = db.get(Run, first.run_id) if first is not None else None
-    if whole is not None and whole.period == str(period):  # one run paid the months and the quarter
+    holders = [db.get(Run, c.run_id) for m in months_of(period) if (c := db.get(PeriodClaim, str(m))) is not None]
+    whole = next((r for r in holders if r is not None and r.period == str(period)), None)
+    if whole is not None:  # one run paid the months and the quarter
         return {**_run_state(whole, CLOSED), "closed_from": []}
+    if holders:  # month runs pay its months: only a close can pay its own lines, and there is none yet
+        return {"state": NOT_EVALUATED, **dict.fromkeys(_RUN_KEYS), "closed_from": []}
     return {**_unheld(db, str(period)), "closed_from": []}
 
 

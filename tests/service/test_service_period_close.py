@@ -107,12 +107,16 @@ def test_a_whole_quarter_reaches_payroll_each_line_once(app_client: TestClient, 
     runs = month_runs(c, tokens)
     quarter = state(c, tokens, "2026-Q3")
     assert [m["state"] for m in quarter["months"]] == ["draft"] * 3 and quarter["final"] is False
+    imp = c.get(f"/runs/{runs['2026-07']}", headers=tokens["hr"]).json()["fact_import_id"]
+    assert close(c, tokens, fact_import_id=imp).status_code == 201  # a whole-quarter draft, while no month is held
+    assert state(c, tokens, "2026-Q3")["state"] == "draft"
 
     # July finalized, August published (until 2026-09-08 09:00), September still a draft
     step(c, tokens, runs["2026-07"], "publish")
     step(c, tokens, runs["2026-08"], "publish")
     clock.advance(days=3)
     step(c, tokens, runs["2026-07"], "finalize")
+    assert state(c, tokens, "2026-Q3")["state"] == "not-evaluated"  # that draft can no longer pay anything
     early = close(c, tokens)
     assert early.status_code == 409 and _kind(early) == "months-not-finalized", early.text
     assert early.json()["missing"] == ["2026-08", "2026-09"]
@@ -216,8 +220,12 @@ def test_a_quarter_paid_whole_is_not_closed_again(app_client: TestClient, tokens
     whole = close(c, tokens, fact_import_id=imp)
     assert whole.status_code == 201 and whole.json()["totals"]["payout"] == "334508.57"  # see the module docstring
     step(c, tokens, whole.json()["id"], "publish")
-    again = close(c, tokens)
-    assert again.status_code == 409 and _kind(again) == "period-already-published"
+    assert close(c, tokens, fact_import_id=imp).json()["id"] == whole.json()["id"]  # the same inputs: that run
+    other = import_facts(c, tokens, EXAMPLE + b"\n", "q3-again.csv").json()["id"]
+    draft = close(c, tokens, fact_import_id=other)  # an ordinary run (months held by the quarter's own run)
+    assert draft.status_code == 201 and "closes" not in draft.json()
+    refused = c.post(f"/runs/{draft.json()['id']}/publish", headers=tokens["hr"])
+    assert refused.status_code == 409 and _kind(refused) == "period-already-published"
     clock.advance(days=3)
     step(c, tokens, whole.json()["id"], "finalize")
     quarter = state(c, tokens, "2026-Q3")

@@ -45,48 +45,64 @@ def _run_state(run: Run, final_word: str) -> dict[str, Any]:
 _RUN_KEYS = ("run_id", "run_period", "objection_deadline", "finalized_at")
 
 
-def _unheld(db: Session, period: str) -> dict[str, Any]:
-    """A period no published run holds: draft runs of it (ids), or not evaluated at all."""
-    drafts = db.scalars(select(Run.id).where(Run.period == period, Run.status == RunState.DRAFT).order_by(Run.id)).all()
-    return {"state": DRAFT if drafts else NOT_EVALUATED, **dict.fromkeys(_RUN_KEYS)}
+def _unheld(state: str) -> dict[str, Any]:
+    return {"state": state, **dict.fromkeys(_RUN_KEYS)}
+
+
+def _holders(db: Session, months: list[str]) -> dict[str, Run]:
+    """The run holding each month that a published or finalized run holds (one query)."""
+    rows = db.execute(
+        select(PeriodClaim.month, Run).join(Run, Run.id == PeriodClaim.run_id).where(PeriodClaim.month.in_(months))
+    ).all()
+    return {month: run for month, run in rows}
+
+
+def _drafted(db: Session, periods: list[str]) -> set[str]:
+    """Which of `periods` have a draft run (one query; asked only for periods nobody holds)."""
+    if not periods:
+        return set()
+    found = db.scalars(select(Run.period).where(Run.period.in_(periods), Run.status == RunState.DRAFT).distinct())
+    return set(found.all())
+
+
+def _month_doc(month: str, run: Run | None, drafted: set[str]) -> dict[str, Any]:
+    body = _run_state(run, FINALIZED) if run is not None else _unheld(DRAFT if month in drafted else NOT_EVALUATED)
+    return {"period": month, "kind": "month", **body, "final": body["state"] == FINALIZED}
 
 
 def month_state(db: Session, month: Month) -> dict[str, Any]:
-    """A month's state from the run holding it (a month run or a whole-quarter run)."""
-    claim = db.get(PeriodClaim, str(month))
-    run = db.get(Run, claim.run_id) if claim is not None else None
-    body = _run_state(run, FINALIZED) if run is not None else _unheld(db, str(month))
-    return {"period": str(month), "kind": "month", **body, "final": body["state"] == FINALIZED}
-
-
-def own_state(db: Session, period: Period) -> dict[str, Any]:
-    """The state of what a period of months pays itself (a quarter's rank prizes and awards)."""
-    close = db.get(PeriodClose, str(period))
-    if close is not None:
-        run = db.get(Run, close.run_id)
-        assert run is not None
-        return {**_run_state(run, CLOSED), "closed_from": [run_id for _, run_id in close.month_runs]}
-    holders = [db.get(Run, c.run_id) for m in months_of(period) if (c := db.get(PeriodClaim, str(m))) is not None]
-    whole = next((r for r in holders if r is not None and r.period == str(period)), None)
-    if whole is not None:  # one run paid the months and the quarter
-        return {**_run_state(whole, CLOSED), "closed_from": []}
-    if holders:  # month runs pay its months: only a close can pay its own lines, and there is none yet
-        return {"state": NOT_EVALUATED, **dict.fromkeys(_RUN_KEYS), "closed_from": []}
-    return {**_unheld(db, str(period)), "closed_from": []}
+    """A month's state from the run holding it (a month run or a whole-quarter run), else its drafts."""
+    run = _holders(db, [str(month)]).get(str(month))
+    return _month_doc(str(month), run, set() if run is not None else _drafted(db, [str(month)]))
 
 
 def period_state(db: Session, period: Period) -> dict[str, Any]:
-    """The state document of a month, or of a quarter with each of its months and its own lines."""
+    """The state document of a month, or of a quarter with each of its months and its own lines
+    (its close's state; `closed` once the close, or a run that paid the quarter whole, is final)."""
     if isinstance(period, Month):
         return month_state(db, period)
-    months = [month_state(db, m) for m in months_of(period)]
-    own = own_state(db, period)
+    key, months = str(period), [str(m) for m in months_of(period)]
+    held = _holders(db, months)
+    close = db.get(PeriodClose, key)
+    close_run = db.get(Run, close.run_id) if close is not None else None
+    whole = next((r for r in held.values() if r.period == key), None)
+    unheld = [m for m in months if m not in held] + ([] if held or close_run else [key])
+    drafted = _drafted(db, unheld)
+    if close is not None and close_run is not None:
+        own = {**_run_state(close_run, CLOSED), "closed_from": [run_id for _, run_id in close.month_runs]}
+    elif whole is not None:  # one run paid the months and the quarter
+        own = {**_run_state(whole, CLOSED), "closed_from": []}
+    elif held:  # month runs pay its months: only a close can pay its own lines, and there is none yet
+        own = {**_unheld(NOT_EVALUATED), "closed_from": []}
+    else:
+        own = {**_unheld(DRAFT if key in drafted else NOT_EVALUATED), "closed_from": []}
+    docs = [_month_doc(m, held.get(m), drafted) for m in months]
     return {
-        "period": str(period),
+        "period": key,
         "kind": "quarter",
         **own,
-        "final": own["state"] == CLOSED and all(m["final"] for m in months),
-        "months": months,
+        "final": own["state"] == CLOSED and all(m["final"] for m in docs),
+        "months": docs,
     }
 
 

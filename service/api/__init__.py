@@ -10,6 +10,7 @@ built, not with this package, so a noun's models can use `service.api.inputs` wi
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +28,14 @@ DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 DEFAULT_MAX_ROWS = 50_000  # ~1 KB of results JSON per rep-period; a run is one request
 DEFAULT_MAX_POLICY_BYTES = 256 * 1024
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024  # any other body (JSON requests): far above any real one
+
+
+SEPARATE_DUTIES_VARIABLE = "MERIT_SEPARATE_DUTIES"
+
+
+def duties_separated() -> bool:
+    """Whether `MERIT_SEPARATE_DUTIES` asks for separation of duties (1/true/yes/on)."""
+    return os.environ.get(SEPARATE_DUTIES_VARIABLE, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def _utc_now() -> datetime:
@@ -64,11 +73,16 @@ def create_app(
     max_rows: int = DEFAULT_MAX_ROWS,
     max_policy_bytes: int = DEFAULT_MAX_POLICY_BYTES,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    separate_duties: bool | None = None,
 ) -> FastAPI:
-    """Build the API on `database_url`; `clock` returns timezone-aware UTC datetimes."""
+    """Build the API on `database_url`; `clock` returns timezone-aware UTC datetimes.
+
+    `separate_duties` (default: `MERIT_SEPARATE_DUTIES=1` in the environment, else off): a run is
+    finalized only by someone who neither created nor published it."""
     from service.audit import views as audit
     from service.facts import views as facts
     from service.payroll import views as payroll
+    from service.periods import views as periods
     from service.policies import views as policies
     from service.publication import views as publication
     from service.runs import views as runs
@@ -88,11 +102,12 @@ def create_app(
         max_upload_bytes=max_upload_bytes,
         max_rows=max_rows,
         max_policy_bytes=max_policy_bytes,
+        separate_duties=duties_separated() if separate_duties is None else separate_duties,
     )
     app.state.db_engine = engine
     errors.install(app, access_refusal)
     openapi.install(app)
-    for module in (policies, facts, runs, publication, payroll, audit, simulations, ui):
+    for module in (policies, facts, runs, publication, payroll, periods, audit, simulations, ui):
         app.include_router(module.router)
     app.include_router(statement_views.router)
 

@@ -44,6 +44,7 @@ class Settings:
     max_policy_bytes: int
     full_pages: FullPages = field(default_factory=FullPages)  # this app's unchangeable feed pages
     tokens: TokenCache = field(default_factory=TokenCache)  # valid tokens seen in the last 2 s
+    separate_duties: bool = False  # finalize only by someone who neither created nor published the run
 
 
 def settings(request: Request) -> Settings:

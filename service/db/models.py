@@ -10,6 +10,7 @@ from __future__ import annotations
 from service.audit.models import AuditEntry
 from service.db.base import Base, UTCDateTime
 from service.facts.models import FactImport
+from service.periods.models import PeriodClose
 from service.policies.models import PolicyContent, PolicyVersion
 from service.publication.models import Objection
 from service.runs.models import PeriodClaim, Run, RunLine, RunRep
@@ -23,6 +24,7 @@ __all__ = [
     "FactImport",
     "Objection",
     "PeriodClaim",
+    "PeriodClose",
     "PolicyContent",
     "PolicyVersion",
     "Run",

@@ -9,6 +9,7 @@ what was finalized since.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -17,6 +18,7 @@ from engine.problems import Problem
 from service.api.csvsafe import write_rows
 from service.api.errors import ApiError
 from service.payroll.feed import FIELDS, CursorInvalid, FullPages, Page, decode_cursor, encode_cursor, page
+from service.periods.state import period_state
 
 NUMBER_FIELDS = frozenset({"run_id", "amount"})
 JSON = "application/json"
@@ -49,7 +51,25 @@ def lines(
         cached = _encoded(found, format, period)
         if found.more:  # full, with lines after it: this page can never change
             full_pages.put(key, *cached)
-    return cached
+    if period is None:
+        return cached
+    return _with_state(cached, period_state(db, parse_period(period)), format)
+
+
+def _with_state(page: tuple[bytes, dict[str, str]], state: dict[str, Any], format: str) -> tuple[bytes, dict[str, str]]:
+    """The page with the period's state (read now: a cached page's lines never change, the state may).
+
+    JSON: a `period_state` member after the page's own (the lines, cursor and `more` unchanged);
+    CSV: `Merit-Period-State` (the state word) and `Merit-Period-Final` headers."""
+    body, headers = page
+    if format == "csv":
+        return body, {**headers, "Merit-Period-State": state["state"], "Merit-Period-Final": _flag(state["final"])}
+    tail = json.dumps(state, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return body[:-1] + b',"period_state":' + tail + b"}", headers
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
 
 
 def accepted(accept: str) -> str:

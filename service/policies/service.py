@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from engine.problems import MeritInputError, Problem
@@ -25,6 +25,7 @@ from service.auth import Principal
 from service.engine_gate import Policy, acceptance_problems, diff_policies, parse_policy
 from service.policies.models import PolicyContent, PolicyVersion
 from service.policies.overlap import overlapping, span
+from service.runs.models import Run
 
 
 def _month(value: object | None) -> str | None:
@@ -263,6 +264,37 @@ def put_version(
         "objection_days": policy.objection_days,
     }
     return Stored(status, text_sha, body_out)
+
+
+def withdraw_version(db: Session, who: Principal, at: datetime, policy_id: str, version: str) -> dict[str, Any]:
+    """Remove a version no run ever used (a mistaken upload, a draft plan dropped); 409 once a run
+    (even a draft) used it: a used version is part of that run's record. Audited with its YAML hash."""
+    row = get_version(db, policy_id, version)
+    used = db.scalars(
+        select(Run.id).where(Run.policy_id == policy_id, Run.policy_version == version).order_by(Run.id).limit(5)
+    ).all()
+    if row.locked or used:
+        said = f"run {', '.join(map(str, used))}" if used else "a published run"
+        raise ApiError(
+            409,
+            "policy-version-used",
+            f"{policy_id} {version} was used by {said} and cannot be withdrawn; put a new version instead",
+            runs=list(used),
+        )
+    gone = version_dict(row)
+    result = db.execute(
+        delete(PolicyVersion)
+        .where(PolicyVersion.id == row.id, PolicyVersion.text_sha256 == row.text_sha256)
+        .where(PolicyVersion.locked.is_(False))
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        db.rollback()
+        raise ApiError(409, "conflict", f"{policy_id} {version} changed or was used concurrently; reload it")
+    target = f"policy:{policy_id}/{version}"
+    audit.record(db, who, at, "policy.withdraw", target, before=row.text_sha256, policy_sha256=row.sha256)
+    commit(db, f"{policy_id} {version} was used concurrently; it stays")
+    return {"withdrawn": gone}
 
 
 def list_policies(db: Session) -> dict[str, Any]:

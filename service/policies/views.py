@@ -63,6 +63,12 @@ async def put_version(
     return stored.body
 
 
+@router.delete("/policies/{policy_id}/versions/{version}")
+def withdraw_version(policy_id: str, version: str, request: Request, who: HR, db: DB) -> dict[str, Any]:
+    """Withdraw a version no run has used (409 once one has); the audit log keeps its YAML hash."""
+    return service.withdraw_version(db, who, settings(request).clock(), policy_id, version)
+
+
 @router.get("/policies", response_model=PoliciesOut)
 def list_policies(_: Anyone, db: DB) -> dict[str, Any]:
     return service.list_policies(db)

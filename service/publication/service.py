@@ -27,6 +27,7 @@ from service.auth import Principal
 from service.engine_gate import EvaluatedRun, Policy
 from service.facts.service import import_for
 from service.payroll.feed import feed_time
+from service.periods.service import is_close
 from service.policies.service import load_policy
 from service.publication.models import Objection
 from service.publication.transitions import (
@@ -76,20 +77,28 @@ def publish(db: Session, who: Principal, at: datetime, run_id: int) -> dict[str,
     run = get_run(db, run_id, lock=True)
     require(run, "publish")
     lock_policy_version(db, run)
-    claim_months(db, run)
+    if not is_close(db, run.id):  # a close pays no month: its months are held by their own runs
+        claim_months(db, run)
     deadline = at + timedelta(days=run.objection_days)
     noted = {"results_sha256": run.results_sha256, "objection_deadline": iso_utc(deadline)}
-    transition(db, who, at, run, "publish", noted, published_at=at, objection_deadline=deadline)
+    transition(db, who, at, run, "publish", noted, published_at=at, published_by=who.name, objection_deadline=deadline)
     commit(db)
     return run_dict(run, who)
 
 
-def finalize(db: Session, who: Principal, clock: Callable[[], datetime], run_id: int) -> dict[str, Any]:
-    """Finalize after the objection deadline with no open objection: the run's lines go to payroll."""
+def finalize(
+    db: Session, who: Principal, clock: Callable[[], datetime], run_id: int, *, separate_duties: bool = False
+) -> dict[str, Any]:
+    """Finalize after the objection deadline with no open objection: the run's lines go to payroll.
+
+    With `separate_duties` (the service setting `MERIT_SEPARATE_DUTIES`) the person finalizing must
+    be neither the one who created the run nor the one who published it (403)."""
     one_finalize_at_a_time(db)
     at = clock()  # read under that lock: finalizations commit in the order of their times
     run = get_run(db, run_id, lock=True)
     require(run, "finalize")
+    if separate_duties:
+        refuse_same_person(run, who)
     assert run.objection_deadline is not None
     if at < run.objection_deadline:
         raise ApiError(
@@ -108,9 +117,23 @@ def finalize(db: Session, who: Principal, clock: Callable[[], datetime], run_id:
         )
     noted = {"results_sha256": run.results_sha256}
     finalized_at = feed_time(db, at)  # strictly after every earlier finalization: the feed only grows
-    transition(db, who, at, run, "finalize", noted, finalized_at=finalized_at)
+    transition(db, who, at, run, "finalize", noted, finalized_at=finalized_at, finalized_by=who.name)
     commit(db)
     return run_dict(run, who)
+
+
+def refuse_same_person(run: Run, who: Principal) -> None:
+    """403 when `who` created or published the run (separation of duties)."""
+    roles = [word for word, name in (("created", run.created_by), ("published", run.published_by)) if name == who.name]
+    if roles:
+        raise ApiError(
+            403,
+            "separation-of-duties",
+            f"{who.name} {' and '.join(roles)} run {run.id}; another HR user must finalize it "
+            "(the service separates duties: MERIT_SEPARATE_DUTIES)",
+            created_by=run.created_by,
+            published_by=run.published_by,
+        )
 
 
 def object_to(db: Session, who: Principal, at: datetime, run_id: int, rep_id: str, reason: str) -> dict[str, Any]:
@@ -194,6 +217,12 @@ def resolve(
         msg = "a rejected objection takes no corrected facts"
         raise ApiError(422, "invalid-request", msg, [Problem("request", None, None, "fact_import_id", msg)])
     obj, run = _resolvable(db, objection_id, lock=False)
+    if fact_import_id is not None and is_close(db, run.id):
+        msg = (
+            f"run {run.id} closes {run.period} from its finalized months' facts; corrected facts go to "
+            "the months (an adjustment), not to the close"
+        )
+        raise ApiError(409, "close-takes-no-facts", msg)
     correction: _Correction | None = None
     if decision == "accepted" and fact_import_id is not None:
         correction = _evaluate_correction(db, run, fact_import_id)

@@ -29,7 +29,8 @@ def publish(run_id: Id, request: Request, who: HR, db: DB) -> dict[str, Any]:
 @router.post("/runs/{run_id}/finalize", response_model=RunOut, response_model_exclude_unset=True)
 def finalize(run_id: Id, request: Request, who: HR, db: DB) -> dict[str, Any]:
     """Finalize after the objection deadline with no open objection: the run's lines go to payroll."""
-    return service.finalize(db, who, settings(request).clock, run_id)
+    cfg = settings(request)
+    return service.finalize(db, who, cfg.clock, run_id, separate_duties=cfg.separate_duties)
 
 
 @router.post("/runs/{run_id}/objections", status_code=201, response_model=ObjectionOut)

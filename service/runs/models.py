@@ -43,8 +43,10 @@ class Run(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by: Mapped[str] = mapped_column(String(200))
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    published_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     objection_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finalized_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    finalized_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"), nullable=True)
     superseded_by_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"), nullable=True)
 
@@ -93,7 +95,11 @@ class RunRequest(Input):
     policy_id: str = Field(min_length=1)
     version: str | None = None
     period: str = Field(description="a month (2026-08) or a quarter (2026-Q3)")
-    fact_import_id: Id
+    fact_import_id: Id | None = Field(
+        default=None,
+        description="the facts to evaluate; required, except when the run closes a quarter whose months "
+        "were paid by finalized month runs (the close reads those runs' facts)",
+    )
 
 
 # ------------------------------------------------------------------------- read models
@@ -123,10 +129,13 @@ class RunOut(BaseModel):
     results_sha256: str
     status: RunState
     created_at: str
+    created_by: str | None = None
     published_at: str | None
+    published_by: str | None = None
     objection_days: int
     objection_deadline: str | None
     finalized_at: str | None
+    finalized_by: str | None = None
     supersedes: int | None
     superseded_by: int | None
     totals: RunTotals | None = None

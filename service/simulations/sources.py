@@ -23,6 +23,7 @@ from service.api.errors import ApiError
 from service.auth import Principal
 from service.engine_gate import Policy, load_facts
 from service.facts.service import import_for
+from service.periods.models import PeriodClose
 from service.policies.service import get_version, load_policy
 from service.runs.models import Run
 from service.runs.service import FactsSnapshot, check_period, choose_policy, snapshot
@@ -83,8 +84,11 @@ def facts_source(
         return FactsSource("fact-import", [(snapshot(imp), None)], [])
     wanted = [str(m) for m in months_of(parse_period(period))]
     holder: dict[str, Run] = {}
+    closes = select(PeriodClose.run_id)  # a close read its months' runs' facts: those runs say which
     runs = db.scalars(
-        select(Run).where(Run.status == RunState.FINALIZED, Run.superseded_by_id.is_(None)).order_by(Run.id)
+        select(Run)
+        .where(Run.status == RunState.FINALIZED, Run.superseded_by_id.is_(None), Run.id.not_in(closes))
+        .order_by(Run.id)
     ).all()
     for run in runs:  # the newest finalized run covering a month wins (publication allows only one)
         for covered in months_of(parse_period(run.period)):

@@ -87,7 +87,10 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("POST", "/objections/{objection_id}/resolve", "", "resolve", HR),
     Endpoint("GET", "/payroll/lines", "", None, frozenset({"payroll"})),
     Endpoint("GET", "/payroll/lines", "?format=csv", None, frozenset({"payroll"})),
+    Endpoint("GET", "/payroll/periods/{period}", "", None, HR | {"payroll"}),
     Endpoint("GET", "/audit", "", None, HR),
+    # the setup's version was used by a run: HR is let through, to a 409
+    Endpoint("DELETE", "/policies/{policy_id}/versions/{version}", "", None, HR),
 ]
 
 JSON_BODIES = {"run", "objection", "resolve"}
@@ -130,7 +133,7 @@ def test_every_route_is_in_the_matrix(app_client: TestClient) -> None:
 def _url(endpoint: Endpoint, ids: dict[str, Any]) -> str:
     fill = dict(endpoint.ids)
     values = {name: ids[fill.get(name, name)] for name in ("policy_id", "version", "run_id")}
-    values |= {"import_id": ids["import_id"], "objection_id": ids["objection_id"], "rep_id": "R2"}
+    values |= {"import_id": ids["import_id"], "objection_id": ids["objection_id"], "rep_id": "R2", "period": "2026-Q3"}
     return endpoint.path.format(**values) + endpoint.query
 
 

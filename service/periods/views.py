@@ -1,0 +1,24 @@
+"""`GET /payroll/periods/{period}`: where a month or a quarter stands (payroll and hr)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+
+from engine.periods import parse_period
+from service.api.deps import DB, require
+from service.auth import Principal
+from service.periods.state import period_state, with_final_lines
+from service.runs.service import check_period
+
+router = APIRouter(tags=["payroll"])
+PayrollOrHR = Annotated[Principal, Depends(require("payroll", "hr"))]
+
+
+@router.get("/payroll/periods/{period}")
+def read_period(period: str, _: PayrollOrHR, db: DB) -> dict[str, Any]:
+    """The period's state: not-evaluated, draft, published (until its objection deadline),
+    finalized (a month) or closed (a quarter's own lines); a quarter lists each month's too.
+    `final` with `final_lines: 0` is a period in which nobody earned anything."""
+    return with_final_lines(db, period_state(db, parse_period(check_period(period))))

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 
 #: Arguments that name files a command reads, and those it writes (checked before any work).
-INPUT_ARGS = ("facts", "policy", "scenario_policy", "old", "new")
+INPUT_ARGS = ("facts", "policy", "scenario_policy", "old", "new", "deals", "payments", "targets")
 OUTPUT_ARGS = ("output", "chart")
 
 

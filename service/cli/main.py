@@ -28,9 +28,10 @@ from service.cli.common import (
     write_atomically,
 )
 from service.cli.common import print_problems as _print_problems
+from service.cli.deals import add_deal_options, deal_inputs_problems, load_credited
 
 if TYPE_CHECKING:
-    from engine.results import WarningSummary
+    from engine.results import Evaluation, WarningSummary
     from runtime.parallel import ParallelRun
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
@@ -103,12 +104,16 @@ def _evaluate_in_workers(args: argparse.Namespace) -> ParallelRun | None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
     from engine.evaluation import evaluate
-    from engine.results import warning_summary
-    from service.render import print_evaluation
 
+    wrong = deal_inputs_problems(args)
+    if wrong:
+        raise MeritInputError(wrong)
+    if args.deals:
+        policy, facts, credited = load_credited(args)
+        with progress_bar("evaluating", count_rep_months(facts, args.period)) as advance:
+            ev = evaluate(policy, facts, args.period, progress=advance).with_credits(credited.explain)
+        return _write_evaluation(args, ev)
     options = fact_options(args)
     if args.format == "csv" and options.plain:  # workers read with the default options only
         run = _evaluate_in_workers(args)
@@ -124,6 +129,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     policy, facts = load_for_period(args.policy, args.facts, args.period, options)
     with progress_bar("evaluating", count_rep_months(facts, args.period)) as advance:
         ev = evaluate(policy, facts, args.period, progress=advance)
+    return _write_evaluation(args, ev)
+
+
+def _write_evaluation(args: argparse.Namespace, ev: Evaluation) -> int:
+    """Warnings on stderr, the evaluation in the format asked for, to --output or stdout."""
+    from rich.console import Console
+
+    from engine.results import warning_summary
+    from service.render import print_evaluation
+
     _print_warnings(warning_summary(ev.results))
     if args.format == "table":
         if args.output:
@@ -179,9 +194,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="evaluate a month or quarter")
     p.add_argument("--policy", required=True, help="a policy folder (version picked by period) or one file")
-    p.add_argument("--facts", required=True, help="facts file: .csv/.txt, .xlsx, .ods or .json")
+    p.add_argument("--facts", help="facts file: .csv/.txt, .xlsx, .ods or .json (or --deals, --payments, --targets)")
     p.add_argument("--period", required=True, help="2026-08 or 2026-Q3")
     add_fact_options(p)
+    add_deal_options(p)
     p.add_argument(
         "--format", choices=("table", "json", "csv"), default="table", help="table, json (with explanations) or csv"
     )

@@ -34,7 +34,7 @@ from service.facts.models import FactImport
 from service.facts.service import import_for
 from service.policies.service import get_version, load_policy, versions_of
 from service.runs.models import Run, RunLine, RunRep
-from service.runs.scope import BY_REP, manager_csv_reps, manager_lines, parsed_results
+from service.runs.scope import BY_REP, manager_csv_reps, manager_lines, parsed_results, rep_line
 from service.runs.states import RunState
 
 
@@ -296,13 +296,15 @@ def visible_reps(db: Session, run: Run, who: Principal) -> set[str] | None:
 def scoped_json(doc: dict[str, Any], keep: set[str], who: Principal) -> bytes:
     """The results document cut down to the reps the caller may see: the contract's keys in its
     order, `results` filtered, `totals` left out (team-wide figures are not a manager's or a rep's),
-    and `scope` saying whose view it is."""
+    a rep's explanations cut to their own figures (`rep_line`), and `scope` saying whose view it is."""
     scoped = {k: v for k, v in doc.items() if k not in ("totals", BY_REP)}
     if who.role == "manager":  # each line by its own region (a quarter's months may differ)
         scoped["results"] = manager_lines(doc.get("results", []), who.regions)
     else:
         by_rep = doc[BY_REP]
         scoped["results"] = [line for rep_id in sorted(keep) for line in by_rep.get(rep_id, ())]
+    if who.role == "rep":  # a rep's explanations name no region's sums and no company rank
+        scoped["results"] = [rep_line(line) for line in scoped["results"]]
     scoped["scope"] = {"role": who.role, "regions": sorted(who.regions), "rep_id": who.rep_id}
     return json.dumps(scoped, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 

@@ -39,6 +39,8 @@ class Principal:
     role: str
     regions: frozenset[str] = frozenset()
     rep_id: str | None = None
+    expires_at: datetime | None = None  # refused from then on (`service.tokens.usage`)
+    last_used_at: datetime | None = None  # as stored when the token was looked up
 
     @property
     def sees_everyone(self) -> bool:
@@ -95,6 +97,7 @@ def create_token(
     regions: Iterable[str] = (),
     rep_id: str | None = None,
     now: datetime | None = None,
+    expires_at: datetime | None = None,
 ) -> tuple[str, ApiToken]:
     """Store a new token's hash and return the token itself (the only time it is visible)."""
     regions = sorted(set(regions))
@@ -109,6 +112,7 @@ def create_token(
         rep_id=rep_id,
         token_sha256=hash_token(token),
         created_at=now or datetime.now(UTC),
+        expires_at=expires_at,
     )
     session.add(row)
     session.flush()
@@ -126,4 +130,6 @@ def authenticate(session: Session, token: str) -> Principal | None:
         role=row.role,
         regions=frozenset(json.loads(row.regions)),
         rep_id=row.rep_id,
+        expires_at=row.expires_at,
+        last_used_at=row.last_used_at,
     )

@@ -73,6 +73,7 @@ def create_app(
     from service.publication import views as publication
     from service.runs import views as runs
     from service.simulations import views as simulations
+    from service.tokens import views as tokens
 
     engine = make_engine(database_url)
     app = FastAPI(
@@ -91,7 +92,7 @@ def create_app(
     app.state.db_engine = engine
     errors.install(app, access_refusal)
     openapi.install(app)
-    for module in (policies, facts, runs, publication, payroll, audit, simulations, ui):
+    for module in (policies, facts, runs, publication, payroll, audit, simulations, tokens, ui):
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["health"])

@@ -22,6 +22,7 @@ from service.api.errors import ApiError
 from service.auth import Principal, authenticate
 from service.db import is_busy
 from service.payroll.feed import FullPages
+from service.tokens import usage
 
 
 @dataclass
@@ -108,9 +109,20 @@ def authorize(request: Request, db: Session, roles: tuple[str, ...]) -> Principa
         )
     principal = authenticate(db, token)
     if principal is None:
-        raise ApiError(401, "unauthenticated", "the bearer token is unknown or revoked", headers=_CHALLENGE)
+        raise ApiError(401, "unauthenticated", usage.refusal(db, _bearer(request)), headers=_CHALLENGE)
+    admit_usage(request, principal)
     authorize_role(principal, roles)
     return principal
+
+
+def admit_usage(request: Request, principal: Principal) -> None:
+    """An expired token is a 401 saying when it expired; a valid one's `last_used_at` is stamped
+    (at most once a minute: `service.tokens.usage`)."""
+    at = settings(request).clock()
+    reason = usage.expired(principal, at)
+    if reason is not None:
+        raise ApiError(401, "unauthenticated", reason, headers=_CHALLENGE, reason="expired")
+    usage.touch(settings(request).sessions, principal, at)
 
 
 PRINCIPAL = "merit.principal"

@@ -22,6 +22,7 @@ class FactImport(Base):
     row_count: Mapped[int] = mapped_column(Integer)
     periods: Mapped[str] = mapped_column(Text)  # JSON list of "YYYY-MM"
     columns: Mapped[str] = mapped_column(Text)  # JSON list of column names
+    regions: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON list; null before 0011
     data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     #: How the bytes were read (`ReadOptions.as_dict`: sheet, company column map, drop_totals);
     #: null when read as they are. Runs and simulations read the bytes again exactly so.

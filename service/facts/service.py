@@ -97,6 +97,7 @@ def store_import(
         row_count=len(facts.rows),
         periods=json.dumps(sorted(facts.periods)),
         columns=json.dumps(list(facts.columns), ensure_ascii=False),
+        regions=json.dumps(sorted({r.region for r in facts.rows if r.region}), ensure_ascii=False),
         data=data,
         read_options=None if options is None or options.plain else options.as_dict(),
         created_at=at,

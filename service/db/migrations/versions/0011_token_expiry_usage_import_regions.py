@@ -1,0 +1,40 @@
+"""api_tokens.expires_at and last_used_at; fact_imports.regions.
+
+A token may now expire (`merit token create --expires 90d`) and records when it was last used (at
+most once a minute: `service.tokens.usage`). An import records the regions its rows name, so a
+manager token's `--region` can be checked against the regions HR has actually imported.
+Imports stored before this revision have no regions (null); the runs made from them still name
+theirs (`run_reps.region`), which the check reads too.
+
+Revision ID: 0011
+Revises: 0007 (the integrator chains it after 0008-0010)
+Create Date: 2026-11-25
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+from service.db.models import UTCDateTime
+
+revision = "0011"
+down_revision = "0007"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("api_tokens") as batch:
+        batch.add_column(sa.Column("expires_at", UTCDateTime(), nullable=True))
+        batch.add_column(sa.Column("last_used_at", UTCDateTime(), nullable=True))
+    with op.batch_alter_table("fact_imports") as batch:
+        batch.add_column(sa.Column("regions", sa.Text(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("fact_imports") as batch:
+        batch.drop_column("regions")
+    with op.batch_alter_table("api_tokens") as batch:
+        batch.drop_column("last_used_at")
+        batch.drop_column("expires_at")

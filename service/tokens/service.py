@@ -143,8 +143,8 @@ def issue_token(
             expires_at = parse_expires(expires, at)
         except MeritInputError as err:
             problems += err.problems
-    if not problems:
-        problems = region_problems(session, regions, new_region, confirm)
+    if role == "manager" and all(r.strip() for r in regions):
+        problems += region_problems(session, regions, new_region, confirm)
     if problems:
         raise MeritInputError(problems)
     token, row = create_token(
@@ -172,8 +172,7 @@ def revoke_token(
     row = session.scalars(select(ApiToken).where(ApiToken.id == token_id).with_for_update()).first()
     if row is None:
         raise TokenNotFound(token_id)
-    if row.revoked_at is not None:
-        session.rollback()
+    if row.revoked_at is not None:  # the caller's session ends the read (a rollback would expire `row`)
         return row, False
     row.revoked_at = at
     _audit(session, actor, at, "token.revoke", row)

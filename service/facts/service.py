@@ -42,6 +42,8 @@ def import_dict(row: FactImport) -> dict[str, Any]:
         "columns": json.loads(row.columns),
         "created_at": row.created_at.isoformat(),
         "created_by": row.created_by,
+        **({"kind": row.kind} if row.kind else {}),  # facts when absent
+        **({"credited_from": row.credited_from} if row.credited_from else {}),
     }
 
 

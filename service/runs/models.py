@@ -93,4 +93,7 @@ class RunRequest(Input):
     policy_id: str = Field(min_length=1)
     version: str | None = None
     period: str = Field(description="a month (2026-08) or a quarter (2026-Q3)")
-    fact_import_id: Id
+    fact_import_id: Id | None = Field(default=None, description="the facts; or the three ids of a deal set:")
+    deal_import_id: Id | None = Field(default=None, description="a kind=deals import (with the two below)")
+    payment_import_id: Id | None = Field(default=None, description="a kind=payments import")
+    target_import_id: Id | None = Field(default=None, description="a kind=targets import")

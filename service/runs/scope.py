@@ -84,9 +84,9 @@ def line_regions(results: list[Any]) -> dict[tuple[str, str], str | None]:
     return out
 
 
-OWN_RULES = ("light.", "tier.", "rating.")
-"""Rules decided on the rep's own figures alone; every other rule (group and rank awards,
-eligibility with a rank) is decided on team-wide figures."""
+OWN_RULES = ("light.", "tier.", "rating.", "credited.")
+"""Rules decided on the rep's own figures alone (and the rep's own credited deals); every other
+rule (group and rank awards, eligibility with a rank) is decided on team-wide figures."""
 WITHHELD = "(decided on team-wide figures, which a rep's view does not show)"
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response
 from service.api.deps import DB, HR, Anyone, Id, now
 from service.runs import service
 from service.runs.models import RunRequest
-from service.runs.service import get_run, run_dict
+from service.runs.service import deal_set, get_run, run_dict
 
 router = APIRouter(tags=["runs"])
 
@@ -22,9 +22,11 @@ def create_run(
     who: HR,
     db: DB,
 ) -> dict[str, Any]:
-    """Evaluate; 201 with the new draft run, or 200 with the run that already has these inputs."""
+    """Evaluate a fact import, or a deal set (facts credited from deals by the policy's crediting
+    block, stored as an import of their own); 201 with the new draft run, or 200 with the run that
+    already has these inputs."""
     run, created = service.create_run(
-        db, who, now(request), body.policy_id, body.version, body.period, body.fact_import_id
+        db, who, now(request), body.policy_id, body.version, body.period, body.fact_import_id, deal_set(body)
     )
     if not created:
         response.status_code = 200

@@ -34,7 +34,7 @@ from service.api.errors import ApiError
 from service.audit import service as audit
 from service.auth import Principal
 from service.facts.models import FactImport
-from service.facts.service import import_dict, import_for
+from service.facts.service import import_dict
 
 NO_PAYMENTS = b"deal_id,paid_on,amount\n"  # a deals file checked alone: against no payments
 
@@ -104,7 +104,10 @@ DEAL_SET = ("deal_import_id", "payment_import_id", "target_import_id")
 
 
 def _of_kind(db: Session, import_id: int, field: str, kind: str) -> FactImport:
-    row = import_for(db, import_id, field)
+    row = db.get(FactImport, import_id)
+    if row is None:
+        msg = f"there is no fact import {import_id}"
+        raise ApiError(422, "invalid-request", msg, [Problem("request", None, None, field, msg)])
     if row.kind != kind:
         msg = f"fact import {import_id} is {row.kind or 'facts'}, not {kind}: upload it with kind={kind}"
         raise ApiError(422, "invalid-request", msg, [Problem("request", None, None, field, msg)])

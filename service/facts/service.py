@@ -149,4 +149,7 @@ def import_for(db: Session, import_id: int, field: str = "fact_import_id") -> Fa
     if row is None:
         msg = f"there is no fact import {import_id}"
         raise ApiError(422, "invalid-request", msg, [Problem("request", None, None, field, msg)])
+    if row.kind in ("deals", "payments", "targets"):  # read as facts they would be nonsense
+        msg = f"fact import {import_id} is a {row.kind} file: use it in a deal set (deal/payment/target_import_id)"
+        raise ApiError(422, "invalid-request", msg, [Problem("request", None, None, field, msg)])
     return row

@@ -124,6 +124,10 @@ def test_deal_set_requests_that_cannot_be_credited_are_refused(
     assert wrong.json()["problems"][0]["message"] == (
         f"fact import {ids['deal_import_id']} is deals, not payments: upload it with kind=payments"
     )
+    as_facts = app_client.post("/runs", json={**base, "fact_import_id": ids["target_import_id"]}, headers=hr)
+    assert as_facts.status_code == 422 and as_facts.json()["problems"][0]["message"] == (
+        f"fact import {ids['target_import_id']} is a targets file: use it in a deal set (deal/payment/target_import_id)"
+    )
     plain = app_client.post("/runs", json={**base, **ids, "policy_id": "sales-incentive"}, headers=hr)
     assert plain.status_code == 422 and "has no crediting block" in plain.json()["detail"]
 

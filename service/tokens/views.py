@@ -53,8 +53,15 @@ def create_token(body: TokenRequest, request: Request, who: HR, db: DB) -> dict[
 
 @router.delete("/tokens/{token_id}")
 def revoke_token(token_id: Id, request: Request, who: HR, db: DB) -> dict[str, Any]:
-    """Revoke a token (refused from then on); revoking a revoked token answers the same, unchanged."""
+    """Revoke a token (refused from then on); revoking a revoked token answers the same, unchanged.
+    The token making the request cannot revoke itself (409)."""
     at = now(request)
+    if token_id == who.token_id:
+        raise ApiError(
+            409,
+            "conflict",
+            "a token cannot revoke itself (HR would lock itself out): use another HR token or `merit token revoke`",
+        )
     try:
         row, _ = service.revoke_token(db, token_id, at, actor=(who.name, who.role, who.token_id))
     except service.TokenNotFound:

@@ -89,6 +89,8 @@ def test_hr_revokes_a_token_audited_and_it_is_refused_saying_when(
     again = app_client.delete(f"/tokens/{tid}", headers=tokens["hr"])  # changes nothing
     assert again.status_code == 200 and again.json()["revoked_at"] == "2026-09-05T10:00:00+00:00"
     assert app_client.delete("/tokens/999999", headers=tokens["hr"]).status_code == 404
+    hr_id = app_client.get("/tokens", headers=tokens["hr"]).json()["tokens"][0]["id"]  # HR 小张's own, made first
+    assert app_client.delete(f"/tokens/{hr_id}", headers=tokens["hr"]).status_code == 409
 
     entries = app_client.get("/audit?action=token.revoke", headers=tokens["hr"]).json()["entries"]
     assert [(e["actor"], e["role"], e["target"]) for e in entries] == [(HR_NAME, "hr", f"token:{tid}")]

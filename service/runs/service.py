@@ -254,6 +254,7 @@ def create_run(
     """Evaluate and store a draft run: (the run, True), or (the run that already has these inputs, False).
     With `deals`, the facts are credited from that deal set first and stored as an import."""
     period = check_period(period)
+    given = import_for(db, import_id) if import_id is not None else None  # a body naming none: 422 first
     policy = choose_policy(db, policy_id, version, period)
     credits = None
     if deals is not None:
@@ -261,8 +262,8 @@ def create_run(
         credits = credited.explain
         commit(db)  # the credited facts are an import of their own, whatever the evaluation says
     else:
-        assert import_id is not None
-        imp = import_for(db, import_id)
+        assert given is not None
+        imp = given
     existing = find_run(db, policy.sha256, imp.sha256, period)
     if existing is not None:
         return existing, False

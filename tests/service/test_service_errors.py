@@ -56,10 +56,11 @@ def test_framework_errors_are_problems(app_client: TestClient, tokens: Tokens) -
     _is_problem(bad_json, 422, "invalid-request")
     missing = app_client.post("/runs", json={"period": "2026-08"}, headers=hr)
     _is_problem(missing, 422, "invalid-request")
-    assert sorted((p["source"], p["field"]) for p in missing.json()["problems"]) == [
-        ("body", "fact_import_id"),
-        ("body", "policy_id"),
-    ]
+    assert sorted((p["source"], p["field"]) for p in missing.json()["problems"]) == [("body", "policy_id")]
+    # the facts are a fact_import_id or a deal set (issue 12): naming neither is a 422 naming the field
+    no_facts = app_client.post("/runs", json={"policy_id": "p", "period": "2026-08"}, headers=hr)
+    _is_problem(no_facts, 422, "invalid-request")
+    assert [(p["source"], p["field"]) for p in no_facts.json()["problems"]] == [("request", "fact_import_id")]
     wrong_type = app_client.get("/runs/abc", headers=hr)
     _is_problem(wrong_type, 422, "invalid-request")
     assert [(p["source"], p["field"]) for p in wrong_type.json()["problems"]] == [("path", "run_id")]

@@ -176,6 +176,7 @@ def run_acceptance_cli(policy_path: str | None, pytest_args: list[str]) -> int:
     if args and args[0] == "--":
         args = args[1:]
     policy_file: str | None = None
+    policy: Policy | None = None
     extra: list[str] = []
     try:
         problems = _missing_tests(policy_path or "merit test")
@@ -206,8 +207,22 @@ def run_acceptance_cli(policy_path: str | None, pytest_args: list[str]) -> int:
         command = _pytest_command([*extra, *quiet, f"--cucumberjson={report}", *args])
         code = subprocess.call(command, env=_environment(policy_file))
         failed = _failed_scenarios(report, policy_path or "features") if code == EXIT_TESTS_FAILED else []
+        pins = _pins(policy, report) if failed and policy is not None else []
     if failed:
         print(f"\n{len(failed)} scenario{'s' if len(failed) != 1 else ''} failed:")
         for problem in failed:
             print(f"  {problem.message}")
+        for line in pins:
+            print(line)
     return code
+
+
+def _pins(candidate: Policy, report: Path) -> list[str]:
+    """Which failed scenarios pin values the candidate changes, and how to scope or update them."""
+    from service import acceptance_pins
+
+    try:
+        found = json.loads(report.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return acceptance_pins.report(candidate, acceptance_pins.failed_from_report(found))

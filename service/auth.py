@@ -49,6 +49,8 @@ class Principal:
     role: str
     regions: frozenset[str] = frozenset()
     rep_id: str | None = None
+    expires_at: datetime | None = None  # refused from then on (`service.tokens.usage`)
+    last_used_at: datetime | None = None  # as stored when the token was looked up
 
     @property
     def sees_everyone(self) -> bool:
@@ -105,6 +107,7 @@ def create_token(
     regions: Iterable[str] = (),
     rep_id: str | None = None,
     now: datetime | None = None,
+    expires_at: datetime | None = None,
 ) -> tuple[str, ApiToken]:
     """Store a new token's hash and return the token itself (the only time it is visible)."""
     regions = sorted(set(regions))
@@ -119,6 +122,7 @@ def create_token(
         rep_id=rep_id,
         token_sha256=hash_token(token),
         created_at=now or datetime.now(UTC),
+        expires_at=expires_at,
     )
     session.add(row)
     session.flush()
@@ -142,6 +146,8 @@ def authenticate(session: Session, token: str, cache: TokenCache | None = None) 
         role=row.role,
         regions=frozenset(json.loads(row.regions)),
         rep_id=row.rep_id,
+        expires_at=row.expires_at,
+        last_used_at=row.last_used_at,
     )
     if cache is not None:
         cache.put(digest, principal)
@@ -188,6 +194,11 @@ class TokenCache:
             self._entries[digest] = (self.now() + self.ttl, principal)
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
+
+    def forget(self, digest: str) -> None:
+        """Drop the token (revoked in this process: refused from the next request on)."""
+        with self._lock:
+            self._entries.pop(digest, None)
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -18,7 +18,7 @@ from engine.facts import FactSet, load_facts
 from engine.frontend import parse_policy
 from engine.policy import Policy, PolicyLibrary
 from engine.problems import Problem
-from engine.results import PayoutLine
+from engine.results import CreditNotes, PayoutLine
 from engine.tiers import money_text
 from service.runs.scope import line_regions
 
@@ -60,10 +60,13 @@ class EvaluatedRun:
     regions: dict[tuple[str, str], str | None]  # (rep_id, period) -> that result line's own region
 
 
-def evaluate_run(policy: Policy, facts: FactSet, period: str) -> EvaluatedRun:
-    """Evaluate under the engine lock and copy out everything the service persists."""
+def evaluate_run(policy: Policy, facts: FactSet, period: str, credits: CreditNotes | None = None) -> EvaluatedRun:
+    """Evaluate under the engine lock and copy out everything the service persists; `credits`
+    (facts credited from deals) makes each JSON line say which deals credited it."""
     with ENGINE_LOCK:
         ev = evaluate(policy, facts, period)
+        if credits is not None:
+            ev = ev.with_credits(credits)
         results_json = ev.to_json_bytes()
         results_csv = ev.to_csv_text()
         reps = [Rep(r.rep_id, r.name, r.region, r.total) for r in ev.results]

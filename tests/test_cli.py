@@ -259,6 +259,15 @@ def test_merit_test_fails_a_version_that_breaks_the_handbook(tmp_path: Path) -> 
         "AssertionError: 张伟: commission 15120.00 and bonus 1000.00, expected 16800.00 and 1000.00"
     ) in proc.stdout  # 1.8% of 840000.00 = 15120.00
     assert "def " not in proc.stdout and "Traceback" not in proc.stdout
+    # which scenarios pin the changed rate, and the path for a deliberate change (issue 12)
+    out = proc.stdout.splitlines()
+    assert "  commission tier advanced: rate 2% -> 1.8%" in out
+    assert (  # the description says "拿 2% 提成加 1000 奖金", the steps 进阶激励奖
+        "  features/august-example.feature:11 张、李、王的 8 月绩效: commission tier advanced: rate 2% -> 1.8%"
+    ) in out
+    assert sum(line.startswith("  features/commission.feature:11 ") for line in out) == 1  # an outline: once
+    assert any("edits a shipped version in place" in line for line in out)
+    assert "  1. tag each scenario above @version-2026-Q3: it keeps checking 2026-Q3 and is skipped for others;" in out
 
 
 def test_run_acceptance_one_problem_per_failed_scenario() -> None:

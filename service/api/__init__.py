@@ -88,6 +88,7 @@ def create_app(
     from service.runs import views as runs
     from service.simulations import views as simulations
     from service.statements import views as statement_views
+    from service.tokens import views as tokens
 
     engine = make_engine(database_url)
     app = FastAPI(
@@ -107,7 +108,7 @@ def create_app(
     app.state.db_engine = engine
     errors.install(app, access_refusal)
     openapi.install(app)
-    for module in (policies, facts, runs, publication, payroll, periods, audit, simulations, ui):
+    for module in (policies, facts, runs, publication, payroll, periods, audit, simulations, tokens, ui):
         app.include_router(module.router)
     app.include_router(statement_views.router)
 

@@ -30,6 +30,7 @@ from service.api.errors import ApiError
 from service.auth import Principal, TokenCache, authenticate, hash_token
 from service.db import is_busy
 from service.payroll.feed import FullPages
+from service.tokens import usage
 
 
 @dataclass
@@ -139,9 +140,20 @@ def authorize(request: Request, db: Session, roles: tuple[str, ...]) -> Principa
     """The caller if their bearer token is valid and has one of `roles`; else the 401 or 403."""
     principal = authenticate(db, _token(request), settings(request).tokens)
     if principal is None:
-        raise ApiError(401, "unauthenticated", "the bearer token is unknown or revoked", headers=_CHALLENGE)
+        raise ApiError(401, "unauthenticated", usage.refusal(db, _bearer(request)), headers=_CHALLENGE)
+    admit_usage(request, principal)
     authorize_role(principal, roles)
     return principal
+
+
+def admit_usage(request: Request, principal: Principal) -> None:
+    """An expired token is a 401 saying when it expired; a valid one's `last_used_at` is stamped
+    (at most once a minute: `service.tokens.usage`)."""
+    at = settings(request).clock()
+    reason = usage.expired(principal, at)
+    if reason is not None:
+        raise ApiError(401, "unauthenticated", reason, headers=_CHALLENGE, reason="expired")
+    usage.touch(settings(request).sessions, principal, at)
 
 
 PRINCIPAL = "merit.principal"
@@ -157,6 +169,9 @@ def known(request: Request, roles: tuple[str, ...]) -> Principal | None:
         principal = settings(request).tokens.get(hash_token(_token(request)))
         if principal is None:
             return None
+        reason = usage.expired(principal, settings(request).clock())  # a remembered token expires too
+        if reason is not None:
+            raise ApiError(401, "unauthenticated", reason, headers=_CHALLENGE, reason="expired")
         request.scope[PRINCIPAL] = principal
     authorize_role(principal, roles)
     return principal

@@ -1,4 +1,4 @@
-"""`merit serve`, `merit db upgrade` and `merit token create`: the service's command-line side.
+"""`merit serve` and `merit db upgrade` (and `merit token`, in `tokens.py`): the service's command-line side.
 
 `service/cli/main.py` calls `add_commands(subparsers)`; each command sets `func(args) -> exit code`.
 Errors are printed one line per problem on stderr, never as a traceback.
@@ -10,7 +10,6 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from engine.problems import MeritInputError, Problem
@@ -46,17 +45,9 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     _database_option(up)
     up.set_defaults(func=_guard(cmd_db_upgrade))
 
-    token = subparsers.add_parser("token", help="API tokens")
-    token_sub = token.add_subparsers(dest="token_command", required=True, metavar="ACTION", help="create")
-    create = token_sub.add_parser("create", help="create a bearer token and print it (once)")
-    create.add_argument(
-        "--role", required=True, choices=["hr", "manager", "payroll", "rep"], help="what the token may do"
-    )
-    create.add_argument("--region", action="append", default=[], help="a manager's region (repeatable)")
-    create.add_argument("--rep-id", default=None, help="a rep token's own rep_id")
-    create.add_argument("--name", required=True, help="who holds the token")
-    _database_option(create)
-    create.set_defaults(func=_guard(cmd_token_create))
+    from service.cli import tokens
+
+    tokens.add_commands(subparsers, _database_option, _guard, _url)
 
 
 def _port(text: str) -> int:
@@ -162,27 +153,6 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
         print(f"the database schema is already up to date at revision {after} ({where})", file=sys.stderr)
     else:
         print(f"upgraded the database schema from revision {before} to {after} ({where})", file=sys.stderr)
-    return 0
-
-
-def cmd_token_create(args: argparse.Namespace) -> int:
-    from service.db import make_engine, make_sessionmaker, upgrade
-    from service.tokens.service import issue_token
-
-    url = _url(args)
-    upgrade(url)
-    engine = make_engine(url)
-    try:
-        with make_sessionmaker(engine)() as session:
-            token, row = issue_token(
-                session, datetime.now(UTC), role=args.role, name=args.name, regions=args.region, rep_id=args.rep_id
-            )
-    finally:
-        engine.dispose()
-    print(token)
-    scope = f" regions={','.join(sorted(args.region))}" if args.region else ""
-    scope += f" rep_id={args.rep_id}" if args.rep_id else ""
-    print(f"token {row.id} for {row.name} ({row.role}{scope}); it is shown only now", file=sys.stderr)
     return 0
 
 

@@ -41,6 +41,8 @@ def import_dict(row: FactImport) -> dict[str, Any]:
         "columns": row.columns,
         "created_at": row.created_at.isoformat(),
         "created_by": row.created_by,
+        **({"kind": row.kind} if row.kind else {}),  # facts when absent
+        **({"credited_from": row.credited_from} if row.credited_from else {}),
     }
 
 
@@ -96,6 +98,7 @@ def store_import(
         row_count=len(facts.rows),
         periods=sorted(facts.periods),
         columns=list(facts.columns),
+        regions=sorted({r.region for r in facts.rows if r.region}),
         data=data,
         read_options=None if options is None or options.plain else options.as_dict(),
         created_at=at,
@@ -144,5 +147,8 @@ def import_for(db: Session, import_id: int, field: str = "fact_import_id") -> Fa
     row = db.get(FactImport, import_id)
     if row is None:
         msg = f"there is no fact import {import_id}"
+        raise ApiError(422, "invalid-request", msg, [Problem("request", None, None, field, msg)])
+    if row.kind in ("deals", "payments", "targets"):  # read as facts they would be nonsense
+        msg = f"fact import {import_id} is a {row.kind} file: use it in a deal set (deal/payment/target_import_id)"
         raise ApiError(422, "invalid-request", msg, [Problem("request", None, None, field, msg)])
     return row

@@ -34,6 +34,11 @@ UPLOAD_SCHEMA = {
                         "sheet": {"type": "string", "description": "the sheet, when several visible sheets hold data"},
                         "columns": {"type": "string", "description": "YAML 'columns: {业绩: actual}' header names"},
                         "drop_totals": {"type": "boolean", "description": "leave totals rows out (with a note)"},
+                        "kind": {
+                            "type": "string",
+                            "enum": ["facts", "deals", "payments", "targets"],
+                            "description": "facts (default), or a file monthly facts are credited from",
+                        },
                     },
                 }
             }
@@ -61,7 +66,11 @@ async def _read_limited(upload: UploadFile, limit: int) -> bytes:
     return b"".join(parts)
 
 
-async def receive_file(request: Request, limit: int) -> tuple[bytes, str, str | None, ReadOptions]:
+KINDS = ("facts", "deals", "payments", "targets")
+"""What an import holds: monthly facts, or one of the three files facts are credited from."""
+
+
+async def receive_file(request: Request, limit: int) -> tuple[bytes, str, str | None, ReadOptions, str]:
     """The multipart field `file`, read after authentication and never past the size limit.
 
     The form is parsed here rather than by FastAPI (an `UploadFile` parameter), because FastAPI
@@ -92,7 +101,13 @@ async def receive_file(request: Request, limit: int) -> tuple[bytes, str, str | 
         if not isinstance(upload, UploadFile):
             raise _bad_request("the multipart field 'file' (a file) is missing")
         data = await _read_limited(upload, limit)
-        return data, upload.filename or "upload", upload.content_type, _read_options(form)
+        kind = form.get("kind") or "facts"
+        if kind not in KINDS:
+            raise _bad_request(f"the form field 'kind' must be one of {', '.join(KINDS)}")
+        options = _read_options(form)
+        if kind != "facts" and not options.plain:
+            raise _bad_request("sheet, columns and drop_totals read a fact file; a deal file takes none of them")
+        return data, upload.filename or "upload", upload.content_type, options, str(kind)
     finally:
         await form.close()
 

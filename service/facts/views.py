@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import DB, HR, Id, settings
+from service.deals.service import store_deal_file
 from service.facts.models import ImportOut, ImportsOut
 from service.facts.service import import_dict, read_import, store_import
 from service.facts.service import list_imports as listed
@@ -24,9 +25,13 @@ router = APIRouter(tags=["fact imports"])
     response_model_exclude_unset=True,
 )
 async def create_import(request: Request, who: HR, db: DB) -> dict[str, Any]:
-    """Upload a fact file in the multipart field `file`."""
+    """Upload a fact file in the multipart field `file` (or, with `kind`, a deals, payments or targets file)."""
     cfg = settings(request)
-    data, filename, content_type, options = await receive_file(request, cfg.max_upload_bytes)
+    data, filename, content_type, options, kind = await receive_file(request, cfg.max_upload_bytes)
+    if kind != "facts":  # a deals, payments or targets file (`kind`): runs credit facts from them
+        return await run_in_threadpool(
+            store_deal_file, db, who, cfg.clock(), data, filename, content_type, cfg.max_rows, kind
+        )
     return await run_in_threadpool(
         store_import, db, who, cfg.clock(), data, filename, content_type, cfg.max_rows, options
     )

@@ -9,6 +9,7 @@ the same month from both reaching payroll, even under concurrency.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
@@ -98,8 +99,11 @@ class RunRequest(Input):
     fact_import_id: Id | None = Field(
         default=None,
         description="the facts to evaluate; required, except when the run closes a quarter whose months "
-        "were paid by finalized month runs (the close reads those runs' facts)",
+        "were paid by finalized month runs (the close reads those runs' facts), or for a deal set:",
     )
+    deal_import_id: Id | None = Field(default=None, description="a kind=deals import (with the two below)")
+    payment_import_id: Id | None = Field(default=None, description="a kind=payments import")
+    target_import_id: Id | None = Field(default=None, description="a kind=targets import")
 
 
 # ------------------------------------------------------------------------- read models
@@ -139,6 +143,7 @@ class RunOut(BaseModel):
     supersedes: int | None
     superseded_by: int | None
     totals: RunTotals | None = None
+    closes: dict[str, Any] | None = None  # a quarter close: the period and the month runs it closes
 
 
 class RunsOut(BaseModel):

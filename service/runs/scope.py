@@ -82,3 +82,36 @@ def line_regions(results: list[Any]) -> dict[tuple[str, str], str | None]:
         for ln in (*(getattr(line, "months", None) or ()), line):
             out[(ln.rep_id, str(ln.period))] = ln.region
     return out
+
+
+OWN_RULES = ("light.", "tier.", "rating.", "credited.")
+"""Rules decided on the rep's own figures alone (and the rep's own credited deals); every other
+rule (group and rank awards, eligibility with a rank) is decided on team-wide figures."""
+WITHHELD = "(decided on team-wide figures, which a rep's view does not show)"
+
+
+def rep_sentence(sentence: str) -> str:
+    """An explanation sentence as a rep may read it: a sentence of a rule decided on team-wide
+    figures (a region's sums, a company rank, the number ranked) keeps its rule id and outcome only.
+
+    `[award:team_collaboration.none] region East (2 reps, actual 175000.00, ...): ... -> no 团队协作奖`
+    becomes `[award:team_collaboration.none] (decided on team-wide figures, ...) -> no 团队协作奖`.
+    """
+    head, sep, rest = sentence.partition("] ")
+    if not sep or not head.startswith("[") or head[1:].startswith(OWN_RULES):
+        return sentence
+    _, arrow, outcome = rest.rpartition(" -> ")
+    return f"{head}] {WITHHELD}" + (f" -> {outcome}" if arrow else "")
+
+
+def rep_line(line: Any) -> Any:
+    """A result line (and its months) as its own rep sees it: explanations without team-wide
+    figures; every other field is the rep's own. A copy: the parsed document is shared."""
+    if not isinstance(line, dict):
+        return line
+    out = dict(line)
+    if isinstance(out.get("explanation"), list):
+        out["explanation"] = [rep_sentence(s) if isinstance(s, str) else s for s in out["explanation"]]
+    if isinstance(out.get("months"), list):
+        out["months"] = [rep_line(m) for m in out["months"]]
+    return out

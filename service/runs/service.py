@@ -23,18 +23,20 @@ from sqlalchemy.orm import Session
 from engine.facts import ReadOptions
 from engine.periods import parse_period
 from engine.problems import MeritInputError, Problem
+from engine.results import CreditNotes
 from service.api.csvsafe import filter_results_csv
-from service.api.deps import release
+from service.api.deps import commit, release
 from service.api.errors import ApiError
 from service.audit import service as audit
 from service.auth import Principal
 from service.db.guard import checked
+from service.deals.service import credited_import
 from service.engine_gate import EvaluatedRun, Policy, PolicyLibrary, evaluate_run, load_facts, money_text
 from service.facts.models import FactImport
 from service.facts.service import import_for
 from service.policies.service import get_version, load_policy, versions_of
-from service.runs.models import Run, RunLine, RunRep
-from service.runs.scope import BY_REP, manager_csv_reps, manager_lines, parsed_results
+from service.runs.models import Run, RunLine, RunRep, RunRequest
+from service.runs.scope import BY_REP, manager_csv_reps, manager_lines, parsed_results, rep_line
 from service.runs.states import RunState
 
 
@@ -127,11 +129,13 @@ def snapshot(imp: FactImport) -> FactsSnapshot:
     return FactsSnapshot(imp.id, imp.sha256, imp.filename, imp.data, ReadOptions.from_dict(imp.read_options))
 
 
-def evaluate_import(policy: Policy, imp: FactsSnapshot, period: str) -> EvaluatedRun:
+def evaluate_import(
+    policy: Policy, imp: FactsSnapshot, period: str, credits: CreditNotes | None = None
+) -> EvaluatedRun:
     """Load the import's bytes with the policy's extra columns and evaluate (no database access)."""
     try:
         facts = load_facts(imp.data, imp.filename, policy.numeric_columns, options=imp.options)
-        return evaluate_run(policy, facts, period)
+        return evaluate_run(policy, facts, period, credits)
     except MeritInputError as err:
         raise ApiError(
             422,
@@ -228,19 +232,47 @@ def add_run(
     return run
 
 
+def deal_set(body: RunRequest) -> tuple[int, int, int] | None:
+    """The request's deal set, or None when it names a fact import; 422 unless it names exactly one."""
+    ids = (body.deal_import_id, body.payment_import_id, body.target_import_id)
+    given = [i is not None for i in ids]
+    if body.fact_import_id is not None and not any(given):
+        return None
+    if body.fact_import_id is None and all(given):
+        return ids  # type: ignore[return-value]
+    msg = "give fact_import_id, or deal_import_id, payment_import_id and target_import_id (a deal set)"
+    raise ApiError(422, "invalid-request", msg, [Problem("request", None, None, "fact_import_id", msg)])
+
+
 def create_run(
-    db: Session, who: Principal, at: datetime, policy_id: str, version: str | None, period: str, import_id: int
+    db: Session,
+    who: Principal,
+    at: datetime,
+    policy_id: str,
+    version: str | None,
+    period: str,
+    import_id: int | None,
+    deals: tuple[int, int, int] | None = None,
 ) -> tuple[Run, bool]:
-    """Evaluate and store a draft run: (the run, True), or (the run that already has these inputs, False)."""
+    """Evaluate and store a draft run: (the run, True), or (the run that already has these inputs, False).
+    With `deals`, the facts are credited from that deal set first and stored as an import."""
     period = check_period(period)
-    imp = import_for(db, import_id)
+    given = import_for(db, import_id) if import_id is not None else None  # a body naming none: 422 first
     policy = choose_policy(db, policy_id, version, period)
+    credits = None
+    if deals is not None:
+        imp, credited = credited_import(db, who, at, policy, deals)
+        credits = credited.explain
+        commit(db)  # the credited facts are an import of their own, whatever the evaluation says
+    else:
+        assert given is not None
+        imp = given
     existing = find_run(db, policy.sha256, imp.sha256, period)
     if existing is not None:
         return existing, False
     facts = snapshot(imp)
     release(db)  # evaluation can take seconds: hold no database lock meanwhile
-    ev = evaluate_import(policy, facts, period)
+    ev = evaluate_import(policy, facts, period, credits)
     try:
         existing = find_run(db, policy.sha256, facts.sha256, period)
         if existing is not None:  # evaluated by a concurrent request meanwhile
@@ -299,13 +331,15 @@ def visible_reps(db: Session, run: Run, who: Principal) -> set[str] | None:
 def scoped_json(doc: dict[str, Any], keep: set[str], who: Principal) -> bytes:
     """The results document cut down to the reps the caller may see: the contract's keys in its
     order, `results` filtered, `totals` left out (team-wide figures are not a manager's or a rep's),
-    and `scope` saying whose view it is."""
+    a rep's explanations cut to their own figures (`rep_line`), and `scope` saying whose view it is."""
     scoped = {k: v for k, v in doc.items() if k not in ("totals", BY_REP)}
     if who.role == "manager":  # each line by its own region (a quarter's months may differ)
         scoped["results"] = manager_lines(doc.get("results", []), who.regions)
     else:
         by_rep = doc[BY_REP]
         scoped["results"] = [line for rep_id in sorted(keep) for line in by_rep.get(rep_id, ())]
+    if who.role == "rep":  # a rep's explanations name no region's sums and no company rank
+        scoped["results"] = [rep_line(line) for line in scoped["results"]]
     scoped["scope"] = {"role": who.role, "regions": sorted(who.regions), "rep_id": who.rep_id}
     return json.dumps(scoped, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 

@@ -6,13 +6,11 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response
 
-from engine.problems import Problem
 from service.api.deps import DB, HR, Anyone, Id, now
-from service.api.errors import ApiError
 from service.periods import service as periods
 from service.runs import service
 from service.runs.models import RunOut, RunRequest, RunsOut
-from service.runs.service import get_run, run_dict
+from service.runs.service import deal_set, get_run, run_dict
 
 router = APIRouter(tags=["runs"])
 
@@ -25,18 +23,17 @@ def create_run(
     who: HR,
     db: DB,
 ) -> dict[str, Any]:
-    """Evaluate; 201 with the new draft run, or 200 with the run that already has these inputs.
+    """Evaluate a fact import, or a deal set (facts credited from deals by the policy's crediting
+    block, stored as an import of their own); 201 with the new draft run, or 200 with the run that
+    already has these inputs.
 
     A quarter whose months were paid by month runs is closed instead (`service.periods`): 201 with
     the close run (it pays the quarter's own lines only), 409 while a month is not finalized."""
     if periods.closes_instead(db, body.period):
         run = periods.close(db, who, now(request), body.policy_id, body.version, body.period, body.fact_import_id)
         return {**run_dict(run, who), "closes": periods.close_document(db, run)}
-    if body.fact_import_id is None:
-        msg = "fact_import_id is required (only a quarter close reads its months' facts without one)"
-        raise ApiError(422, "invalid-request", msg, [Problem("request", None, None, "fact_import_id", msg)])
     run, created = service.create_run(
-        db, who, now(request), body.policy_id, body.version, body.period, body.fact_import_id
+        db, who, now(request), body.policy_id, body.version, body.period, body.fact_import_id, deal_set(body)
     )
     if not created:
         response.status_code = 200

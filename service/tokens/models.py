@@ -21,3 +21,6 @@ class ApiToken(Base):
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)  # None: never
+    #: When a request last presented the token, to the minute (`service.tokens.usage.TOUCH_EVERY`).
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -38,7 +38,7 @@ CONFIG = """
 # the run, an edit that must leave a valid policy - and answer 422 with every located problem;
 # a stale If-Match is a 412, a missing one a 428.
 [[operations]]
-include-path-regex = "^/(policies/.+/versions/.+|fact-imports|runs|runs/.+/objections|objections/.+/resolve)$"
+include-path-regex = "^/(policies/.+/versions/.+|fact-imports|runs|runs/.+/objections|objections/.+/resolve|tokens)$"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "412", "422", "428"]
 
 [[operations]]

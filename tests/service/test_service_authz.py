@@ -30,8 +30,9 @@ EVERYONE_BUT_PAYROLL = HR | MANAGERS | REPS
 # The setup's objection is about R2 (East): only R2 and East's manager (and HR) may see it.
 R2_SCOPE = HR | {"rep_r2", "manager_east"}
 
-# Routes owned by the what-if feature; their access rules are tested with it.
-NOT_HERE = ("/simulations", "/scenarios", "/ui")
+# Routes owned by the what-if feature; their access rules are tested with it. The token routes
+# (hr only; revoking needs a token to spare) are tested by test_service_tokens.py for every role.
+NOT_HERE = ("/simulations", "/scenarios", "/ui", "/tokens")
 # FastAPI's documentation routes and the health check: public by design.
 PUBLIC = {
     ("GET", "/healthz"),

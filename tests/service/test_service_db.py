@@ -149,7 +149,19 @@ def test_cli_db_upgrade_and_token_create(tmp_path: object) -> None:
     url = f"sqlite:///{tmp_path}/cli.db"
     up = _merit("db", "upgrade", "--database-url", url)
     assert up.returncode == 0, up.stderr
-    made = _merit("token", "create", "--role", "manager", "--region", "East", "--name", "王经理", "--database-url", url)
+    made = _merit(  # no fact import names East yet: confirmed as a new region
+        "token",
+        "create",
+        "--role",
+        "manager",
+        "--region",
+        "East",
+        "--new-region",
+        "--name",
+        "王经理",
+        "--database-url",
+        url,
+    )
     assert made.returncode == 0, made.stderr
     token = made.stdout.strip()
     assert token.startswith("merit_") and "\n" not in token
@@ -260,6 +272,17 @@ def test_console_script_default_database_and_env_override(tmp_path: Path) -> Non
     # MERIT_DATABASE_URL overrides the default...
     env_db = tmp_path / "from-env.db"
     env = {"MERIT_DATABASE_URL": f"sqlite:///{env_db}"}
+    # a token command never creates a database: it names the one it would use and how to make it
+    refused = _console("token", "create", "--role", "payroll", "--name", "出纳", cwd=tmp_path, env=env)
+    assert refused.returncode == 1 and refused.stdout == "" and not env_db.exists()
+    assert refused.stderr.splitlines() == [
+        f"database: SQLite file {env_db}",
+        f"error: database: there is no Merit database at SQLite file {env_db}: create or upgrade it with "
+        f"`merit db upgrade --database-url sqlite:///{env_db}`, or use the server's database "
+        "(--database-url or MERIT_DATABASE_URL)",
+    ]
+    for db in (env_db, tmp_path / "from-flag.db"):
+        assert _console("db", "upgrade", "--database-url", f"sqlite:///{db}", cwd=tmp_path).returncode == 0
     made = _console("token", "create", "--role", "payroll", "--name", "出纳", cwd=tmp_path, env=env)
     assert made.returncode == 0, made.stderr
     token = made.stdout.strip()

@@ -56,8 +56,8 @@ def test_framework_errors_are_problems(app_client: TestClient, tokens: Tokens) -
     _is_problem(bad_json, 422, "invalid-request")
     missing = app_client.post("/runs", json={"period": "2026-08"}, headers=hr)
     _is_problem(missing, 422, "invalid-request")
-    # fact_import_id may be left out of a quarter close only (tests/service/test_service_period_close.py)
     assert sorted((p["source"], p["field"]) for p in missing.json()["problems"]) == [("body", "policy_id")]
+    # the facts are a fact_import_id or a deal set (issue 12): naming neither is a 422 naming the field
     no_facts = app_client.post("/runs", json={"policy_id": "p", "period": "2026-08"}, headers=hr)
     _is_problem(no_facts, 422, "invalid-request")
     assert [(p["source"], p["field"]) for p in no_facts.json()["problems"]] == [("request", "fact_import_id")]

@@ -35,10 +35,13 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("POST", "/scenarios"): {"name": "n" + NUL, "baseline": {"policy_id": "p"}},
     ("POST", "/scenarios/{scenario_id}/run"): {"period": "2026-08" + NUL},
+    ("POST", "/tokens"): {"role": "manager", "name": "王经理", "regions": ["East" + NUL], "new_region": True},
 }
 # routes with no text parameter and no JSON body: nothing a client sends there reaches a query as text
 NOTHING_TO_INJECT = {
     ("GET", "/policies"),
+    ("GET", "/tokens"),
+    ("DELETE", "/tokens/{token_id}"),
     ("POST", "/fact-imports"),  # multipart: see test_multipart_part_headers_are_bounded
     ("GET", "/fact-imports"),
     ("GET", "/fact-imports/{import_id}"),

@@ -242,6 +242,8 @@ TABLES = {
     "fact_imports": "id",
     "api_tokens": "id",
 }
+# a token's last use is stamped by authentication (service/tokens/usage.py), not by a simulation
+COLUMNS = {"api_tokens": "id, name, role, regions, rep_id, token_sha256, created_at, revoked_at, expires_at"}
 
 
 def snapshot(client: TestClient, tokens: Tokens, database_url: str, run_id: int) -> dict[str, Any]:
@@ -250,7 +252,8 @@ def snapshot(client: TestClient, tokens: Tokens, database_url: str, run_id: int)
     try:
         with engine.connect() as conn:
             tables = {
-                t: [tuple(r) for r in conn.execute(text(f"SELECT * FROM {t} ORDER BY {o}"))] for t, o in TABLES.items()
+                t: [tuple(r) for r in conn.execute(text(f"SELECT {COLUMNS.get(t, '*')} FROM {t} ORDER BY {o}"))]
+                for t, o in TABLES.items()
             }
     finally:
         engine.dispose()

@@ -1,0 +1,1 @@
+"""Deals, payments and targets in the service: files monthly facts are credited from (issue 12)."""

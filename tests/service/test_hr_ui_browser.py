@@ -41,8 +41,8 @@ def _facts() -> bytes:
 def test_hr_publishes_resolves_finalizes_and_reads_a_statement_in_the_browser(
     database_url: str,
     clock: Clock,
-    browser: Chrome,
-    tmp_path: Path,  # noqa: F811  (the fixture imported above)
+    browser: Chrome,  # noqa: F811  (the fixture imported from test_ui_browser)
+    tmp_path: Path,
 ) -> None:
     from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException
     from selenium.webdriver.common.by import By

@@ -15,6 +15,8 @@ Skipped only when no Chromium binary or chromedriver is installed (as tests/serv
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -148,6 +150,18 @@ def test_hr_publishes_resolves_finalizes_and_reads_a_statement_in_the_browser(
         assert "提成确认单" in statement_zh and "R001" in statement_zh
         driver.switch_to.default_content()
         shot("hr-statement-zh.png")
+
+        # ... and as a PDF download, named by the server (pdftotext reads the CJK name back)
+        downloads = tmp_path / "downloads"
+        downloads.mkdir()
+        driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+        find(By.ID, "statement-pdf").click()
+        pdf = downloads / f"statement-{run_id}-R001-2026-Q3.pdf"
+        wait.until(lambda d: pdf.is_file() and pdf.read_bytes().rstrip().endswith(b"%%EOF"))
+        assert pdf.read_bytes().startswith(b"%PDF")
+        if shutil.which("pdftotext"):
+            text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, check=True, text=True).stdout
+            assert "张伟" in text and "R001" in text
 
         # English: the page's words and the statement switch together
         find(By.ID, "lang-en").click()

@@ -118,6 +118,7 @@ def test_hr_publishes_resolves_finalizes_and_reads_a_statement_in_the_browser(
         find(By.ID, "refresh").click()
         row = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, f'#objections tr[data-objection="{oid}"]'))
         assert "R001 张伟" in row.text and "8月回款未计入" in row.text and "待处理" in row.text
+        assert "王经理 (经理)" in row.text  # the East manager's token is named 王经理
         shot("hr-objection-zh.png")
         find(By.ID, "finalize").click()
         wait.until(lambda d: d.find_element(By.ID, "error").is_displayed())

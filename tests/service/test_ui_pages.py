@@ -43,3 +43,4 @@ def test_every_word_of_the_hr_page_is_in_both_languages(app_client: TestClient) 
     states = {"draft", "published", "finalized", "superseded"}
     assert {f"status.{s}" for s in states} <= zh  # every RunState has words
     assert {"objection.open", "objection.accepted", "objection.rejected"} <= zh
+    assert {f"role.{r}" for r in ("hr", "manager", "rep", "payroll")} <= zh  # who raised an objection

@@ -26,7 +26,7 @@ import matplotlib.pyplot as plt
 from matplotlib import font_manager
 from matplotlib.ticker import FuncFormatter
 
-from service.policylabels import parameter, tier_labels
+from engine.labels import Labels, parameter
 
 if TYPE_CHECKING:
     from engine.policy import Policy
@@ -61,7 +61,7 @@ def sweep_chart(sweep: dict[str, Any], fmt: str = "svg", policy: Policy | None =
     if fmt not in ("svg", "png"):
         raise ValueError("chart format is svg or png")
     param = parameter(policy, sweep["parameter"])
-    tier_names = tier_labels(policy) if policy is not None else {}
+    tier_names = Labels(policy).tiers if policy is not None else {}
     points = sweep["points"]
     xs = [float(Decimal(p["value"])) for p in points]
     payout = [float(Decimal(p["payout"])) for p in points]

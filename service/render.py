@@ -22,9 +22,9 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from engine.labels import Labels
 from engine.results import Evaluation, line_dict
 from engine.tiers import money_text
-from service.policylabels import honour_labels, light_labels, tier_labels
 
 LIGHT_STYLE = {"red": "bold red", "yellow": "bold yellow", "green": "bold green"}
 HONOUR = "★"
@@ -83,7 +83,8 @@ def percent_text(ratio: str | None, places: int = 2) -> str:
 
 def _rows(ev: Evaluation) -> list[dict[str, Text]]:
     """Every result line's cells as rich Text (so widths are measured on what is shown)."""
-    lights, tiers = light_labels(ev.policy), tier_labels(ev.policy)
+    labels = Labels(ev.policy)
+    lights, tiers = labels.lights, labels.tiers
     rows = []
     for ln in ev.results:
         r = line_dict(ln)  # the contract's figures, as JSON shows them
@@ -151,7 +152,7 @@ def legend(ev: Evaluation) -> str | None:
     """What the `★` in the awards column means, when a line shows one: the policy's honours."""
     if not any(a.honour for ln in ev.results for a in ln.awards):
         return None
-    names = "、".join(honour_labels(ev.policy)) or "honour"
+    names = "、".join(Labels(ev.policy).honours) or "honour"
     return f"{HONOUR} an honour ({names}): a title, no money; the awards column counts money only"
 
 
@@ -168,7 +169,7 @@ def print_evaluation(ev: Evaluation, console: Console) -> None:
         f"reps {t['reps']}  target {t['target']}  actual {t['actual']}  achievement {percent_text(t['achievement'])}  "
         f"commission {t['commission']}  bonus {t['bonus']}  awards {t['awards']}  [bold]payout {t['payout']}[/]"
     )
-    labels = light_labels(ev.policy)
+    labels = Labels(ev.policy).lights
     lights = "  ".join(f"[{LIGHT_STYLE.get(k, '')}]{plain(labels.get(k, k))}[/] {v}" for k, v in t["lights"].items())
     console.print(f"lights: {lights}")
     if "mom" in t:

@@ -31,10 +31,10 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from engine.labels import Labels
 from engine.policy import Policy
 from engine.problems import MeritInputError
 from service.api.csvsafe import cell as safe_text
-from service.policylabels import light_labels, tier_labels
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MONEY_FORMAT = "#,##0.00"
@@ -112,7 +112,8 @@ def results_workbook(policy: Policy, document: Mapping[str, Any]) -> bytes:
         raise MeritInputError.at(
             "--format", "xlsx", f"{'; '.join(too_long)}: a sheet holds {MAX_SHEET_ROWS:,}; write csv or json instead"
         )
-    lights, tiers = light_labels(policy), tier_labels(policy)
+    labels = Labels(policy)
+    lights, tiers = labels.lights, labels.tiers
     wb = Workbook()
     wb.remove(wb.active)
     for period in sorted(by_period):  # 2026-07 < 2026-08 < 2026-09 < 2026-Q3: months, then quarter

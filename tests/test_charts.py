@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from engine.labels import parameter
 from runtime.policies import load_policy_file
 from service.charts import sweep_chart
-from service.policylabels import parameter
 
 REPO = Path(__file__).resolve().parent.parent
 POLICY = load_policy_file(str(REPO / "policies" / "sales-incentive" / "2026-Q3.yaml"))

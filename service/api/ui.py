@@ -1,9 +1,13 @@
-"""`GET /ui`: the what-if simulator page, one self-contained HTML file shipped as package data.
+"""`GET /ui` (the what-if simulator) and `GET /ui/hr` (HR's runs page): self-contained HTML files
+shipped as package data.
 
-The page needs no token to load (it holds no data); it asks for the user's bearer token and then
-calls the API (`/simulations/...`) like any other client. It loads nothing from elsewhere (the
-machine may be offline), and the Content-Security-Policy allows only this page's own inline
-script and style (by hash), API calls to this origin, and blob: images for the fetched charts.
+A page needs no token to load (it holds no data); it asks for the user's bearer token (kept in
+the tab's sessionStorage only) and then calls the API like any other client. It loads nothing from
+elsewhere (the machine may be offline), and the Content-Security-Policy allows only the page's
+own inline script and style (by hash), API calls to this origin, and blob: images for fetched
+charts. The HR page also shows statements and the 公示 notice, fetched with the token, in a
+sandboxed blob: frame: a blob: document inherits this page's policy, so the policy also allows the
+documents' own stylesheet (by hash) and blob: frames, and nothing else.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from importlib import resources
 
 from fastapi import APIRouter, Response
 
+from service.statements.document import Document, to_html
+
 router = APIRouter(tags=["ui"])
 
 _INLINE = re.compile(r"<(script|style)>(.*?)</\1>", re.S)
@@ -25,12 +31,20 @@ def _hash(source: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(source.encode("utf-8")).digest()).decode() + "'"
 
 
-@lru_cache(maxsize=1)
-def page() -> tuple[bytes, str]:
+def _styles(html: str) -> list[str]:
+    return [_hash(body) for tag, body in _INLINE.findall(html) if tag == "style"]
+
+
+@lru_cache(maxsize=2)
+def page(name: str = "index.html") -> tuple[bytes, str]:
     """The page's bytes and its Content-Security-Policy (hashes of its inline script and style)."""
-    html = resources.files("service.ui").joinpath("index.html").read_text(encoding="utf-8")
+    html = resources.files("service.ui").joinpath(name).read_text(encoding="utf-8")
     scripts = [_hash(body) for tag, body in _INLINE.findall(html) if tag == "script"]
-    styles = [_hash(body) for tag, body in _INLINE.findall(html) if tag == "style"]
+    styles = _styles(html)
+    frames = []
+    if name == "hr.html":  # statements and notices shown in a blob: frame, with their own stylesheet
+        styles += [s for s in _styles(to_html(Document("en", "", (), ()))) if s not in styles]
+        frames = ["frame-src blob:"]
     csp = "; ".join(
         [
             "default-src 'none'",
@@ -38,6 +52,7 @@ def page() -> tuple[bytes, str]:
             f"style-src {' '.join(styles)}",
             "img-src 'self' blob: data:",
             "connect-src 'self'",
+            *frames,
             "base-uri 'none'",
             "form-action 'none'",
             "frame-ancestors 'none'",
@@ -46,9 +61,8 @@ def page() -> tuple[bytes, str]:
     return html.encode("utf-8"), csp
 
 
-@router.get("/ui", include_in_schema=False)
-def ui() -> Response:
-    body, csp = page()
+def _answer(name: str) -> Response:
+    body, csp = page(name)
     return Response(
         body,
         media_type="text/html; charset=utf-8",
@@ -59,3 +73,15 @@ def ui() -> Response:
             "Cache-Control": "no-cache",
         },
     )
+
+
+@router.get("/ui", include_in_schema=False)
+def ui() -> Response:
+    """The managers' (and HR's) what-if simulator."""
+    return _answer("index.html")
+
+
+@router.get("/ui/hr", include_in_schema=False)
+def hr_ui() -> Response:
+    """HR's page: runs and their states, publish, objections, finalize, statements, the 公示 notice."""
+    return _answer("hr.html")

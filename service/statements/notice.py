@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from engine.labels import Labels
 from engine.lines import Line
 from engine.policy import Policy, RankAward
 from engine.problems import MeritInputError
@@ -103,15 +104,14 @@ def _status(w: Wording, pub: Publication) -> str:
 def _results_table(w: Wording, policy: Policy, lines: list[Line]) -> Table:
     _ = w.say
     f = Formats(w.lang, policy.currency)
-    tiers = {t.id: t.label for t in policy.commission.tiers} if policy.commission else {}
-    lights = {b.light: b.label for b in policy.warning.bands} if policy.warning else {}
+    labels = Labels(policy)
     rows = []
     for ln in lines:
-        month_tiers = [tiers.get(m.tier, "-") if m.tier else "-" for m in ln.month_lines]
+        month_tiers = [labels.tier(m.tier) or "-" for m in ln.month_lines]
         tier_text = " / ".join(month_tiers)
         between = "；" if w.lang == "zh-CN" else "; "
         awards = between.join(_award_text(w, f, a.label, a.period, a.amount, a.honour) for a in ln.awards) or "-"
-        rows.append((ln.rep_id, ln.name or "-", ln.region or "-", lights.get(ln.light or "", "-"), tier_text, awards))
+        rows.append((ln.rep_id, ln.name or "-", ln.region or "-", labels.light(ln.light) or "-", tier_text, awards))
     return Table((_("Rep ID"), _("Name"), _("Region"), _("Light"), _("Tier"), _("Awards and honours")), tuple(rows))
 
 

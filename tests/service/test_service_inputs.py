@@ -57,6 +57,7 @@ NOTHING_TO_INJECT = {
     ("GET", "/scenarios"),
     ("GET", "/scenarios/{scenario_id}"),
     ("GET", "/ui"),
+    ("GET", "/ui/hr"),
     ("GET", "/healthz"),
 }
 TOKEN_OF_ROLE = {"hr": "hr", "payroll": "payroll", "manager": "manager_east", "rep": "rep_r1"}

@@ -367,7 +367,7 @@ def test_every_what_if_route_is_in_the_role_matrix(app_client: TestClient) -> No
     covered = {
         (m, p.replace("{sim}", "{simulation_id}").replace("{sweep}", "{simulation_id}")) for m, p, _, _ in ROLE_MATRIX
     }
-    assert _what_if_routes(app_client.app) == covered | {("GET", "/ui")}  # /ui is public: the page holds no data
+    assert _what_if_routes(app_client.app) == covered | {("GET", "/ui"), ("GET", "/ui/hr")}  # public: no data
 
 
 def test_roles(app_client: TestClient, tokens: Tokens) -> None:

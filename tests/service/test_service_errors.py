@@ -74,7 +74,7 @@ def test_framework_errors_are_problems(app_client: TestClient, tokens: Tokens) -
 
 MAX_ID = 2**31 - 1  # the id columns are int4 on PostgreSQL
 OUT_OF_RANGE = ("0", "-1", str(MAX_ID + 1), "3000000000", str(2**63), "99999999999999999999999999")
-INT_ID = re.compile(r"\{(?!policy_id\})(\w+_id)\}")  # every {..._id} but the policy's, which is a name
+INT_ID = re.compile(r"\{(?!policy_id\}|rep_id\})(\w+_id)\}")  # every {..._id} but the names: a policy id, a rep id
 
 
 def _fields(r: httpx.Response) -> set[tuple[str, str]]:

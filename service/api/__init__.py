@@ -66,6 +66,7 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> FastAPI:
     """Build the API on `database_url`; `clock` returns timezone-aware UTC datetimes."""
+    from service.adjustments import views as adjustments
     from service.audit import views as audit
     from service.facts import views as facts
     from service.payroll import views as payroll
@@ -91,7 +92,7 @@ def create_app(
     app.state.db_engine = engine
     errors.install(app, access_refusal)
     openapi.install(app)
-    for module in (policies, facts, runs, publication, payroll, audit, simulations, ui):
+    for module in (policies, facts, runs, publication, adjustments, payroll, audit, simulations, ui):
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["health"])

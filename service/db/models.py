@@ -7,6 +7,7 @@ The Alembic migrations create exactly this schema; a test compares the two.
 
 from __future__ import annotations
 
+from service.adjustments.models import Adjustment, BalanceEntry
 from service.audit.models import AuditEntry
 from service.db.base import Base, UTCDateTime
 from service.facts.models import FactImport
@@ -17,6 +18,8 @@ from service.simulations.models import Scenario, Simulation
 from service.tokens.models import ApiToken
 
 __all__ = [
+    "Adjustment",
+    "BalanceEntry",
     "ApiToken",
     "AuditEntry",
     "Base",

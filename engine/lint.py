@@ -37,8 +37,7 @@ def _dec(value: Any) -> Decimal:
     return Decimal(str(value))
 
 
-def _show(value: Any) -> str:
-    return str(value)
+_show = str  # a value in a message, as written
 
 
 @dataclass(frozen=True)
@@ -122,7 +121,7 @@ class _Linter:
         days = (self.data.get("publication") or {}).get("objection_days")
         if days is not None and days < 0:
             self.add(("publication", "objection_days"), f"must not be negative (got {days})")
-        if not 0 < _dec((share := (self.data.get("clawback") or {}).get("max_share_of_payout", 1))) <= 1:
+        if not 0 < _dec(share := (self.data.get("clawback") or {}).get("max_share_of_payout", 1)) <= 1:
             self.add(("clawback", "max_share_of_payout"), f"must be above 0 and at most 1 (= 100%), got {share}")
         for i, name in enumerate(self.data.get("columns") or []):
             if name in STANDARD_COLUMNS:

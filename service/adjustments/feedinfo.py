@@ -39,5 +39,3 @@ def feed_details(conn: Connection, run_id: int) -> FeedDetails | None:
         "approved_by": a.approved_by,
     }
     return FeedDetails(adjustment, frozenset(owed))
-
-

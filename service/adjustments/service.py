@@ -49,6 +49,7 @@ Key = tuple[str, str, str]  # (rep_id, line period, component)
 
 class AdjustmentRequest(Input):
     """POST /adjustments: what to re-evaluate, with what, why, and when it is paid."""
+
     policy_id: str = Field(min_length=1)
     period: str = Field(description="the finalized period to re-evaluate: a month (2026-07) or a quarter")
     fact_import_id: Id | None = Field(None, description="corrected facts; default: the original run's import")
@@ -76,8 +77,15 @@ def paid_lines(db: Session, periods: list[str]) -> dict[Key, RunLine]:
         key = (ln.rep_id, ln.period, ln.component)
         if key in paid:
             total = Decimal(paid[key].amount) + Decimal(ln.amount)
-            paid[key] = RunLine(rep_id=ln.rep_id, name=ln.name, region=ln.region, period=ln.period,
-                                component=ln.component, label=ln.label, amount=money_text(total))
+            paid[key] = RunLine(
+                rep_id=ln.rep_id,
+                name=ln.name,
+                region=ln.region,
+                period=ln.period,
+                component=ln.component,
+                label=ln.label,
+                amount=money_text(total),
+            )
         else:
             paid[key] = ln
     return paid
@@ -105,8 +113,11 @@ def original_run(db: Session, period: str) -> Run:
         .order_by(Run.finalized_at.desc(), Run.id.desc())
     ).first()
     if run is None:
-        raise ApiError(409, "period-not-finalized", f"no run for {period} is finalized; correct it through its "
-                       "objection window instead")
+        raise ApiError(
+            409,
+            "period-not-finalized",
+            f"no run for {period} is finalized; correct it through its objection window instead",
+        )
     return run
 
 
@@ -125,8 +136,9 @@ def _pay_period(text: str | None, at: datetime) -> str:
 
 def _policy(db: Session, req: AdjustmentRequest, original: Run) -> Policy:
     if req.policy_id != original.policy_id:
-        raise _request_problem("policy_id", f"{req.period} was paid under policy {original.policy_id}, "
-                               f"not {req.policy_id}")
+        raise _request_problem(
+            "policy_id", f"{req.period} was paid under policy {original.policy_id}, not {req.policy_id}"
+        )
     if req.version is None:
         return load_policy(db, original.policy_sha256)
     return load_policy(db, get_version(db, req.policy_id, req.version).sha256)
@@ -138,8 +150,12 @@ def _next_seq(db: Session, period: str) -> int:
 
 def _refuse_open(db: Session, period: str) -> None:
     if count_open(db, period):
-        raise ApiError(409, "adjustment-open", f"an adjustment of {period} is not finalized yet; "
-                       "finalize it (or let its objections correct it) before adjusting again")
+        raise ApiError(
+            409,
+            "adjustment-open",
+            f"an adjustment of {period} is not finalized yet; "
+            "finalize it (or let its objections correct it) before adjusting again",
+        )
 
 
 def adjustment_dict(adj: Adjustment) -> dict[str, Any]:
@@ -193,8 +209,18 @@ def create_adjustment(db: Session, who: Principal, at: datetime, req: Adjustment
         )
         db.add(adj)
         db.flush()
-        audit.record(db, who, at, "adjustment.create", f"run:{run.id}", after=audit.state_hash(run_document(run)),
-                     period=period, original_run_id=original.id, total_delta=run.total_payout, reason=req.reason)
+        audit.record(
+            db,
+            who,
+            at,
+            "adjustment.create",
+            f"run:{run.id}",
+            after=audit.state_hash(run_document(run)),
+            period=period,
+            original_run_id=original.id,
+            total_delta=run.total_payout,
+            reason=req.reason,
+        )
         db.commit()
     except IntegrityError as exc:  # a concurrent adjustment of the same period (or inputs) won
         db.rollback()

@@ -255,8 +255,12 @@ class _Correction:
 def _evaluate_correction(db: Session, run: Run, import_id: int) -> _Correction:
     """Evaluate the run's exact policy version on the corrected facts, outside any transaction."""
     if db.get(Adjustment, run.id) is not None:
-        raise ApiError(409, "adjustment-corrected-by-adjustment", f"run {run.id} is an adjustment: resolve the "
-                       "objection without facts, finalize, then POST /adjustments with the corrected facts")
+        raise ApiError(
+            409,
+            "adjustment-corrected-by-adjustment",
+            f"run {run.id} is an adjustment: resolve the "
+            "objection without facts, finalize, then POST /adjustments with the corrected facts",
+        )
     imp = import_for(db, import_id)
     if imp.sha256 == run.facts_sha256:
         msg = f"fact import {imp.id} has the same content as run {run.id}'s facts"

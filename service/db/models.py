@@ -19,9 +19,9 @@ from service.tokens.models import ApiToken
 
 __all__ = [
     "Adjustment",
-    "BalanceEntry",
     "ApiToken",
     "AuditEntry",
+    "BalanceEntry",
     "Base",
     "FactImport",
     "Objection",

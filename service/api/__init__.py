@@ -72,6 +72,7 @@ def create_app(
     from service.payroll import views as payroll
     from service.policies import views as policies
     from service.publication import views as publication
+    from service.replay import views as replay
     from service.runs import views as runs
     from service.simulations import views as simulations
 
@@ -92,7 +93,7 @@ def create_app(
     app.state.db_engine = engine
     errors.install(app, access_refusal)
     openapi.install(app)
-    for module in (policies, facts, runs, publication, adjustments, payroll, audit, simulations, ui):
+    for module in (policies, facts, runs, publication, adjustments, replay, payroll, audit, simulations, ui):
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["health"])

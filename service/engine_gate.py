@@ -60,10 +60,11 @@ class EvaluatedRun:
     regions: dict[tuple[str, str], str | None]  # (rep_id, period) -> that result line's own region
 
 
-def evaluate_run(policy: Policy, facts: FactSet, period: str) -> EvaluatedRun:
-    """Evaluate under the engine lock and copy out everything the service persists."""
+def evaluate_run(policy: Policy, facts: FactSet, period: str, *, enforce_effective: bool = True) -> EvaluatedRun:
+    """Evaluate under the engine lock and copy out everything the service persists (a shadow, a
+    version not yet in force, is evaluated with `enforce_effective=False`)."""
     with ENGINE_LOCK:
-        ev = evaluate(policy, facts, period)
+        ev = evaluate(policy, facts, period, enforce_effective=enforce_effective)
         results_json = ev.to_json_bytes()
         results_csv = ev.to_csv_text()
         reps = [Rep(r.rep_id, r.name, r.region, r.total) for r in ev.results]

@@ -13,6 +13,7 @@ from service.db.base import Base, UTCDateTime
 from service.facts.models import FactImport
 from service.policies.models import PolicyContent, PolicyVersion
 from service.publication.models import Objection
+from service.replay.models import PolicyShadow, ShadowResult
 from service.runs.models import PeriodClaim, Run, RunLine, RunRep
 from service.simulations.models import Scenario, Simulation
 from service.tokens.models import ApiToken
@@ -27,11 +28,13 @@ __all__ = [
     "Objection",
     "PeriodClaim",
     "PolicyContent",
+    "PolicyShadow",
     "PolicyVersion",
     "Run",
     "RunLine",
     "RunRep",
     "Scenario",
+    "ShadowResult",
     "Simulation",
     "UTCDateTime",
 ]

@@ -73,7 +73,7 @@ def test_framework_errors_are_problems(app_client: TestClient, tokens: Tokens) -
 
 MAX_ID = 2**31 - 1  # the id columns are int4 on PostgreSQL
 OUT_OF_RANGE = ("0", "-1", str(MAX_ID + 1), "3000000000", str(2**63), "99999999999999999999999999")
-INT_ID = re.compile(r"\{(?!policy_id\})(\w+_id)\}")  # every {..._id} but the policy's, which is a name
+INT_ID = re.compile(r"\{(?!policy_id\}|rep_id\})(\w+_id)\}")  # every {..._id} but the policy's and a rep's: names
 
 
 def _fields(r: httpx.Response) -> set[tuple[str, str]]:
@@ -119,6 +119,7 @@ def test_ids_the_database_cannot_hold_are_a_422_naming_the_field(app_client: Tes
     body_ids = [
         ("/runs", {"policy_id": "p", "period": "2026-08"}),
         ("/objections/1/resolve", {"decision": "accepted", "note": "n"}),
+        ("/adjustments", {"policy_id": "p", "period": "2026-08", "reason": "r"}),
         ("/simulations", {"baseline": {"policy_id": "p"}, "period": "2026-08"}),
         ("/simulations/sweeps", {"baseline": {"policy_id": "p"}, "period": "2026-08", "param": "x", "values": ["1"]}),
         ("/scenarios", {"name": "n", "baseline": {"policy_id": "p"}}),

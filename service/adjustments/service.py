@@ -106,10 +106,16 @@ def delta_lines(paid: dict[Key, RunLine], latest: list[PayoutLine]) -> list[Payo
 
 
 def original_run(db: Session, period: str) -> Run:
-    """The latest finalized ordinary (not adjustment) run of `period` (409 when there is none)."""
+    """The latest finalized ordinary (not adjustment) run that paid lines of `period`: a run of the
+    period itself, of one of its months (a quarter), or of its quarter (a month paid by a quarter
+    run). 409 when there is none: an unfinalized period is corrected through its objections."""
+    p = parse_period(period)
+    related = {period, *(str(m) for m in months_of(p))}
+    if isinstance(p, Month):
+        related.add(f"{p.year}-Q{(p.month - 1) // 3 + 1}")
     run = db.scalars(
         select(Run)
-        .where(Run.period == period, Run.status == RunState.FINALIZED, Run.id.not_in(select(Adjustment.run_id)))
+        .where(Run.period.in_(related), Run.status == RunState.FINALIZED, Run.id.not_in(select(Adjustment.run_id)))
         .order_by(Run.finalized_at.desc(), Run.id.desc())
     ).first()
     if run is None:

@@ -222,3 +222,55 @@ def test_only_hr_payroll_and_the_rep_see_a_balance(app_client: TestClient, token
     assert app_client.get("/reps/R1/balance", headers=tokens["rep_r1"]).json()["balance"] == "0.00"
     assert app_client.get("/reps/R1/balance", headers=tokens["rep_r2"]).status_code == 403
     assert app_client.get("/reps/R1/balance", headers=tokens["manager_east"]).status_code == 403
+
+
+# ---------------------------------------------------------------- a quarter corrected after payment
+def quarter(r2_july: int) -> bytes:
+    rows = []
+    for month in ("2026-07", "2026-08", "2026-09"):
+        rows += [
+            ("R1", "张三", "East", month, 100000, 100000),
+            ("R2", "李四", "East", month, 100000, r2_july if month == "2026-07" else 90000),
+            ("R3", "王五", "South", month, 100000, 95000),
+        ]
+    return facts_csv(rows)
+
+
+def test_a_corrected_month_inside_a_paid_quarter_moves_the_quarter_prizes(
+    app_client: TestClient, tokens: Tokens, clock: Clock
+) -> None:
+    # Paid for Q3 (each month): R1 100% -> 2% x 100000 + 1000 = 3000.00; R2 90% -> 1.5% x 90000 = 1350.00;
+    # R3 95% -> 1.5% x 95000 = 1425.00; East 190000/200000 = 95% and South 95%: no team award.
+    # TOP-3 by quarter actual: R1 300000 -> 5000, R3 285000 -> 3000, R2 270000 -> 1000.
+    store_policy(app_client, tokens)
+    run = evaluated(app_client, tokens, "2026-Q3", quarter(90000), "q3.csv")
+    finalized(app_client, tokens, clock, run["id"])
+    # R2's July was 130000: 130% -> 3% x 130000 = 3900.00 (+2550.00) + bonus 3000.00 (+3000.00);
+    # East July (100000 + 130000)/200000 = 115% >= 110%: team award 500.00 to R1 and R2.
+    # Quarter: R2 310000 -> 1st 5000 (+4000.00), R1 2nd 3000 (-2000.00), R3 3rd 1000 (-2000.00).
+    res = adjust(app_client, tokens, "2026-Q3", quarter(130000), "R2 July contract booked late")
+    assert res.status_code == 201, res.text
+    got = [(x["rep_id"], x["period"], x["component"], x["delta"]) for x in res.json()["lines"]]
+    assert got == [
+        ("R1", "2026-07", "award:team_collaboration", "500.00"),
+        ("R1", "2026-Q3", "award:quarterly_top3", "-2000.00"),
+        ("R2", "2026-07", "award:team_collaboration", "500.00"),
+        ("R2", "2026-07", "bonus", "3000.00"),
+        ("R2", "2026-07", "commission", "2550.00"),
+        ("R2", "2026-Q3", "award:quarterly_top3", "4000.00"),
+        ("R3", "2026-Q3", "award:quarterly_top3", "-2000.00"),
+    ]
+    finalized(app_client, tokens, clock, res.json()["run"]["id"])
+    lines = feed(app_client, tokens, "2026-Q3")
+    # R1 500 - 2000 = -1500.00 net and R3 -2000.00 are owed (no clawback block: all from the next payout)
+    assert app_client.get("/reps/R1/balance", headers=tokens["hr"]).json()["balance"] == "1500.00"
+    assert app_client.get("/reps/R3/balance", headers=tokens["hr"]).json()["balance"] == "2000.00"
+    assert app_client.get("/reps/R2/balance", headers=tokens["hr"]).json()["balance"] == "0.00"
+    # the invariant per rep and line period: R2 July 6900 + 500, R2 quarter prize 5000, R1 quarter 3000
+    assert owed_by_period(lines, "R2", "2026-07") == Decimal("7400.00")
+    assert owed_by_period(lines, "R2", "2026-Q3") == Decimal("5000.00")
+    assert owed_by_period(lines, "R1", "2026-Q3") == Decimal("3000.00")
+    assert owed_by_period(lines, "R3", "2026-08") == Decimal("1425.00")
+    # a month of the paid quarter can be adjusted on its own too (its original is the quarter run)
+    again = adjust(app_client, tokens, "2026-08", quarter(130000), "nothing changed in August")
+    assert again.status_code == 409 and again.json()["type"].endswith("/nothing-to-adjust")

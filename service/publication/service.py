@@ -111,8 +111,8 @@ def finalize(db: Session, who: Principal, clock: Callable[[], datetime], run_id:
         )
     noted = {"results_sha256": run.results_sha256}
     finalized_at = feed_time(db, at)  # strictly after every earlier finalization: the feed only grows
-    transition(db, who, at, run, "finalize", noted, finalized_at=finalized_at)
     ledger.settle(db, who, at, run)  # clawbacks owed and recovered, in the same transaction
+    transition(db, who, at, run, "finalize", noted, finalized_at=finalized_at)
     commit(db)
     return run_dict(run, who)
 

@@ -256,6 +256,6 @@ def _line_dicts(deltas: list[PayoutLine]) -> list[dict[str, str]]:
 def list_adjustments(db: Session, period: str | None) -> dict[str, Any]:
     """Every adjustment, oldest first, with its run's state."""
     stmt = select(Adjustment, Run.status).join(Run, Run.id == Adjustment.run_id).order_by(Adjustment.run_id)
-    if period:
+    if period and period.strip():  # blank means any period, as the documented filter pattern says
         stmt = stmt.where(Adjustment.period == check_period(period))
     return {"adjustments": [{**adjustment_dict(a), "status": str(s)} for a, s in db.execute(stmt).all()]}

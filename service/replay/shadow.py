@@ -11,11 +11,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.facts import ReadOptions
 from engine.problems import MeritInputError
 from service.engine_gate import EvaluatedRun, Policy, evaluate_run, load_facts, money_text
+from service.policies.models import PolicyVersion
 from service.policies.service import load_policy
 from service.replay.models import PolicyShadow, ShadowResult
 
@@ -30,9 +32,17 @@ class ShadowOutcome:
 def shadow_policy(db: Session, active: Policy) -> Policy | None:
     """The draft version shadowing `active`'s policy, unless it is `active` itself."""
     row = db.get(PolicyShadow, active.id)
-    if row is None or row.sha256 == active.sha256:
+    if row is None:
         return None
-    return load_policy(db, row.sha256)
+    # the version as stored now: a draft may be edited while it shadows
+    sha = db.scalar(
+        select(PolicyVersion.sha256).where(
+            PolicyVersion.policy_id == row.policy_id, PolicyVersion.version == row.version
+        )
+    )
+    if sha is None or sha == active.sha256:
+        return None
+    return load_policy(db, sha)
 
 
 def evaluate_shadow(

@@ -274,3 +274,33 @@ def test_a_corrected_month_inside_a_paid_quarter_moves_the_quarter_prizes(
     # a month of the paid quarter can be adjusted on its own too (its original is the quarter run)
     again = adjust(app_client, tokens, "2026-08", quarter(130000), "nothing changed in August")
     assert again.status_code == 409 and again.json()["type"].endswith("/nothing-to-adjust")
+
+
+def test_an_adjustment_has_the_objection_window_of_any_run(
+    app_client: TestClient, tokens: Tokens, clock: Clock
+) -> None:
+    store_policy(app_client, tokens)
+    finalized(app_client, tokens, clock, evaluated(app_client, tokens, AUG, AUGUST, "august.csv")["id"])
+    adj = adjust(app_client, tokens, AUG, AUGUST_CORRECTED, "R2 actual 82000").json()["run"]
+    assert app_client.post(f"/runs/{adj['id']}/publish", headers=tokens["hr"]).status_code == 200
+    obj = app_client.post(
+        f"/runs/{adj['id']}/objections", json={"rep_id": "R2", "reason": "it was 90000"}, headers=tokens["rep_r2"]
+    )
+    assert obj.status_code == 201, obj.text
+    clock.advance(days=4)
+    blocked = app_client.post(f"/runs/{adj['id']}/finalize", headers=tokens["hr"])
+    assert blocked.status_code == 409 and blocked.json()["type"].endswith("/open-objections")
+    fixed = import_facts(app_client, tokens, AUGUST, "other.csv").json()
+    refused = app_client.post(
+        f"/objections/{obj.json()['id']}/resolve",
+        json={"decision": "accepted", "note": "n", "fact_import_id": fixed["id"]},
+        headers=tokens["hr"],
+    )
+    assert refused.status_code == 409 and refused.json()["type"].endswith("/adjustment-corrected-by-adjustment")
+    rejected = app_client.post(
+        f"/objections/{obj.json()['id']}/resolve",
+        json={"decision": "rejected", "note": "CRM says 82000"},
+        headers=tokens["hr"],
+    )
+    assert rejected.status_code == 200, rejected.text
+    assert app_client.post(f"/runs/{adj['id']}/finalize", headers=tokens["hr"]).status_code == 200

@@ -32,6 +32,7 @@ from service.engine_gate import money_text
 from service.policies.service import load_policy
 from service.runs.models import Run, RunLine, RunRep
 from service.runs.service import iso_utc, line_id
+from service.runs.states import RunState
 
 RECOVERY_LABEL = "回款冲减 clawback recovery"
 
@@ -125,8 +126,6 @@ def balance(db: Session, who: Principal, rep_id: str) -> dict[str, Any]:
 
 def count_open(db: Session, period: str) -> int:
     """Adjustments of `period` not yet finalized (draft or published): at most one at a time."""
-    from service.runs.states import RunState
-
     return int(
         db.scalar(
             select(func.count())

@@ -31,3 +31,12 @@ def test_a_share_outside_zero_to_one_is_refused_where_it_is_written(share: str) 
     (problem,) = err.value.problems
     assert problem.line == text.count("\n") and "max_share_of_payout" in problem.field
     assert "at most 1" in problem.message
+
+
+def test_a_changed_share_shows_in_the_semantic_diff() -> None:
+    from engine.diff import diff_policies
+
+    old = parse_policy(TEXT, "a.yaml")
+    new = parse_policy(TEXT + '\nclawback:\n  max_share_of_payout: "0.50"\n', "b.yaml")
+    # without a block the whole balance (100%) is recovered from the next payout; now at most 50%
+    assert [x for x in diff_policies(old, new) if "clawback" in x] == ["clawback max_share_of_payout 100% -> 50%"]

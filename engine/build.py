@@ -22,6 +22,7 @@ from engine.policy import (
     Clawback,
     Commission,
     Condition,
+    Crediting,
     EligibilityRule,
     GroupAward,
     Kpi,
@@ -198,4 +199,14 @@ def build_policy(data: Mapping[str, Any], source: str, text: str) -> Policy:
         source=source,
         text=text,
         data=data,
+        crediting=_crediting(data.get("crediting")),
     )
+
+
+def _crediting(block: Mapping[str, Any] | None) -> Crediting | None:
+    """The `crediting:` block; the schema admits only 0%-100% ("30%" or "0.30")."""
+    if not block:
+        return None
+    shown = str(block["when"]["collected_at_least"])
+    share = Decimal(shown[:-1]) / 100 if shown.endswith("%") else Decimal(shown)
+    return Crediting(collected_at_least=share, shown=shown)

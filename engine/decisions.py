@@ -3,19 +3,20 @@
 Every decision an evaluation takes is durable_rules' (`engine.rules`), asked once per distinct
 comparison key: a one-slot question (light, tier, rating, group award reached, prize position)
 as a whole table up front (`KeyTable`, indexed by the key a line computed), a several-slot
-question (eligibility) per distinct combination of keys (`Decider`). The passes over lines then
+question (eligibility) per distinct combination of keys (`Decider`), and when a deal's crediting
+condition first holds per distinct sequence of event keys (`first_holding`). The passes over lines then
 only look decisions up, which is also how a columnar evaluator would join them (issue 14).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 from engine.compiler import NONE, CompiledPolicy
 from engine.lines import Fired, Render
 from engine.metrics import Ratio
-from engine.rules import Rule, Scale
+from engine.rules import Rule, Scale, correlation_book
 
 
 class KeyTable(NamedTuple):
@@ -86,3 +87,11 @@ class Decider:
 
 def _key(scale: Scale, value: Any) -> int:
     return scale.key_of_int(value) if type(value) is int else scale.key(Ratio(value))
+
+
+def first_holding(sequences: Iterable[tuple[int, ...]]) -> dict[tuple[int, ...], int | None]:
+    """For each deal's sequence of event keys (its signing, then each payment's running total,
+    keyed against the crediting threshold), the event at which the condition first holds, or None:
+    the rule engine's event correlation (`engine.rules.CorrelationBook`), once per distinct sequence."""
+    book = correlation_book()
+    return {keys: book.first_holding(keys) for keys in sorted(set(sequences))}

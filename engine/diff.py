@@ -89,6 +89,7 @@ class _Differ:
         lines.extend(_change("objection_days", str(self.old.objection_days), str(self.new.objection_days)))
         old_share, new_share = self.old.clawback.max_share, self.new.clawback.max_share
         lines.extend(_change("clawback max_share_of_payout", _pct(old_share), _pct(new_share)))
+        lines.extend(_change("crediting", _crediting_text(self.old), _crediting_text(self.new)))
         return lines
 
     def header(self) -> list[str]:
@@ -368,3 +369,9 @@ def _scorecard_text(s: Scorecard) -> str:
     kpis = ", ".join(f"{k.metric} {_pct(k.weight)}" for k in s.kpis)
     ratings = ", ".join(f"{r.rating} from {_num(r.lower)}" for r in s.ratings)
     return f"{s.period}: {kpis}; ratings {ratings}"
+
+
+def _crediting_text(p: Policy) -> str:
+    """When a deal credits (`crediting:`), as a diff line shows it."""
+    c = p.crediting
+    return "none (monthly totals)" if c is None else f"signed and collected >= {_pct(c.collected_at_least)}"

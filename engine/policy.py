@@ -187,6 +187,21 @@ Award = GroupAward | RankAward
 
 
 @dataclass(frozen=True)
+class Crediting:
+    """When a deal credits its contract amount (`crediting:`): once signed and at least
+    `collected_at_least` of the amount (an exact fraction, 0.30 for "30%") is collected, to the
+    month of the event at which that first holds, split by the deal's shares."""
+
+    collected_at_least: Decimal
+    shown: str  # as HR wrote it ("30%"), for explanations
+
+    @property
+    def fraction(self) -> tuple[int, int]:
+        """The threshold as an exact integer ratio (3, 10): keys compare whole cents with it."""
+        return self.collected_at_least.as_integer_ratio()
+
+
+@dataclass(frozen=True)
 class Policy:
     id: str
     version: str
@@ -207,6 +222,7 @@ class Policy:
     text: str
     data: Mapping[str, Any]  # the validated document, for diffs and simulation edits
     clawback: Clawback = Clawback()
+    crediting: Crediting | None = None  # how deals credit months; None: facts come as monthly totals
 
     @property
     def numeric_columns(self) -> tuple[str, ...]:

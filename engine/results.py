@@ -11,7 +11,7 @@ import csv
 import io
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -22,6 +22,10 @@ from engine.policy import Policy
 from engine.tiers import money_text
 
 CONTRACT_VERSION = "1"
+
+#: Which deals credited a result line (facts credited from deals, `engine.crediting`):
+#: (rep_id, period) -> (the credits as JSON objects, one explanation sentence each).
+CreditNotes = Callable[[str, str], tuple[list[dict[str, str | None]], list[str]]]
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,13 @@ class Evaluation:
         self.facts_sha256 = facts_sha256
         self.results = sorted(lines, key=lambda ln: ln.rep_id)
         self.previous_actual = previous_actual
+        self.credited: CreditNotes | None = None
+
+    def with_credits(self, credited: CreditNotes) -> Evaluation:
+        """The same evaluation, its JSON lines also saying which deals credited them (`credited`
+        and explanation sentences); evaluated facts and decisions are untouched."""
+        self.credited = credited
+        return self
 
     @property
     def total_payout(self) -> Decimal:
@@ -67,7 +78,7 @@ class Evaluation:
             "period": self.period,
             "facts_sha256": self.facts_sha256,
             "currency": self.policy.currency,
-            "results": [line_dict(ln) for ln in self.results] if results else [],
+            "results": [line_dict(ln, self.credited) for ln in self.results] if results else [],
             "totals": self.totals() if results else {},
         }
 
@@ -80,7 +91,7 @@ class Evaluation:
         head = {k: v for k, v in self.as_dict(results=False).items() if k not in ("results", "totals")}
         yield _dumps(head)[:-1] + ',\n"results":[\n'
         for i, ln in enumerate(self.results):
-            yield ("," if i else "") + _dumps(line_dict(ln)) + "\n"
+            yield ("," if i else "") + _dumps(line_dict(ln, self.credited)) + "\n"
         yield '],\n"totals":' + _dumps(self.totals()) + "}\n"
 
     def totals(self) -> dict[str, Any]:
@@ -297,8 +308,9 @@ def csv_row(ln: Line, policy: tuple[str, str, str]) -> list[str]:
     ]  # fmt: skip
 
 
-def line_dict(ln: Line) -> dict[str, Any]:
-    """One result line as the JSON contract writes it, explanation included (derived once per line)."""
+def line_dict(ln: Line, credited: CreditNotes | None = None) -> dict[str, Any]:
+    """One result line as the JSON contract writes it, explanation included (derived once per line);
+    with `credited`, also the deals that credited it."""
     derived = Derived(ln)  # numbers, metrics and score computed once for the line and its explanation
     numbers = derived.numbers
     metrics = derived.metrics
@@ -327,9 +339,12 @@ def line_dict(ln: Line) -> dict[str, Any]:
         "rules_fired": ln.rules,
         "explanation": derived.explanation(),
     }
+    if credited is not None:
+        d["credited"], sentences = credited(ln.rep_id, ln.period)
+        d["explanation"] += sentences
     mom = ln.mom
     if mom is not None:
         d["mom"] = mom
     if ln.months:
-        d["months"] = [line_dict(m) for m in ln.months]
+        d["months"] = [line_dict(m, credited) for m in ln.months]
     return d

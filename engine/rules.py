@@ -278,3 +278,122 @@ _FIRED: list[tuple[int, str]] = []
 def new_ruleset_name(content_hash: str) -> str:
     """Rulesets cannot be redefined: one name per policy content (and compile format)."""
     return f"merit_{content_hash[:24]}_v1"
+
+
+# --- event correlation: when a deal's crediting condition first holds ------------------------------
+
+#: The correlation ruleset. The crediting threshold is not in it: each event carries `k`, the
+#: comparison key of what was collected so far against the policy's threshold (0 below, 1 equal,
+#: 2 above), so `k >= 1` means exactly "collected >= threshold" whatever the threshold is.
+_CREDITING = "merit_crediting_v1"
+CREDIT_AT_SIGNING, CREDIT_ON_PAYMENT, NOT_YET = "credit_at_signing", "credit_on_payment", "not_yet"
+NEVER_CREDITED, CLOSED = "never_credited", "closed"
+
+
+@dataclass
+class CorrelationBook:
+    """A deal's events correlated by durable_rules: which event first makes the condition hold.
+
+    A deal's events are posted one at a time in date order into a session of their own: first
+    the signing (`t: signed`, with the key of what was collected by then), then each payment
+    (`t: paid`, with the key of the running total). `credit_on_payment` joins the waiting signing
+    event with the first payment whose key reaches the threshold and consumes both, so it fires at
+    most once, at the moment the condition first holds; `credit_at_signing` fires when the
+    signing itself satisfies it (a threshold of 0%); `not_yet` takes every payment below it. Once
+    a credit fired, no more payments are posted; an `end` event (the last key) closes the deal:
+    `never_credited` joins it with a signing still waiting, `closed` takes it otherwise (a session
+    in which no rule fired segfaults the C engine when deleted). The answer depends only on the
+    key sequence: each distinct one is posted once per process (keys never decrease: few exist).
+    """
+
+    _decided: dict[tuple[int, ...], int | None] = field(default_factory=dict)
+    _registered: bool = False
+
+    def first_holding(self, keys: tuple[int, ...]) -> int | None:
+        """The index of the event (0: the signing, i: the i-th payment) at which the condition first
+        holds, or None when it never does. The rule engine decides; Python cross-checks."""
+        if keys in self._decided:
+            return self._decided[keys]
+        with _LOCK:
+            self._register()
+            fired = self._post(keys)
+        credits = [(rule, n) for rule, n in fired if rule in (CREDIT_AT_SIGNING, CREDIT_ON_PAYMENT)]
+        below = sorted(n for rule, n in fired if rule == NOT_YET)
+        ends = [rule for rule, n in fired if rule in (NEVER_CREDITED, CLOSED)]
+        expected = next((i for i, k in enumerate(keys) if k >= 1), None)
+        found = credits[0][1] if len(credits) == 1 else None
+        wrong = len(credits) > 1 or found != expected or ends != [NEVER_CREDITED if found is None else CLOSED]
+        if wrong or below != [i for i in range(1, len(keys)) if keys[i] < 1]:
+            raise RuleEngineError(f"{_CREDITING}: events {keys} fired {fired}; the condition first holds at {expected}")
+        self._decided[keys] = found
+        return found
+
+    def _register(self) -> None:
+        if self._registered:
+            return
+        host = _host()
+        if _CREDITING not in host._ruleset_directory:
+            reached, below = {"$gte": {"k": 1}}, {"$lt": {"k": 1}}
+            signing, payment, end = {"t": "signed"}, {"t": "paid"}, {"t": "end"}
+            rules = {
+                CREDIT_AT_SIGNING: {
+                    "all": [{"signing": {"$and": [signing, reached]}}],
+                    "run": _fired(CREDIT_AT_SIGNING, "signing"),
+                },
+                CREDIT_ON_PAYMENT: {
+                    "all": [{"signing": signing}, {"payment": {"$and": [payment, reached]}}],
+                    "run": _fired(CREDIT_ON_PAYMENT, "payment"),
+                },
+                NOT_YET: {"all": [{"payment": {"$and": [payment, below]}}], "run": _fired(NOT_YET, "payment")},
+                NEVER_CREDITED: {
+                    "all": [{"signing": signing}, {"end": {"$and": [end, below]}}],
+                    "run": _fired(NEVER_CREDITED, "end"),
+                },
+                CLOSED: {"all": [{"end": {"$and": [end, reached]}}], "run": _fired(CLOSED, "end")},
+            }
+            host.set_rulesets({_CREDITING: rules})
+        self._registered = True
+
+    def _post(self, keys: tuple[int, ...]) -> list[tuple[str, int]]:
+        sid = f"c{next(_SEQ)}"
+        host = _host()
+        _CORRELATED.clear()
+        try:
+            for n, k in enumerate(keys):  # one post per event, in order: a batch may match out of order
+                host.post(_CREDITING, {"sid": sid, "id": n + 1, "n": n + 1, "t": "paid" if n else "signed", "k": k})
+                if any(rule in (CREDIT_AT_SIGNING, CREDIT_ON_PAYMENT) for rule, _ in _CORRELATED):
+                    break  # credited: later payments cannot change it (the session would only hold them)
+            end = len(keys) + 1
+            host.post(_CREDITING, {"sid": sid, "id": end, "n": end, "t": "end", "k": keys[-1]})
+            state = host.get_state(_CREDITING, sid)
+        except _durable.MessageNotHandledException as exc:
+            raise RuleEngineError(f"{_CREDITING}: an event matched no rule: {exc}") from None
+        finally:
+            with contextlib.suppress(Exception):
+                host.delete_state(_CREDITING, sid)
+        if state and state.get("exception"):
+            raise RuleEngineError(f"{_CREDITING}: rule action failed: {state['exception']}")
+        fired = [(rule_id, n - 1) for rule_id, n in _CORRELATED]  # events are numbered from 1 (0 reads as None)
+        _CORRELATED.clear()
+        return fired
+
+
+_CORRELATED: list[tuple[str, int]] = []
+_CORRELATION: CorrelationBook | None = None
+
+
+def _fired(rule_id: str, event: str) -> Callable[[Any], None]:
+    """The action of a correlation rule: it records which event (by its alias in the rule) fired it."""
+
+    def fired(c: Any) -> None:
+        _CORRELATED.append((rule_id, int(getattr(c, event)["n"])))
+
+    return fired
+
+
+def correlation_book() -> CorrelationBook:
+    """The process's one correlation book (its ruleset is defined once per process, like the host)."""
+    global _CORRELATION
+    if _CORRELATION is None:
+        _CORRELATION = CorrelationBook()
+    return _CORRELATION

@@ -35,6 +35,7 @@ from engine.facts import facts_from_records
 from engine.policy import Policy, PolicyLibrary
 from engine.problems import MeritInputError
 from features import folder, policy_library
+from features.dealsteps import *  # noqa: F403 - the 成单 steps, bound here with the others
 from runtime.policies import load_library, load_policy_file
 
 FEATURES = folder()

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 
 #: Arguments that name files a command reads, and those it writes (checked before any work).
-INPUT_ARGS = ("facts", "policy", "scenario_policy", "old", "new")
+INPUT_ARGS = ("facts", "policy", "scenario_policy", "old", "new", "deals", "payments", "targets")
 OUTPUT_ARGS = ("output", "chart")
 
 
@@ -64,6 +64,42 @@ def check_outputs(args: argparse.Namespace) -> None:
             problems.append(Problem(flag, None, None, value[:40] + "...", "the file name is too long"))
     if problems:
         raise MeritInputError(problems)
+
+
+#: What `merit evaluate --format` writes, and the file extensions that name a format.
+FORMATS = ("table", "json", "csv", "xlsx")
+EXTENSION_FORMATS = {".json": "json", ".csv": "csv", ".xlsx": "xlsx"}
+
+
+def output_format(args: argparse.Namespace) -> str:
+    """The format to write: `--format`, else the one `--output`'s extension names, else table.
+
+    Refused before any work: a `--format` that contradicts the extension (a rich table in a
+    .json file helps no one), `--excel` on anything but CSV, and a workbook sent to a terminal.
+    An extension that names no format this command writes (.txt) leaves the choice to `--format`.
+    """
+    allowed = getattr(args, "formats", FORMATS)
+    given = getattr(args, "format", None)
+    output = getattr(args, "output", None)
+    suffix = Path(output).suffix.lower() if output else ""
+    named = EXTENSION_FORMATS.get(suffix) if EXTENSION_FORMATS.get(suffix) in allowed else None
+    fmt = given or named or "table"
+    problems: list[Problem] = []
+    if given and named and given != named:
+        problems.append(
+            Problem(
+                "--output", None, None, output or "",
+                f"is a {suffix} file but --format is {given}: "
+                f"name the file for {given}, or leave --format out to write {named}",
+            )
+        )  # fmt: skip
+    if getattr(args, "excel", False) and fmt != "csv":
+        problems.append(Problem("--excel", None, None, "", f"applies to csv only (the format is {fmt})"))
+    if fmt == "xlsx" and not output and sys.stdout.isatty():
+        problems.append(Problem("--format", None, None, "xlsx", "a workbook is not for a terminal: give --output"))
+    if problems:
+        raise MeritInputError(problems)
+    return fmt
 
 
 def write_atomically(path: Path, data: bytes | Iterable[str]) -> None:

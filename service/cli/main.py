@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -18,19 +19,22 @@ from typing import TYPE_CHECKING
 from engine.problems import MeritInputError, Problem
 from runtime.gcpause import gc_paused_command
 from service.cli.common import (
+    FORMATS,
     add_fact_options,
     check_outputs,
     count_rep_months,
     fact_options,
     load_for_period,
     load_policy_files,
+    output_format,
     progress_bar,
     write_atomically,
 )
 from service.cli.common import print_problems as _print_problems
+from service.cli.deals import add_deal_options, deal_inputs_problems, load_credited
 
 if TYPE_CHECKING:
-    from engine.results import WarningSummary
+    from engine.results import Evaluation, WarningSummary
     from runtime.parallel import ParallelRun
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
@@ -103,29 +107,47 @@ def _evaluate_in_workers(args: argparse.Namespace) -> ParallelRun | None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
     from engine.evaluation import evaluate
-    from engine.results import warning_summary
-    from service.render import print_evaluation
 
+    wrong = deal_inputs_problems(args)
+    if wrong:
+        raise MeritInputError(wrong)
+    if args.deals:
+        policy, facts, credited = load_credited(args)
+        with progress_bar("evaluating", count_rep_months(facts, args.period)) as advance:
+            ev = evaluate(policy, facts, args.period, progress=advance).with_credits(credited.explain)
+        return _write_evaluation(args, ev)
+    fmt = args.format  # resolved by main(): --format, else --output's extension
     options = fact_options(args)
-    if args.format == "csv" and options.plain:  # workers read with the default options only
+    bom = ("\ufeff",) if args.excel else ()  # zh-CN Excel reads a CSV as UTF-8 only with the BOM
+    if fmt == "csv" and options.plain:  # workers read with the default options only
         run = _evaluate_in_workers(args)
         if run is not None:
             _print_warnings(run.warnings)
             if args.output:
-                write_atomically(Path(args.output), run.csv_chunks())
+                write_atomically(Path(args.output), itertools.chain(bom, run.csv_chunks()))
                 print(f"wrote {args.output} ({run.results} results, payout {run.total_payout})", file=sys.stderr)
             else:
-                for chunk in run.csv_chunks():
+                for chunk in itertools.chain(bom, run.csv_chunks()):
                     sys.stdout.write(chunk)
             return EXIT_OK
     policy, facts = load_for_period(args.policy, args.facts, args.period, options)
     with progress_bar("evaluating", count_rep_months(facts, args.period)) as advance:
         ev = evaluate(policy, facts, args.period, progress=advance)
+    return _write_evaluation(args, ev)
+
+
+def _write_evaluation(args: argparse.Namespace, ev: Evaluation) -> int:
+    """Warnings on stderr, the evaluation in the format asked for, to --output or stdout."""
+    from rich.console import Console
+
+    from engine.results import warning_summary
+    from service.render import print_evaluation
+
+    fmt = args.format  # resolved by main(): --format, else --output's extension
+    bom = ("\ufeff",) if args.excel else ()  # zh-CN Excel reads a CSV as UTF-8 only with the BOM
     _print_warnings(warning_summary(ev.results))
-    if args.format == "table":
+    if fmt == "table":
         if args.output:
             console = Console(file=open(os.devnull, "w"), record=True, width=200)  # noqa: SIM115
             print_evaluation(ev, console)
@@ -136,13 +158,23 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                 console = Console(width=200)
             print_evaluation(ev, console)
         return EXIT_OK
-    chunks = ev.json_chunks() if args.format == "json" else ev.csv_chunks()
-    if args.output:
-        write_atomically(Path(args.output), chunks)
-        print(f"wrote {args.output} ({len(ev.results)} results, payout {ev.total_payout})", file=sys.stderr)
+    if fmt == "xlsx":
+        from service.xlsxexport import results_workbook
+
+        data = results_workbook(ev.policy, ev.as_dict())
+        if args.output:
+            write_atomically(Path(args.output), data)
+        else:
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
     else:
-        for chunk in chunks:
-            sys.stdout.write(chunk)
+        chunks = ev.json_chunks() if fmt == "json" else itertools.chain(bom, ev.csv_chunks())
+        if not args.output:
+            for chunk in chunks:
+                sys.stdout.write(chunk)
+            return EXIT_OK
+        write_atomically(Path(args.output), chunks)
+    print(f"wrote {args.output} ({len(ev.results)} results, payout {ev.total_payout})", file=sys.stderr)
     return EXIT_OK
 
 
@@ -164,9 +196,29 @@ def cmd_test(args: argparse.Namespace) -> int:
     return run_acceptance_cli(args.policy, args.pytest_args)
 
 
+class _VersionAction(argparse.Action):
+    """`merit --version`: the installed package's version (its metadata), read only when asked."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            found = version("merit")
+        except PackageNotFoundError:  # run from a checkout that was never installed
+            found = "unknown (not installed; pip install . gives it its version)"
+        print(f"merit {found}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="merit", description="Merit sales-incentive policy engine")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action=_VersionAction, help="print Merit's version and exit")
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", help="what to do (merit COMMAND -h lists its options)"
+    )
 
     p = sub.add_parser("validate", help="check policy files or folders (schema + linter)")
     p.add_argument("paths", nargs="+", metavar="PATH", help="policy files or folders")
@@ -179,14 +231,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="evaluate a month or quarter")
     p.add_argument("--policy", required=True, help="a policy folder (version picked by period) or one file")
-    p.add_argument("--facts", required=True, help="facts file: .csv/.txt, .xlsx, .ods or .json")
+    p.add_argument("--facts", help="facts file: .csv/.txt, .xlsx, .ods or .json (or --deals, --payments, --targets)")
     p.add_argument("--period", required=True, help="2026-08 or 2026-Q3")
     add_fact_options(p)
+    add_deal_options(p)
     p.add_argument(
-        "--format", choices=("table", "json", "csv"), default="table", help="table, json (with explanations) or csv"
+        "--format",
+        choices=FORMATS,
+        help="table (default), json (with explanations), csv, or xlsx (one sheet per period); "
+        "without it, --output's extension (.json, .csv, .xlsx) decides",
     )
-    p.add_argument("--output", help="write to this file instead of stdout (only when everything succeeded)")
-    p.set_defaults(func=gc_paused_command(cmd_evaluate))
+    p.add_argument(
+        "--excel", action="store_true", help="csv for Excel: UTF-8 with a BOM, so zh-CN Excel reads the names"
+    )
+    p.add_argument(
+        "--output", metavar="FILE", help="write to this file instead of stdout (only when everything succeeded)"
+    )
+    p.set_defaults(func=gc_paused_command(cmd_evaluate), formats=FORMATS)
 
     p = sub.add_parser("test", help="run HR's acceptance scenarios (optionally against a policy file)")
     p.add_argument("--policy", help="check this policy version against the scenarios tagged with its id")
@@ -216,6 +277,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         check_outputs(args)
+        if hasattr(args, "formats"):  # a command that writes one of several formats
+            args.format = output_format(args)
         return int(args.func(args))
     except MeritInputError as exc:
         _print_problems(exc.problems, exc)

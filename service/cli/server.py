@@ -34,13 +34,13 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     serve.set_defaults(func=_guard(cmd_serve))
 
     db = subparsers.add_parser("db", help="database maintenance")
-    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION", help="upgrade")
     up = db_sub.add_parser("upgrade", help="create or upgrade the schema (Alembic migrations)")
     _database_option(up)
     up.set_defaults(func=_guard(cmd_db_upgrade))
 
     token = subparsers.add_parser("token", help="API tokens")
-    token_sub = token.add_subparsers(dest="token_command", required=True)
+    token_sub = token.add_subparsers(dest="token_command", required=True, metavar="ACTION", help="create")
     create = token_sub.add_parser("create", help="create a bearer token and print it (once)")
     create.add_argument(
         "--role", required=True, choices=["hr", "manager", "payroll", "rep"], help="what the token may do"
@@ -129,10 +129,21 @@ def _guard(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.N
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    from service.db import upgrade
+    """Upgrade the schema and say what happened: created, upgraded from -> to, or already current."""
+    from service.db import describe_database_url, upgrade
+    from service.db.migrate import current
 
-    upgrade(_url(args))
-    print("database schema is up to date", file=sys.stderr)
+    url = _url(args)
+    before = current(url)
+    upgrade(url)
+    after = current(url)
+    where = describe_database_url(url)
+    if before is None:
+        print(f"created the database schema at revision {after} ({where})", file=sys.stderr)
+    elif before == after:
+        print(f"the database schema is already up to date at revision {after} ({where})", file=sys.stderr)
+    else:
+        print(f"upgraded the database schema from revision {before} to {after} ({where})", file=sys.stderr)
     return 0
 
 

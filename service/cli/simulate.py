@@ -186,7 +186,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         from service.charts import sweep_chart
         from service.cli.common import write_atomically
 
-        write_atomically(Path(args.chart), sweep_chart(data, chart_fmt or "svg"))
+        write_atomically(Path(args.chart), sweep_chart(data, chart_fmt or "svg", policy))
         print(f"wrote {args.chart}", file=sys.stderr)
     if args.format == "json":
         _emit(
@@ -288,9 +288,11 @@ def add_commands(sub: Any) -> None:
         metavar="SHARES",
         help="e.g. East:40%%,South:30%%,North:30%% (default: in proportion to last period's actuals)",
     )
-    p.add_argument("--format", choices=("table", "json", "csv"), default="table", help="csv: per-rep differences")
-    p.add_argument("--output", help="write to this file instead of stdout")
-    p.set_defaults(func=gc_paused_command(cmd_simulate, freeze=False))
+    p.add_argument(
+        "--format", choices=("table", "json", "csv"), help="table (default), json, or csv (per-rep differences)"
+    )
+    p.add_argument("--output", metavar="FILE", help="write to this file instead of stdout (.json/.csv pick the format)")
+    p.set_defaults(func=gc_paused_command(cmd_simulate, freeze=False), formats=("table", "json", "csv"))
 
     p = sub.add_parser("sweep", help="cost curve of one policy parameter over a range of values")
     p.add_argument("--policy", required=True, help="a policy folder (version picked by period) or one file")
@@ -300,10 +302,12 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--param", required=True, metavar="PATH", help="e.g. commission.tiers[advanced].rate")
     p.add_argument("--values", help="comma-separated values, e.g. 0.015,0.016,0.018")
     p.add_argument("--range", help="start:stop:step, e.g. 0.015:0.025:0.0005")
-    p.add_argument("--chart", help="also draw the curve to this .svg or .png file")
-    p.add_argument("--format", choices=("table", "json"), default="table", help="table (default) or json")
-    p.add_argument("--output", help="write to this file instead of stdout (only when everything succeeded)")
-    p.set_defaults(func=gc_paused_command(cmd_sweep, freeze=False))
+    p.add_argument("--chart", metavar="FILE", help="also draw the curve to this .svg or .png file")
+    p.add_argument("--format", choices=("table", "json"), help="table (default) or json")
+    p.add_argument(
+        "--output", metavar="FILE", help="write to this file instead of stdout (only when everything succeeded)"
+    )
+    p.set_defaults(func=gc_paused_command(cmd_sweep, freeze=False), formats=("table", "json"))
 
     p = sub.add_parser(
         "plan", help="impact of a policy edit before it is published: what changes, what it costs, who moves"
@@ -313,6 +317,8 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--facts", required=True, help="facts file: .csv/.txt, .xlsx, .ods or .json")
     p.add_argument("--period", required=True, help="2026-08 or 2026-Q3")
     add_fact_options(p)
-    p.add_argument("--format", choices=("table", "json"), default="table", help="table (default) or json")
-    p.add_argument("--output", help="write to this file instead of stdout (only when everything succeeded)")
-    p.set_defaults(func=gc_paused_command(cmd_plan, freeze=False))
+    p.add_argument("--format", choices=("table", "json"), help="table (default) or json")
+    p.add_argument(
+        "--output", metavar="FILE", help="write to this file instead of stdout (only when everything succeeded)"
+    )
+    p.set_defaults(func=gc_paused_command(cmd_plan, freeze=False), formats=("table", "json"))

@@ -20,6 +20,7 @@ from service.payroll.feed import FIELDS, CursorInvalid, FullPages, Page, decode_
 
 NUMBER_FIELDS = frozenset({"run_id", "amount"})
 JSON = "application/json"
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _periods(period: str) -> list[str]:
@@ -45,24 +46,40 @@ def lines(
     cached = full_pages.get(key)
     if cached is None:
         found = page(db, periods, after, limit)
-        cached = _encoded(found, format)
+        cached = _encoded(found, format, period)
         if found.more:  # full, with lines after it: this page can never change
             full_pages.put(key, *cached)
     return cached
 
 
-def _encoded(found: Page, format: str) -> tuple[bytes, dict[str, str]]:
+def accepted(accept: str) -> str:
+    """The format an Accept header asks for (a query's `format` wins); JSON unless CSV or XLSX is named."""
+    if XLSX_MEDIA_TYPE in accept:
+        return "xlsx"
+    return "csv" if "text/csv" in accept else "json"
+
+
+def _encoded(found: Page, format: str, period: str | None) -> tuple[bytes, dict[str, str]]:
     """The page as the response body and its headers."""
     next_cursor = encode_cursor(found.next)
-    if format == "csv":
+    paging = {"Merit-Next-Cursor": next_cursor, "Merit-More": "true" if found.more else "false"}
+    if format == "xlsx":
+        from service.xlsxexport import payroll_workbook
+
+        headers = {
+            "Content-Type": XLSX_MEDIA_TYPE,
+            "Content-Disposition": 'attachment; filename="payroll-lines.xlsx"',
+            **paging,
+        }
+        return payroll_workbook(found.lines, period), headers
+    if format == "csv":  # with a BOM: zh-CN Excel reads a CSV as UTF-8 (the names) only with one
         text = write_rows(FIELDS, ([item[f] for f in FIELDS] for item in found.lines), NUMBER_FIELDS)
         headers = {
             "Content-Type": "text/csv; charset=utf-8",
             "Content-Disposition": 'attachment; filename="payroll-lines.csv"',
-            "Merit-Next-Cursor": next_cursor,
-            "Merit-More": "true" if found.more else "false",
+            **paging,
         }
-        return text.encode("utf-8"), headers
+        return ("\ufeff" + text).encode("utf-8"), headers
     # serialised here: FastAPI's generic encoder took longer than the query for a 500-line page
     doc = {"lines": found.lines, "next_cursor": next_cursor, "more": found.more}
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), {"Content-Type": JSON}

@@ -8,11 +8,14 @@ from fastapi import APIRouter, Query, Request, Response
 
 from service.api.deps import DB, Payroll, settings
 from service.payroll import service
+from service.payroll.service import XLSX_MEDIA_TYPE
 
 router = APIRouter(tags=["payroll"])
 
 
-@router.get("/payroll/lines", responses={200: {"content": {"text/csv": {}, "application/json": {}}}})
+@router.get(
+    "/payroll/lines", responses={200: {"content": {"text/csv": {}, "application/json": {}, XLSX_MEDIA_TYPE: {}}}}
+)
 def lines(
     _: Payroll,
     db: DB,
@@ -20,8 +23,11 @@ def lines(
     period: str | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
-    format: Literal["json", "csv"] = "json",
+    format: Literal["json", "csv", "xlsx"] | None = None,
 ) -> Any:
-    """One line per rep per component (commission, bonus, each award) for a month or a quarter."""
-    body, headers = service.lines(db, settings(request).full_pages, period, cursor, limit, format)
+    """One line per rep per component (commission, bonus, each award) for a month or a quarter.
+
+    JSON by default; CSV (UTF-8 with a BOM, for Excel) or XLSX with `?format=` or an Accept header."""
+    kind = format or service.accepted(request.headers.get("accept", ""))
+    body, headers = service.lines(db, settings(request).full_pages, period, cursor, limit, kind)
     return Response(body, media_type=headers["Content-Type"], headers=headers)

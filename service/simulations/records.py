@@ -22,6 +22,7 @@ from service.api.deps import commit, release
 from service.api.errors import ApiError
 from service.audit import service as audit
 from service.auth import Principal
+from service.policies.service import load_policy
 from service.runs.service import check_period
 from service.simulations.access import may_read, scope_of
 from service.simulations.models import Scenario, Simulation
@@ -161,8 +162,9 @@ def chart(db: Session, who: Principal, simulation_id: int, fmt: str) -> bytes:
             404, "chart-not-available", f"simulation {simulation_id} is a single scenario; only sweeps have a chart"
         )
     result = json.loads(row.result_json)["result"]
+    baseline = load_policy(db, result["baseline"]["sha256"])  # the chart's labels and current value
     release(db)
     from service.charts import sweep_chart  # matplotlib loads on first use, not at start-up
 
     with _CHART_LOCK:
-        return sweep_chart(result, fmt)
+        return sweep_chart(result, fmt, baseline)

@@ -114,7 +114,8 @@ def test_end_to_end_over_http(database_url: str, clock: Clock) -> None:
         assert {x["rep_id"]: Decimal(x["total"]) for x in results["results"]} == hand  # the engine's own lines
         as_csv = c.get("/payroll/lines", params={"period": "2026-08", "format": "csv"}, headers=payroll)
         assert as_csv.headers["content-type"].startswith("text/csv")
-        rows = list(csv.DictReader(io.StringIO(as_csv.text)))
+        assert as_csv.content.startswith(b"\xef\xbb\xbf")  # the BOM zh-CN Excel needs
+        rows = list(csv.DictReader(io.StringIO(as_csv.content.decode("utf-8-sig"))))
         assert [(r["line_id"], r["amount"]) for r in rows] == [(ln["line_id"], ln["amount"]) for ln in lines]
         assert all(
             isinstance(ln["amount"], str) and ln["amount"].count(".") == 1 and len(ln["amount"].split(".")[1]) == 2

@@ -91,7 +91,7 @@ def test_full_publication_cycle(app_client: TestClient, tokens: Tokens, clock: C
     assert [(ln["component"], ln["amount"]) for ln in r2] == [("commission", "1230.00")]
 
     as_csv = app_client.get("/payroll/lines?period=2026-08&format=csv", headers=tokens["payroll"])
-    rows = list(csv.DictReader(io.StringIO(as_csv.text)))
+    rows = list(csv.DictReader(io.StringIO(as_csv.content.decode("utf-8-sig"))))  # with the BOM Excel needs
     assert [r["line_id"] for r in rows] == [ln["line_id"] for ln in lines["lines"]]
 
     actions = [e["action"] for e in app_client.get("/audit", headers=tokens["hr"]).json()["entries"]]

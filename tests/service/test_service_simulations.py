@@ -562,6 +562,7 @@ def test_sweeps_and_their_charts(app_client: TestClient, tokens: Tokens) -> None
     assert svg.status_code == 200 and svg.headers["content-type"] == "image/svg+xml"
     assert b"<svg" in svg.content[:500] and svg.content.rstrip().endswith(b"</svg>")
     assert ADV_RATE.encode() in svg.content
+    assert "进阶激励奖 rate".encode() in svg.content  # labelled from the sweep's baseline policy
     png = app_client.get(f"/simulations/{sweep['id']}/chart.png", headers=tokens["hr"])
     assert png.headers["content-type"] == "image/png" and png.content.startswith(b"\x89PNG\r\n\x1a\n")
 

@@ -87,6 +87,8 @@ class _Differ:
         ):
             lines.extend(step())
         lines.extend(_change("objection_days", str(self.old.objection_days), str(self.new.objection_days)))
+        old_share, new_share = self.old.clawback.max_share, self.new.clawback.max_share
+        lines.extend(_change("clawback max_share_of_payout", _pct(old_share), _pct(new_share)))
         lines.extend(_change("crediting", _crediting_text(self.old), _crediting_text(self.new)))
         return lines
 

@@ -30,16 +30,14 @@ def lint_document(doc: YamlDocument) -> list[Problem]:
     """Every meaning problem in a schema-valid policy document, located."""
     linter = _Linter(doc)
     linter.run()
-    unique = dict.fromkeys(linter.problems)
-    return sorted(unique, key=lambda p: (p.line or 0, p.column or 0, p.field, p.message))
+    return sorted(dict.fromkeys(linter.problems), key=lambda p: (p.line or 0, p.column or 0, p.field, p.message))
 
 
 def _dec(value: Any) -> Decimal:
     return Decimal(str(value))
 
 
-def _show(value: Any) -> str:
-    return str(value)
+_show = str  # a value in a message, as written
 
 
 @dataclass(frozen=True)
@@ -123,6 +121,8 @@ class _Linter:
         days = (self.data.get("publication") or {}).get("objection_days")
         if days is not None and days < 0:
             self.add(("publication", "objection_days"), f"must not be negative (got {days})")
+        if not 0 < _dec(share := (self.data.get("clawback") or {}).get("max_share_of_payout", 1)) <= 1:
+            self.add(("clawback", "max_share_of_payout"), f"must be above 0 and at most 1 (= 100%), got {share}")
         for i, name in enumerate(self.data.get("columns") or []):
             if name in STANDARD_COLUMNS:
                 self.add(("columns", i), f"{name!r} is a standard column already; do not declare it")

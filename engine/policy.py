@@ -34,6 +34,15 @@ class Rounding:
 
 
 @dataclass(frozen=True)
+class Clawback:
+    """How money paid but no longer owed (a negative adjustment) is recovered: from each later
+    payout at most `max_share` of it (rounded by the policy's `rounding`), the rest carried as the
+    rep's balance. Without a `clawback` block the whole balance is taken from the next payout."""
+
+    max_share: Decimal = Decimal(1)
+
+
+@dataclass(frozen=True)
 class Metric:
     """A named quantity: a ratio of two fact columns (or a column over a constant), or one column."""
 
@@ -212,6 +221,7 @@ class Policy:
     source: str
     text: str
     data: Mapping[str, Any]  # the validated document, for diffs and simulation edits
+    clawback: Clawback = Clawback()
     crediting: Crediting | None = None  # how deals credit months; None: facts come as monthly totals
 
     @property

@@ -60,11 +60,19 @@ class EvaluatedRun:
     regions: dict[tuple[str, str], str | None]  # (rep_id, period) -> that result line's own region
 
 
-def evaluate_run(policy: Policy, facts: FactSet, period: str, credits: CreditNotes | None = None) -> EvaluatedRun:
+def evaluate_run(
+    policy: Policy,
+    facts: FactSet,
+    period: str,
+    credits: CreditNotes | None = None,
+    *,
+    enforce_effective: bool = True,
+) -> EvaluatedRun:
     """Evaluate under the engine lock and copy out everything the service persists; `credits`
-    (facts credited from deals) makes each JSON line say which deals credited it."""
+    (facts credited from deals) makes each JSON line say which deals credited it; a shadow, a
+    version not yet in force, is evaluated with `enforce_effective=False`."""
     with ENGINE_LOCK:
-        ev = evaluate(policy, facts, period)
+        ev = evaluate(policy, facts, period, enforce_effective=enforce_effective)
         if credits is not None:
             ev = ev.with_credits(credits)
         results_json = ev.to_json_bytes()

@@ -79,6 +79,18 @@ PAYROLL_COLUMNS: tuple[tuple[str, str], ...] = (
     ("component", "text"),
     ("label", "text"),
     ("amount", "money"),
+    # what the feed says about corrections (service/payroll/feed.py FIELDS, docs/service.md)
+    ("kind", "text"),
+    ("settled", "text"),
+    ("pay_period", "text"),
+    ("original_run_id", "integer"),
+    ("original_policy_sha256", "text"),
+    ("original_facts_sha256", "text"),
+    ("policy_sha256", "text"),
+    ("facts_sha256", "text"),
+    ("reason", "text"),
+    ("requested_by", "text"),
+    ("approved_by", "text"),
 )
 _FORMATS = {"money": MONEY_FORMAT, "percent": PERCENT_FORMAT, "score": SCORE_FORMAT}
 
@@ -165,7 +177,7 @@ def payroll_workbook(lines: Sequence[Mapping[str, Any]], empty_period: str | Non
         ws = wb.create_sheet(period)
         _header(ws, [h for h, _ in PAYROLL_COLUMNS])
         _rows(ws, ([item[h] for h, _ in PAYROLL_COLUMNS] for item in by_period[period]))
-        _widths(ws, [26, 8, 16, 10, 10, 10, 12, 10, 24, 16, 14])
+        _widths(ws, [26, 8, 16, 10, 10, 10, 12, 10, 24, 16, 14, 10, 8, 10, 8, 16, 16, 16, 16, 24, 12, 12])
     return _deterministic(wb)
 
 
@@ -175,7 +187,7 @@ def _rows(ws: Worksheet, rows: Iterable[Sequence[Any]]) -> None:
             if kind == "money":
                 ws.cell(r, c, exact_number(None if value is None else str(value))).number_format = MONEY_FORMAT
             elif kind == "integer":
-                ws.cell(r, c, int(value))
+                ws.cell(r, c, None if value is None else int(value))
             else:
                 ws.cell(r, c, None if value is None else safe_text(value))
 

@@ -79,12 +79,14 @@ def create_app(
 
     `separate_duties` (default: `MERIT_SEPARATE_DUTIES=1` in the environment, else off): a run is
     finalized only by someone who neither created nor published it."""
+    from service.adjustments import views as adjustments
     from service.audit import views as audit
     from service.facts import views as facts
     from service.payroll import views as payroll
     from service.periods import views as periods
     from service.policies import views as policies
     from service.publication import views as publication
+    from service.replay import views as replay
     from service.runs import views as runs
     from service.simulations import views as simulations
     from service.statements import views as statement_views
@@ -108,7 +110,20 @@ def create_app(
     app.state.db_engine = engine
     errors.install(app, access_refusal)
     openapi.install(app)
-    for module in (policies, facts, runs, publication, payroll, periods, audit, simulations, tokens, ui):
+    for module in (
+        policies,
+        facts,
+        runs,
+        publication,
+        adjustments,
+        replay,
+        payroll,
+        periods,
+        audit,
+        simulations,
+        tokens,
+        ui,
+    ):
         app.include_router(module.router)
     app.include_router(statement_views.router)
 

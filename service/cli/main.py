@@ -284,6 +284,9 @@ def build_parser() -> argparse.ArgumentParser:
         server_cli = None  # type: ignore[assignment]
     if server_cli is not None:
         server_cli.add_commands(sub)
+        from service.cli import replay as replay_cli
+
+        replay_cli.add_commands(sub)
     return parser
 
 

@@ -7,30 +7,36 @@ The Alembic migrations create exactly this schema; a test compares the two.
 
 from __future__ import annotations
 
+from service.adjustments.models import Adjustment, BalanceEntry
 from service.audit.models import AuditEntry
 from service.db.base import Base, UTCDateTime
 from service.facts.models import FactImport
 from service.periods.models import PeriodClose
 from service.policies.models import PolicyContent, PolicyVersion
 from service.publication.models import Objection
+from service.replay.models import PolicyShadow, ShadowResult
 from service.runs.models import PeriodClaim, Run, RunLine, RunRep
 from service.simulations.models import Scenario, Simulation
 from service.tokens.models import ApiToken
 
 __all__ = [
+    "Adjustment",
     "ApiToken",
     "AuditEntry",
+    "BalanceEntry",
     "Base",
     "FactImport",
     "Objection",
     "PeriodClaim",
     "PeriodClose",
     "PolicyContent",
+    "PolicyShadow",
     "PolicyVersion",
     "Run",
     "RunLine",
     "RunRep",
     "Scenario",
+    "ShadowResult",
     "Simulation",
     "UTCDateTime",
 ]

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from service.adjustments.feedinfo import RECOVERY, FeedDetails, feed_details
 from service.runs.models import Run, RunLine
 from service.runs.states import RunState
 
@@ -39,7 +40,23 @@ FIELDS = (
     "component",
     "label",
     "amount",
+    "kind",
+    "settled",
+    "pay_period",
+    "original_run_id",
+    "original_policy_sha256",
+    "original_facts_sha256",
+    "policy_sha256",
+    "facts_sha256",
+    "reason",
+    "requested_by",
+    "approved_by",
 )
+"""A line's `kind`: `payout` (the engine's), `adjustment` (a delta against what was paid for its
+period, `settled` `paid` or, for a rep whose net delta is negative, `balance`: owed, not deducted
+now), or `recovery` (a clawback deducted from this payout). Payroll pays the sum of `amount` over
+all lines except `settled: balance` ones; the sum over `payout` and `adjustment` lines of a rep and
+a period is what the latest evaluation of that period says."""
 _EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 _LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 
@@ -99,7 +116,7 @@ def page(db: Session, periods: Sequence[str] | None, after: Position | None, lim
     at = after or START
     conn = db.connection()  # Core rows: the ORM's per-row loading cost more than the query
     runs = conn.execute(
-        select(Run.id, Run.finalized_at, Run.policy_id, Run.policy_version)
+        select(Run.id, Run.finalized_at, Run.policy_id, Run.policy_version, Run.policy_sha256, Run.facts_sha256)
         .where(Run.status == RunState.FINALIZED, Run.superseded_by_id.is_(None))
         .where(or_(Run.finalized_at > at.finalized_at, and_(Run.finalized_at == at.finalized_at, Run.id >= at.run_id)))
         .order_by(Run.finalized_at, Run.id)
@@ -107,7 +124,7 @@ def page(db: Session, periods: Sequence[str] | None, after: Position | None, lim
     lines: list[dict[str, Any]] = []
     position = at
     more = False
-    for run_id, finalized_at, policy_id, policy_version in runs:
+    for run_id, finalized_at, policy_id, policy_version, policy_sha, facts_sha in runs:
         assert finalized_at is not None  # finalized runs only
         first = at.row_id if (finalized_at, run_id) == (at.finalized_at, at.run_id) else 0
         stmt = (
@@ -118,7 +135,9 @@ def page(db: Session, periods: Sequence[str] | None, after: Position | None, lim
         )
         if periods:
             stmt = stmt.where(RunLine.period.in_(periods))
-        for row_id, line_id, period, rep_id, name, region, component, label, amount in conn.execute(stmt).all():
+        rows = conn.execute(stmt).all()
+        found = feed_details(conn, run_id) if rows else None  # what an adjustment run corrects
+        for row_id, line_id, period, rep_id, name, region, component, label, amount in rows:
             if len(lines) == limit:
                 more = True
                 break
@@ -135,12 +154,29 @@ def page(db: Session, periods: Sequence[str] | None, after: Position | None, lim
                     "component": component,
                     "label": label,
                     "amount": amount,
+                    **_provenance(found, rep_id, component, policy_sha, facts_sha),
                 }
             )
             position = Position(finalized_at, run_id, row_id)
         if more:
             break
     return Page(lines, position, more)
+
+
+_NO_ADJUSTMENT = dict.fromkeys(FIELDS[FIELDS.index("pay_period") :])
+
+
+def _provenance(
+    found: FeedDetails | None, rep_id: str, component: str, policy_sha: str, facts_sha: str
+) -> dict[str, Any]:
+    """A line's kind, settlement and, for an adjustment, what it corrects and who approved it."""
+    extra: dict[str, Any] = {**_NO_ADJUSTMENT, "policy_sha256": policy_sha, "facts_sha256": facts_sha}
+    if component == RECOVERY:
+        return {"kind": "recovery", "settled": "paid", **extra}
+    if found is None:
+        return {"kind": "payout", "settled": "paid", **extra}
+    settled = "balance" if rep_id in found.owed_reps else "paid"
+    return {"kind": "adjustment", "settled": settled, **extra, **found.adjustment}
 
 
 _LINE_COLUMNS = (

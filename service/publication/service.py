@@ -20,6 +20,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from engine.problems import Problem
+from service.adjustments import ledger
+from service.adjustments.models import Adjustment
 from service.api.deps import commit, release
 from service.api.errors import ApiError
 from service.audit import service as audit
@@ -77,7 +79,7 @@ def publish(db: Session, who: Principal, at: datetime, run_id: int) -> dict[str,
     run = get_run(db, run_id, lock=True)
     require(run, "publish")
     lock_policy_version(db, run)
-    if not is_close(db, run.id):  # a close pays no month: its months are held by their own runs
+    if not is_close(db, run.id) and db.get(Adjustment, run.id) is None:  # both pay no month of their own
         claim_months(db, run)
     deadline = at + timedelta(days=run.objection_days)
     noted = {"results_sha256": run.results_sha256, "objection_deadline": iso_utc(deadline)}
@@ -117,6 +119,7 @@ def finalize(
         )
     noted = {"results_sha256": run.results_sha256}
     finalized_at = feed_time(db, at)  # strictly after every earlier finalization: the feed only grows
+    ledger.settle(db, who, at, run)  # clawbacks owed and recovered, in the same transaction
     transition(db, who, at, run, "finalize", noted, finalized_at=finalized_at, finalized_by=who.name)
     commit(db)
     return run_dict(run, who)
@@ -279,6 +282,13 @@ class _Correction:
 
 def _evaluate_correction(db: Session, run: Run, import_id: int) -> _Correction:
     """Evaluate the run's exact policy version on the corrected facts, outside any transaction."""
+    if db.get(Adjustment, run.id) is not None:
+        raise ApiError(
+            409,
+            "adjustment-corrected-by-adjustment",
+            f"run {run.id} is an adjustment: resolve the "
+            "objection without facts, finalize, then POST /adjustments with the corrected facts",
+        )
     imp = import_for(db, import_id)
     if imp.sha256 == run.facts_sha256:
         msg = f"fact import {imp.id} has the same content as run {run.id}'s facts"

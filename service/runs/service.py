@@ -35,6 +35,7 @@ from service.engine_gate import EvaluatedRun, Policy, PolicyLibrary, evaluate_ru
 from service.facts.models import FactImport
 from service.facts.service import import_for
 from service.policies.service import get_version, load_policy, versions_of
+from service.replay.shadow import evaluate_shadow, shadow_policy, store_shadow
 from service.runs.models import Run, RunLine, RunRep, RunRequest
 from service.runs.scope import BY_REP, manager_csv_reps, manager_lines, parsed_results, rep_line
 from service.runs.states import RunState
@@ -271,13 +272,16 @@ def create_run(
     if existing is not None:
         return existing, False
     facts = snapshot(imp)
+    shadow = shadow_policy(db, policy)  # a draft version evaluated beside the run, never paid
     release(db)  # evaluation can take seconds: hold no database lock meanwhile
     ev = evaluate_import(policy, facts, period, credits)
+    shadowed = evaluate_shadow(shadow, facts.data, facts.filename, facts.options, period)
     try:
         existing = find_run(db, policy.sha256, facts.sha256, period)
         if existing is not None:  # evaluated by a concurrent request meanwhile
             return existing, False
         run = add_run(db, who, at, policy, facts, period, ev)
+        store_shadow(db, run.id, shadowed)
         audit.record(
             db,
             who,

@@ -92,9 +92,17 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("GET", "/audit", "", None, HR),
     # the setup's version was used by a run: HR is let through, to a 409
     Endpoint("DELETE", "/policies/{policy_id}/versions/{version}", "", None, HR),
+    # issue 12: corrections, clawback balances, replay, shadows (allowed calls may answer 404/409 here)
+    Endpoint("POST", "/adjustments", "", "adjustment", HR),
+    Endpoint("GET", "/adjustments", "", None, HR),
+    Endpoint("GET", "/reps/{rep_id}/balance", "", None, HR | {"payroll", "rep_r2"}, ALL),
+    Endpoint("GET", "/runs/{run_id}/replay", "", None, HR),
+    Endpoint("GET", "/runs/{run_id}/shadow", "", None, HR),
+    Endpoint("POST", "/policies/{policy_id}/versions/{version}/shadow", "", None, HR),
+    Endpoint("DELETE", "/policies/{policy_id}/shadow", "", None, HR),
 ]
 
-JSON_BODIES = {"run", "objection", "resolve"}
+JSON_BODIES = {"run", "objection", "resolve", "adjustment"}
 
 
 def _flat_routes(app: FastAPI) -> list[tuple[BaseRoute, str, set[str] | None]]:
@@ -149,6 +157,8 @@ def _call(client: TestClient, endpoint: Endpoint, headers: dict[str, str], ids: 
         kwargs["json"] = {"policy_id": "sales-incentive", "period": "2026-08", "fact_import_id": ids["import_id"]}
     elif endpoint.body == "objection":
         kwargs["json"] = {"rep_id": "R2", "reason": "matrix"}
+    elif endpoint.body == "adjustment":
+        kwargs["json"] = {"policy_id": "sales-incentive", "period": "2026-08", "reason": "matrix"}
     elif endpoint.body == "resolve":
         kwargs["json"] = {"decision": "rejected", "note": "matrix"}
     return client.request(endpoint.method, _url(endpoint, ids), **kwargs)

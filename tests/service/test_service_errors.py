@@ -120,6 +120,7 @@ def test_ids_the_database_cannot_hold_are_a_422_naming_the_field(app_client: Tes
     body_ids = [
         ("/runs", {"policy_id": "p", "period": "2026-08"}),
         ("/objections/1/resolve", {"decision": "accepted", "note": "n"}),
+        ("/adjustments", {"policy_id": "p", "period": "2026-08", "reason": "r"}),
         ("/simulations", {"baseline": {"policy_id": "p"}, "period": "2026-08"}),
         ("/simulations/sweeps", {"baseline": {"policy_id": "p"}, "period": "2026-08", "param": "x", "values": ["1"]}),
         ("/scenarios", {"name": "n", "baseline": {"policy_id": "p"}}),

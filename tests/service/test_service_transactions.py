@@ -19,6 +19,7 @@ from service_testkit import (
     Clock,
     Tokens,
     draft_run,
+    facts_csv,
     import_facts,
     policy_text,
     published_run,
@@ -120,6 +121,32 @@ def _accept(client: TestClient, tokens: Tokens, clock: Clock) -> Request:
     return lambda c: c.post(f"/objections/{obj}/resolve", json=body, headers=tokens["hr"])
 
 
+def _adjust(client: TestClient, tokens: Tokens, clock: Clock) -> Request:
+    from test_service_adjustments import finalized
+
+    finalized(client, tokens, clock, draft_run(client, tokens)["id"])
+    fixed = import_facts(client, tokens, AUGUST_CORRECTED, "fixed.csv").json()
+    body = {"policy_id": "sales-incentive", "period": "2026-08", "fact_import_id": fixed["id"], "reason": "r"}
+    return lambda c: c.post("/adjustments", json=body, headers=tokens["hr"])
+
+
+def _finalize_with_recovery(client: TestClient, tokens: Tokens, clock: Clock) -> Request:
+    """Finalizing a September run that recovers R1's clawback: the recovery line, the balance entry
+    and the status change go together or not at all."""
+    from test_service_adjustments import evaluated, finalized
+
+    finalized(client, tokens, clock, draft_run(client, tokens)["id"])  # R1 paid 3100.00 for August
+    lower = facts_csv([("R1", "张三", "East", "2026-08", 100000, 70000)])  # R1 owes 3100.00
+    fixed = import_facts(client, tokens, lower, "lower.csv").json()
+    body = {"policy_id": "sales-incentive", "period": "2026-08", "fact_import_id": fixed["id"], "reason": "r"}
+    finalized(client, tokens, clock, client.post("/adjustments", json=body, headers=tokens["hr"]).json()["run"]["id"])
+    september = facts_csv([("R1", "张三", "East", "2026-09", 100000, 105000)])
+    run = evaluated(client, tokens, "2026-09", september, "sept.csv")
+    assert client.post(f"/runs/{run['id']}/publish", headers=tokens["hr"]).status_code == 200
+    clock.advance(days=4)
+    return lambda c: c.post(f"/runs/{run['id']}/finalize", headers=tokens["hr"])
+
+
 CASES: list[tuple[str, Setup]] = [
     ("policy.create", _policy_create),
     ("policy.update", _policy_update),
@@ -135,6 +162,8 @@ CASES: list[tuple[str, Setup]] = [
     ("run.supersede", _accept),
     ("objection.move", _accept),
     ("objection.accepted", _accept),
+    ("adjustment.create", _adjust),
+    ("run.finalize", _finalize_with_recovery),
 ]
 
 

@@ -2,7 +2,7 @@
 (who published and who finalized a run: separation of duties is checked and shown on the run).
 
 Revision ID: 0009
-Revises: 0007 (0008 may be another branch's; the integrator orders the chain)
+Revises: 0008
 Create Date: 2026-11-25
 """
 

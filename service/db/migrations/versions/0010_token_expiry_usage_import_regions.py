@@ -8,8 +8,8 @@ theirs (`run_reps.region`), which the check reads too. An import's `kind` says w
 (facts when null; deals, payments, targets; or `credited`: facts a run derived from a deal set,
 which `credited_from` names, so the run can be evaluated again the same way).
 
-Revision ID: 0011
-Revises: 0007 (the integrator chains it after 0008-0010)
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-11-25
 """
 
@@ -20,7 +20,7 @@ from alembic import op
 
 from service.db.models import UTCDateTime
 
-revision = "0011"
+revision = "0010"
 down_revision = "0009"
 branch_labels = None
 depends_on = None

@@ -1,0 +1,1 @@
+"""Corrections after payment: adjustment runs, clawbacks and the balance a rep owes."""

@@ -1,0 +1,48 @@
+"""Adjustment tables: what makes a run an adjustment run, and the clawback ledger per rep.
+
+An adjustment run is an ordinary `runs` row (so it goes through the same publish / objection /
+finalize states) whose payout lines are *deltas* against what was paid for its period. The
+`adjustments` row says what it corrects; `(period, seq)` is unique, so of two concurrent attempts
+to adjust one period exactly one inserts sequence number n + 1. `balance_entries` is the clawback
+ledger: money owed (a negative adjustment settled against the balance) and money recovered (a
+deduction from a later payout); a rep's balance is their sum. Money is a decimal string.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from service.db.base import Base, UTCDateTime
+
+
+class Adjustment(Base):
+    __tablename__ = "adjustments"
+    __table_args__ = (UniqueConstraint("period", "seq", name="uq_adjustments_period_seq"),)
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), primary_key=True)
+    period: Mapped[str] = mapped_column(String(7))
+    seq: Mapped[int] = mapped_column(Integer)  # 1, 2, ... per period, in the order they were made
+    original_run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    original_policy_sha256: Mapped[str] = mapped_column(String(64))
+    original_facts_sha256: Mapped[str] = mapped_column(String(64))
+    pay_period: Mapped[str] = mapped_column(String(7))  # the month whose payroll pays it
+    reason: Mapped[str] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(String(200))
+    approved_by: Mapped[str | None] = mapped_column(String(200), nullable=True)  # who finalized it
+
+
+class BalanceEntry(Base):
+    """One movement of a rep's clawback balance: `owed` (+, a negative adjustment) or `recovered` (-)."""
+
+    __tablename__ = "balance_entries"
+    __table_args__ = (UniqueConstraint("run_id", "rep_id", "kind", name="uq_balance_entries"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rep_id: Mapped[str] = mapped_column(String(100), index=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))  # the adjustment, or the run paid from
+    kind: Mapped[str] = mapped_column(String(20))  # "owed" | "recovered"
+    amount: Mapped[str] = mapped_column(String(40))  # signed decimal string: owed > 0, recovered < 0
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

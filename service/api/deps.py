@@ -35,6 +35,7 @@ class Settings:
     max_rows: int
     max_policy_bytes: int
     full_pages: FullPages = field(default_factory=FullPages)  # this app's unchangeable feed pages
+    async_rep_months: int = 20_000  # a POST estimated above this many rep-months becomes a job (202)
 
 
 def settings(request: Request) -> Settings:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from service.audit.models import AuditEntry
 from service.db.base import Base, UTCDateTime
 from service.facts.models import FactImport
+from service.jobs.models import Job
 from service.policies.models import PolicyContent, PolicyVersion
 from service.publication.models import Objection
 from service.runs.models import PeriodClaim, Run, RunLine, RunRep
@@ -21,6 +22,7 @@ __all__ = [
     "AuditEntry",
     "Base",
     "FactImport",
+    "Job",
     "Objection",
     "PeriodClaim",
     "PolicyContent",

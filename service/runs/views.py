@@ -7,6 +7,8 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request, Response
 
 from service.api.deps import DB, HR, Anyone, Id, now
+from service.jobs.service import import_rows
+from service.jobs.views import ACCEPTED, deferred
 from service.runs import service
 from service.runs.models import RunOut, RunRequest, RunsOut
 from service.runs.service import get_run, run_dict
@@ -14,15 +16,20 @@ from service.runs.service import get_run, run_dict
 router = APIRouter(tags=["runs"])
 
 
-@router.post("/runs", status_code=201, response_model=RunOut, response_model_exclude_unset=True)
+@router.post("/runs", status_code=201, response_model=RunOut, response_model_exclude_unset=True, responses={**ACCEPTED})
 def create_run(
     body: RunRequest,
     request: Request,
     response: Response,
     who: HR,
     db: DB,
-) -> dict[str, Any]:
-    """Evaluate; 201 with the new draft run, or 200 with the run that already has these inputs."""
+) -> Any:
+    """Evaluate; 201 with the new draft run, or 200 with the run that already has these inputs;
+    202 with a job (Location: /jobs/{id}) over MERIT_ASYNC_REP_MONTHS, on `Prefer: respond-async`
+    or with an `Idempotency-Key`."""
+    job = deferred(request, who, db, "run", body, lambda: import_rows(db, body.fact_import_id))
+    if job is not None:
+        return job
     run, created = service.create_run(
         db, who, now(request), body.policy_id, body.version, body.period, body.fact_import_id
     )

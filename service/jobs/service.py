@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -168,7 +168,7 @@ def problem_of(err: ApiError) -> dict[str, Any]:
 def claim(sessions: sessionmaker[Session], job_id: int, at: datetime) -> bool:
     """Move the job from queued to running for this process; False when another took it."""
     with sessions() as db:
-        moved = db.execute(
+        moved: CursorResult[Any] = db.execute(  # type: ignore[assignment]
             update(Job)
             .where(Job.id == job_id, Job.state == "queued")
             .values(state="running", owner=owner_name(), started_at=at, attempts=Job.attempts + 1)
@@ -261,13 +261,13 @@ def recover(sessions: sessionmaker[Session], at: datetime) -> list[int]:
             if job.state == "running" and job.attempts >= MAX_ATTEMPTS:
                 reason = f"the server was stopped while running this job {job.attempts} times; not run again"
                 error = problem_of(ApiError(500, "job-interrupted", reason))
-                moved = db.execute(
+                db.execute(
                     update(Job)
                     .where(Job.id == job.id, Job.state == "running", Job.owner == previous)
                     .values(state="failed", error_json=canonical(error), finished_at=at, owner=me)
                 )
             else:
-                moved = db.execute(
+                moved: CursorResult[Any] = db.execute(  # type: ignore[assignment]
                     update(Job)
                     .where(Job.id == job.id, Job.state == job.state, Job.owner == previous)
                     .values(state="queued", owner=me)

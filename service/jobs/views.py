@@ -48,7 +48,9 @@ class JobOut(BaseModel):
     error: dict[str, Any] | None
 
 
-ACCEPTED = {202: {"description": "accepted as a background job: poll Location", "model": JobOut}}
+ACCEPTED: dict[int | str, dict[str, Any]] = {
+    202: {"description": "accepted as a background job: poll Location", "model": JobOut}
+}
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut)

@@ -182,8 +182,8 @@ def _port() -> int:
 
 
 def test_a_job_killed_mid_run_is_run_again_after_a_restart(database_url: str, tokens: Tokens) -> None:
-    # 30,000 reps in one month: seconds of evaluation and storing, time enough to kill the server
-    rows = [(f"R{i:05d}", f"rep{i}", ("East", "South")[i % 2], "2026-08", 100000, 60000 + i) for i in range(30000)]
+    # 12,000 reps in one month: seconds of evaluation and storing, time enough to kill the server
+    rows = [(f"R{i:05d}", f"rep{i}", ("East", "South")[i % 2], "2026-08", 100000, 60000 + i) for i in range(12000)]
     port = _port()
     proc = _start(database_url, port)
     try:
@@ -202,7 +202,7 @@ def test_a_job_killed_mid_run_is_run_again_after_a_restart(database_url: str, to
             assert conn.execute(text("SELECT state FROM jobs")).scalar_one() == "running"
             runs = conn.execute(text("SELECT count(*) FROM runs")).scalar_one()
             lines = conn.execute(text("SELECT count(*) FROM run_reps")).scalar_one()
-            assert (runs, lines) in ((0, 0), (1, 30000))
+            assert (runs, lines) in ((0, 0), (1, 12000))
         engine.dispose()
         proc = _start(database_url, port)
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as c:
@@ -210,7 +210,7 @@ def test_a_job_killed_mid_run_is_run_again_after_a_restart(database_url: str, to
             assert job["state"] == "succeeded" and job["attempts"] == 2, job
             assert len(c.get("/runs", headers=tokens["hr"]).json()["runs"]) == 1
             run = c.get(job["result"], headers=tokens["hr"]).json()
-            assert run["totals"]["reps"] == 30000
+            assert run["totals"]["reps"] == 12000
     finally:
         proc.kill()
         proc.wait(30)
@@ -290,3 +290,32 @@ def test_metrics_off_loopback_need_an_hr_token(database_url: str, clock: Clock, 
         assert c.get("/metrics").status_code == 401
         assert c.get("/metrics", headers=tokens["rep_r1"]).status_code == 403
         assert c.get("/metrics", headers=tokens["hr"]).status_code == 200
+
+
+def test_a_sweep_over_the_threshold_is_a_job_with_the_synchronous_result(
+    database_url: str, clock: Clock, tokens: Tokens
+) -> None:
+    """AUGUST, 2 points: (2 + 1 baseline) x 3 rep-months = 9 > 1, so a job; its stored result is the
+    one a synchronous sweep (default threshold, same database) computes."""
+    with (
+        serve_in_thread(create_app(database_url, clock, async_rep_months=1)) as base,
+        httpx.Client(base_url=base, timeout=60) as c,
+    ):
+        imp = _prepared(c, tokens)
+        body = {
+            "baseline": {"policy_id": "sales-incentive"},
+            "period": "2026-08",
+            "fact_import_id": imp,
+            "param": "commission.tiers[advanced].rate",
+            "values": ["0.018", "0.02"],
+        }
+        posted = c.post("/simulations/sweeps", json=body, headers=tokens["hr"])
+        assert posted.status_code == 202, posted.text
+        job, _ = _wait(c, tokens, posted.headers["location"])
+        assert job["state"] == "succeeded" and job["kind"] == "sweep" and job["rep_months"] == 9, job
+        assert job["result"].startswith("/simulations/")
+        stored = c.get(job["result"], headers=tokens["hr"]).json()
+    with serve_in_thread(create_app(database_url, clock)) as base, httpx.Client(base_url=base, timeout=60) as c:
+        now = c.post("/simulations/sweeps", json=body, headers=tokens["hr"])
+        assert now.status_code == 201, now.text
+        assert now.json()["result"] == stored["result"]

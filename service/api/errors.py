@@ -112,10 +112,12 @@ def problem_response(
     if problems is not None:
         body["problems"] = _clipped(problems)
     body.update(_clipped(dict(extra or {})))
+    answer_headers = dict(headers or {})
     request_id = current_request_id.get()
-    if request_id is not None:
+    if request_id is not None:  # also in the header: a 500 is answered outside `observe`'s middleware
         body["request_id"] = request_id
-    return JSONResponse(body, status_code=status, headers=dict(headers or {}), media_type=PROBLEM_JSON)
+        answer_headers["X-Request-ID"] = request_id
+    return JSONResponse(body, status_code=status, headers=answer_headers, media_type=PROBLEM_JSON)
 
 
 def _allowed_methods(request: Request) -> list[str]:

@@ -64,8 +64,13 @@ class Observe:
 
         try:
             await self.app(scope, receive, stamped)
-        finally:
+        except BaseException:
+            # left set: Starlette answers an unhandled error outside this middleware, and its 500
+            # problem carries the id too (the context is this request's own task's)
+            raise
+        else:
             current_request_id.reset(token)
+        finally:
             seconds = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", None) or "<unmatched>"
             REQUEST_SECONDS.labels(scope["method"], route, str(status)).observe(seconds)

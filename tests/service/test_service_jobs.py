@@ -319,3 +319,20 @@ def test_a_sweep_over_the_threshold_is_a_job_with_the_synchronous_result(
         now = c.post("/simulations/sweeps", json=body, headers=tokens["hr"])
         assert now.status_code == 201, now.text
         assert now.json()["result"] == stored["result"]
+
+
+def test_an_unexpected_500_carries_the_request_id(
+    database_url: str, clock: Clock, tokens: Tokens, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from service.runs import service as runs
+
+    def boom(*_args: object) -> None:
+        raise RuntimeError("internal detail")
+
+    monkeypatch.setattr(runs, "list_runs", boom)
+    with TestClient(create_app(database_url, clock), raise_server_exceptions=False) as c:
+        r = c.get("/runs", headers={**tokens["hr"], "X-Request-ID": "boom-1"})
+    assert r.status_code == 500 and r.json()["request_id"] == "boom-1" == r.headers["x-request-id"]
+    assert "internal detail" not in r.text

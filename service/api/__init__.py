@@ -59,7 +59,12 @@ class HeadAsGet:
                 message = {**message, "body": b""}
             await send(message)
 
-        await self.app({**scope, "method": "GET"}, receive, headers_only)
+        as_get = {**scope, "method": "GET"}
+        try:
+            await self.app(as_get, receive, headers_only)
+        finally:
+            if "route" in as_get:  # the matched route, for the metrics and the log (service.api.observe)
+                scope["route"] = as_get["route"]
 
 
 def create_app(

@@ -264,10 +264,12 @@ def test_metrics_and_access_log(
         run = c.post("/runs", json={**RUN_BODY, "fact_import_id": imp}, headers=tokens["hr"]).json()
         caplog.set_level("INFO", logger="merit.access")
         assert c.get(f"/runs/{run['id']}", headers={**tokens["hr"], "X-Request-ID": "log-1"}).status_code == 200
+        assert c.head(f"/runs/{run['id']}", headers=tokens["hr"]).status_code == 200
         metrics = c.get("/metrics")  # loopback: no token needed
     assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
     body = metrics.text
     assert 'merit_http_request_duration_seconds_count{method="GET",route="/runs/{run_id}",status="200"}' in body
+    assert 'merit_http_request_duration_seconds_count{method="HEAD",route="/runs/{run_id}",status="200"}' in body
     assert f'route="/runs/{run["id"]}"' not in body  # templates, never raw paths
     assert "merit_jobs_queued" in body and "merit_job_duration_seconds" in body
     rep_months = [ln for ln in body.splitlines() if ln.startswith("merit_evaluated_rep_months_total ")]

@@ -9,6 +9,7 @@ space so that exactly one fires.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -216,11 +217,15 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
 
 
 _CACHE: dict[str, CompiledPolicy] = {}
+_CACHE_LOCK = threading.Lock()  # two threads compiling one policy would make two books of one ruleset
 
 
 def compiled(policy: Policy) -> CompiledPolicy:
     """One compiled policy per content hash per process (rulesets cannot be redefined)."""
     hit = _CACHE.get(policy.sha256)
     if hit is None:
-        hit = _CACHE[policy.sha256] = compile_policy(policy)
+        with _CACHE_LOCK:
+            hit = _CACHE.get(policy.sha256)
+            if hit is None:
+                hit = _CACHE[policy.sha256] = compile_policy(policy)
     return hit

@@ -1,14 +1,19 @@
 """The service's only door into `engine/`: parsing, loading, evaluating, diffing, acceptance.
 
-durable_rules (inside engine.evaluation) is not thread-safe, and FastAPI runs sync endpoints on a
-thread pool, so every call that may reach the rule engine - evaluation and the acceptance
-scenarios - is serialised by one process-wide lock. Parsing and loading are pure Python and run
-unlocked. No business rule lives here: every number comes from the engine.
+durable_rules is not thread-safe; `engine.rules` serialises every call into it with its own
+process-wide lock, held only while the rule engine decides (once per distinct key). So the
+service needs no process-wide evaluation lock: `engine_lock(period)` is one lock per period,
+so that two requests for the same period (a double click, a retried job) evaluate one after
+the other and the second finds the first's run, while runs, simulations and sweeps of different
+periods proceed side by side (in threads: they interleave under the GIL, and none waits for
+another's whole evaluation). Parsing and loading are pure Python and run unlocked. No business
+rule lives here: every number comes from the engine.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -16,22 +21,25 @@ from engine.diff import diff_policies
 from engine.evaluation import evaluate
 from engine.facts import FactSet, load_facts
 from engine.frontend import parse_policy
+from engine.periods import months_of, parse_period
 from engine.policy import Policy, PolicyLibrary
 from engine.problems import Problem
 from engine.results import CreditNotes, PayoutLine
 from engine.tiers import money_text
+from service.metrics import EVALUATION_SECONDS, REP_MONTHS
 from service.runs.scope import line_regions
 
-ENGINE_LOCK = threading.Lock()
+_PERIOD_LOCKS: dict[str, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
 
 __all__ = [
-    "ENGINE_LOCK",
     "EvaluatedRun",
     "FactSet",
     "Policy",
     "PolicyLibrary",
     "acceptance_problems",
     "diff_policies",
+    "engine_lock",
     "evaluate_run",
     "load_facts",
     "money_text",
@@ -60,6 +68,12 @@ class EvaluatedRun:
     regions: dict[tuple[str, str], str | None]  # (rep_id, period) -> that result line's own region
 
 
+def engine_lock(period: str) -> threading.Lock:
+    """The lock of one period's evaluations (one per period spelling: a handful per process)."""
+    with _LOCKS_GUARD:
+        return _PERIOD_LOCKS.setdefault(str(period), threading.Lock())
+
+
 def evaluate_run(
     policy: Policy,
     facts: FactSet,
@@ -68,10 +82,11 @@ def evaluate_run(
     *,
     enforce_effective: bool = True,
 ) -> EvaluatedRun:
-    """Evaluate under the engine lock and copy out everything the service persists; `credits`
+    """Evaluate under the period's lock and copy out everything the service persists; `credits`
     (facts credited from deals) makes each JSON line say which deals credited it; a shadow, a
     version not yet in force, is evaluated with `enforce_effective=False`."""
-    with ENGINE_LOCK:
+    with engine_lock(period):
+        started = time.perf_counter()
         ev = evaluate(policy, facts, period, enforce_effective=enforce_effective)
         if credits is not None:
             ev = ev.with_credits(credits)
@@ -80,6 +95,8 @@ def evaluate_run(
         reps = [Rep(r.rep_id, r.name, r.region, r.total) for r in ev.results]
         lines = ev.payout_lines()
         regions = line_regions(ev.results)
+        REP_MONTHS.inc(sum(len(facts.for_month(m)) for m in months_of(parse_period(period))))
+        EVALUATION_SECONDS.inc(time.perf_counter() - started)
     return EvaluatedRun(policy, results_json, results_csv, ev.total_payout, reps, lines, regions)
 
 

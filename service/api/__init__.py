@@ -10,6 +10,7 @@ built, not with this package, so a noun's models can use `service.api.inputs` wi
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.api import errors, openapi, ui
@@ -28,6 +30,9 @@ DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 DEFAULT_MAX_ROWS = 50_000  # ~1 KB of results JSON per rep-period; a run is one request
 DEFAULT_MAX_POLICY_BYTES = 256 * 1024
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024  # any other body (JSON requests): far above any real one
+DEFAULT_ASYNC_REP_MONTHS = 20_000  # above this a POST /runs, simulation or sweep answers 202 (a job)
+DEFAULT_JOB_WORKERS = 2  # threads running background jobs in each server process
+log = logging.getLogger("merit.api")
 
 
 SEPARATE_DUTIES_VARIABLE = "MERIT_SEPARATE_DUTIES"
@@ -62,7 +67,12 @@ class HeadAsGet:
                 message = {**message, "body": b""}
             await send(message)
 
-        await self.app({**scope, "method": "GET"}, receive, headers_only)
+        as_get = {**scope, "method": "GET"}
+        try:
+            await self.app(as_get, receive, headers_only)
+        finally:
+            if "route" in as_get:  # the matched route, for the metrics and the log (service.api.observe)
+                scope["route"] = as_get["route"]
 
 
 def create_app(
@@ -74,14 +84,23 @@ def create_app(
     max_policy_bytes: int = DEFAULT_MAX_POLICY_BYTES,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     separate_duties: bool | None = None,
+    async_rep_months: int | None = None,
+    job_workers: int | None = None,
 ) -> FastAPI:
     """Build the API on `database_url`; `clock` returns timezone-aware UTC datetimes.
 
     `separate_duties` (default: `MERIT_SEPARATE_DUTIES=1` in the environment, else off): a run is
-    finalized only by someone who neither created nor published it."""
+    finalized only by someone who neither created nor published it. `async_rep_months` (else
+    MERIT_ASYNC_REP_MONTHS, else 20,000) and `job_workers` (else MERIT_JOB_WORKERS, else 2)
+    configure background jobs; jobs that a dead process left queued or running are taken over
+    here, when the app is built.
+    """
     from service.adjustments import views as adjustments
+    from service.api import observe
     from service.audit import views as audit
     from service.facts import views as facts
+    from service.jobs import views as jobs
+    from service.jobs.worker import JobRunner
     from service.payroll import views as payroll
     from service.periods import views as periods
     from service.policies import views as policies
@@ -106,8 +125,17 @@ def create_app(
         max_rows=max_rows,
         max_policy_bytes=max_policy_bytes,
         separate_duties=duties_separated() if separate_duties is None else separate_duties,
+        async_rep_months=_setting(async_rep_months, "MERIT_ASYNC_REP_MONTHS", DEFAULT_ASYNC_REP_MONTHS),
     )
     app.state.db_engine = engine
+    settings = app.state.merit
+    app.state.jobs = JobRunner(
+        settings.sessions, settings.clock, _setting(job_workers, "MERIT_JOB_WORKERS", DEFAULT_JOB_WORKERS)
+    )
+    try:
+        app.state.jobs.recover()
+    except DBAPIError as exc:  # not migrated yet (no jobs table): nothing to take over
+        log.warning("background jobs not recovered: %s", str(exc.orig).splitlines()[:1])
     errors.install(app, access_refusal)
     openapi.install(app)
     for module in (
@@ -122,6 +150,7 @@ def create_app(
         audit,
         simulations,
         tokens,
+        jobs,
         ui,
     ):
         app.include_router(module.router)
@@ -136,4 +165,13 @@ def create_app(
     upload_limit = max_upload_bytes + 16 * BODY_SLACK  # the route cuts uploads at + BODY_SLACK
     app.add_middleware(Gate, json_limit=max(max_body_bytes, max_policy_bytes) + BODY_SLACK, upload_limit=upload_limit)
     app.add_middleware(HeadAsGet)
+    observe.install(app)  # outermost: every answer, the gate's refusals included, gets a request id
     return app
+
+
+def _setting(given: int | None, variable: str, default: int) -> int:
+    """A number given to create_app, else from the environment, else the default."""
+    if given is not None:
+        return given
+    raw = os.environ.get(variable, "").strip()
+    return int(raw) if raw.isdigit() else default

@@ -46,6 +46,7 @@ class Settings:
     full_pages: FullPages = field(default_factory=FullPages)  # this app's unchangeable feed pages
     tokens: TokenCache = field(default_factory=TokenCache)  # valid tokens seen in the last 2 s
     separate_duties: bool = False  # finalize only by someone who neither created nor published the run
+    async_rep_months: int = 20_000  # a POST estimated above this many rep-months becomes a job (202)
 
 
 def settings(request: Request) -> Settings:

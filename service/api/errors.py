@@ -7,6 +7,7 @@ file in one go. No handler ever puts a traceback or exception text from a librar
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -48,6 +49,8 @@ MAX_ECHO = 300
 """Characters of any text a problem shows: what a client sent is echoed at most this long, so a
 20 MB value never comes back as a 20 MB error."""
 RETRY_AFTER = "1"
+current_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("merit_request_id", default=None)
+"""The id of the request being answered (set by `service.api.observe`), echoed in every problem."""
 
 
 class ApiError(Exception):
@@ -109,7 +112,12 @@ def problem_response(
     if problems is not None:
         body["problems"] = _clipped(problems)
     body.update(_clipped(dict(extra or {})))
-    return JSONResponse(body, status_code=status, headers=dict(headers or {}), media_type=PROBLEM_JSON)
+    answer_headers = dict(headers or {})
+    request_id = current_request_id.get()
+    if request_id is not None:  # also in the header: a 500 is answered outside `observe`'s middleware
+        body["request_id"] = request_id
+        answer_headers["X-Request-ID"] = request_id
+    return JSONResponse(body, status_code=status, headers=answer_headers, media_type=PROBLEM_JSON)
 
 
 def _allowed_methods(request: Request) -> list[str]:

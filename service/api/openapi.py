@@ -76,6 +76,9 @@ class Problem(BaseModel):
     problems: list[LocatedProblem] | None = Field(
         default=None, description="input errors only: every problem found, each with its place"
     )
+    request_id: str | None = Field(
+        default=None, description="the request's X-Request-ID (the client's if sane, else generated): quote it"
+    )
 
 
 _DESCRIPTIONS = {

@@ -11,6 +11,7 @@ from service.adjustments.models import Adjustment, BalanceEntry
 from service.audit.models import AuditEntry
 from service.db.base import Base, UTCDateTime
 from service.facts.models import FactImport
+from service.jobs.models import Job
 from service.periods.models import PeriodClose
 from service.policies.models import PolicyContent, PolicyVersion
 from service.publication.models import Objection
@@ -26,6 +27,7 @@ __all__ = [
     "BalanceEntry",
     "Base",
     "FactImport",
+    "Job",
     "Objection",
     "PeriodClaim",
     "PeriodClose",

@@ -7,6 +7,8 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request, Response
 
 from service.api.deps import DB, HR, Anyone, Id, now
+from service.jobs.service import import_rows
+from service.jobs.views import ACCEPTED, deferred
 from service.periods import service as periods
 from service.runs import service
 from service.runs.models import RunOut, RunRequest, RunsOut
@@ -15,23 +17,29 @@ from service.runs.service import deal_set, get_run, run_dict
 router = APIRouter(tags=["runs"])
 
 
-@router.post("/runs", status_code=201, response_model=RunOut, response_model_exclude_unset=True)
+@router.post("/runs", status_code=201, response_model=RunOut, response_model_exclude_unset=True, responses={**ACCEPTED})
 def create_run(
     body: RunRequest,
     request: Request,
     response: Response,
     who: HR,
     db: DB,
-) -> dict[str, Any]:
+) -> Any:
     """Evaluate a fact import, or a deal set (facts credited from deals by the policy's crediting
     block, stored as an import of their own); 201 with the new draft run, or 200 with the run that
-    already has these inputs.
+    already has these inputs; 202 with a job (Location: /jobs/{id}) over MERIT_ASYNC_REP_MONTHS, on
+    `Prefer: respond-async` or with an `Idempotency-Key`.
 
     A quarter whose months were paid by month runs is closed instead (`service.periods`): 201 with
     the close run (it pays the quarter's own lines only), 409 while a month is not finalized."""
     if periods.closes_instead(db, body.period):
         run = periods.close(db, who, now(request), body.policy_id, body.version, body.period, body.fact_import_id)
         return {**run_dict(run, who), "closes": periods.close_document(db, run)}
+    deals = deal_set(body)  # 422 now, not in a job, when the body names neither or both
+    rows = body.fact_import_id if deals is None else deals[2]  # a deal set: its targets' rows
+    job = deferred(request, who, db, "run", body, lambda: import_rows(db, rows))
+    if job is not None:
+        return job
     run, created = service.create_run(
         db, who, now(request), body.policy_id, body.version, body.period, body.fact_import_id, deal_set(body)
     )

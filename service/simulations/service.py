@@ -9,7 +9,8 @@ every problem of the scenario is reported at once. The numbers all come from eng
 
 Problem sources are named as the caller's user names them: `prefix="--"` gives the command line's
 `--set`/`--quota`, `prefix=""` the API's `set`/`quota` fields. Nothing here touches a database,
-a file or a lock: callers that share the rule engine between threads hold `ENGINE_LOCK`.
+a file or a lock: the server holds its period's `engine_gate.engine_lock` (engine/rules.py
+locks the rule engine itself).
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from engine.problems import MeritInputError
 from service.api.deps import release
 from service.api.errors import ApiError
 from service.auth import Principal
-from service.engine_gate import ENGINE_LOCK
+from service.engine_gate import engine_lock
 from service.policies.models import PolicyVersion
 from service.runs.models import Run
 from service.runs.service import check_period, choose_policy
@@ -72,6 +72,15 @@ def create_simulation(db: Session, who: Principal, at: datetime, body: Simulatio
     )
 
 
+def sweep_points(body: SweepRequest) -> int:
+    """How many values a sweep evaluates (0 when they are invalid: the sweep itself says why)."""
+    try:
+        listed = None if body.values is None else [number_text(v) for v in body.values]
+        return len(sweep_values(listed, body.range, prefix=""))
+    except MeritInputError:
+        return 0
+
+
 def create_sweep(db: Session, who: Principal, at: datetime, body: SweepRequest) -> Stored:
     """The cost curve of one parameter, stored (its chart is drawn from the stored result)."""
     check_quota_scope(who, body.quota, None)
@@ -94,7 +103,7 @@ def create_sweep(db: Session, who: Principal, at: datetime, body: SweepRequest) 
     facts = load(prep.source, [prep.baseline])
     check_quota_scope(who, body.quota, facts)
     check_facts_scope(facts, who)
-    with ENGINE_LOCK:
+    with engine_lock(prep.period):
         try:
             data = sweep(
                 prep.baseline,
@@ -136,7 +145,7 @@ def simulate_prepared(
     check_quota_scope(who, quotas, facts)
     check_facts_scope(facts, who)
     wanted = None if targets is None else Targets(targets.team_target, targets.split_by, targets.shares)
-    with ENGINE_LOCK:
+    with engine_lock(prep.period):
         try:
             data = simulate(
                 prep.baseline,

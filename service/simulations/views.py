@@ -9,6 +9,8 @@ from sqlalchemy.orm import Session
 
 from service.api.deps import DB, Id, now, require
 from service.auth import Principal
+from service.jobs.service import simulation_rows
+from service.jobs.views import ACCEPTED, deferred
 from service.simulations import records, scenarios, stored
 from service.simulations.models import (
     OptionsOut,
@@ -58,15 +60,26 @@ def parameters(
     return stored.parameters(db, policy_id, version, period)
 
 
-@router.post("/simulations", status_code=201, responses={201: {"content": {JSON_MEDIA: {}}}})
+@router.post("/simulations", status_code=201, responses={201: {"content": {JSON_MEDIA: {}}}, **ACCEPTED})
 def create_simulation(body: SimulationRequest, request: Request, who: Simulator, db: DB) -> Response:
-    """Simulate a scenario against the baseline; 201 with `id` and the engine's result under `result`."""
+    """Simulate a scenario against the baseline; 201 with `id` and the engine's result under `result`
+    (202 with a job over MERIT_ASYNC_REP_MONTHS: baseline and scenario count twice)."""
+    rows = lambda: 2 * simulation_rows(db, body.fact_import_id, body.from_finalized_runs, body.period)  # noqa: E731
+    job = deferred(request, who, db, "simulation", body, rows)
+    if job is not None:
+        return job
     return _created(stored.create_simulation(db, who, now(request), body))
 
 
-@router.post("/simulations/sweeps", status_code=201, responses={201: {"content": {JSON_MEDIA: {}}}})
+@router.post("/simulations/sweeps", status_code=201, responses={201: {"content": {JSON_MEDIA: {}}}, **ACCEPTED})
 def create_sweep(body: SweepRequest, request: Request, who: Simulator, db: DB) -> Response:
-    """The cost curve of one parameter; the chart is at /simulations/{id}/chart.svg (or .png)."""
+    """The cost curve of one parameter; the chart is at /simulations/{id}/chart.svg (or .png)
+    (202 with a job over MERIT_ASYNC_REP_MONTHS: the baseline and every point count)."""
+    points = stored.sweep_points(body)
+    rows = lambda: (points + 1) * simulation_rows(db, body.fact_import_id, body.from_finalized_runs, body.period)  # noqa: E731
+    job = deferred(request, who, db, "sweep", body, rows)
+    if job is not None:
+        return job
     return _created(stored.create_sweep(db, who, now(request), body))
 
 

@@ -50,7 +50,7 @@ class ResultsDiffer(Exception):
 def run_evaluation(db: Session, run: Run, engine_lock: AbstractContextManager[object]) -> Evaluation:
     """The run's evaluation with explanations, byte-identical in its results to what the run stored.
 
-    `engine_lock` serialises the rule engine (the server's `service.engine_gate.ENGINE_LOCK`;
+    `engine_lock` serialises evaluations of one period (the server's `service.engine_gate.engine_lock`;
     passed in so that this module, which the CLI uses too, does not import the API package)."""
     with _KEPT_LOCK:
         hit = _KEPT.get(run.results_sha256)

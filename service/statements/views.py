@@ -27,7 +27,7 @@ from engine.statement import statement_of
 from service.api.deps import DB, Id, release, require
 from service.api.errors import ApiError
 from service.auth import Principal
-from service.engine_gate import ENGINE_LOCK
+from service.engine_gate import engine_lock
 from service.runs.models import Run
 from service.runs.service import get_run, visible_reps
 from service.statements.notice import DEFAULT_TIMEZONE, notice_document, zone
@@ -58,7 +58,7 @@ def company_timezone() -> str:
 
 def _evaluation(db: DB, run: Run) -> Evaluation:
     try:
-        return run_evaluation(db, run, ENGINE_LOCK)
+        return run_evaluation(db, run, engine_lock(run.period))
     except ResultsDiffer as exc:
         raise ApiError(500, "internal-error", str(exc)) from None
 

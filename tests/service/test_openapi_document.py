@@ -46,7 +46,8 @@ def test_answers_follow_what_each_route_declares(app_client: TestClient) -> None
     }  # fmt: skip
     assert statuses("GET /policies/{policy_id}/versions/{version}") == {"200", "304", "401", "403", "404", "422"}
     assert statuses("GET /policies") == {"200", "401", "403"}
-    assert statuses("POST /runs") == {"201", "401", "403", "404", "409", "413", "422"}  # names a policy and facts
+    # names a policy and facts; 202: a background job (service/jobs)
+    assert statuses("POST /runs") == {"201", "202", "401", "403", "404", "409", "413", "422"}
     assert statuses("POST /runs/{run_id}/publish") == {"200", "401", "403", "404", "409", "422"}
     assert statuses("GET /healthz") == {"200"}
     run = ops["POST /runs"]["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]

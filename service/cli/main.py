@@ -160,12 +160,15 @@ def _write_evaluation(args: argparse.Namespace, ev: Evaluation) -> int:
     if fmt == "xlsx":
         from service.xlsxexport import results_workbook
 
+        if not args.output and sys.stdout.isatty():  # a workbook is bytes for a file, not for a terminal
+            print("merit evaluate: --format xlsx writes a workbook: give --output FILE.xlsx", file=sys.stderr)
+            return EXIT_USAGE
         data = results_workbook(ev.policy, ev.as_dict())
-        if args.output:
-            write_atomically(Path(args.output), data)
-        else:
+        if not args.output:
             sys.stdout.buffer.write(data)
             sys.stdout.flush()
+            return EXIT_OK
+        write_atomically(Path(args.output), data)
     else:
         chunks = ev.json_chunks() if fmt == "json" else itertools.chain(bom, ev.csv_chunks())
         if not args.output:

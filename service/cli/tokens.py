@@ -26,7 +26,9 @@ def add_commands(
 ) -> None:
     """Register `merit token` (create, list, revoke); `server.py` passes its shared option helpers."""
     token = subparsers.add_parser("token", help="API tokens (in an existing database: `merit db upgrade` first)")
-    token_sub = token.add_subparsers(dest="token_command", required=True)
+    token_sub = token.add_subparsers(
+        dest="token_command", required=True, metavar="ACTION", help="create, list or revoke"
+    )
     create = token_sub.add_parser("create", help="create a bearer token and print it (once)")
     create.add_argument(
         "--role", required=True, choices=["hr", "manager", "payroll", "rep"], help="what the token may do"

@@ -148,7 +148,7 @@ def _paid_lines(db: Session, runs: list[Run]) -> set[LineKey]:
     return {(a, b, c, d) for a, b, c, d in rows}
 
 
-def _combined(sources: list[tuple[FactsSnapshot, list[str]]], policy: Policy) -> FactSet:
+def combined_facts(sources: list[tuple[FactsSnapshot, list[str]]], policy: Policy) -> FactSet:
     """Each month's rows from the import its run read, as one FactSet with one hash."""
     sets = []
     try:
@@ -208,7 +208,7 @@ def close(
     paid = _paid_lines(db, runs)
     month_run_ids = [(r.period, r.id) for r in runs]
     release(db)  # reading and evaluating take a while: hold no database lock meanwhile
-    facts = _combined(sources, policy)
+    facts = combined_facts(sources, policy)
     try:
         ev = evaluate_run(policy, facts, str(per))
     except MeritInputError as err:
@@ -255,6 +255,20 @@ def close(
             run_id=winner.run_id if winner else None,
         ) from exc
     return get_run(db, run.id)
+
+
+def close_sources(db: Session, run: Run) -> list[tuple[FactsSnapshot, list[str]]] | None:
+    """The imports (and their months) a close run was evaluated from, as `close` read them; None
+    for any other run. A statement or notice of a close evaluates these again (`combined_facts`)."""
+    row = db.scalar(select(PeriodClose).where(PeriodClose.run_id == run.id))
+    if row is None:
+        return None
+    by_import: dict[int, list[str]] = defaultdict(list)
+    for month, run_id in row.month_runs:
+        month_run = db.get(Run, run_id)
+        if month_run is not None:
+            by_import[month_run.fact_import_id].append(month)
+    return [(snapshot(import_for(db, i)), months) for i, months in sorted(by_import.items())]
 
 
 def close_document(db: Session, run: Run) -> dict[str, Any] | None:

@@ -311,6 +311,7 @@ def _supersede(db: Session, who: Principal, at: datetime, run: Run, fix: _Correc
     deadline = at + timedelta(days=run.objection_days)
     new = add_run(db, who, at, fix.policy, fix.facts, run.period, fix.evaluated, status=RunState.PUBLISHED)
     new.published_at, new.objection_deadline, new.supersedes_id = at, deadline, run.id
+    new.published_by = who.name  # accepting the objection publishes the corrected run
     db.flush()
     audit.record(
         db,

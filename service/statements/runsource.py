@@ -62,7 +62,14 @@ def run_evaluation(db: Session, run: Run, engine_lock: AbstractContextManager[ob
     if content is None or imp is None:
         raise ResultsDiffer(f"run {run.id}: its stored policy or fact import is missing")
     policy = parse_policy(content.text, f"{content.policy_id}/{content.version}")
-    facts = load_facts(imp.data, imp.filename, policy.numeric_columns, options=ReadOptions.from_dict(imp.read_options))
+    from service.periods.service import close_sources, combined_facts  # loaded on use: no import cycle
+
+    sources = close_sources(db, run)  # a quarter's close: its finalized months' facts, combined
+    if sources is not None:
+        facts = combined_facts(sources, policy)
+    else:
+        options = ReadOptions.from_dict(imp.read_options)
+        facts = load_facts(imp.data, imp.filename, policy.numeric_columns, options=options)
     with engine_lock:
         ev = evaluate(policy, facts, run.period, enforce_effective=False)
     if ev.facts_sha256 != run.facts_sha256 or policy.sha256 != run.policy_sha256:

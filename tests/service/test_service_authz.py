@@ -32,7 +32,7 @@ R2_SCOPE = HR | {"rep_r2", "manager_east"}
 
 # Routes owned by the what-if feature; their access rules are tested with it. The token routes
 # (hr only; revoking needs a token to spare) are tested by test_service_tokens.py for every role.
-NOT_HERE = ("/simulations", "/scenarios", "/ui", "/tokens")
+NOT_HERE = ("/simulations", "/scenarios", "/ui", "/tokens", "/jobs", "/metrics")  # each has its own access tests
 # FastAPI's documentation routes and the health check: public by design.
 PUBLIC = {
     ("GET", "/healthz"),

@@ -176,6 +176,12 @@ def test_a_whole_quarter_reaches_payroll_each_line_once(app_client: TestClient, 
         (10, "64375.00"),
     ]
     assert close(c, tokens).status_code == 409  # closed is closed
+    # a close's statement and notice are worded from its months' facts evaluated again (found by a
+    # new-user walk: they answered 500, as if the stored inputs had changed)
+    statement = c.get(f"/runs/{run['id']}/statements/R001", headers=tokens["hr"])
+    assert statement.status_code == 200, statement.text
+    assert "张伟" in statement.text and "5,000.00" in statement.text  # TOP3 first place: 5000.00
+    assert c.get(f"/runs/{run['id']}/notice", headers=tokens["hr"]).status_code == 200
 
 
 def test_nothing_final_yet_is_not_nothing_earned(app_client: TestClient, tokens: Tokens, clock: Clock) -> None:

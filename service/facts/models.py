@@ -48,6 +48,8 @@ class ImportOut(BaseModel):
     columns: list[str]
     created_at: str
     created_by: str
+    kind: str | None = None  # deals, payments, targets or credited; facts when absent
+    credited_from: dict[str, Any] | None = None  # a credited import: the deal set and threshold
     notes: list[str] | None = None
 
 

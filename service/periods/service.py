@@ -139,6 +139,22 @@ def _same_policy(runs: list[Run], policy: Policy, per: Period) -> None:
         )
 
 
+def _refuse_corrected(db: Session, per: Period) -> None:
+    """409 when a month was corrected after payment: the close would rank on the months' first
+    figures (found by a hostile review); until a close reads the corrected facts, the quarter's
+    own lines are paid through `POST /adjustments` for the quarter."""
+    from service.adjustments.models import Adjustment  # loaded on use: no import cycle
+
+    months = [str(m) for m in months_of(per)]
+    corrected = db.scalars(select(Adjustment.period).where(Adjustment.period.in_(months)).distinct()).all()
+    if corrected:
+        msg = (
+            f"{', '.join(sorted(corrected))} of {per} were corrected after payment (adjustment runs): closing from "
+            f"the months' first figures would pay {per}'s own lines on facts since corrected; adjust {per} instead"
+        )
+        raise ApiError(409, "close-conflict", msg)
+
+
 def _paid_lines(db: Session, runs: list[Run]) -> set[LineKey]:
     rows = db.execute(
         select(RunLine.rep_id, RunLine.period, RunLine.component, RunLine.amount).where(
@@ -205,6 +221,7 @@ def close(
         )
         raise ApiError(422, "invalid-request", msg, [Problem("request", None, None, "fact_import_id", msg)])
     sources = [(snapshot(import_for(db, i)), months) for i, months in sorted(by_import.items())]
+    _refuse_corrected(db, per)
     paid = _paid_lines(db, runs)
     month_run_ids = [(r.period, r.id) for r in runs]
     release(db)  # reading and evaluating take a while: hold no database lock meanwhile

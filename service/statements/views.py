@@ -16,19 +16,22 @@ stored results hash) and word the lines; dates are in the company's time zone, `
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Response
 
 from engine.lines import Line
 from engine.problems import MeritInputError
 from engine.results import Evaluation
-from engine.statement import statement_of
+from engine.statement import Statement, statement_of
 from service.api.deps import DB, Id, release, require
 from service.api.errors import ApiError
 from service.auth import Principal
 from service.engine_gate import engine_lock
 from service.runs.models import Run
+from service.runs.scope import rep_sentence
 from service.runs.service import get_run, visible_reps
 from service.statements.notice import DEFAULT_TIMEZONE, notice_document, zone
 from service.statements.render import FORMATS, render
@@ -70,9 +73,20 @@ def _check(run: Run, lines: list[Line], *, whole: bool) -> None:
         raise ApiError(500, "internal-error", str(exc)) from None
 
 
+def _rep_view(statement: Statement) -> Statement:
+    """The statement as its own rep reads it: team-wide rule sentences keep their rule and outcome only."""
+    return replace(
+        statement,
+        rules=tuple(rep_sentence(s) for s in statement.rules),
+        months=tuple(_rep_view(m) for m in statement.months),
+    )
+
+
 def _answer(data: bytes, fmt: str, filename: str) -> Response:
     media, ext = FORMATS[fmt]
-    headers = {"Content-Disposition": f'inline; filename="{filename}{ext}"'}
+    name = filename + ext  # a rep id may be any text: an ASCII fallback and the UTF-8 name (RFC 6266/5987)
+    ascii_name = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in name)
+    headers = {"Content-Disposition": f"inline; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"}
     return Response(data, media_type=media, headers=headers)
 
 
@@ -95,7 +109,10 @@ def statement(
         )
     _check(run, [line], whole=True)  # reads the stored results: before the transaction ends
     release(db)  # rendering a PDF takes a second: hold no database transaction meanwhile
-    doc = statement_document(statement_of(ev.policy, line), lang)
+    statement = statement_of(ev.policy, line)
+    if who.role == "rep":  # as in their results: no team-wide figures (found by a hostile review)
+        statement = _rep_view(statement)
+    doc = statement_document(statement, lang)
     return _answer(render(doc, format), format, f"statement-{run.id}-{rep_id}-{run.period}")
 
 

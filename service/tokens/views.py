@@ -36,6 +36,14 @@ def list_tokens(request: Request, _: HR, db: DB) -> dict[str, Any]:
 def create_token(body: TokenRequest, request: Request, who: HR, db: DB) -> dict[str, Any]:
     """Issue a token; the answer's `token` is its secret, shown this once (only its sha256 is stored)."""
     at = now(request)
+    if body.role == "hr" and settings(request).separate_duties:
+        # finalizing checks that two people acted; an HR token could otherwise mint itself a second
+        # name (found by a hostile review): with duties separated, HR tokens come from `merit token create`
+        raise ApiError(
+            403,
+            "forbidden",
+            "with separation of duties on, HR tokens are created by an administrator (`merit token create`)",
+        )
     secret, row = service.issue_token(
         db,
         at,

@@ -250,6 +250,11 @@ def separated(database_url: str, clock: Clock) -> Iterator[TestClient]:
 
 def test_separation_of_duties(separated: TestClient, tokens: Tokens, clock: Clock) -> None:
     c = separated
+    # an HR token minting itself a second HR name would be two people on paper (hostile review)
+    minted = c.post("/tokens", json={"role": "hr", "name": "HR 小张 (2)"}, headers=tokens["hr"])
+    assert minted.status_code == 403, minted.text
+    other = c.post("/tokens", json={"role": "payroll", "name": "出纳 2"}, headers=tokens["hr"])
+    assert other.status_code == 201, other.text
     runs = month_runs(c, tokens)  # created by HR 小张
     jul, aug = runs["2026-07"], runs["2026-08"]
     step(c, tokens, jul, "publish")  # published by HR 小张 too

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from service_testkit import REPO, Clock, Tokens, draft_run, published_run, serve_in_thread
+from service_testkit import REPO, Clock, Tokens, draft_run, facts_csv, published_run, serve_in_thread
 
 # AUGUST (service_testkit): R1 张三 East 105000/100000 = 105% -> 2% x 105000 = 2100 + bonus 1000;
 # next tier sprint (120%): 120000 - 105000 = 15000. R2 李四 East 70% -> red, no tier; basic (80%):
@@ -211,3 +211,28 @@ def test_notice_of_a_superseded_run_says_so(app_client: TestClient, tokens: Toke
     statement = text_of(app_client.get(f"/runs/{new_run}/statements/R2", headers=tokens["rep_r2"]).text)
     assert "提成：¥82,000.00 × 1.5% = ¥1,230.00。" in statement
     assert "再完成 ¥18,000.00 即达进阶激励奖（2% + ¥1,000）。" in statement
+
+
+def test_a_reps_statement_shows_no_team_wide_figures(app_client: TestClient, tokens: Tokens) -> None:
+    """As in their results (hostile review): R1's own statement keeps the team award's rule and outcome
+    but not East's sums (R1 105000 + R2 70000 = 175000 of 200000); HR's copy shows them."""
+    run = published_run(app_client, tokens)["id"]
+    own = text_of(app_client.get(f"/runs/{run}/statements/R1", headers=tokens["rep_r1"]).text)
+    hrs = text_of(app_client.get(f"/runs/{run}/statements/R1", headers=tokens["hr"]).text)
+    assert "175000.00" in hrs and "175000.00" not in own
+    assert "decided on team-wide figures" in own
+
+
+def test_a_rep_id_in_any_script_names_the_file_safely(app_client: TestClient, tokens: Tokens) -> None:
+    """A rep id is text from a fact file: the download's name is ASCII plus its UTF-8 form, never a
+    header to break (hostile review: 销售12 gave a 500, a quote in an id injected a parameter)."""
+    data = facts_csv(
+        [("销售12", "张三", "East", "2026-08", 100000, 105000), ('R0"10;x=1', "李四", "East", "2026-08", 1, 1)]
+    )
+    run = draft_run(app_client, tokens, data)["id"]
+    for rep, encoded in (("销售12", "%E9%94%80%E5%94%AE12"), ('R0"10;x=1', "R0%2210%3Bx%3D1")):
+        res = app_client.get(f"/runs/{run}/statements/{encoded}", headers=tokens["hr"])
+        assert res.status_code == 200, res.text
+        disposition = res.headers["content-disposition"]
+        assert disposition.count('"') == 2 and ";x=1" not in disposition
+        assert f"filename*=UTF-8''statement-{run}-{encoded}-2026-08.html" in disposition

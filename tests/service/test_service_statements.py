@@ -236,3 +236,4 @@ def test_a_rep_id_in_any_script_names_the_file_safely(app_client: TestClient, to
         disposition = res.headers["content-disposition"]
         assert disposition.count('"') == 2 and ";x=1" not in disposition
         assert f"filename*=UTF-8''statement-{run}-{encoded}-2026-08.html" in disposition
+        assert "张三" in res.text if rep == "销售12" else "李四" in res.text

@@ -33,7 +33,6 @@ from engine.periods import Month, Period, months_of, parse_period
 from engine.problems import MeritInputError, Problem
 from service.api.deps import release
 from service.api.errors import ApiError
-from service.audit import service as audit
 from service.auth import Principal
 from service.engine_gate import EvaluatedRun, Policy, evaluate_run, load_facts, money_text
 from service.engine_gate import Rep as EvaluatedRep
@@ -47,7 +46,7 @@ from service.runs.service import (
     check_period,
     choose_policy,
     get_run,
-    run_document,
+    record_created,
     snapshot,
 )
 from service.runs.states import RunState
@@ -246,21 +245,7 @@ def close(
     try:
         run = add_run(db, who, at, policy, stored, str(per), own)
         db.add(PeriodClose(period=str(per), run_id=run.id, month_runs=[list(p) for p in month_run_ids], created_at=at))
-        audit.record(
-            db,
-            who,
-            at,
-            "run.create",
-            f"run:{run.id}",
-            after=audit.state_hash(run_document(run)),
-            policy_sha256=policy.sha256,
-            facts_sha256=facts.sha256,
-            results_sha256=run.results_sha256,
-            period=str(per),
-            total_payout=run.total_payout,
-            closes=str(per),
-            month_runs=month_run_ids,
-        )
+        record_created(db, who, at, run, policy, facts.sha256, closes=str(per), month_runs=month_run_ids)
         db.commit()
     except IntegrityError as exc:  # a concurrent close of the same period committed first
         db.rollback()

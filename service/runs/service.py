@@ -245,6 +245,26 @@ def deal_set(body: RunRequest) -> tuple[int, int, int] | None:
     raise ApiError(422, "invalid-request", msg, [Problem("request", None, None, "fact_import_id", msg)])
 
 
+def record_created(
+    db: Session, who: Principal, at: datetime, run: Run, policy: Policy, facts_sha256: str, **extra: Any
+) -> None:
+    """The audit entry of a new run: its document's hash, its inputs' and results' hashes, its payout."""
+    audit.record(
+        db,
+        who,
+        at,
+        "run.create",
+        f"run:{run.id}",
+        after=audit.state_hash(run_document(run)),
+        policy_sha256=policy.sha256,
+        facts_sha256=facts_sha256,
+        results_sha256=run.results_sha256,
+        period=run.period,
+        total_payout=run.total_payout,
+        **extra,
+    )
+
+
 def create_run(
     db: Session,
     who: Principal,
@@ -282,19 +302,7 @@ def create_run(
             return existing, False
         run = add_run(db, who, at, policy, facts, period, ev)
         store_shadow(db, run.id, shadowed)
-        audit.record(
-            db,
-            who,
-            at,
-            "run.create",
-            f"run:{run.id}",
-            after=audit.state_hash(run_document(run)),
-            policy_sha256=policy.sha256,
-            facts_sha256=facts.sha256,
-            results_sha256=run.results_sha256,
-            period=period,
-            total_payout=run.total_payout,
-        )
+        record_created(db, who, at, run, policy, facts.sha256)
         db.commit()
     except IntegrityError:
         # Another request evaluated the same inputs first; its run is the one outcome.

@@ -36,6 +36,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/scenarios"): {"name": "n" + NUL, "baseline": {"policy_id": "p"}},
     ("POST", "/scenarios/{scenario_id}/run"): {"period": "2026-08" + NUL},
     ("POST", "/tokens"): {"role": "manager", "name": "王经理", "regions": ["East" + NUL], "new_region": True},
+    ("POST", "/adjustments"): {"policy_id": "sales-incentive", "period": "2026-08", "reason": "late" + NUL},
 }
 # routes with no text parameter and no JSON body: nothing a client sends there reaches a query as text
 NOTHING_TO_INJECT = {
@@ -59,6 +60,10 @@ NOTHING_TO_INJECT = {
     ("GET", "/ui"),
     ("GET", "/ui/hr"),
     ("GET", "/healthz"),
+    ("GET", "/runs/{run_id}/replay"),
+    ("GET", "/metrics"),
+    ("GET", "/jobs/{job_id}"),
+    ("GET", "/runs/{run_id}/shadow"),
 }
 TOKEN_OF_ROLE = {"hr": "hr", "payroll": "payroll", "manager": "manager_east", "rep": "rep_r1"}
 

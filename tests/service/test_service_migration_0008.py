@@ -100,8 +100,8 @@ def _old_rows(url: str) -> None:
 
 def test_0008_keeps_every_stored_json_value(at_0007: str) -> None:
     _old_rows(at_0007)
-    upgrade(at_0007, "0008")
-    assert current(at_0007) == "0008"
+    upgrade(at_0007)
+    assert current(at_0007) >= "0008"  # the head: later revisions add columns the models read
     engine = make_engine(at_0007)
     with make_sessionmaker(engine)() as s:
         imp = s.get(FactImport, 1)

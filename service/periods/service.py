@@ -74,6 +74,15 @@ def closes_instead(db: Session, period: str) -> bool:
     return bool(by_others)
 
 
+def asks_to_close(db: Session, period: str, facts_given: bool) -> bool:
+    """Whether `POST /runs` is a close: as `closes_instead` says, or a period of several months asked
+    for without facts (only a close reads its months' facts): then 409 names the months not yet
+    finalized rather than a 422 asking for facts (found by a new-user walk)."""
+    if closes_instead(db, period):
+        return True
+    return not facts_given and not isinstance(parse_period(check_period(period)), Month)
+
+
 def is_close(db: Session, run_id: int) -> bool:
     """Whether the run is a period's close (it pays only the period's own lines)."""
     return db.scalar(select(PeriodClose.period).where(PeriodClose.run_id == run_id)) is not None

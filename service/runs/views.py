@@ -32,7 +32,8 @@ def create_run(
 
     A quarter whose months were paid by month runs is closed instead (`service.periods`): 201 with
     the close run (it pays the quarter's own lines only), 409 while a month is not finalized."""
-    if periods.closes_instead(db, body.period):
+    given = any(i is not None for i in (body.fact_import_id, body.deal_import_id, body.payment_import_id))
+    if periods.asks_to_close(db, body.period, given or body.target_import_id is not None):
         run = periods.close(db, who, now(request), body.policy_id, body.version, body.period, body.fact_import_id)
         return {**run_dict(run, who), "closes": periods.close_document(db, run)}
     deals = deal_set(body)  # 422 now, not in a job, when the body names neither or both

@@ -74,6 +74,8 @@ def test_full_publication_cycle(app_client: TestClient, tokens: Tokens, clock: C
     assert res.status_code == 200, res.text
     new = res.json()["new_run"]
     assert new["status"] == "published" and new["supersedes"] == run["id"]
+    published_by = app_client.get(f"/runs/{new['id']}", headers=tokens["hr"]).json()["published_by"]
+    assert published_by == "HR 小张"  # accepting publishes the corrected run: by the one who accepted
     assert new["totals"]["payout"] == AUGUST_CORRECTED_TOTAL
     old = app_client.get(f"/runs/{run['id']}", headers=tokens["hr"]).json()
     assert old["status"] == "superseded" and old["superseded_by"] == new["id"]

@@ -184,6 +184,15 @@ def test_a_whole_quarter_reaches_payroll_each_line_once(app_client: TestClient, 
     assert c.get(f"/runs/{run['id']}/notice", headers=tokens["hr"]).status_code == 200
 
 
+def test_a_close_asked_before_any_month_names_every_month(app_client: TestClient, tokens: Tokens) -> None:
+    """No month of 2026-Q3 has a run yet: the close's 409 names all three (a new-user walk got a 422
+    asking for fact_import_id, which a close does not take)."""
+    assert put_policy(app_client, tokens).status_code == 201
+    early = close(app_client, tokens)
+    assert early.status_code == 409 and _kind(early) == "months-not-finalized", early.text
+    assert early.json()["missing"] == ["2026-07", "2026-08", "2026-09"]
+
+
 def test_nothing_final_yet_is_not_nothing_earned(app_client: TestClient, tokens: Tokens, clock: Clock) -> None:
     # July: R1 at 70000/100000 = 70% (< 80%): no tier, no award -> nothing earned, 0 lines
     c = app_client

@@ -31,11 +31,11 @@ from engine.results import PayoutLine
 from service.adjustments.feedinfo import RECOVERY
 from service.adjustments.ledger import count_open
 from service.adjustments.models import Adjustment
-from service.api.deps import release
 from service.api.errors import ApiError
 from service.api.inputs import Id, Input
 from service.audit import service as audit
 from service.auth import Principal
+from service.db.session import release
 from service.engine_gate import EvaluatedRun, Policy, money_text
 from service.engine_gate import Rep as EvaluatedRep
 from service.facts.service import import_for

@@ -21,14 +21,11 @@ from typing import Annotated
 import anyio
 from fastapi import Depends, Request
 from fastapi.dependencies.models import Dependant
-from pydantic import Field
-from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from service.api.errors import ApiError
 from service.auth import Principal, TokenCache, authenticate, hash_token
-from service.db import is_busy
 from service.payroll.feed import FullPages
 from service.tokens import usage
 
@@ -88,30 +85,6 @@ def _end(session: Session) -> None:
 
 def now(request: Request) -> datetime:
     return settings(request).clock()
-
-
-def commit(db: Session, conflict_detail: str = "the change conflicts with a concurrent one") -> None:
-    """Commit the request's transaction; a constraint race becomes a 409, not a 500."""
-    try:
-        db.commit()
-    except IntegrityError as exc:
-        db.rollback()
-        raise ApiError(409, "conflict", conflict_detail) from exc
-    except OperationalError as exc:  # e.g. PostgreSQL serialization/deadlock, SQLite busy
-        db.rollback()
-        if is_busy(exc):
-            raise  # 503 with Retry-After (errors.install)
-        raise ApiError(409, "conflict", "the database refused the change; retry the request") from exc
-
-
-def release(db: Session) -> None:
-    """End the request's read transaction before slow engine work (acceptance runs, evaluations).
-
-    On SQLite a transaction holds the database's write lock, on PostgreSQL a connection and row
-    locks; neither should be held for seconds. The request's writes still happen in one later
-    transaction, which re-checks every precondition (conditional updates, constraints).
-    """
-    db.rollback()
 
 
 def _bearer(request: Request) -> str | None:
@@ -268,14 +241,6 @@ def access_refusal(request: Request) -> ApiError | None:
 
 
 ALL_ROLES = ("hr", "manager", "payroll", "rep")
-
-MAX_ID = 2**31 - 1
-"""The largest id the database holds: the id columns are `Integer`, a 4-byte int4 on PostgreSQL."""
-
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
-"""Every id a client sends (path, query or JSON body): one outside 1..MAX_ID is a 422
-`invalid-request` naming the field - never an overflow in the database driver (a 500)."""
-
 
 # Annotated dependencies: the endpoints' signatures say who may call them.
 DB = Annotated[Session, Depends(get_db)]

@@ -25,8 +25,7 @@ MAX_ID = 2**31 - 1
 
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 """Every id a client sends (path, query or JSON body): one outside 1..MAX_ID is a 422
-`invalid-request` naming the field - never an overflow in the database driver (a 500).
-(`service.api.deps` keeps an identical `Id` for the routes written before this one.)"""
+`invalid-request` naming the field - never an overflow in the database driver (a 500)."""
 
 PolicyName = Annotated[str, Path(pattern=NAME, max_length=200, description="letters, digits, '_', '-', '.'")]
 VersionName = Annotated[str, Path(pattern=NAME, max_length=100, description="letters, digits, '_', '-', '.'")]

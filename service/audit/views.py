@@ -6,7 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from service.api.deps import DB, HR, MAX_ID
+from service.api.deps import DB, HR
+from service.api.inputs import MAX_ID
 from service.audit.models import AuditPage
 from service.audit.service import read_page
 

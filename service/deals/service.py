@@ -29,10 +29,10 @@ from engine.facts import FactSet
 from engine.policy import Policy
 from engine.problems import MeritInputError, Problem
 from engine.sheetcells import SheetLimits
-from service.api.deps import commit, release
 from service.api.errors import ApiError
 from service.audit import service as audit
 from service.auth import Principal
+from service.db.session import commit, release
 from service.facts.models import FactImport
 from service.facts.service import import_dict
 

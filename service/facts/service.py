@@ -21,10 +21,10 @@ from sqlalchemy.orm import Session
 
 from engine.facts import ReadOptions
 from engine.problems import MeritInputError, Problem
-from service.api.deps import commit, release
 from service.api.errors import ApiError
 from service.audit import service as audit
 from service.auth import Principal
+from service.db.session import commit, release
 from service.engine_gate import load_facts
 from service.facts.models import FactImport
 

@@ -7,7 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from service.api.deps import DB, HR, Id, settings
+from service.api.deps import DB, HR, settings
+from service.api.inputs import Id
 from service.deals.service import store_deal_file
 from service.facts.models import ImportOut, ImportsOut
 from service.facts.service import import_dict, read_import, store_import

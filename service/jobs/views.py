@@ -17,8 +17,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from service.api.deps import DB, Anyone, Id, now, settings
+from service.api.deps import DB, Anyone, now, settings
 from service.api.errors import ApiError
+from service.api.inputs import Id
 from service.auth import Principal
 from service.jobs import service
 

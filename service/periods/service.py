@@ -31,9 +31,9 @@ from sqlalchemy.orm import Session
 from engine.facts import FactSet
 from engine.periods import Month, Period, months_of, parse_period
 from engine.problems import MeritInputError, Problem
-from service.api.deps import release
 from service.api.errors import ApiError
 from service.auth import Principal
+from service.db.session import release
 from service.engine_gate import EvaluatedRun, Policy, evaluate_run, load_facts, money_text
 from service.engine_gate import Rep as EvaluatedRep
 from service.facts.service import import_for

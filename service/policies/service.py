@@ -18,10 +18,10 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from engine.problems import MeritInputError, Problem
-from service.api.deps import commit, release
 from service.api.errors import ApiError
 from service.audit import service as audit
 from service.auth import Principal
+from service.db.session import commit, release
 from service.engine_gate import Policy, acceptance_problems, diff_policies, parse_policy
 from service.policies.models import PolicyContent, PolicyVersion
 from service.policies.overlap import overlapping, span

@@ -22,10 +22,10 @@ from sqlalchemy.orm import Session
 from engine.problems import Problem
 from service.adjustments import ledger
 from service.adjustments.models import Adjustment
-from service.api.deps import commit, release
 from service.api.errors import ApiError
 from service.audit import service as audit
 from service.auth import Principal
+from service.db.session import commit, release
 from service.engine_gate import EvaluatedRun, Policy
 from service.facts.service import import_for
 from service.payroll.feed import feed_time

@@ -6,7 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from service.api.deps import DB, HR, Id, NotPayroll, Objector, now, settings
+from service.api.deps import DB, HR, NotPayroll, Objector, now, settings
+from service.api.inputs import Id
 from service.publication import service
 from service.publication.models import (
     ObjectionOut,

@@ -16,10 +16,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from service.api.deps import commit
 from service.api.errors import ApiError
 from service.audit import service as audit
 from service.auth import Principal
+from service.db.session import commit
 from service.engine_gate import money_text
 from service.policies.service import get_version
 from service.replay.models import PolicyShadow, ShadowResult

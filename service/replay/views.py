@@ -6,7 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from service.api.deps import DB, HR, Id, now
+from service.api.deps import DB, HR, now
+from service.api.inputs import Id
 from service.replay import service, shadows
 
 router = APIRouter(tags=["replay"])

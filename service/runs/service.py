@@ -25,11 +25,11 @@ from engine.periods import parse_period
 from engine.problems import MeritInputError, Problem
 from engine.results import CreditNotes
 from service.api.csvsafe import filter_results_csv
-from service.api.deps import commit, release
 from service.api.errors import ApiError
 from service.audit import service as audit
 from service.auth import Principal
 from service.db.guard import checked
+from service.db.session import commit, release
 from service.deals.service import credited_import
 from service.engine_gate import EvaluatedRun, Policy, PolicyLibrary, evaluate_run, load_facts, money_text
 from service.facts.models import FactImport

@@ -6,7 +6,8 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response
 
-from service.api.deps import DB, HR, Anyone, Id, now
+from service.api.deps import DB, HR, Anyone, now
+from service.api.inputs import Id
 from service.jobs.service import import_rows
 from service.jobs.views import ACCEPTED, deferred
 from service.periods import service as periods

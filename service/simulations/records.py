@@ -18,10 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.facts import FactSet
-from service.api.deps import commit, release
 from service.api.errors import ApiError
 from service.audit import service as audit
 from service.auth import Principal
+from service.db.session import commit, release
 from service.policies.service import load_policy
 from service.runs.service import check_period
 from service.simulations.access import may_read, scope_of

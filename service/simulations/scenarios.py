@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session
 from engine.edits import apply_edits
 from engine.problems import MeritInputError, Problem
 from engine.quota import parse_quota, parse_target_plan
-from service.api.deps import commit
 from service.api.errors import ApiError
 from service.audit import service as audit
 from service.auth import Principal
+from service.db.session import commit
 from service.engine_gate import Policy
 from service.facts.service import import_for
 from service.policies.service import versions_of

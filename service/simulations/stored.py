@@ -23,9 +23,9 @@ from sqlalchemy.orm import Session
 
 from engine.numbers import number_text
 from engine.problems import MeritInputError
-from service.api.deps import release
 from service.api.errors import ApiError
 from service.auth import Principal
+from service.db.session import release
 from service.engine_gate import engine_lock
 from service.policies.models import PolicyVersion
 from service.runs.models import Run

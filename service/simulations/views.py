@@ -7,7 +7,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.orm import Session
 
-from service.api.deps import DB, Id, now, require
+from service.api.deps import DB, now, require
+from service.api.inputs import Id
 from service.auth import Principal
 from service.jobs.service import simulation_rows
 from service.jobs.views import ACCEPTED, deferred

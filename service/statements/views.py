@@ -26,9 +26,11 @@ from engine.lines import Line
 from engine.problems import MeritInputError
 from engine.results import Evaluation
 from engine.statement import Statement, statement_of
-from service.api.deps import DB, Id, release, require
+from service.api.deps import DB, require
 from service.api.errors import ApiError
+from service.api.inputs import Id
 from service.auth import Principal
+from service.db.session import release
 from service.engine_gate import engine_lock
 from service.runs.models import Run
 from service.runs.scope import rep_sentence

@@ -7,9 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request
 from pydantic import Field
 
-from service.api.deps import DB, HR, Id, now, settings
+from service.api.deps import DB, HR, now, settings
 from service.api.errors import ApiError
-from service.api.inputs import Input
+from service.api.inputs import Id, Input
 from service.tokens import service
 
 router = APIRouter(tags=["tokens"])

@@ -20,10 +20,11 @@ from engine.policy import Policy, RankAward
 
 
 class Labels:
-    """The labels of one policy's lights, tiers and honours.
+    """The labels of one policy's lights, tiers, eligibility rules and honours.
 
-    `lights` and `tiers` map every id the policy defines to its label (the id when it has none);
-    `honours` lists the labels of the awards that pay nothing (月度销售之星), in the policy's order.
+    `lights`, `tiers` and `flags` (eligibility rules) map every id the policy defines to its label
+    (the id when it has none); `honours` lists the labels of the awards that pay nothing
+    (月度销售之星), in the policy's order.
     """
 
     def __init__(self, policy: Policy) -> None:
@@ -32,6 +33,7 @@ class Labels:
         self.lights: dict[str, str] = {b.light: b.label or b.light for b in bands}
         self.tiers: dict[str, str] = {t.id: t.label or t.id for t in tiers}
         self.honours: list[str] = [a.label or a.id for a in policy.awards if isinstance(a, RankAward) and a.is_honour]
+        self.flags: dict[str, str] = {e.id: e.label or e.id for e in policy.eligibility}
 
     def light(self, light_id: str | None) -> str | None:
         """The light's label (None: no light; an id the policy does not define: the id)."""
@@ -40,6 +42,16 @@ class Labels:
     def tier(self, tier_id: str | None) -> str | None:
         """The tier's label (None: no tier; an id the policy does not define: the id)."""
         return None if tier_id is None else self.tiers.get(tier_id) or tier_id
+
+
+def both_labels(baseline: Policy, scenario: Policy) -> Labels:
+    """The labels of a baseline and a scenario together: the baseline's, and the scenario's for the
+    ids only it defines (a what-if compares the two; a tier it adds still reads by its label)."""
+    labels, other = Labels(baseline), Labels(scenario)
+    labels.lights = {**other.lights, **labels.lights}
+    labels.tiers = {**other.tiers, **labels.tiers}
+    labels.flags = {**other.flags, **labels.flags}
+    return labels
 
 
 #: Field names as a chart axis says them; fields not listed are shown as they are named.

@@ -23,6 +23,7 @@ from typing import Any
 from engine.evaluation import evaluate, period_of
 from engine.factcache import FactsCache
 from engine.facts import FactSet
+from engine.labels import Labels, both_labels
 from engine.lines import ZERO, AwardLine, Line
 from engine.metrics import Ratio, format_ratio
 from engine.periods import Period
@@ -109,8 +110,11 @@ def _awards_by_key(line: Line) -> dict[tuple[str, str], AwardLine]:
     return out
 
 
-def _reasons(b: Line | None, s: Line | None, labels: Mapping[str, str], quarter: bool) -> list[str]:
-    """Why a rep's result differs, in the order: targets, months (tier, money, light), awards, flags."""
+def _reasons(
+    b: Line | None, s: Line | None, labels: Labels, flag_labels: Mapping[str, str], quarter: bool
+) -> list[str]:
+    """Why a rep's result differs, in the order: targets, months (tier, money, light), awards, flags;
+    tiers, lights, awards and flags named by the policy's labels (进阶激励奖, 绿灯), as people read them."""
     out: list[str] = []
     if b is None or s is None:
         out.append("only in the scenario's facts" if b is None else "not in the scenario's facts")
@@ -127,19 +131,20 @@ def _reasons(b: Line | None, s: Line | None, labels: Mapping[str, str], quarter:
         if tx != ty:
             out.append(f"{pre}target {money_text(tx or ZERO)} -> {money_text(ty or ZERO)}")
         if x.tier != y.tier:
-            out.append(f"{pre}tier moved {x.tier or NO_TIER} -> {y.tier or NO_TIER}")
+            out.append(f"{pre}tier moved {labels.tier(x.tier) or NO_TIER} -> {labels.tier(y.tier) or NO_TIER}")
         else:
             if x.commission != y.commission:
                 out.append(
                     f"{pre}commission {money_text(x.commission)} -> {money_text(y.commission)}"
-                    f" (tier {x.tier or NO_TIER})"
+                    f" (tier {labels.tier(x.tier) or NO_TIER})"
                 )
             if x.bonus != y.bonus:
-                out.append(f"{pre}bonus {money_text(x.bonus)} -> {money_text(y.bonus)} (tier {x.tier or NO_TIER})")
+                tier = labels.tier(x.tier) or NO_TIER
+                out.append(f"{pre}bonus {money_text(x.bonus)} -> {money_text(y.bonus)} (tier {tier})")
         if x.light != y.light:
-            out.append(f"{pre}light changed {x.light or 'none'} -> {y.light or 'none'}")
+            out.append(f"{pre}light changed {labels.light(x.light) or 'none'} -> {labels.light(y.light) or 'none'}")
     if quarter and b.light != s.light:
-        out.append(f"{b.period}: light changed {b.light or 'none'} -> {s.light or 'none'}")
+        out.append(f"{b.period}: light changed {labels.light(b.light) or 'none'} -> {labels.light(s.light) or 'none'}")
     ba, sa = _awards_by_key(b), _awards_by_key(s)
     for key in sorted(set(ba) | set(sa)):
         x_a, y_a = ba.get(key), sa.get(key)
@@ -158,7 +163,7 @@ def _reasons(b: Line | None, s: Line | None, labels: Mapping[str, str], quarter:
     for fid in sorted(set(b.flags) | set(s.flags)):
         fx, fy = b.flags.get(fid, False), s.flags.get(fid, False)
         if fx != fy:
-            label = labels.get(fid, fid)
+            label = flag_labels.get(fid, fid)
             out.append(f"{label}: {'eligible' if fx else 'not eligible'} -> {'eligible' if fy else 'not eligible'}")
     return out
 
@@ -181,13 +186,14 @@ class SimulationResult:
         labels = {e.id: e.label for e in self.baseline_policy.eligibility}
         labels.update({e.id: e.label for e in self.scenario_policy.eligibility})
         self.flag_labels = labels
+        self.labels = both_labels(self.baseline_policy, self.scenario_policy)
         quarter = "Q" in self.period
         diffs = []
         for rep in sorted(set(self._b) | set(self._s)):
             b, s = self._b.get(rep), self._s.get(rep)
             ref = s or b
             assert ref is not None
-            reasons = _reasons(b, s, labels, quarter)
+            reasons = _reasons(b, s, self.labels, labels, quarter)
             bt = b.total if b else ZERO
             st = s.total if s else ZERO
             if reasons or bt != st:

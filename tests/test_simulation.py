@@ -80,10 +80,12 @@ def test_quota_east_plus_5_moves_r1_from_advanced_to_basic(policy):
     r1, r2 = d["differences"]
     assert r1["rep_id"] == "R1"
     assert r1["reasons"] == [
-        "target 100000.00 -> 105000.00", "tier moved advanced -> basic", "light changed green -> yellow",
-    ]  # fmt: skip
+        "target 100000.00 -> 105000.00",
+        "tier moved 进阶激励奖 -> 基础达标奖",
+        "light changed 绿灯 -> 黄灯",
+    ]  # fmt: skip  (the policy's labels: advanced 进阶激励奖, basic 基础达标奖, green 绿灯, yellow 黄灯)
     assert r2["rep_id"] == "R2" and r2["delta"] == "0.00"
-    assert "light changed green -> yellow" in r2["reasons"]
+    assert "light changed 绿灯 -> 黄灯" in r2["reasons"]
     assert d["sales"]["target"]["delta"] == "15000.00"  # 5000 + 10000
 
 

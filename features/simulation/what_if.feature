@@ -35,8 +35,8 @@ Feature: What-if simulation before the quarterly review
     When the manager simulates 2026-08 with quota "region=East:+5%"
     Then it would cost 1520.00 less
     And 1 rep would move from advanced to basic
-    And R1 would get 1520.00 less because "tier moved advanced -> basic"
-    And R2 would get 0.00 less because "light changed green -> yellow"
+    And R1 would get 1520.00 less because "tier moved 进阶激励奖 -> 基础达标奖"
+    And R2 would get 0.00 less because "light changed 绿灯 -> 黄灯"
 
   Scenario: If sprint started at 130%, R4 would drop to advanced and 2 reps would move in all
     # R4 125% < 130%: advanced, 2% x 250,000 = 5,000 + 1,000 = 6,000 (-4,500);
@@ -45,7 +45,7 @@ Feature: What-if simulation before the quarterly review
     Then it would cost 6020.00 less
     And 1 rep would move from sprint to advanced
     And 1 rep would move from advanced to basic
-    And R4 would get 4500.00 less because "tier moved sprint -> advanced"
+    And R4 would get 4500.00 less because "tier moved 冲刺卓越奖 -> 进阶激励奖"
 
   Scenario: A change that breaks the KPI weights is refused, naming the edit
     When the manager simulates 2026-08 with "scorecard.kpis[achievement].weight=0.6"

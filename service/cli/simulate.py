@@ -66,12 +66,15 @@ def differences_csv(data: dict[str, Any]) -> str:
     return buf.getvalue()
 
 
-def print_simulation(data: dict[str, Any], console: Any, limit: int = 25) -> None:
+def print_simulation(data: dict[str, Any], console: Any, labels: Any = None, limit: int = 25) -> None:
+    """The what-if as tables; `labels` (`engine.labels.Labels`) names lights and tiers as the policy does."""
     from rich.markup import escape
     from rich.table import Table
 
     from service.render import plain
 
+    tier = labels.tier if labels is not None else str
+    light_of = labels.light if labels is not None else str
     b, s = data["baseline"], data["scenario"]
     console.print(
         f"[bold]what-if {data['period']}[/bold]: baseline {b['id']} {b['version']} ({b['sha256'][:12]})"
@@ -96,18 +99,21 @@ def print_simulation(data: dict[str, Any], console: Any, limit: int = 25) -> Non
     share = data["payout_share_of_sales"]
     t.add_row("payout / sales", _pct(share["baseline"]), _pct(share["scenario"]), "")
     for fid, v in data["eligible"].items():
-        t.add_row(f"eligible: {fid}", str(v["baseline"]), str(v["scenario"]), str(v["scenario"] - v["baseline"]))
+        flag = labels.flags.get(fid, fid) if labels is not None else fid
+        t.add_row(
+            f"eligible: {plain(flag)}", str(v["baseline"]), str(v["scenario"]), str(v["scenario"] - v["baseline"])
+        )
     for light in sorted(set(data["lights"]["baseline"]) | set(data["lights"]["scenario"])):
         lb, ls = data["lights"]["baseline"].get(light, 0), data["lights"]["scenario"].get(light, 0)
-        t.add_row(f"light {light}", str(lb), str(ls), str(ls - lb))
+        t.add_row(f"light {plain(light_of(light))}", str(lb), str(ls), str(ls - lb))
     console.print(t)
     tm = data["tier_migration"]
     m = Table(title="tier migration (month lines; rows: baseline, columns: scenario)")
     m.add_column("from \\ to")
     for to in tm["tiers"]:
-        m.add_column(to, justify="right")
+        m.add_column(plain(tier(to)), justify="right")
     for fr in tm["tiers"]:
-        m.add_row(fr, *(str(tm["matrix"][fr][to]) for to in tm["tiers"]))
+        m.add_row(plain(tier(fr)), *(str(tm["matrix"][fr][to]) for to in tm["tiers"]))
     console.print(m)
     console.print(
         f"winners {data['winners']['count']} ({data['winners']['total']}), losers {data['losers']['count']} "
@@ -168,7 +174,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         _emit(differences_csv(data).encode("utf-8"), args.output, f"{len(data['differences'])} reps differ")
     else:
         console = _console(args.output)
-        print_simulation(data, console)
+        print_simulation(data, console, whatif.result.labels)
         if args.output:
             _emit(console.export_text().encode("utf-8"), args.output, f"delta {data['totals']['delta']}")
     return EXIT_OK
@@ -197,7 +203,20 @@ def _points_runner(
     )
 
 
+def sweep_title(data: dict[str, Any], policy: Any) -> str:
+    """The parameter as the policy names it, the period, the quota changes made at every point (the
+    baseline payout is on the targets as imported)."""
+    from engine.labels import parameter
+
+    param = parameter(policy, data["parameter"])
+    named = param.path if param.label == param.path else f"{param.label} ({param.path})"
+    quotas = f" with quota {', '.join(data['quotas'])} at every point" if data.get("quotas") else ""
+    base = "baseline payout on the imported targets" if quotas else "baseline payout"
+    return f"sweep {named} — {data['period']}{quotas} ({base} {data['baseline']['payout']})"
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
+    from engine.labels import Labels
     from service.cli.common import fact_options, load_for_period
     from service.simulations.scenario import chart_format, sweep_values
     from service.simulations.service import sweep
@@ -226,11 +245,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     console = _console(args.output)
-    t = Table(
-        title=escape(f"sweep {data['parameter']} — {data['period']} (baseline payout {data['baseline']['payout']})")
-    )
+    t = Table(title=escape(sweep_title(data, policy)))
     tiers = list(data["points"][0]["tiers"]) if data["points"] else []
-    for col in ("value", "payout", "delta", "payout / sales", *tiers):
+    names = Labels(policy)
+    for col in ("value", "payout", "delta", "payout / sales", *(names.tier(x) or x for x in tiers)):
         t.add_column(col, justify="right")
     for p in data["points"]:
         t.add_row(
@@ -266,6 +284,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
         return EXIT_OK
     from rich.markup import escape
 
+    from engine.labels import both_labels
+
     console = _console(args.output)
     console.print(
         f"[bold]plan: {old.id} {old.version} -> {new.id} {new.version}[/bold] on the facts of {data['period']}"
@@ -273,7 +293,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     console.print("policy changes:" if changes else "policy changes: none (the versions mean the same thing)")
     for line in changes:
         console.print(f"  ~ {escape(line)}")
-    print_simulation(data, console)
+    print_simulation(data, console, both_labels(old, new))
     if args.output:
         _emit(console.export_text().encode("utf-8"), args.output, f"delta {data['totals']['delta']}")
     return EXIT_OK

@@ -124,7 +124,8 @@ def sweep(
     `points` costs them elsewhere (a Dask cluster) when given."""
     _, scenario_facts = build_scenario(baseline, facts, period, (), quotas, quota_source=f"{prefix}quota")
     result = sweep_policy(baseline, param, values, facts, period, scenario_facts, regions=regions, points=points)
-    return result.as_dict()
+    data = result.as_dict()
+    return {**{k: data[k] for k in ("period", "parameter")}, "quotas": list(quotas), **data}  # quotas: at every point
 
 
 def plan(old: Policy, new: Policy, facts: FactSet, period: str) -> tuple[list[str], dict[str, Any]]:

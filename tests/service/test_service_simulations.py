@@ -169,8 +169,8 @@ def test_tier_two_rate_change_costs_the_hand_computed_delta(app_client: TestClie
     assert result["components"]["awards"]["delta"] == "0.00"
     assert [(d["rep_id"], d["delta"]) for d in result["differences"]] == Q3_REP_DELTAS
     assert result["differences"][0]["reasons"] == [
-        "2026-07: commission 16640.00 -> 14976.00 (tier advanced)",  # 2% / 1.8% of 832000
-        "2026-08: commission 16800.00 -> 15120.00 (tier advanced)",  # 2% / 1.8% of 840000
+        "2026-07: commission 16640.00 -> 14976.00 (tier 进阶激励奖)",  # 2% / 1.8% of 832000 (advanced)
+        "2026-08: commission 16800.00 -> 15120.00 (tier 进阶激励奖)",  # 2% / 1.8% of 840000
     ]
     assert result["tier_migration"]["moved"] == []
     assert result["tier_migration"]["matrix"]["advanced"]["advanced"] == 7 + 6 + 2

@@ -164,17 +164,38 @@ def world(request: pytest.FixtureRequest) -> World:
     versions = {m[len(VERSION_TAG) :] for m in marks if m.startswith(VERSION_TAG)}
     if candidate is not None:
         if candidate.id != policy_id:
-            pytest.skip(f"scenario is for policy {policy_id}, the candidate is {candidate.id}")
+            pytest.skip(f"{_scenario(request)}: it checks policy {policy_id}; the candidate is {candidate.id}")
         if versions and versions != {candidate.version}:
-            pytest.skip(
-                f"scenario depends on version(s) {', '.join(sorted(versions))}, candidate is {candidate.version}"
-            )
+            pytest.skip(f"{_scenario(request)}: {_needs(sorted(versions), candidate.version)}")
     else:
         shipped = {p.version for p in _library(policy_id).policies}
         missing = versions - shipped
         if missing:
             pytest.fail(f"scenario names version(s) {', '.join(sorted(missing))} not in policies/{policy_id}/")
     return World(policy_id, candidate)
+
+
+def _scenario(request: pytest.FixtureRequest) -> str:
+    """`features/policy-versions.feature:14 <the scenario's name>`, as HR finds it."""
+    try:
+        from pytest_bdd.scenario import scenario_wrapper_template_registry
+
+        template = scenario_wrapper_template_registry.get(request.node.function)
+    except (ImportError, AttributeError, TypeError):  # another pytest-bdd: the test's own name
+        template = None
+    if template is None:
+        return str(request.node.name)
+    return f"{template.feature.rel_filename}:{template.line_number} {template.name}"
+
+
+def _needs(versions: list[str], candidate: str) -> str:
+    """Why a scenario tagged with versions does not run against one candidate file."""
+    if len(versions) > 1:
+        return (
+            f"it needs versions {' and '.join(versions)} together (a library: `merit test` without --policy);"
+            f" one file is one version"
+        )
+    return f"it checks version {versions[0]}'s own numbers; the candidate is {candidate}"
 
 
 # ------------------------------------------------------------------ words HR uses

@@ -202,9 +202,12 @@ def run_acceptance_cli(policy_path: str | None, pytest_args: list[str]) -> int:
     # pytest's progress and summary, without its tracebacks of step code (an HR reader wants the
     # scenario, the step and what differed: listed below); `merit test -- --tb=long` shows them
     quiet = [] if any(a.startswith("--tb") for a in args) else ["--tb=no"]
+    # the scenarios not run are listed by features/report.py, with their place and why (not
+    # pytest's SKIPPED lines, which name pytest-bdd's code); `merit test -- -ra` shows those too
+    quiet += [] if any(a.startswith("-r") for a in args) else ["-rfE"]
     with tempfile.TemporaryDirectory(prefix="merit-test-") as tmp:
-        report = Path(tmp) / "cucumber.json"
-        command = _pytest_command([*extra, *quiet, f"--cucumberjson={report}", *args])
+        report = Path(tmp) / "cucumber.json"  # read back below; the plugin writes it without naming it
+        command = _pytest_command([*extra, *quiet, "-p", "features.report", f"--merit-report={report}", *args])
         code = subprocess.call(command, env=_environment(policy_file))
         failed = _failed_scenarios(report, policy_path or "features") if code == EXIT_TESTS_FAILED else []
         pins = _pins(policy, report) if failed and policy is not None else []

@@ -244,6 +244,24 @@ def test_merit_test_passes_the_next_version() -> None:
     proc = merit("test", "--policy", str(LIBRARY / "2026-Q4.yaml"))
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert "passed" in proc.stdout
+    # only true, useful lines: no report file that is deleted when the command ends, no pytest-bdd
+    # internals; each scenario not run says where it is and why (policy-versions.feature's tags:
+    # @version-2026-Q3 @version-2026-Q4 on line 12, @version-2026-Q3 on lines 32 and 51)
+    assert "cucumber" not in proc.stdout + proc.stderr and "generated json file" not in proc.stdout
+    assert "SKIPPED" not in proc.stdout and "pytest_bdd" not in proc.stdout
+    out = proc.stdout.splitlines()
+    at = out.index("3 scenarios not run:")
+    assert [line.split(" ", 3)[2] for line in out[at + 1 : at + 4]] == [
+        "features/policy-versions.feature:13",
+        "features/policy-versions.feature:33",
+        "features/policy-versions.feature:52",
+    ]
+    assert out[at + 1].endswith(
+        ": it needs versions 2026-Q3 and 2026-Q4 together (a library: `merit test` without --policy);"
+        " one file is one version"
+    )
+    assert out[at + 2].endswith(": it checks version 2026-Q3's own numbers; the candidate is 2026-Q4")
+    assert "36 passed, 3 skipped" in out[at + 4]  # 39 scenarios collected with the tag
 
 
 def test_merit_test_fails_a_version_that_breaks_the_handbook(tmp_path: Path) -> None:

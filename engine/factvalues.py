@@ -23,8 +23,14 @@ _PLAIN_NUMBER = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
 _GROUPED_NUMBER = re.compile(r"^-?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?$")
 _EXPONENT_NUMBER = re.compile(r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)[eE][+-]?[0-9]+$")
 _CURRENCY = re.compile(r"^(?:¥|RMB|CNY|人民币)\s*|\s*元$", re.IGNORECASE)
-MAX_WHOLE_DIGITS = 15  # 999,999,999,999,999: a thousand trillion
+MAX_WHOLE_DIGITS = 15
+"""An amount is below 10**15 (at most 999,999,999,999,999.999999): a thousand trillion yuan, some
+200 times the yearly revenue of the largest company there is (about ¥5 trillion), so any figure of
+a real company fits - a rep's month, a region's quarter, a whole year's sales - while a value of
+thousands of digits (or an exponent) is refused before anything computes with it. Within these
+bounds sums and products stay exact (engine.metrics, engine.totals check it)."""
 MAX_DECIMALS = 6
+CENTS = 2  # an amount written with at most this many decimal places is money, never float noise
 #: Database column sizes: a longer value would be accepted here and fail later, in the database.
 MAX_TEXT = {"rep_id": 100, "name": 200, "region": 100, "product_line": 100, "manager_id": 100}
 DATE = "a date cell"
@@ -134,10 +140,15 @@ def _lookalike(text: str) -> str | None:
 
 
 def float_noise(text: str) -> bool:
-    """A decimal with 16 or 17 significant digits: how a program writes a binary float (0.1+0.2)."""
+    """A decimal with 16 or 17 significant digits beyond the cents: how a program writes a binary
+    float (0.1+0.2 is 0.30000000000000004). Money written to cents is read as written, however
+    large: 123456789012345.67 is 17 significant digits, and exactly what it says."""
     if len(text) <= 16:  # most amounts: decided by their length alone
         return False
-    digits = len(text.lstrip("-").replace(".", "").lstrip("0"))
+    whole, _, decimals = text.lstrip("-").partition(".")
+    if len(decimals) <= CENTS:
+        return False
+    digits = len((whole + decimals).lstrip("0"))
     return EXCEL_DIGITS < digits <= 17 and _PLAIN_NUMBER.match(text) is not None
 
 

@@ -3,7 +3,8 @@
 It ships with the features (package data), so `merit test` and the service's acceptance gate run
 pytest on this file with no source tree around; the repository's tests bind it too.
 
-Every feature is tagged with the id of the policy it tests (`@sales-incentive`). The policy under
+Every feature is tagged with the id of each policy it tests (`@sales-incentive`; the 成单 scenarios
+also `@sales-incentive-deals`: `features/tags.py` says which one a scenario runs against). The policy under
 test is, by default, the library `policies/<id>/` (the version in force for the period evaluated;
 `features.policy_library()` says where). With `MERIT_POLICY_FILE` set, it is that one candidate file instead, evaluated
 with `enforce_effective=False`: this is how `merit test --policy FILE` and the service check a new
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -34,44 +34,24 @@ from engine.evaluation import evaluate
 from engine.facts import facts_from_records
 from engine.policy import Policy, PolicyLibrary
 from engine.problems import MeritInputError
-from features import folder, policy_library
+from features import folder, policy_library, tags
 from features.dealsteps import *  # noqa: F403 - the 成单 steps, bound here with the others
+from features.tags import VERSION_TAG
 from runtime.policies import load_library, load_policy_file
 
 FEATURES = folder()
 POLICIES = policy_library()
-VERSION_TAG = "version-"
+POLICY_TAGS = tags.policy_tags(FEATURES.glob("*.feature"))
 TABLE_SOURCE = "HR's table"
 
 
 def _register_tags() -> None:
-    """Register the policy-id and version tags the features use as pytest markers.
-
-    The project runs pytest with --strict-markers; these tags are data, not typos, so every
-    `@version-...` tag and every tag of a feature itself (by convention: the policy id) is declared
-    here before the scenarios are bound (pytest-bdd turns tags into marks at that moment). Any other
-    unknown tag on a scenario still fails.
-    """
+    """Register the features' policy-id and version tags as pytest markers before the scenarios are
+    bound (pytest-bdd turns tags into marks at that moment): `features.tags.register`."""
     from pytest_bdd.utils import CONFIG_STACK  # the config pytest-bdd itself binds scenarios with
 
-    if not CONFIG_STACK:
-        return
-    config = CONFIG_STACK[-1]
-    known = {line.split(":")[0].strip() for line in config.getini("markers")}
-    for feature in sorted(FEATURES.rglob("*.feature")):
-        text = feature.read_text(encoding="utf-8")
-        head = re.split(r"^\s*(?:Feature|功能)\s*:", text, maxsplit=1, flags=re.MULTILINE)[0]
-        policy_tags = set(re.findall(r"(?<!\S)@([^\s@]+)", re.sub(r"#.*", "", head)))
-        for tag in re.findall(r"(?<!\S)@([^\s@]+)", text):
-            if tag in known:
-                continue
-            if tag.startswith(VERSION_TAG):
-                config.addinivalue_line("markers", f"{tag}: scenario depends on policy version {tag[8:]}")
-            elif tag in policy_tags:
-                config.addinivalue_line("markers", f"{tag}: HR scenarios for the {tag} policy")
-            else:
-                continue
-            known.add(tag)
+    if CONFIG_STACK:
+        tags.register(CONFIG_STACK[-1], sorted(FEATURES.rglob("*.feature")))
 
 
 _register_tags()
@@ -157,14 +137,9 @@ def world(request: pytest.FixtureRequest) -> World:
     marks = {m.name for m in request.node.iter_markers()}
     path = os.environ.get("MERIT_POLICY_FILE")
     candidate = _candidate(path) if path else None
-    policy_ids = sorted(m for m in marks if (POLICIES / m).is_dir() or (candidate and m == candidate.id))
-    if len(policy_ids) != 1:
-        pytest.fail(f"a feature must be tagged with exactly one policy id (policies/<id>/), found {policy_ids}")
-    policy_id = policy_ids[0]
+    policy_id = tags.scenario_policy(marks, POLICY_TAGS, candidate.id if candidate else None, POLICIES)
     versions = {m[len(VERSION_TAG) :] for m in marks if m.startswith(VERSION_TAG)}
     if candidate is not None:
-        if candidate.id != policy_id:
-            pytest.skip(f"{_scenario(request)}: it checks policy {policy_id}; the candidate is {candidate.id}")
         if versions and versions != {candidate.version}:
             pytest.skip(f"{_scenario(request)}: {_needs(sorted(versions), candidate.version)}")
     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import jsonschema
@@ -94,3 +95,14 @@ def test_bad_deal_files_are_reported_located_with_no_output(tmp_path: Path) -> N
     assert f"{tmp_path / 'payments.csv'}:2:1: deal_id: deal 'D-7' is not in the deals file" in proc.stderr
     assert not out.exists()
     no_traceback(proc)
+
+
+def test_merit_test_checks_the_deals_example_against_its_own_scenarios() -> None:
+    # the 成单 feature is tagged @sales-incentive and @sales-incentive-deals: the example's crediting
+    # block is the rule its scenarios state (signed and 30% collected, split shares, never reaching 30%)
+    proc = merit("test", "--policy", str(POLICY))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
+    assert "against the scenarios tagged @sales-incentive-deals" in proc.stdout
+    passed = re.search(r"(\d+) passed", proc.stdout)
+    assert passed and int(passed.group(1)) >= 7, proc.stdout[-2000:]  # the feature's 7 scenarios at least
+    assert "failed" not in proc.stdout

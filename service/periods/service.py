@@ -284,7 +284,15 @@ def close_sources(db: Session, run: Run) -> list[tuple[FactsSnapshot, list[str]]
 
 def close_document(db: Session, run: Run) -> dict[str, Any] | None:
     """What a close run closes (None for any other run): the period and its month runs."""
-    row = db.scalar(select(PeriodClose).where(PeriodClose.run_id == run.id))
-    if row is None:
-        return None
-    return {"period": row.period, "month_runs": {month: run_id for month, run_id in row.month_runs}}
+    return close_documents(db, [run.id]).get(run.id)
+
+
+def close_documents(db: Session, run_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """`close_document` of each close run among `run_ids` (one query), by run id."""
+    if not run_ids:
+        return {}
+    rows = db.scalars(select(PeriodClose).where(PeriodClose.run_id.in_(run_ids))).all()
+    return {
+        row.run_id: {"period": row.period, "month_runs": {month: run_id for month, run_id in row.month_runs}}
+        for row in rows
+    }

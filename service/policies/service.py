@@ -25,6 +25,7 @@ from service.db.session import commit, release
 from service.engine_gate import Policy, acceptance_problems, diff_policies, parse_policy
 from service.policies.models import PolicyContent, PolicyVersion
 from service.policies.overlap import overlapping, span
+from service.replay.models import PolicyShadow, shadow_dict
 from service.runs.models import Run
 
 
@@ -293,8 +294,22 @@ def withdraw_version(db: Session, who: Principal, at: datetime, policy_id: str, 
         raise ApiError(409, "conflict", f"{policy_id} {version} changed or was used concurrently; reload it")
     target = f"policy:{policy_id}/{version}"
     audit.record(db, who, at, "policy.withdraw", target, before=row.text_sha256, policy_sha256=row.sha256)
+    unshadowed = _drop_shadow(db, who, at, policy_id, version)
     commit(db, f"{policy_id} {version} was used concurrently; it stays")
-    return {"withdrawn": gone}
+    return {"withdrawn": gone, "shadow_cleared": unshadowed}
+
+
+def _drop_shadow(db: Session, who: Principal, at: datetime, policy_id: str, version: str) -> dict[str, Any] | None:
+    """A withdrawn version shadows nothing any more: clear its shadow setting, audited as
+    `policy.unshadow` (as `DELETE /policies/{id}/shadow` is), and return what it was (None if it shadowed nothing)."""
+    shadow = db.get(PolicyShadow, policy_id)
+    if shadow is None or shadow.version != version:
+        return None
+    was = shadow_dict(shadow)
+    db.delete(shadow)
+    target = f"policy:{policy_id}"
+    audit.record(db, who, at, "policy.unshadow", target, before=audit.state_hash(was), version=version, withdrawn=True)
+    return was
 
 
 def list_policies(db: Session) -> dict[str, Any]:

@@ -51,7 +51,6 @@ from service.runs.service import (
     run_document,
     snapshot,
 )
-from service.runs.states import RunState
 
 
 def objection_dict(o: Objection) -> dict[str, Any]:
@@ -309,9 +308,8 @@ def _evaluate_correction(db: Session, run: Run, import_id: int) -> _Correction:
 def _supersede(db: Session, who: Principal, at: datetime, run: Run, fix: _Correction, resolving: int) -> Run:
     """Publish the corrected run in the old one's place (the old run's row is locked)."""
     deadline = at + timedelta(days=run.objection_days)
-    new = add_run(db, who, at, fix.policy, fix.facts, run.period, fix.evaluated, status=RunState.PUBLISHED)
-    new.published_at, new.objection_deadline, new.supersedes_id = at, deadline, run.id
-    new.published_by = who.name  # accepting the objection publishes the corrected run
+    new = add_run(db, who, at, fix.policy, fix.facts, run.period, fix.evaluated)
+    new.supersedes_id = run.id
     db.flush()
     audit.record(
         db,
@@ -329,6 +327,11 @@ def _supersede(db: Session, who: Principal, at: datetime, run: Run, fix: _Correc
         objection=resolving,
         objection_deadline=iso_utc(deadline),
     )
+    # accepting the objection publishes the corrected run: audited as any publish (who, when, which
+    # run it supersedes), so the log shows who made these figures visible
+    published = {"results_sha256": new.results_sha256, "objection_deadline": iso_utc(deadline), "supersedes": run.id}
+    values = {"published_at": at, "published_by": who.name, "objection_deadline": deadline}
+    transition(db, who, at, new, "publish", published, **values)
     noted = {"new_run_id": new.id, "fact_import_id": fix.facts.id}
     transition(db, who, at, run, "supersede", noted, superseded_by_id=new.id)
     db.execute(

@@ -6,7 +6,8 @@ A shadow result belongs to one run (same facts, same period) and is never a payo
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import ForeignKey, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -24,6 +25,17 @@ class PolicyShadow(Base):
     sha256: Mapped[str] = mapped_column(ForeignKey("policy_contents.sha256"))
     set_by: Mapped[str] = mapped_column(String(200))
     set_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+def shadow_dict(row: PolicyShadow) -> dict[str, Any]:
+    """The shadow setting as the API shows it; its canonical hash is what the audit log records."""
+    return {
+        "policy_id": row.policy_id,
+        "version": row.version,
+        "sha256": row.sha256,
+        "set_by": row.set_by,
+        "set_at": row.set_at.astimezone(UTC).isoformat(),
+    }
 
 
 class ShadowResult(Base):

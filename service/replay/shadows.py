@@ -22,22 +22,12 @@ from service.auth import Principal
 from service.db.session import commit
 from service.engine_gate import money_text
 from service.policies.service import get_version
-from service.replay.models import PolicyShadow, ShadowResult
+from service.replay.models import PolicyShadow, ShadowResult, shadow_dict
 from service.replay.service import differences
-from service.runs.service import get_run, iso_utc
+from service.runs.service import get_run
 
 NOT_COMPARED = ("explanation", "rules_fired", "name", "region", "product_line", "target", "actual")
 """Result fields a shadow does not change (the facts') or that only say why (the sentences)."""
-
-
-def shadow_dict(row: PolicyShadow) -> dict[str, Any]:
-    return {
-        "policy_id": row.policy_id,
-        "version": row.version,
-        "sha256": row.sha256,
-        "set_by": row.set_by,
-        "set_at": iso_utc(row.set_at),
-    }
 
 
 def set_shadow(db: Session, who: Principal, at: datetime, policy_id: str, version: str) -> dict[str, Any]:

@@ -9,7 +9,6 @@ the same month from both reaching payroll, even under concurrency.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from pydantic import BaseModel, Field
 from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
@@ -122,6 +121,13 @@ class RunTotals(BaseModel):
     payout: str
 
 
+class CloseOut(BaseModel):
+    """What a close run closes: the period and, per month, the finalized month run it was evaluated from."""
+
+    period: str = Field(description="the period closed, e.g. 2026-Q3")
+    month_runs: dict[str, int] = Field(description='month -> the month run it read, e.g. {"2026-07": 1}')
+
+
 class RunOut(BaseModel):
     """A run as the caller may see it (`totals` only for hr and payroll)."""
 
@@ -143,7 +149,7 @@ class RunOut(BaseModel):
     supersedes: int | None
     superseded_by: int | None
     totals: RunTotals | None = None
-    closes: dict[str, Any] | None = None  # a quarter close: the period and the month runs it closes
+    closes: CloseOut | None = Field(default=None, description="a quarter's close only: what it closes")
 
 
 class RunsOut(BaseModel):

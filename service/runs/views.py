@@ -58,12 +58,19 @@ def list_runs(
     status: str | None = None,
     policy_id: str | None = None,
 ) -> dict[str, Any]:
-    return service.list_runs(db, who, period, status, policy_id)
+    """The runs matching the filters, oldest first; a close run also says what it `closes`."""
+    found = service.list_runs(db, who, period, status, policy_id)
+    closes = periods.close_documents(db, [r["id"] for r in found["runs"]])
+    return {"runs": [{**r, "closes": closes[r["id"]]} if r["id"] in closes else r for r in found["runs"]]}
 
 
 @router.get("/runs/{run_id}", response_model=RunOut, response_model_exclude_unset=True)
 def read_run(run_id: Id, who: Anyone, db: DB) -> dict[str, Any]:
-    return run_dict(get_run(db, run_id), who)
+    """The run as the caller may see it; a quarter's close also says what it `closes` (the period and
+    the month runs it was evaluated from)."""
+    run = get_run(db, run_id)
+    closes = periods.close_document(db, run)
+    return run_dict(run, who) if closes is None else {**run_dict(run, who), "closes": closes}
 
 
 def wants_csv(request: Request, fmt: str | None) -> bool:

@@ -60,6 +60,9 @@ def test_every_write_is_audited_with_checkable_hashes(app_client: TestClient, to
         (e["action"], e["target"], e["actor"], e["role"], e["at"], e["before_sha256"], e["after_sha256"])
         for e in entries
     ]
+    # the corrected run is created a draft and published by accepting the objection, in one request
+    unpublished = {"status": "draft", "published_at": None, "published_by": None, "objection_deadline": None}
+    new_draft = {**new, **unpublished}
     at0, at1, at2, at3 = (t.isoformat() for t in (t0, t0.replace(hour=10), t0.replace(hour=11), clock.now))
     r, n, p1, p2 = f"run:{run['id']}", f"run:{new['id']}", f"objection:{o1['id']}", f"objection:{o2['id']}"
     assert got == [
@@ -70,7 +73,8 @@ def test_every_write_is_audited_with_checkable_hashes(app_client: TestClient, to
         ("objection.create", p1, "李四", "rep", at1, None, doc_hash(o1)),
         ("objection.create", p2, "王经理", "manager", at1, None, doc_hash(o2)),
         ("facts.import", f"fact-import:{fixed['id']}", "HR 小张", "hr", at1, None, sha(AUGUST_CORRECTED)),
-        ("run.create", n, "HR 小张", "hr", at2, None, doc_hash(new)),
+        ("run.create", n, "HR 小张", "hr", at2, None, doc_hash(new_draft)),
+        ("run.publish", n, "HR 小张", "hr", at2, doc_hash(new_draft), doc_hash(new)),
         ("run.supersede", r, "HR 小张", "hr", at2, doc_hash(published), doc_hash(superseded)),
         ("objection.move", p2, "HR 小张", "hr", at2, doc_hash(o2), doc_hash(moved)),
         ("objection.accepted", p1, "HR 小张", "hr", at2, doc_hash(o1), doc_hash(accepted["objection"])),
@@ -83,7 +87,10 @@ def test_every_write_is_audited_with_checkable_hashes(app_client: TestClient, to
     # the details say what changed in words a reviewer can follow
     by_action = {e["action"]: e["detail"] for e in entries}
     assert by_action["run.supersede"]["new_run_id"] == new["id"]
-    assert by_action["run.publish"]["results_sha256"] == run["results_sha256"]
+    publishes = [e for e in entries if e["action"] == "run.publish"]
+    assert [e["detail"]["results_sha256"] for e in publishes] == [run["results_sha256"], new["results_sha256"]]
+    # the publish an accepted objection makes says which run it supersedes
+    assert [e["detail"].get("supersedes") for e in publishes] == [None, run["id"]]
 
 
 def test_reads_are_not_audited_and_the_log_pages(app_client: TestClient, tokens: Tokens) -> None:

@@ -144,3 +144,13 @@ def test_deal_set_requests_that_cannot_be_credited_are_refused(
     assert [(p["line"], p["field"]) for p in split.json()["problems"]] == [(3, "shares")]
     assert app_client.post("/fact-imports", files={"file": ("x.csv", DEALS, "text/csv")}, data={"kind": "contracts"},
                            headers=hr).status_code == 422  # fmt: skip
+
+
+def test_the_deals_example_passes_the_acceptance_gate(
+    app_client: TestClient, tokens: Tokens, real_acceptance: None
+) -> None:
+    # HR's 成单 scenarios are tagged with its id: the gate runs them against it and stores it
+    url = "/policies/sales-incentive-deals/versions/2026-Q3"
+    res = app_client.put(url, content=POLICY, headers={**tokens["hr"], "Content-Type": "application/yaml"})
+    assert res.status_code == 201, res.text
+    assert app_client.get(url, headers=tokens["hr"]).content == POLICY

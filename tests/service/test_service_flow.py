@@ -105,6 +105,7 @@ def test_full_publication_cycle(app_client: TestClient, tokens: Tokens, clock: C
         "objection.create",
         "facts.import",
         "run.create",  # the corrected run, published in the old one's place
+        "run.publish",
         "run.supersede",
         "objection.accepted",
         "run.finalize",

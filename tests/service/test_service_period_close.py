@@ -147,6 +147,13 @@ def test_a_whole_quarter_reaches_payroll_each_line_once(app_client: TestClient, 
     assert twice.status_code == 409 and _kind(twice) == "period-already-closed"
     assert state(c, tokens, "2026-Q3")["state"] == "draft"
 
+    # reading the close again says what it closes, as its creation did; a month run says nothing of it
+    read = c.get(f"/runs/{run['id']}", headers=tokens["hr"]).json()
+    assert read["closes"] == {"period": "2026-Q3", "month_runs": runs}
+    listed = {r["id"]: r for r in c.get("/runs", headers=tokens["payroll"]).json()["runs"]}
+    assert listed[run["id"]]["closes"] == read["closes"] and "closes" not in listed[runs["2026-07"]]
+    assert "closes" not in c.get(f"/runs/{runs['2026-07']}", headers=tokens["hr"]).json()
+
     step(c, tokens, run["id"], "publish")  # holds no month: the month runs do
     assert state(c, tokens, "2026-Q3")["objection_deadline"] == "2026-09-14T09:00:00+00:00"
     clock.advance(days=3)

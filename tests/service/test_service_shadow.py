@@ -83,3 +83,38 @@ def test_a_version_in_use_cannot_shadow(app_client: TestClient, tokens: Tokens) 
     assert app_client.post(f"/runs/{run['id']}/publish", headers=tokens["hr"]).status_code == 200
     res = app_client.post("/policies/sales-incentive/versions/2026-Q3/shadow", headers=tokens["hr"])
     assert res.status_code == 409 and res.json()["type"].endswith("/version-in-use")
+
+
+def test_withdrawing_the_shadowing_version_clears_the_shadow_audited(app_client: TestClient, tokens: Tokens) -> None:
+    hr = tokens["hr"]
+    yaml = {**hr, "Content-Type": "application/yaml"}
+    url = "/policies/sales-incentive/versions/2026-Q3"
+    assert app_client.put(url, content=policy_text().encode("utf-8"), headers=yaml).status_code == 201
+    put_draft(app_client, tokens)
+    shadow = app_client.post("/policies/sales-incentive/versions/2026-Q4/shadow", headers=hr).json()
+
+    gone = app_client.delete("/policies/sales-incentive/versions/2026-Q4", headers=hr)
+    assert gone.status_code == 200, gone.text
+    assert gone.json()["withdrawn"]["version"] == "2026-Q4"
+    assert gone.json()["shadow_cleared"] == shadow  # the answer says the shadow went with it
+
+    entries = app_client.get("/audit", headers=hr).json()["entries"]
+    assert [e["action"] for e in entries[-2:]] == ["policy.withdraw", "policy.unshadow"]
+    unshadow = entries[-1]
+    assert (unshadow["target"], unshadow["actor"], unshadow["after_sha256"]) == (
+        "policy:sales-incentive",
+        "HR 小张",
+        None,
+    )
+    assert unshadow["before_sha256"] == entries[-3]["after_sha256"]  # the policy.shadow entry's state
+    assert unshadow["detail"] == {"version": "2026-Q4", "withdrawn": True}
+
+    # nothing shadows the policy any more, also once a version of that name is put again
+    assert app_client.delete("/policies/sales-incentive/shadow", headers=hr).status_code == 404
+    put_draft(app_client, tokens)
+    imp = app_client.post("/fact-imports", files={"file": ("a.csv", AUGUST, "text/csv")}, headers=hr).json()
+    body = {"policy_id": "sales-incentive", "period": "2026-08", "fact_import_id": imp["id"]}
+    run = app_client.post("/runs", json=body, headers=hr).json()
+    assert app_client.get(f"/runs/{run['id']}/shadow", headers=hr).status_code == 404
+    # withdrawing a version that shadows nothing answers so
+    assert app_client.delete("/policies/sales-incentive/versions/2026-Q4", headers=hr).json()["shadow_cleared"] is None

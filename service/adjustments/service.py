@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import Field
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,7 +30,7 @@ from engine.problems import Problem
 from engine.results import PayoutLine
 from service.adjustments.feedinfo import RECOVERY
 from service.adjustments.ledger import count_open
-from service.adjustments.models import Adjustment
+from service.adjustments.models import Adjustment, LateCredit
 from service.api.deps import release
 from service.api.errors import ApiError
 from service.api.inputs import Id, Input
@@ -215,6 +215,7 @@ def create_adjustment(db: Session, who: Principal, at: datetime, req: Adjustment
         )
         db.add(adj)
         db.flush()
+        link_adjustment(db, period, facts.id, run.id)
         audit.record(
             db,
             who,
@@ -232,6 +233,20 @@ def create_adjustment(db: Session, who: Principal, at: datetime, req: Adjustment
         db.rollback()
         raise ApiError(409, "adjustment-conflict", f"{period} was adjusted concurrently; reload and retry") from exc
     return {"run": run_document(run), "adjustment": adjustment_dict(adj), "lines": _line_dicts(deltas)}
+
+
+def link_adjustment(db: Session, period: str, fact_import_id: int, run_id: int) -> None:
+    """A pending late credit of `period` is made by an adjustment that reads its corrected facts."""
+    db.execute(
+        update(LateCredit)
+        .where(
+            LateCredit.period == period,
+            LateCredit.credited_import_id == fact_import_id,
+            LateCredit.adjustment_run_id.is_(None),
+        )
+        .values(adjustment_run_id=run_id, problem=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _as_adjustment(ev: EvaluatedRun, deltas: list[PayoutLine]) -> EvaluatedRun:

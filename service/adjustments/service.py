@@ -150,7 +150,7 @@ def _policy(db: Session, req: AdjustmentRequest, original: Run) -> Policy:
     return load_policy(db, get_version(db, req.policy_id, req.version).sha256)
 
 
-def _next_seq(db: Session, period: str) -> int:
+def next_seq(db: Session, period: str) -> int:
     return int(db.scalar(select(func.max(Adjustment.seq)).where(Adjustment.period == period)) or 0) + 1
 
 
@@ -188,12 +188,12 @@ def create_adjustment(db: Session, who: Principal, at: datetime, req: Adjustment
     _refuse_open(db, period)
     policy = _policy(db, req, original)
     facts = snapshot(import_for(db, req.fact_import_id or original.fact_import_id))
-    seq = _next_seq(db, period)
+    seq = next_seq(db, period)
     release(db)  # evaluation can take seconds: hold no database lock meanwhile
     ev = evaluate_import(policy, facts, period)
     try:
         _refuse_open(db, period)
-        if _next_seq(db, period) != seq:
+        if next_seq(db, period) != seq:
             raise ApiError(409, "adjustment-conflict", f"{period} was adjusted concurrently; reload and retry")
         existing = find_run(db, policy.sha256, facts.sha256, period)
         if existing is not None:
@@ -201,7 +201,7 @@ def create_adjustment(db: Session, who: Principal, at: datetime, req: Adjustment
         deltas = delta_lines(paid_lines(db, covered_periods(period)), ev.lines)
         if not deltas:
             raise ApiError(409, "nothing-to-adjust", f"the re-evaluation of {period} equals what was paid")
-        run = add_run(db, who, at, policy, facts, period, _as_adjustment(ev, deltas))
+        run = add_run(db, who, at, policy, facts, period, as_adjustment_run(ev, deltas))
         adj = Adjustment(
             run_id=run.id,
             period=period,
@@ -249,7 +249,7 @@ def link_adjustment(db: Session, period: str, fact_import_id: int, run_id: int) 
     )
 
 
-def _as_adjustment(ev: EvaluatedRun, deltas: list[PayoutLine]) -> EvaluatedRun:
+def as_adjustment_run(ev: EvaluatedRun, deltas: list[PayoutLine]) -> EvaluatedRun:
     """The evaluation as stored for an adjustment run: its results, but the deltas as its lines."""
     per_rep: dict[str, Decimal] = defaultdict(Decimal)
     for d in deltas:

@@ -46,3 +46,28 @@ class BalanceEntry(Base):
     kind: Mapped[str] = mapped_column(String(20))  # "owed" | "recovered"
     amount: Mapped[str] = mapped_column(String(40))  # signed decimal string: owed > 0, recovered < 0
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class LateCredit(Base):
+    """A payments import that credits an already finalized month late (issue 12).
+
+    The service never rewrites the month: it derives the month's corrected facts from the deal set
+    with the payments merged in (`credited_import_id`) and asks for an adjustment of the month at
+    once. `adjustment_run_id` is that adjustment; while it is null the late credit is *pending*
+    (another adjustment of the month was open, or the adjustment was refused) and the period's
+    state says so until an adjustment of the month reads those facts.
+    """
+
+    __tablename__ = "late_credits"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    period: Mapped[str] = mapped_column(String(7), index=True)  # the month credited late
+    payment_import_id: Mapped[int] = mapped_column(ForeignKey("fact_imports.id"))  # the import that did it
+    credited_import_id: Mapped[int] = mapped_column(ForeignKey("fact_imports.id"))  # the corrected facts
+    original_run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))  # the run that paid the month last
+    deals: Mapped[str] = mapped_column(Text)  # the late deal ids, comma-separated, sorted
+    reason: Mapped[str] = mapped_column(Text)
+    adjustment_run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"), nullable=True)
+    problem: Mapped[str | None] = mapped_column(Text, nullable=True)  # why no adjustment yet (pending)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(200))

@@ -21,16 +21,17 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import Field
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.periods import Month, months_of, parse_month, parse_period
 from engine.problems import Problem
 from engine.results import PayoutLine
+from service.adjustments import reclose
 from service.adjustments.feedinfo import RECOVERY
 from service.adjustments.ledger import count_open
-from service.adjustments.models import Adjustment
+from service.adjustments.models import Adjustment, LateCredit
 from service.api.errors import ApiError
 from service.api.inputs import Id, Input
 from service.audit import service as audit
@@ -39,6 +40,8 @@ from service.db.session import release
 from service.engine_gate import EvaluatedRun, Policy, money_text
 from service.engine_gate import Rep as EvaluatedRep
 from service.facts.service import import_for
+from service.periods.corrected import lock_quarter
+from service.periods.models import PeriodClose
 from service.policies.service import get_version, load_policy
 from service.runs.models import Run, RunLine
 from service.runs.service import add_run, check_period, evaluate_import, find_run, run_document, snapshot
@@ -111,11 +114,13 @@ def original_run(db: Session, period: str) -> Run:
     run). 409 when there is none: an unfinalized period is corrected through its objections."""
     p = parse_period(period)
     related = {period, *(str(m) for m in months_of(p))}
-    if isinstance(p, Month):
+    not_original = select(Adjustment.run_id)
+    if isinstance(p, Month):  # a month paid by a quarter run paying it whole; a close pays no month
         related.add(f"{p.year}-Q{(p.month - 1) // 3 + 1}")
+        not_original = not_original.union(select(PeriodClose.run_id))  # type: ignore[assignment]
     run = db.scalars(
         select(Run)
-        .where(Run.period.in_(related), Run.status == RunState.FINALIZED, Run.id.not_in(select(Adjustment.run_id)))
+        .where(Run.period.in_(related), Run.status == RunState.FINALIZED, Run.id.not_in(not_original))
         .order_by(Run.finalized_at.desc(), Run.id.desc())
     ).first()
     if run is None:
@@ -150,7 +155,7 @@ def _policy(db: Session, req: AdjustmentRequest, original: Run) -> Policy:
     return load_policy(db, get_version(db, req.policy_id, req.version).sha256)
 
 
-def _next_seq(db: Session, period: str) -> int:
+def next_seq(db: Session, period: str) -> int:
     return int(db.scalar(select(func.max(Adjustment.seq)).where(Adjustment.period == period)) or 0) + 1
 
 
@@ -186,22 +191,37 @@ def create_adjustment(db: Session, who: Principal, at: datetime, req: Adjustment
     original = original_run(db, period)
     pay_period = _pay_period(req.pay_period, at)
     _refuse_open(db, period)
+    quarter = reclose.guard_quarter(db, period)
     policy = _policy(db, req, original)
-    facts = snapshot(import_for(db, req.fact_import_id or original.fact_import_id))
-    seq = _next_seq(db, period)
+    sources = None
+    if reclose.is_reclose(db, period, req.fact_import_id):
+        sources, facts = reclose.reclose_inputs(db, period)
+    else:
+        facts = snapshot(import_for(db, req.fact_import_id or original.fact_import_id))
+    seq = next_seq(db, period)
     release(db)  # evaluation can take seconds: hold no database lock meanwhile
-    ev = evaluate_import(policy, facts, period)
+    if sources is None:
+        ev = evaluate_import(policy, facts, period)
+    else:
+        ev, facts = reclose.evaluate_reclose(policy, sources, facts, period)
     try:
+        if quarter is not None:
+            lock_quarter(db, quarter)  # closes and adjustments of one quarter: one writer at a time
+            reclose.guard_quarter(db, period)
         _refuse_open(db, period)
-        if _next_seq(db, period) != seq:
+        if next_seq(db, period) != seq:
             raise ApiError(409, "adjustment-conflict", f"{period} was adjusted concurrently; reload and retry")
         existing = find_run(db, policy.sha256, facts.sha256, period)
+        if existing is not None and sources is not None:  # a re-close on the facts already closed on
+            raise ApiError(409, "nothing-to-adjust", f"run {existing.id} already closed {period} on its months' facts")
         if existing is not None:
             raise ApiError(409, "adjustment-conflict", f"run {existing.id} already evaluated these inputs for {period}")
         deltas = delta_lines(paid_lines(db, covered_periods(period)), ev.lines)
+        if sources is not None:
+            deltas = reclose.own_lines(period, deltas)
         if not deltas:
             raise ApiError(409, "nothing-to-adjust", f"the re-evaluation of {period} equals what was paid")
-        run = add_run(db, who, at, policy, facts, period, _as_adjustment(ev, deltas))
+        run = add_run(db, who, at, policy, facts, period, as_adjustment_run(ev, deltas))
         adj = Adjustment(
             run_id=run.id,
             period=period,
@@ -215,6 +235,7 @@ def create_adjustment(db: Session, who: Principal, at: datetime, req: Adjustment
         )
         db.add(adj)
         db.flush()
+        link_adjustment(db, period, facts.id, run.id)
         audit.record(
             db,
             who,
@@ -231,10 +252,26 @@ def create_adjustment(db: Session, who: Principal, at: datetime, req: Adjustment
     except IntegrityError as exc:  # a concurrent adjustment of the same period (or inputs) won
         db.rollback()
         raise ApiError(409, "adjustment-conflict", f"{period} was adjusted concurrently; reload and retry") from exc
-    return {"run": run_document(run), "adjustment": adjustment_dict(adj), "lines": _line_dicts(deltas)}
+    out = {"run": run_document(run), "adjustment": adjustment_dict(adj), "lines": _line_dicts(deltas)}
+    hint = reclose.reclose_hint(db, period)
+    return {**out, "quarter_reclose": hint} if hint is not None else out
 
 
-def _as_adjustment(ev: EvaluatedRun, deltas: list[PayoutLine]) -> EvaluatedRun:
+def link_adjustment(db: Session, period: str, fact_import_id: int, run_id: int) -> None:
+    """A pending late credit of `period` is made by an adjustment that reads its corrected facts."""
+    db.execute(
+        update(LateCredit)
+        .where(
+            LateCredit.period == period,
+            LateCredit.credited_import_id == fact_import_id,
+            LateCredit.adjustment_run_id.is_(None),
+        )
+        .values(adjustment_run_id=run_id, problem=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def as_adjustment_run(ev: EvaluatedRun, deltas: list[PayoutLine]) -> EvaluatedRun:
     """The evaluation as stored for an adjustment run: its results, but the deltas as its lines."""
     per_rep: dict[str, Decimal] = defaultdict(Decimal)
     for d in deltas:

@@ -7,7 +7,7 @@ The Alembic migrations create exactly this schema; a test compares the two.
 
 from __future__ import annotations
 
-from service.adjustments.models import Adjustment, BalanceEntry
+from service.adjustments.models import Adjustment, BalanceEntry, LateCredit
 from service.audit.models import AuditEntry
 from service.db.base import Base, UTCDateTime
 from service.facts.models import FactImport
@@ -28,6 +28,7 @@ __all__ = [
     "Base",
     "FactImport",
     "Job",
+    "LateCredit",
     "Objection",
     "PeriodClaim",
     "PeriodClose",

@@ -51,6 +51,7 @@ class ImportOut(BaseModel):
     kind: str | None = None  # deals, payments, targets or credited; facts when absent
     credited_from: dict[str, Any] | None = None  # a credited import: the deal set and threshold
     notes: list[str] | None = None
+    late_credits: list[dict[str, Any]] | None = None  # a payments upload: paid months it credits late
 
 
 class ImportsOut(BaseModel):

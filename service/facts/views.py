@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
+from service.adjustments.late import follow_payments
 from service.api.deps import DB, HR, settings
 from service.api.inputs import Id
 from service.deals.service import store_deal_file
@@ -30,9 +31,15 @@ async def create_import(request: Request, who: HR, db: DB) -> dict[str, Any]:
     cfg = settings(request)
     data, filename, content_type, options, kind = await receive_file(request, cfg.max_upload_bytes)
     if kind != "facts":  # a deals, payments or targets file (`kind`): runs credit facts from them
-        return await run_in_threadpool(
-            store_deal_file, db, who, cfg.clock(), data, filename, content_type, cfg.max_rows, kind
-        )
+        at = cfg.clock()
+
+        def store() -> dict[str, Any]:
+            doc = store_deal_file(db, who, at, data, filename, content_type, cfg.max_rows, kind)
+            if kind == "payments":  # a payment crediting a paid month late: its adjustment, at once
+                doc["late_credits"] = follow_payments(db, who, at, doc["id"])
+            return doc
+
+        return await run_in_threadpool(store)
     return await run_in_threadpool(
         store_import, db, who, cfg.clock(), data, filename, content_type, cfg.max_rows, options
     )

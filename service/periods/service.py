@@ -37,9 +37,10 @@ from service.db.session import release
 from service.engine_gate import EvaluatedRun, Policy, evaluate_run, load_facts, money_text
 from service.engine_gate import Rep as EvaluatedRep
 from service.facts.service import import_for
+from service.periods import corrected
 from service.periods.models import PeriodClose
 from service.periods.state import month_state
-from service.runs.models import PeriodClaim, Run, RunLine
+from service.runs.models import PeriodClaim, Run
 from service.runs.service import (
     FactsSnapshot,
     add_run,
@@ -99,7 +100,7 @@ def _refuse_closed(db: Session, period: str) -> None:
         )
 
 
-def _month_runs(db: Session, per: Period) -> list[Run]:
+def month_runs(db: Session, per: Period) -> list[Run]:
     """The finalized month run of each month (409 naming each month that is not finalized)."""
     runs: list[Run] = []
     missing: list[dict[str, Any]] = []
@@ -147,29 +148,13 @@ def _same_policy(runs: list[Run], policy: Policy, per: Period) -> None:
         )
 
 
-def _refuse_corrected(db: Session, per: Period) -> None:
-    """409 when a month was corrected after payment: the close would rank on the months' first
-    figures (found by a hostile review); until a close reads the corrected facts, the quarter's
-    own lines are paid through `POST /adjustments` for the quarter."""
-    from service.adjustments.models import Adjustment  # loaded on use: no import cycle
-
-    months = [str(m) for m in months_of(per)]
-    corrected = db.scalars(select(Adjustment.period).where(Adjustment.period.in_(months)).distinct()).all()
-    if corrected:
-        msg = (
-            f"{', '.join(sorted(corrected))} of {per} were corrected after payment (adjustment runs): closing from "
-            f"the months' first figures would pay {per}'s own lines on facts since corrected; adjust {per} instead"
-        )
-        raise ApiError(409, "close-conflict", msg)
-
-
-def _paid_lines(db: Session, runs: list[Run]) -> set[LineKey]:
-    rows = db.execute(
-        select(RunLine.rep_id, RunLine.period, RunLine.component, RunLine.amount).where(
-            RunLine.run_id.in_([r.id for r in runs])
-        )
-    ).all()
-    return {(a, b, c, d) for a, b, c, d in rows}
+def _refuse_open_adjustments(db: Session, per: Period) -> None:
+    """409 while a month has an open adjustment: the close would read facts about to change."""
+    waiting = corrected.open_adjustments(db, [str(m) for m in months_of(per)])
+    if waiting:
+        said = ", ".join(f"{p} (run {i})" for p, i in waiting)
+        msg = f"{said} of {per} is being corrected (an adjustment not finalized yet); finalize it, then close {per}"
+        raise ApiError(409, "adjustment-open", msg, runs=[i for _, i in waiting])
 
 
 def combined_facts(sources: list[tuple[FactsSnapshot, list[str]]], policy: Policy) -> FactSet:
@@ -216,7 +201,7 @@ def close(
     """Evaluate `period` from its finalized months' facts and store a draft run of its own lines."""
     per = parse_period(check_period(period))
     _refuse_closed(db, str(per))
-    runs = _month_runs(db, per)
+    runs = corrected.facts_runs(db, month_runs(db, per))  # each month's latest facts (corrections too)
     policy = choose_policy(db, policy_id, version, str(per))
     _same_policy(runs, policy, per)
     by_import: dict[int, list[str]] = defaultdict(list)
@@ -229,8 +214,8 @@ def close(
         )
         raise ApiError(422, "invalid-request", msg, [Problem("request", None, None, "fact_import_id", msg)])
     sources = [(snapshot(import_for(db, i)), months) for i, months in sorted(by_import.items())]
-    _refuse_corrected(db, per)
-    paid = _paid_lines(db, runs)
+    _refuse_open_adjustments(db, per)
+    paid = corrected.paid_sums(db, [str(m) for m in months_of(per)])
     month_run_ids = [(r.period, r.id) for r in runs]
     release(db)  # reading and evaluating take a while: hold no database lock meanwhile
     facts = combined_facts(sources, policy)
@@ -240,15 +225,19 @@ def close(
         refused = f"{policy.id} {policy.version} cannot close {per}"
         raise ApiError(422, "evaluation-refused", refused, err.problems) from err
     evaluated = {
-        (ln.rep_id, ln.period, ln.component, money_text(ln.amount)) for ln in ev.lines if ln.period != str(per)
+        (ln.rep_id, ln.period, ln.component, money_text(ln.amount))
+        for ln in ev.lines
+        if ln.period != str(per) and ln.amount != 0
     }
     if evaluated != paid:
         raise _conflict(evaluated, paid)
     own = _own_part(ev, str(per))
     # the writing transaction: everything read before is read again under it
+    corrected.lock_quarter(db, str(per))
     _refuse_closed(db, str(per))
-    if [(r.period, r.id) for r in _month_runs(db, per)] != month_run_ids:
+    if [(r.period, r.id) for r in corrected.facts_runs(db, month_runs(db, per))] != month_run_ids:
         raise ApiError(409, "conflict", f"the months of {per} changed while closing; retry the request")
+    _refuse_open_adjustments(db, per)
     last = sources[-1][0]
     stored = FactsSnapshot(last.id, facts.sha256, last.filename, b"", last.options)
     try:

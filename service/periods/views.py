@@ -6,9 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
-from engine.periods import parse_period
+from engine.periods import Month, months_of, parse_period
+from service.adjustments.late import late_credits
 from service.api.deps import DB, require
 from service.auth import Principal
+from service.periods.corrected import reclose_state
 from service.periods.state import period_state, with_final_lines
 from service.runs.service import check_period
 
@@ -20,5 +22,14 @@ PayrollOrHR = Annotated[Principal, Depends(require("payroll", "hr"))]
 def read_period(period: str, _: PayrollOrHR, db: DB) -> dict[str, Any]:
     """The period's state: not-evaluated, draft, published (until its objection deadline),
     finalized (a month) or closed (a quarter's own lines); a quarter lists each month's too.
-    `final` with `final_lines: 0` is a period in which nobody earned anything."""
-    return with_final_lines(db, period_state(db, parse_period(check_period(period))))
+    `final` with `final_lines: 0` is a period in which nobody earned anything. `late_credits`: payments
+    imported after a month was paid that credit it late, each with its adjustment run, or `pending`
+    (`late_credit_pending: true`) with the `POST /adjustments` body that makes it. A closed quarter's
+    `reclose` says whether a month was corrected since the close (`needed`) and the request re-closing it."""
+    per = parse_period(check_period(period))
+    doc = with_final_lines(db, period_state(db, per))
+    late = late_credits(db, sorted({str(per), *(str(m) for m in months_of(per))}))
+    doc = {**doc, "late_credits": late, "late_credit_pending": any(x["state"] == "pending" for x in late)}
+    if not isinstance(per, Month):  # a closed quarter whose months were corrected since: re-close it
+        doc["reclose"] = reclose_state(db, str(per))
+    return doc

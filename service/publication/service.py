@@ -20,7 +20,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from engine.problems import Problem
-from service.adjustments import ledger
+from service.adjustments import ledger, objected
 from service.adjustments.models import Adjustment
 from service.api.errors import ApiError
 from service.audit import service as audit
@@ -232,7 +232,7 @@ def resolve(
     if correction is not None and correction.run_id != run.id:
         raise ApiError(409, "conflict", f"run {correction.run_id} changed while evaluating; retry the request")
     before = audit.state_hash(objection_dict(obj))
-    new_run = _supersede(db, who, at, run, correction, obj.id) if correction else None
+    new_run = _supersede(db, who, at, run, correction, obj.id, note) if correction else None
     obj.status = decision
     obj.note = note
     obj.resolved_at = at
@@ -281,13 +281,6 @@ class _Correction:
 
 def _evaluate_correction(db: Session, run: Run, import_id: int) -> _Correction:
     """Evaluate the run's exact policy version on the corrected facts, outside any transaction."""
-    if db.get(Adjustment, run.id) is not None:
-        raise ApiError(
-            409,
-            "adjustment-corrected-by-adjustment",
-            f"run {run.id} is an adjustment: resolve the "
-            "objection without facts, finalize, then POST /adjustments with the corrected facts",
-        )
     imp = import_for(db, import_id)
     if imp.sha256 == run.facts_sha256:
         msg = f"fact import {imp.id} has the same content as run {run.id}'s facts"
@@ -305,12 +298,17 @@ def _evaluate_correction(db: Session, run: Run, import_id: int) -> _Correction:
     return _Correction(run_id, policy, facts, evaluate_import(policy, facts, period))
 
 
-def _supersede(db: Session, who: Principal, at: datetime, run: Run, fix: _Correction, resolving: int) -> Run:
-    """Publish the corrected run in the old one's place (the old run's row is locked)."""
+def _supersede(db: Session, who: Principal, at: datetime, run: Run, fix: _Correction, resolving: int, note: str) -> Run:
+    """Publish the corrected run in the old one's place (the old run's row is locked); an
+    adjustment's correction is an adjustment again (`service.adjustments.objected`)."""
     deadline = at + timedelta(days=run.objection_days)
-    new = add_run(db, who, at, fix.policy, fix.facts, run.period, fix.evaluated)
+    adjusting = objected.is_adjustment(db, run.id)
+    evaluated = objected.as_adjustment(db, run, fix.evaluated) if adjusting else fix.evaluated
+    new = add_run(db, who, at, fix.policy, fix.facts, run.period, evaluated)
     new.supersedes_id = run.id
     db.flush()
+    if adjusting:
+        objected.record_correction(db, run.id, new.id, resolving, note)
     audit.record(
         db,
         who,

@@ -290,13 +290,6 @@ def test_an_adjustment_has_the_objection_window_of_any_run(
     clock.advance(days=4)
     blocked = app_client.post(f"/runs/{adj['id']}/finalize", headers=tokens["hr"])
     assert blocked.status_code == 409 and blocked.json()["type"].endswith("/open-objections")
-    fixed = import_facts(app_client, tokens, AUGUST, "other.csv").json()
-    refused = app_client.post(
-        f"/objections/{obj.json()['id']}/resolve",
-        json={"decision": "accepted", "note": "n", "fact_import_id": fixed["id"]},
-        headers=tokens["hr"],
-    )
-    assert refused.status_code == 409 and refused.json()["type"].endswith("/adjustment-corrected-by-adjustment")
     rejected = app_client.post(
         f"/objections/{obj.json()['id']}/resolve",
         json={"decision": "rejected", "note": "CRM says 82000"},
@@ -304,3 +297,49 @@ def test_an_adjustment_has_the_objection_window_of_any_run(
     )
     assert rejected.status_code == 200, rejected.text
     assert app_client.post(f"/runs/{adj['id']}/finalize", headers=tokens["hr"]).status_code == 200
+
+
+def test_an_objection_to_an_adjustment_can_carry_corrected_facts(
+    app_client: TestClient, tokens: Tokens, clock: Clock
+) -> None:
+    store_policy(app_client, tokens)
+    original = evaluated(app_client, tokens, AUG, AUGUST, "august.csv")
+    finalized(app_client, tokens, clock, original["id"])  # paid: R1 3100.00, R2 0.00, R3 7250.00
+    adj = adjust(app_client, tokens, AUG, AUGUST_CORRECTED, "R2 actual 82000").json()["run"]  # R2 +1230.00
+    assert app_client.post(f"/runs/{adj['id']}/publish", headers=tokens["hr"]).status_code == 200
+    obj = app_client.post(
+        f"/runs/{adj['id']}/objections", json={"rep_id": "R2", "reason": "it was 90000"}, headers=tokens["rep_r2"]
+    ).json()
+    ninety = facts_csv(
+        [
+            ("R1", "张三", "East", AUG, 100000, 105000),
+            ("R2", "李四", "East", AUG, 100000, 90000),
+            ("R3", "王五", "South", AUG, 100000, 125000),
+        ]
+    )
+    fixed = import_facts(app_client, tokens, ninety, "ninety.csv").json()
+    res = app_client.post(
+        f"/objections/{obj['id']}/resolve",
+        json={"decision": "accepted", "note": "CRM shows 90000", "fact_import_id": fixed["id"]},
+        headers=tokens["hr"],
+    )
+    assert res.status_code == 200, res.text
+    new = res.json()["new_run"]
+    # R2 90000 / 100000 = 90% -> basic: 1.5% x 90000 = 1350.00, no bonus; East 195000 / 200000 =
+    # 97.5% (no team award); R1, R3 unchanged. Against what was paid (R2 0.00): +1350.00, not +1230.00.
+    assert new["status"] == "published" and new["supersedes"] == adj["id"] and new["totals"]["payout"] == "1350.00"
+    assert app_client.get(f"/runs/{adj['id']}", headers=tokens["hr"]).json()["status"] == "superseded"
+    listed = app_client.get(f"/adjustments?period={AUG}", headers=tokens["hr"]).json()["adjustments"]
+    assert [(a["run_id"], a["seq"], a["status"], a["original_run_id"]) for a in listed] == [
+        (adj["id"], 1, "superseded", original["id"]),
+        (new["id"], 2, "published", original["id"]),
+    ]
+    assert f"objection {obj['id']}" in listed[1]["reason"] and "CRM shows 90000" in listed[1]["reason"]
+    clock.advance(days=4)
+    assert app_client.post(f"/runs/{new['id']}/finalize", headers=tokens["hr"]).status_code == 200
+    lines = [x for x in feed(app_client, tokens, AUG) if x["kind"] == "adjustment"]
+    assert [(x["rep_id"], x["component"], x["amount"], x["run_id"]) for x in lines] == [
+        ("R2", "commission", "1350.00", new["id"])
+    ]
+    assert lines[0]["original_run_id"] == original["id"]
+    assert owed_by_period(feed(app_client, tokens, AUG), "R2", AUG) == Decimal("1350.00")

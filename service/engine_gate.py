@@ -14,8 +14,12 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Protocol
 
 from engine.diff import diff_policies
 from engine.evaluation import evaluate
@@ -68,6 +72,25 @@ class EvaluatedRun:
     regions: dict[tuple[str, str], str | None]  # (rep_id, period) -> that result line's own region
 
 
+class ProgressSink(Protocol):
+    """Where an evaluation's progress goes (a background job's row: `service.jobs.progress`)."""
+
+    def begin(self, total: int) -> Callable[[int], None]: ...
+
+
+_PROGRESS: ContextVar[ProgressSink | None] = ContextVar("merit_progress", default=None)
+
+
+@contextmanager
+def reporting(sink: ProgressSink) -> Iterator[None]:
+    """Evaluations run by this thread (or task) meanwhile report their progress to `sink`."""
+    token = _PROGRESS.set(sink)
+    try:
+        yield
+    finally:
+        _PROGRESS.reset(token)
+
+
 def engine_lock(period: str) -> threading.Lock:
     """The lock of one period's evaluations (one per period spelling: a handful per process)."""
     with _LOCKS_GUARD:
@@ -85,9 +108,12 @@ def evaluate_run(
     """Evaluate under the period's lock and copy out everything the service persists; `credits`
     (facts credited from deals) makes each JSON line say which deals credited it; a shadow, a
     version not yet in force, is evaluated with `enforce_effective=False`."""
+    rep_months = sum(len(facts.for_month(m)) for m in months_of(parse_period(period)))
+    sink = _PROGRESS.get()
+    progress = sink.begin(rep_months) if sink is not None else None
     with engine_lock(period):
         started = time.perf_counter()
-        ev = evaluate(policy, facts, period, enforce_effective=enforce_effective)
+        ev = evaluate(policy, facts, period, enforce_effective=enforce_effective, progress=progress)
         if credits is not None:
             ev = ev.with_credits(credits)
         results_json = ev.to_json_bytes()
@@ -95,7 +121,7 @@ def evaluate_run(
         reps = [Rep(r.rep_id, r.name, r.region, r.total) for r in ev.results]
         lines = ev.payout_lines()
         regions = line_regions(ev.results)
-        REP_MONTHS.inc(sum(len(facts.for_month(m)) for m in months_of(parse_period(period))))
+        REP_MONTHS.inc(rep_months)
         EVALUATION_SECONDS.inc(time.perf_counter() - started)
     return EvaluatedRun(policy, results_json, results_csv, ev.total_payout, reps, lines, regions)
 

@@ -30,8 +30,9 @@ from service.auth import Principal
 from service.db.guard import checked
 from service.engine_gate import money_text
 from service.policies.service import load_policy
+from service.runs.bulk import line_id
 from service.runs.models import Run, RunLine, RunRep
-from service.runs.service import iso_utc, line_id
+from service.runs.service import iso_utc
 from service.runs.states import RunState
 
 RECOVERY_LABEL = "回款冲减 clawback recovery"

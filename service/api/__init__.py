@@ -26,8 +26,8 @@ from service.api.deps import DB, Settings, access_refusal
 from service.api.gate import BODY_SLACK, Gate
 from service.db import make_engine, make_read_sessionmaker, make_sessionmaker
 
-DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
-DEFAULT_MAX_ROWS = 50_000  # ~1 KB of results JSON per rep-period; a run is one request
+DEFAULT_MAX_UPLOAD_BYTES = 512 * 1024 * 1024  # MERIT_MAX_UPLOAD_BYTES: a fact file, spooled to disk while read
+DEFAULT_MAX_ROWS = 5_000_000  # MERIT_MAX_IMPORT_ROWS: rows of one fact import (checked in bounded passes)
 DEFAULT_MAX_POLICY_BYTES = 256 * 1024
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024  # any other body (JSON requests): far above any real one
 DEFAULT_ASYNC_REP_MONTHS = 20_000  # above this a POST /runs, simulation or sweep answers 202 (a job)
@@ -79,8 +79,8 @@ def create_app(
     database_url: str,
     clock: Callable[[], datetime] | None = None,
     *,
-    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
-    max_rows: int = DEFAULT_MAX_ROWS,
+    max_upload_bytes: int | None = None,
+    max_rows: int | None = None,
     max_policy_bytes: int = DEFAULT_MAX_POLICY_BYTES,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     separate_duties: bool | None = None,
@@ -93,8 +93,11 @@ def create_app(
     finalized only by someone who neither created nor published it. `async_rep_months` (else
     MERIT_ASYNC_REP_MONTHS, else 20,000) and `job_workers` (else MERIT_JOB_WORKERS, else 2)
     configure background jobs; jobs that a dead process left queued or running are taken over
-    here, when the app is built.
+    here, when the app is built. `max_upload_bytes` (else MERIT_MAX_UPLOAD_BYTES, else 512 MiB) and
+    `max_rows` (else MERIT_MAX_IMPORT_ROWS, else 5,000,000) bound a fact import.
     """
+    max_upload_bytes = _setting(max_upload_bytes, "MERIT_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES)
+    max_rows = _setting(max_rows, "MERIT_MAX_IMPORT_ROWS", DEFAULT_MAX_ROWS)
     from service.adjustments import views as adjustments
     from service.api import observe
     from service.audit import views as audit

@@ -8,6 +8,7 @@ fact file, a part's Content-Type): this guard is the net under all of them, so s
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from sqlalchemy import String, Text, event, inspect
@@ -60,3 +61,15 @@ def guard_flushes(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
             check_row(obj)
 
     return sessions
+
+
+def checked_tuples(
+    model: type[Any], columns: tuple[str, ...], rows: Iterable[tuple[Any, ...]]
+) -> Iterator[tuple[Any, ...]]:
+    """`rows` (values in the order of `columns`) for a bulk insert or COPY, each checked as it passes."""
+    table = model.__table__
+    cols = [table.c[name] for name in columns]
+    for row in rows:
+        for column, value in zip(cols, row, strict=True):
+            _check(table.name, column, value)
+        yield row

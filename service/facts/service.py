@@ -3,7 +3,8 @@
 The raw bytes are stored with their sha256 so a run can always be re-evaluated from exactly the
 file it used; an import is never changed (a correction is a new import). A bad file is refused
 with every problem the engine found and nothing is stored; the row count is capped while
-parsing (422).
+parsing (422). A large CSV is checked in passes over ranges of reps (`service.facts.check`), so
+its rows are never all held at once.
 
 A missing import is 404 when its id is in the path (`GET /fact-imports/{id}`) and 422 naming the
 field when a request body refers to it (`import_for`): the body is what is wrong.
@@ -25,7 +26,7 @@ from service.api.errors import ApiError
 from service.audit import service as audit
 from service.auth import Principal
 from service.db.session import commit, release
-from service.engine_gate import load_facts
+from service.facts.check import check_facts
 from service.facts.models import FactImport
 
 
@@ -61,7 +62,7 @@ def store_import(
     given = options or ReadOptions()
     capped = replace(given, limits=replace(given.limits, data_rows=max_rows))  # stop reading at the cap
     try:
-        facts = load_facts(data, filename, options=capped)
+        facts = check_facts(data, filename, capped)
     except MeritInputError as err:
         if err.kind == "too-many-rows":
             raise ApiError(
@@ -79,26 +80,16 @@ def store_import(
             err.problems,
             omitted=dict(err.omitted),
         ) from err
-    if len(facts.rows) > max_rows:
-        first_over = facts.rows[max_rows]
-        message = f"{len(facts.rows)} rows; an import may have at most {max_rows} (split the file)"
-        raise ApiError(
-            422,
-            "too-many-rows",
-            f"{filename} has {len(facts.rows)} rows; at most {max_rows} are accepted; nothing was stored",
-            [Problem(filename, first_over.row, None, "", message)],
-            limit=max_rows,
-        )
     sha = hashlib.sha256(data).hexdigest()
     row = FactImport(
         filename=filename[:300],
         content_type=content_type,
         sha256=sha,
         size=len(data),
-        row_count=len(facts.rows),
-        periods=sorted(facts.periods),
-        columns=list(facts.columns),
-        regions=sorted({r.region for r in facts.rows if r.region}),
+        row_count=facts.rows,
+        periods=facts.periods,
+        columns=facts.columns,
+        regions=facts.regions,
         data=data,
         read_options=None if options is None or options.plain else options.as_dict(),
         created_at=at,
@@ -114,7 +105,7 @@ def store_import(
         f"fact-import:{row.id}",
         after=sha,
         filename=filename,
-        rows=len(facts.rows),
+        rows=facts.rows,
         **_options_detail(options),
     )
     commit(db)

@@ -6,10 +6,12 @@ exhaust the server; the form fields `sheet`, `columns` and `drop_totals` say how
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncGenerator
-from typing import Any
+from typing import Any, BinaryIO
 
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
@@ -17,8 +19,6 @@ from engine.factheader import parse_column_map
 from engine.facts import ReadOptions
 from engine.problems import MeritInputError, Problem
 from service.api.errors import ApiError
-
-_CHUNK = 1 << 16
 
 _MULTIPART_SLACK = 64 * 1024  # boundaries and part headers around the file itself
 UPLOAD_SCHEMA = {
@@ -56,14 +56,27 @@ def _bad_request(message: str) -> ApiError:
 
 
 async def _read_limited(upload: UploadFile, limit: int) -> bytes:
-    parts: list[bytes] = []
-    size = 0
-    while chunk := await upload.read(_CHUNK):
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(limit)
-        parts.append(chunk)
-    return b"".join(parts)
+    """The file's bytes, read in one piece from where the multipart parser spooled them.
+
+    The parser writes a file part to a temporary file once it passes 1 MiB (Starlette's
+    `SpooledTemporaryFile`), chunk by chunk as it arrives, and the stream feeding it is cut at the
+    limit: the body is never held in memory while it arrives. Its size is known before it is read,
+    so it is read once, into one buffer (no list of chunks joined into a second copy).
+    """
+    size = upload.size
+    if size is None:
+        size = await run_in_threadpool(_size_of, upload.file)
+    if size > limit:
+        raise _too_large(limit)
+    await upload.seek(0)
+    data = await upload.read()
+    if len(data) > limit:  # the size Starlette counted and the bytes spooled cannot differ; never trust it
+        raise _too_large(limit)
+    return data
+
+
+def _size_of(file: BinaryIO) -> int:
+    return file.seek(0, os.SEEK_END)
 
 
 KINDS = ("facts", "deals", "payments", "targets")

@@ -25,8 +25,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.api.errors import TYPE_BASE, ApiError
 from service.auth import Principal
+from service.engine_gate import reporting
 from service.facts.models import FactImport
 from service.jobs.models import Job
+from service.jobs.progress import JobProgress
 from service.runs.models import Run
 from service.runs.service import iso_utc
 from service.runs.states import RunState
@@ -211,7 +213,8 @@ def execute(sessions: sessionmaker[Session], clock: Callable[[], datetime], job_
         body = json.loads(job.request_json)["body"]
         db.rollback()
         try:
-            result = works[kind](db, who, at, body)
+            with reporting(JobProgress(sessions, job_id)):
+                result = works[kind](db, who, at, body)
         except ApiError as err:
             db.rollback()
             finish(sessions, job_id, clock(), None, problem_of(err))

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -28,7 +28,6 @@ from service.api.csvsafe import filter_results_csv
 from service.api.errors import ApiError
 from service.audit import service as audit
 from service.auth import Principal
-from service.db.guard import checked
 from service.db.session import commit, release
 from service.deals.service import credited_import
 from service.engine_gate import EvaluatedRun, Policy, PolicyLibrary, evaluate_run, load_facts, money_text
@@ -36,7 +35,8 @@ from service.facts.models import FactImport
 from service.facts.service import import_for
 from service.policies.service import get_version, load_policy, versions_of
 from service.replay.shadow import evaluate_shadow, shadow_policy, store_shadow
-from service.runs.models import Run, RunLine, RunRep, RunRequest
+from service.runs.bulk import store_lines
+from service.runs.models import Run, RunRep, RunRequest
 from service.runs.scope import BY_REP, manager_csv_reps, manager_lines, parsed_results, rep_line
 from service.runs.states import RunState
 
@@ -153,12 +153,6 @@ def find_run(db: Session, policy_sha: str, facts_sha: str, period: str) -> Run |
     ).first()
 
 
-def line_id(run_id: int, rep_id: str, period: str, component: str) -> str:
-    """A payout line's stable id (what payroll de-duplicates on)."""
-    key = "\x1f".join([str(run_id), rep_id, period, component])
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
-
-
 def add_run(
     db: Session,
     who: Principal,
@@ -189,46 +183,7 @@ def add_run(
     )
     db.add(run)
     db.flush()
-    reps = {r.rep_id: r for r in ev.reps}
-    # Core executemany inserts: tens of thousands of rows per run, without ORM bookkeeping.
-    if ev.reps:
-        db.execute(
-            insert(RunRep),
-            checked(
-                RunRep,
-                [
-                    {
-                        "run_id": run.id,
-                        "rep_id": r.rep_id,
-                        "name": r.name,
-                        "region": r.region,
-                        "total": money_text(r.total),
-                    }
-                    for r in ev.reps
-                ],
-            ),
-        )
-    if ev.lines:
-        db.execute(
-            insert(RunLine),
-            checked(
-                RunLine,
-                [
-                    {
-                        "line_id": line_id(run.id, ln.rep_id, ln.period, ln.component),
-                        "run_id": run.id,
-                        "rep_id": ln.rep_id,
-                        "name": reps[ln.rep_id].name if ln.rep_id in reps else None,
-                        "region": ev.regions.get((ln.rep_id, str(ln.period))),  # the line's own
-                        "period": ln.period,
-                        "component": ln.component,
-                        "label": ln.label,
-                        "amount": money_text(ln.amount),
-                    }
-                    for ln in ev.lines
-                ],
-            ),
-        )
+    store_lines(db, run.id, ev)
     db.flush()
     return run
 

@@ -69,7 +69,8 @@ def test_job_over_threshold_matches_a_synchronous_run(
         job, seen = _wait(c, tokens, location)
         assert job["state"] == "succeeded", job
         assert seen == [s for s in ("queued", "running", "succeeded") if s in seen]  # in order, none skipped back
-        assert job["progress"] == {"done": 1, "total": 1} and job["rep_months"] == 3 and job["error"] is None
+        # one evaluation of AUGUST's 3 rep-months: progress 3 of 3
+        assert job["progress"] == {"done": 3, "total": 3} and job["rep_months"] == 3 and job["error"] is None
         assert job["started_at"] <= job["finished_at"] and job["duration_seconds"] >= 0
         run_id = int(job["result"].rsplit("/", 1)[1])
         assert job["result"] == f"/runs/{run_id}"

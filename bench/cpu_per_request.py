@@ -8,7 +8,8 @@ Starts `merit serve --workers 1` of the checkout `--root` on a fresh database, s
 finalized month of `bench/load.py` (its helpers, from the same checkout), warms up, then sends
 `--requests` requests one after another on one kept-alive connection (a payroll feed page and a
 rep's results, alternating) and prints the server process's CPU time (user + system, from /proc)
-per request, and the wall time per request as the client saw it.
+per request, and the wall time per request as the client saw it. `--results-as manager|hr` reads a
+region's or everyone's results instead of a rep's.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ def main() -> int:
     ap.add_argument("--root", type=Path, default=Path(__file__).resolve().parent.parent, help="the checkout to serve")
     ap.add_argument("--database-url", default=None, help="PostgreSQL server URL (default: a SQLite file)")
     ap.add_argument("--requests", type=int, default=3000)
+    ap.add_argument("--results-as", choices=("rep", "manager", "hr"), default="rep", help="whose results view to read")
     args = ap.parse_args()
     root = args.root.resolve()
     sys.path[:0] = [str(root), str(root / "bench")]
@@ -67,7 +69,7 @@ def main() -> int:
             cursors, _ = _cursors(base, tokens)
             with httpx.Client(base_url=base, timeout=60) as client:
                 for _ in range(200):  # warm-up: imports, caches, the connection pool
-                    client.get(f"/runs/{run_id}/results", headers={"Authorization": tokens["rep"]})
+                    client.get(f"/runs/{run_id}/results", headers={"Authorization": tokens[args.results_as]})
                 before, started = _cpu_seconds(server.pid), time.perf_counter()
                 for i in range(args.requests):
                     if i % 2 == 0:
@@ -75,7 +77,7 @@ def main() -> int:
                         params = {"period": MONTH, "limit": "500", **({"cursor": cursor} if cursor else {})}
                         r = client.get("/payroll/lines", params=params, headers={"Authorization": tokens["payroll"]})
                     else:
-                        r = client.get(f"/runs/{run_id}/results", headers={"Authorization": tokens["rep"]})
+                        r = client.get(f"/runs/{run_id}/results", headers={"Authorization": tokens[args.results_as]})
                     r.raise_for_status()
                 wall = time.perf_counter() - started
                 used = _cpu_seconds(server.pid) - before
@@ -89,6 +91,7 @@ def main() -> int:
                 "root": str(root),
                 "database": "postgresql" if args.database_url else "sqlite",
                 "requests": args.requests,
+                "results_as": args.results_as,
                 "server_cpu_ms_per_request": round(used / args.requests * 1000, 3),
                 "wall_ms_per_request": round(wall / args.requests * 1000, 2),
                 "load_average": os.getloadavg()[0],

@@ -12,7 +12,9 @@ month's pages) and a run's results (`GET /runs/{id}/results`, by default as a re
 line; `--results-as manager|hr` for a region's or every rep's). Latency is measured from each
 request's *scheduled* send time, so a server falling behind shows as latency, not as a lower
 rate (no coordinated omission). Prints one JSON line: per endpoint p50/p90/p99/max in ms, errors
-(non-2xx or failed), the achieved rate, and the server's RSS before and after (all workers).
+(non-2xx or failed), the achieved rate, and the server's RSS (all workers) sampled every
+`--rss-every` seconds over the run: before, first sample, last, max, and the samples themselves
+(`python bench/load.py --duration 600` is the 10-minute run of issue 10's goal).
 The generator runs on the same machine as the server and takes CPU from it: figures are upper
 bounds of the latency a remote client would see.
 """
@@ -165,6 +167,8 @@ async def _load(
     duration: float,
     results_as: str,
     connections: int,
+    server_pid: int = 0,
+    rss_every: float = 10.0,
 ) -> dict[str, Any]:
     """Open loop: request i is due at start + i/rate whatever happened before; `connections`
     kept-alive connections take due requests in turn (a plain asyncio client: httpx's pool cost
@@ -201,6 +205,8 @@ async def _load(
             writer.close()
 
     workers = [asyncio.create_task(connection()) for _ in range(connections)]
+    rss: list[float] = []
+    sampler = asyncio.create_task(_sample_rss(server_pid, rss_every, rss)) if server_pid else None
     total = int(rate * duration)
     start = time.perf_counter() + 0.5
     for i in range(total):
@@ -214,6 +220,9 @@ async def _load(
         due.put_nowait(None)
     await asyncio.gather(*workers)
     elapsed = time.perf_counter() - start
+    if sampler is not None:
+        sampler.cancel()
+        rss.append(_tree_rss_mb(server_pid))
 
     def stats(values: list[float]) -> dict[str, float]:
         ms = sorted(v * 1000 for v in values)
@@ -223,7 +232,15 @@ async def _load(
     return {
         "achieved_rate": round(total / elapsed, 1),
         **{kind: {**stats(v), "errors": errors[kind]} for kind, v in latencies.items()},
+        "rss_samples_mb": rss,
     }
+
+
+async def _sample_rss(pid: int, every: float, out: list[float]) -> None:
+    """The server's RSS (all its processes) every `every` seconds until cancelled."""
+    while True:
+        out.append(_tree_rss_mb(pid))
+        await asyncio.sleep(every)
 
 
 def main() -> int:
@@ -234,6 +251,7 @@ def main() -> int:
     ap.add_argument("--rate", type=float, default=200)
     ap.add_argument("--duration", type=float, default=30)
     ap.add_argument("--connections", type=int, default=32, help="kept-alive client connections")
+    ap.add_argument("--rss-every", type=float, default=10.0, help="seconds between samples of the server's RSS")
     ap.add_argument(
         "--results-as",
         choices=("rep", "manager", "hr"),
@@ -267,9 +285,19 @@ def main() -> int:
             cursors, lines = _cursors(base, tokens)
             rss_before = _tree_rss_mb(server.pid)
             result = asyncio.run(
-                _load(base, tokens, run_id, cursors, args.rate, args.duration, args.results_as, args.connections)
+                _load(
+                    base,
+                    tokens,
+                    run_id,
+                    cursors,
+                    args.rate,
+                    args.duration,
+                    args.results_as,
+                    args.connections,
+                    server.pid,
+                    args.rss_every,
+                )
             )
-            rss_after = _tree_rss_mb(server.pid)
             results_url = f"{base}/runs/{run_id}/results"
             results_bytes = len(httpx.get(results_url, headers={"Authorization": tokens[args.results_as]}).content)
         finally:
@@ -277,6 +305,7 @@ def main() -> int:
             server.wait(timeout=30)
             cleanup()
     database = "postgresql" if args.database_url else "sqlite"
+    samples = result.pop("rss_samples_mb")
     print(
         json.dumps(
             {
@@ -290,7 +319,14 @@ def main() -> int:
                 "feed_pages": len(cursors),
                 "results_bytes": results_bytes,
                 **result,
-                "server_rss_mb": {"before": rss_before, "after": rss_after},
+                "server_rss_mb": {
+                    "before": rss_before,
+                    "first": samples[0],
+                    "last": samples[-1],
+                    "max": max(samples),
+                    "samples": samples,
+                },
+                "load_average": [round(x, 2) for x in os.getloadavg()],
             }
         )
     )

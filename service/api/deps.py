@@ -27,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from service.api.errors import ApiError
 from service.auth import Principal, TokenCache, authenticate, hash_token
 from service.payroll.feed import FullPages
+from service.runs.reading import ResultBodies
 from service.tokens import usage
 
 
@@ -41,6 +42,7 @@ class Settings:
     max_rows: int
     max_policy_bytes: int
     full_pages: FullPages = field(default_factory=FullPages)  # this app's unchangeable feed pages
+    result_bodies: ResultBodies = field(default_factory=ResultBodies)  # results answers by run and view
     tokens: TokenCache = field(default_factory=TokenCache)  # valid tokens seen in the last 2 s
     separate_duties: bool = False  # finalize only by someone who neither created nor published the run
     async_rep_months: int = 20_000  # a POST estimated above this many rep-months becomes a job (202)

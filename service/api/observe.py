@@ -74,18 +74,19 @@ class Observe:
             seconds = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", None) or "<unmatched>"
             REQUEST_SECONDS.labels(scope["method"], route, str(status)).observe(seconds)
-            access_log.info(
-                json.dumps(
-                    {
-                        "method": scope["method"],
-                        "route": route,
-                        "status": status,
-                        "duration_ms": round(seconds * 1000, 3),
-                        "request_id": rid,
-                    },
-                    separators=(",", ":"),
+            if access_log.isEnabledFor(logging.INFO):  # nobody listening: not even encoded
+                access_log.info(
+                    json.dumps(
+                        {
+                            "method": scope["method"],
+                            "route": route,
+                            "status": status,
+                            "duration_ms": round(seconds * 1000, 3),
+                            "request_id": rid,
+                        },
+                        separators=(",", ":"),
+                    )
                 )
-            )
 
 
 def install(app: FastAPI) -> None:

@@ -13,17 +13,16 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from service.adjustments.feedinfo import RECOVERY, FeedDetails, feed_details
+from service.bodycache import BodyCache
 from service.runs.models import Run, RunLine
 from service.runs.states import RunState
 
@@ -107,20 +106,44 @@ class Page:
     more: bool  # whether lines after `next` were already final when the page was read
 
 
-def page(db: Session, periods: Sequence[str] | None, after: Position | None, limit: int) -> Page:
-    """Up to `limit` lines after `after`, as row tuples, not ORM objects.
+FeedRun = tuple[int, datetime, str, str, str, str]
+"""A finalized run in the feed: (id, finalized_at, policy id, policy version, policy and facts sha256)."""
+
+
+_FEED_RUNS = (  # built once: a statement built per request cost more than running it
+    select(Run.id, Run.finalized_at, Run.policy_id, Run.policy_version, Run.policy_sha256, Run.facts_sha256)
+    .where(Run.status == RunState.FINALIZED, Run.superseded_by_id.is_(None))
+    .where(
+        or_(
+            Run.finalized_at > bindparam("at"),
+            and_(Run.finalized_at == bindparam("at"), Run.id >= bindparam("run_id")),
+        )
+    )
+    .order_by(Run.finalized_at, Run.id)
+)
+
+
+def feed_runs(db: Session, after: Position | None) -> list[FeedRun]:
+    """The finalized, not superseded runs from the position's run on, in feed order (a small table:
+    the runs whose lines a page after `after` can hold). Which runs these are is all that can
+    change about such a page: a finalized run's lines never do."""
+    at = after or START
+    rows = db.connection().execute(_FEED_RUNS, {"at": at.finalized_at, "run_id": at.run_id})
+    return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+def page(
+    db: Session, periods: Sequence[str] | None, after: Position | None, limit: int, runs: list[FeedRun] | None = None
+) -> Page:
+    """Up to `limit` lines after `after` (from `runs`, else `feed_runs`), as row tuples, not ORM objects.
 
     Keyset reads on indexes, never a sort of the whole feed: the finalized runs from the cursor's
     run on (a small table), then each run's lines after the cursor's line by the (run_id, id)
     index, until the page is full. A page costs the same at the feed's start as at its end."""
     at = after or START
     conn = db.connection()  # Core rows: the ORM's per-row loading cost more than the query
-    runs = conn.execute(
-        select(Run.id, Run.finalized_at, Run.policy_id, Run.policy_version, Run.policy_sha256, Run.facts_sha256)
-        .where(Run.status == RunState.FINALIZED, Run.superseded_by_id.is_(None))
-        .where(or_(Run.finalized_at > at.finalized_at, and_(Run.finalized_at == at.finalized_at, Run.id >= at.run_id)))
-        .order_by(Run.finalized_at, Run.id)
-    ).all()
+    if runs is None:
+        runs = feed_runs(db, after)
     lines: list[dict[str, Any]] = []
     position = at
     more = False
@@ -204,34 +227,12 @@ def feed_time(db: Session, now: datetime) -> datetime:
     return now
 
 
-class FullPages:
-    """Encoded pages that can never change, kept per process up to `budget` bytes (oldest out).
+class FullPages(BodyCache[dict[str, str]]):
+    """Encoded feed pages (body, headers) that can never change, kept per process up to `budget`
+    bytes (oldest out).
 
-    A page that is full and has lines after it is fixed for good: the feed only grows at its end,
-    after those lines, and a finalized run's lines never change. Pollers and re-reads of the
-    feed's history then cost no query and no encoding."""
-
-    def __init__(self, budget: int = 32 * 1024 * 1024) -> None:
-        self.budget = budget
-        self.used = 0
-        self.pages: OrderedDict[tuple[object, ...], tuple[bytes, dict[str, str]]] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def get(self, key: tuple[object, ...]) -> tuple[bytes, dict[str, str]] | None:
-        with self.lock:
-            found = self.pages.get(key)
-            if found is not None:
-                self.pages.move_to_end(key)
-            return found
-
-    def put(self, key: tuple[object, ...], body: bytes, headers: dict[str, str]) -> None:
-        if len(body) > self.budget // 8:
-            return
-        with self.lock:
-            if key in self.pages:
-                return
-            self.pages[key] = (body, headers)
-            self.used += len(body)
-            while self.used > self.budget:
-                _, (old, _) = self.pages.popitem(last=False)
-                self.used -= len(old)
+    A page is fixed for good once the finalized runs it was read from are known: the feed only
+    grows at its end, a finalized run's lines never change, and a run leaving the feed (superseded)
+    or joining it changes the list of runs a page is read from, which is part of the key of a page
+    that is not full. Pollers and re-reads of the feed's history then cost no query and no
+    encoding."""

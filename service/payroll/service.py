@@ -17,7 +17,7 @@ from engine.periods import Month, months_of, parse_period
 from engine.problems import Problem
 from service.api.csvsafe import write_rows
 from service.api.errors import ApiError
-from service.payroll.feed import FIELDS, CursorInvalid, FullPages, Page, decode_cursor, encode_cursor, page
+from service.payroll.feed import FIELDS, CursorInvalid, FullPages, Page, decode_cursor, encode_cursor, feed_runs, page
 from service.periods.state import period_state
 
 NUMBER_FIELDS = frozenset({"run_id", "amount"})
@@ -45,12 +45,15 @@ def lines(
         raise ApiError(422, "invalid-request", str(exc), [Problem("request", None, None, "cursor", str(exc))]) from exc
     periods = _periods(period) if period else None
     key = (tuple(periods or ()), after, limit, format)
-    cached = full_pages.get(key)
+    cached = full_pages.get(key)  # a full page with lines after it: it can never change
     if cached is None:
-        found = page(db, periods, after, limit)
-        cached = _encoded(found, format, period)
-        if found.more:  # full, with lines after it: this page can never change
-            full_pages.put(key, *cached)
+        runs = feed_runs(db, after)
+        current = (*key, tuple(run[0] for run in runs))  # a page read from these runs is fixed too
+        cached = full_pages.get(current)
+        if cached is None:
+            found = page(db, periods, after, limit, runs)
+            cached = _encoded(found, format, period)
+            full_pages.put(key if found.more else current, *cached)
     if period is None:
         return cached
     return _with_state(cached, period_state(db, parse_period(period)), format)

@@ -11,10 +11,11 @@ the period pays is final, so "final and no lines" is "nothing earned".
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from engine.periods import Month, Period, months_of
@@ -30,7 +31,17 @@ FINALIZED = "finalized"  # a month: its lines are in the payroll feed
 CLOSED = "closed"  # a quarter: its own lines (rank prizes, quarterly awards) are in the feed
 
 
-def _run_state(run: Run, final_word: str) -> dict[str, Any]:
+class RunHead(Protocol):
+    """What a state document says of a run: a `Run`, or a row of just these columns (`_holders`)."""
+
+    id: int
+    period: str
+    status: RunState
+    objection_deadline: datetime | None
+    finalized_at: datetime | None
+
+
+def _run_state(run: RunHead, final_word: str) -> dict[str, Any]:
     """A run's part of a state document: its id, its period, and the times payroll waits on."""
     state = final_word if run.status == RunState.FINALIZED else str(run.status)
     return {
@@ -49,12 +60,18 @@ def _unheld(state: str) -> dict[str, Any]:
     return {"state": state, **dict.fromkeys(_RUN_KEYS)}
 
 
-def _holders(db: Session, months: list[str]) -> dict[str, Run]:
-    """The run holding each month that a published or finalized run holds (one query)."""
-    rows = db.execute(
-        select(PeriodClaim.month, Run).join(Run, Run.id == PeriodClaim.run_id).where(PeriodClaim.month.in_(months))
-    ).all()
-    return {month: run for month, run in rows}
+_HOLDERS = (  # built once: the payroll feed asks with every page
+    select(PeriodClaim.month, Run.id, Run.period, Run.status, Run.objection_deadline, Run.finalized_at)
+    .join(Run, Run.id == PeriodClaim.run_id)
+    .where(PeriodClaim.month.in_(bindparam("months", expanding=True)))
+)
+
+
+def _holders(db: Session, months: list[str]) -> dict[str, RunHead]:
+    """The run holding each month that a published or finalized run holds (one query of the few
+    columns a state document names: the payroll feed reads it with every page)."""
+    rows = db.connection().execute(_HOLDERS, {"months": months}).all()
+    return {row.month: row for row in rows}
 
 
 def _drafted(db: Session, periods: list[str]) -> set[str]:
@@ -65,7 +82,7 @@ def _drafted(db: Session, periods: list[str]) -> set[str]:
     return set(found.all())
 
 
-def _month_doc(month: str, run: Run | None, drafted: set[str]) -> dict[str, Any]:
+def _month_doc(month: str, run: RunHead | None, drafted: set[str]) -> dict[str, Any]:
     body = _run_state(run, FINALIZED) if run is not None else _unheld(DRAFT if month in drafted else NOT_EVALUATED)
     return {"period": month, "kind": "month", **body, "final": body["state"] == FINALIZED}
 

@@ -11,7 +11,6 @@ run is published.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -24,7 +23,6 @@ from engine.facts import ReadOptions
 from engine.periods import parse_period
 from engine.problems import MeritInputError, Problem
 from engine.results import CreditNotes
-from service.api.csvsafe import filter_results_csv
 from service.api.errors import ApiError
 from service.audit import service as audit
 from service.auth import Principal
@@ -37,7 +35,6 @@ from service.policies.service import get_version, load_policy, versions_of
 from service.replay.shadow import evaluate_shadow, shadow_policy, store_shadow
 from service.runs.bulk import store_lines
 from service.runs.models import Run, RunRep, RunRequest
-from service.runs.scope import BY_REP, manager_csv_reps, manager_lines, parsed_results, rep_line
 from service.runs.states import RunState
 
 
@@ -293,47 +290,3 @@ def visible_reps(db: Session, run: Run, who: Principal) -> set[str] | None:
     if who.role == "rep":
         stmt = stmt.where(RunRep.rep_id == who.rep_id)
     return {rep_id for rep_id, region in db.execute(stmt) if who.may_see(rep_id, region)}
-
-
-def scoped_json(doc: dict[str, Any], keep: set[str], who: Principal) -> bytes:
-    """The results document cut down to the reps the caller may see: the contract's keys in its
-    order, `results` filtered, `totals` left out (team-wide figures are not a manager's or a rep's),
-    a rep's explanations cut to their own figures (`rep_line`), and `scope` saying whose view it is."""
-    scoped = {k: v for k, v in doc.items() if k not in ("totals", BY_REP)}
-    if who.role == "manager":  # each line by its own region (a quarter's months may differ)
-        scoped["results"] = manager_lines(doc.get("results", []), who.regions)
-    else:
-        by_rep = doc[BY_REP]
-        scoped["results"] = [line for rep_id in sorted(keep) for line in by_rep.get(rep_id, ())]
-    if who.role == "rep":  # a rep's explanations name no region's sums and no company rank
-        scoped["results"] = [rep_line(line) for line in scoped["results"]]
-    scoped["scope"] = {"role": who.role, "regions": sorted(who.regions), "rep_id": who.rep_id}
-    return json.dumps(scoped, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-@dataclass(frozen=True)
-class Results:
-    """A run's results as the caller may read them: the body and its headers."""
-
-    body: bytes
-    media_type: str
-    headers: dict[str, str]
-
-
-def results(db: Session, who: Principal, run_id: int, as_csv: bool) -> Results:
-    """The engine's results (the JSON contract or CSV), cut down to the reps `who` may see."""
-    run = get_run(db, run_id)
-    keep = visible_reps(db, run, who)
-    headers = {"ETag": f'"{run.results_sha256}"'} if keep is None else {}
-    if as_csv:
-        if keep is not None and who.role == "manager":
-            doc = parsed_results(run.results_sha256, lambda: run.results_json)
-            keep = manager_csv_reps(doc.get("results", []), who.regions, keep)
-        text = filter_results_csv(run.results_csv, keep)
-        headers["Content-Disposition"] = f'attachment; filename="run-{run.id}-{run.period}.csv"'
-        return Results(text.encode("utf-8"), "text/csv; charset=utf-8", headers)
-    if keep is None:
-        raw = run.results_json
-    else:
-        raw = scoped_json(parsed_results(run.results_sha256, lambda: run.results_json), keep, who)
-    return Results(raw, "application/json", headers)

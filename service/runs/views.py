@@ -6,12 +6,12 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response
 
-from service.api.deps import DB, HR, Anyone, now
+from service.api.deps import DB, HR, Anyone, now, settings
 from service.api.inputs import Id
 from service.jobs.service import import_rows
 from service.jobs.views import ACCEPTED, deferred
 from service.periods import service as periods
-from service.runs import service
+from service.runs import reading, service
 from service.runs.models import RunOut, RunRequest, RunsOut
 from service.runs.service import deal_set, get_run, run_dict
 
@@ -90,5 +90,5 @@ def results(
     format: Literal["json", "csv"] | None = None,
 ) -> Response:
     """The engine's results: JSON (the documented results contract) or CSV, scoped to the caller."""
-    found = service.results(db, who, run_id, wants_csv(request, format))
+    found = reading.results(db, settings(request).result_bodies, who, run_id, wants_csv(request, format))
     return Response(found.body, media_type=found.media_type, headers=found.headers)

@@ -7,8 +7,9 @@ Amounts that look like 万元 are only hinted at: a guess never changes a figure
 from __future__ import annotations
 
 import unicodedata
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
+from operator import attrgetter
 
 from engine.factrow import FactRow
 from engine.factsources import Table, located
@@ -51,8 +52,10 @@ def blank_keys(facts: list[FactRow]) -> list[tuple[FactRow, str, FactRow]]:
     their lines.
     """
     found: list[tuple[FactRow, str, FactRow]] = []
-    ordered = sorted(facts, key=lambda f: f.row)
+    ordered = sorted(facts, key=attrgetter("row"))
     for column in ("region", "product_line"):
+        if None not in map(attrgetter(column), ordered):
+            continue  # no blank: nothing to find (most files, read a column at a time)
         runs: list[str] = []
         blanks: list[tuple[FactRow, FactRow]] = []
         above: FactRow | None = None
@@ -76,11 +79,10 @@ def spelling_clashes(facts: list[FactRow]) -> list[tuple[FactRow, str, str]]:
     form a group of its own, and each part would be judged for the team award on its own sums."""
     found: list[tuple[FactRow, str, str]] = []
     for column in ("region", "product_line"):
-        spellings: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        for fact in facts:
-            value = getattr(fact, column)
+        spellings: dict[str, dict[str, int]] = defaultdict(dict)
+        for value, count in Counter(map(attrgetter(column), facts)).items():  # each spelling once, in file order
             if value is not None:
-                spellings["".join(value.split()).casefold()][value] += 1
+                spellings["".join(value.split()).casefold()][value] = count
         for counts in spellings.values():
             if len(counts) > 1:
                 usual = max(counts, key=lambda v: (counts[v], v))
@@ -93,6 +95,9 @@ def rep_case_clashes(facts: list[FactRow], source: str, column: int | None, row_
     `R001`; `ｒ001` is `r001` once read, NFKC): each spelling would be paid as a rep of its own, and
     nobody reading the statements could tell which rep is which. The problem is located at the
     first row of the spelling that comes later and names every spelling with its rows."""
+    reps = set(map(attrgetter("rep_id"), facts))
+    if len(reps) == len(set(map(str.casefold, reps))):
+        return []  # no two ids differ only by case (most files: the rows are not gone through)
     rows: dict[str, list[int]] = {}
     for fact in facts:
         rows.setdefault(fact.rep_id, []).append(fact.row)

@@ -328,3 +328,29 @@ class RowChecker:
             self._report(col, name, f"{name} is blank")
             return None
         return self._number(name)
+
+
+def row_rep(cells: Mapping[int, Value] | list[str], rep_col: int | None) -> str:
+    """A row's rep_id as `RowChecker` reads it ("" when blank or absent)."""
+    if rep_col is None:
+        return ""
+    if type(cells) is list:
+        return cells[rep_col - 1].strip() if rep_col <= len(cells) else ""
+    return as_text(cells.get(rep_col)) or ""  # type: ignore[union-attr]
+
+
+def spreadsheet_record(cells: Mapping[int, Value], width: int) -> list[str]:
+    """A spreadsheet row as the texts of a CSV record, for the fast path; [] when it holds anything
+    but text and numbers (a date, an error cell: `check` says what they are) or lies beyond the header."""
+    if not cells or max(cells) > width:
+        return []
+    record = [""] * width
+    for col, value in cells.items():
+        kind = type(value)
+        if kind is str:
+            record[col - 1] = value  # type: ignore[assignment]
+        elif kind is Decimal:
+            record[col - 1] = format(value, "f")
+        else:
+            return []
+    return record

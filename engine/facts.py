@@ -25,8 +25,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from functools import cached_property
+from itertools import islice
 
 from engine.factchecks import (
     TableWatch,
@@ -36,6 +36,7 @@ from engine.factchecks import (
     rep_case_clashes,
     spelling_clashes,
 )
+from engine.factcolumns import CHUNK_ROWS, ColumnReader
 from engine.factheader import HeaderMap, check_header, is_repeated_header
 from engine.factrow import (
     COUNT_COLUMNS,
@@ -45,11 +46,9 @@ from engine.factrow import (
     STANDARD_TEXT_COLUMNS,
     FactRow,
 )
-from engine.factrows import RowChecker
+from engine.factrows import RowChecker, row_rep, spreadsheet_record
 from engine.factsources import (
     Table,
-    Value,
-    as_text,
     column_name,
     csv_table,
     json_records,
@@ -240,32 +239,6 @@ def _extra_numeric_columns(numeric_columns: Collection[str]) -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
-def _row_rep(cells: Mapping[int, Value] | list[str], rep_col: int | None) -> str:
-    """A row's rep_id as `_RowChecker` reads it ("" when blank or absent)."""
-    if rep_col is None:
-        return ""
-    if type(cells) is list:
-        return cells[rep_col - 1].strip() if rep_col <= len(cells) else ""
-    return as_text(cells.get(rep_col)) or ""  # type: ignore[union-attr]
-
-
-def _record(cells: Mapping[int, Value], width: int) -> list[str]:
-    """A spreadsheet row as the texts of a CSV record, for the fast path; [] when it holds anything
-    but text and numbers (a date, an error cell: `check` says what they are) or lies beyond the header."""
-    if not cells or max(cells) > width:
-        return []
-    record = [""] * width
-    for col, value in cells.items():
-        kind = type(value)
-        if kind is str:
-            record[col - 1] = value  # type: ignore[assignment]
-        elif kind is Decimal:
-            record[col - 1] = format(value, "f")
-        else:
-            return []
-    return record
-
-
 def _validate(
     table: Table, extras: tuple[str, ...], digest: str, reps: RepFilter | None, options: ReadOptions, file: str
 ) -> FactSet:
@@ -280,7 +253,7 @@ def _validate(
     table.problems.extend(merged_amounts(table, columns.position, (*STANDARD_NUMBER_COLUMNS, *extras)))
     checker = RowChecker(table, columns, extras)
     facts: list[FactRow] = []
-    first_row: dict[tuple[str, Month], int] = {}
+    first_row: dict[Month, dict[str, int]] = {}  # month -> rep_id -> the rep's row of that month
     count = 0
     fast = checker.fast
     rep_col = columns.position.get("rep_id")
@@ -288,47 +261,63 @@ def _validate(
     totals = Totals(table, options.drop_totals, rep_col, columns.header)
     watch = TableWatch(columns.position, reps) if reps is not None else None  # a worker: sees the others' rows
     cap = options.limits.data_rows
-    for line, cells in table.rows:
-        count += 1
-        if cap is not None and count > cap:
-            message = f"more than {cap} rows; an import may have at most {cap} (split the file)"
-            raise MeritInputError([located(source, line, None, "", message)], kind="too-many-rows")
-        if watch is not None and not watch.row(cells):  # not this worker's rep
-            continue
-        fact = fast(line, cells if isinstance(cells, list) else _record(cells, checker.fast_width))
-        if fact is not None and not (looks_like_totals(fact.rep_id) or (fact.name and looks_like_totals(fact.name))):
-            key: tuple[str, Month] | None = (fact.rep_id, fact.period)
-        else:
-            by_column = dict(enumerate(cells, start=1)) if isinstance(cells, list) else cells
-            if is_repeated_header(by_column, columns, names):
-                table.problems.append(located(source, line, None, "", "the header row is repeated here"))
+    bulk = ColumnReader(checker, first_row) if reps is None else None  # plainly valid CSV chunks, by column
+    rows = iter(table.rows)
+    while True:
+        reading, table.problems = table.problems, []  # a CSV that cannot be read further says so when read:
+        chunk = list(islice(rows, CHUNK_ROWS))  # its problem comes after the rows read before it
+        late, table.problems = table.problems, reading
+        built = bulk.facts(chunk) if bulk is not None and (cap is None or count + len(chunk) <= cap) else None
+        if built is not None:
+            count += len(chunk)
+            facts.extend(built)
+        for line, cells in () if built is not None else chunk:
+            count += 1
+            if cap is not None and count > cap:
+                message = f"more than {cap} rows; an import may have at most {cap} (split the file)"
+                raise MeritInputError([located(source, line, None, "", message)], kind="too-many-rows")
+            if watch is not None and not watch.row(cells):  # not this worker's rep
                 continue
-            label = totals_label(by_column, rep_col, name_col)
-            if label is not None:
-                totals.found(line, f"{label[1]!r}", label[0])
-                continue
-            if reps is None and rep_col is not None and not _row_rep(by_column, rep_col):
-                kept, table.problems = table.problems, []  # a totals row without a word? said once all is read
-                checker.check(line, by_column)
-                held, table.problems = table.problems, kept
-                totals.hold(line, by_column, columns.position, held)
-                continue
-            fact, key = checker.check(line, by_column)
-        if key is not None:
-            first = first_row.setdefault(key, line)
-            if first != line:
-                table.problems.append(
-                    located(
-                        source,
-                        line,
-                        rep_col if table.columns_located else None,
-                        "rep_id",
-                        f"rep_id {key[0]!r} already has a row for {key[1]} ({table.row_word} {first})",
+            fact = fast(line, cells if isinstance(cells, list) else spreadsheet_record(cells, checker.fast_width))
+            if fact is not None and not (
+                looks_like_totals(fact.rep_id) or (fact.name and looks_like_totals(fact.name))
+            ):
+                key: tuple[str, Month] | None = (fact.rep_id, fact.period)
+            else:
+                by_column = dict(enumerate(cells, start=1)) if isinstance(cells, list) else cells
+                if is_repeated_header(by_column, columns, names):
+                    table.problems.append(located(source, line, None, "", "the header row is repeated here"))
+                    continue
+                label = totals_label(by_column, rep_col, name_col)
+                if label is not None:
+                    totals.found(line, f"{label[1]!r}", label[0])
+                    continue
+                if reps is None and rep_col is not None and not row_rep(by_column, rep_col):
+                    kept, table.problems = table.problems, []  # a totals row without a word? said once all is read
+                    checker.check(line, by_column)
+                    held, table.problems = table.problems, kept
+                    totals.hold(line, by_column, columns.position, held)
+                    continue
+                fact, key = checker.check(line, by_column)
+            if key is not None:
+                first = first_row.setdefault(key[1], {}).setdefault(key[0], line)
+                if first != line:
+                    table.problems.append(
+                        located(
+                            source,
+                            line,
+                            rep_col if table.columns_located else None,
+                            "rep_id",
+                            f"rep_id {key[0]!r} already has a row for {key[1]} ({table.row_word} {first})",
+                        )
                     )
-                )
-                continue
-        if fact is not None:
-            facts.append(fact)
+                    continue
+            if fact is not None:
+                facts.append(fact)
+        for problem in late:
+            table.problems.append(problem)
+        if not chunk:
+            break
     totals.settle(facts)  # rows held back: totals rows, or their own problems
     if table.header_line is not None and count == 0 and not unreadable and not table.unreadable:
         table.problems.append(located(source, None, None, "", table.no_rows_message))

@@ -71,8 +71,13 @@ def sum_rows(facts: list[FactRow]) -> list[tuple[FactRow, int]]:
     that says so. Where a totals row stands (top or bottom) keeps a rep who happens to equal the
     others' sum in a small hand-made table from being taken for one."""
     by_month: dict[Month, list[FactRow]] = defaultdict(list)
+    last: Month | None = None
+    rows: list[FactRow] = []
     for fact in facts:
-        by_month[fact.period].append(fact)
+        if fact.period is not last:  # a month's rows mostly come together and share one Month
+            last = fact.period
+            rows = by_month[last]
+        rows.append(fact)
     found: list[tuple[FactRow, int]] = []
     for rows in by_month.values():
         if len(rows) < 4:

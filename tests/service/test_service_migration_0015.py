@@ -1,4 +1,4 @@
-"""Migration 0014 (SQLite: the runs table with its results JSON and CSV last) on a database at 0013
+"""Migration 0015 (SQLite: the runs table with its results JSON and CSV last) on a database at 0014
 holding runs that other tables refer to: every value reads back the same, the large columns come
 after every other one, the constraints and the index are kept, nothing refers to nothing, and the
 downgrade restores the old order. On PostgreSQL the migration changes nothing (large values live
@@ -30,11 +30,11 @@ COLUMNS = (
 
 
 @pytest.fixture(params=BACKENDS)
-def at_0013(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database migrated to 0013 only."""
+def at_0014(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database migrated to 0014 only."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path}/old.db"
-        upgrade(url, "0013")
+        upgrade(url, "0014")
         yield url
         return
     assert POSTGRES_URL
@@ -48,7 +48,7 @@ def at_0013(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         .render_as_string(hide_password=False)
     )
     try:
-        upgrade(rendered, "0013")
+        upgrade(rendered, "0014")
         yield rendered
     finally:
         with admin.begin() as conn:
@@ -109,13 +109,13 @@ def _sqlite_columns(url: str) -> list[str]:
     return names
 
 
-def test_0014_keeps_every_run_and_puts_the_results_last(at_0013: str) -> None:
-    _old_runs(at_0013)
-    before = _rows(at_0013)
-    upgrade(at_0013)
-    assert current(at_0013) >= "0014"
-    assert _rows(at_0013) == before  # every value, the 10 MB results included
-    engine = make_engine(at_0013)
+def test_0015_keeps_every_run_and_puts_the_results_last(at_0014: str) -> None:
+    _old_runs(at_0014)
+    before = _rows(at_0014)
+    upgrade(at_0014)
+    assert current(at_0014) >= "0015"
+    assert _rows(at_0014) == before  # every value, the 10 MB results included
+    engine = make_engine(at_0014)
     try:
         with engine.connect() as conn:
             sqlite = conn.dialect.name == "sqlite"
@@ -124,7 +124,7 @@ def test_0014_keeps_every_run_and_puts_the_results_last(at_0013: str) -> None:
                 indexes = {r[1] for r in conn.exec_driver_sql("PRAGMA index_list(runs)")}
                 assert "ix_runs_period_status" in indexes
         if sqlite:
-            assert _sqlite_columns(at_0013)[-2:] == ["results_json", "results_csv"]
+            assert _sqlite_columns(at_0014)[-2:] == ["results_json", "results_csv"]
         with pytest.raises(IntegrityError), engine.begin() as conn:  # uq_runs_inputs is kept
             conn.execute(
                 text(f"INSERT INTO runs ({COLUMNS}) SELECT 3, {COLUMNS.split(', ', 1)[1]} FROM runs WHERE id = 2")
@@ -135,9 +135,9 @@ def test_0014_keeps_every_run_and_puts_the_results_last(at_0013: str) -> None:
         engine.dispose()
 
 
-def test_0014_downgrade_restores_the_old_order(tmp_path: Path) -> None:
+def test_0015_downgrade_restores_the_old_order(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/old.db"
-    upgrade(url, "0013")
+    upgrade(url, "0014")
     old_order = _sqlite_columns(url)
     _old_runs(url)
     before = _rows(url)
@@ -152,7 +152,7 @@ def test_0014_downgrade_restores_the_old_order(tmp_path: Path) -> None:
         with conn.begin():
             cfg = alembic_config()
             cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0013")
+            command.downgrade(cfg, "0014")
     engine.dispose()
     assert _sqlite_columns(url) == old_order
     assert _rows(url) == before

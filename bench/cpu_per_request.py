@@ -31,6 +31,27 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def alternate(
+    client: httpx.Client,
+    count: int,
+    month: str,
+    cursors: list[str | None],
+    run_id: int,
+    tokens: dict[str, str],
+    results_as: str = "rep",
+) -> None:
+    """`count` requests one after another: a payroll feed page of `month` (its pages in turn) and a
+    rep's results of run `run_id`, alternating (also bench/profile_requests.py's requests)."""
+    for i in range(count):
+        if i % 2 == 0:
+            cursor = cursors[(i // 2) % len(cursors)]
+            params = {"period": month, "limit": "500", **({"cursor": cursor} if cursor else {})}
+            r = client.get("/payroll/lines", params=params, headers={"Authorization": tokens["payroll"]})
+        else:
+            r = client.get(f"/runs/{run_id}/results", headers={"Authorization": tokens[results_as]})
+        r.raise_for_status()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--root", type=Path, default=Path(__file__).resolve().parent.parent, help="the checkout to serve")
@@ -71,14 +92,7 @@ def main() -> int:
                 for _ in range(200):  # warm-up: imports, caches, the connection pool
                     client.get(f"/runs/{run_id}/results", headers={"Authorization": tokens[args.results_as]})
                 before, started = _cpu_seconds(server.pid), time.perf_counter()
-                for i in range(args.requests):
-                    if i % 2 == 0:
-                        cursor = cursors[(i // 2) % len(cursors)]
-                        params = {"period": MONTH, "limit": "500", **({"cursor": cursor} if cursor else {})}
-                        r = client.get("/payroll/lines", params=params, headers={"Authorization": tokens["payroll"]})
-                    else:
-                        r = client.get(f"/runs/{run_id}/results", headers={"Authorization": tokens[args.results_as]})
-                    r.raise_for_status()
+                alternate(client, args.requests, MONTH, cursors, run_id, tokens, args.results_as)
                 wall = time.perf_counter() - started
                 used = _cpu_seconds(server.pid) - before
         finally:

@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from cpu_per_request import alternate  # noqa: E402  (the same requests as the CPU measure)
 from load import MONTH, _cursors, _database, _finalized_month, _free_port, _tokens  # noqa: E402
 
 from service.api import create_app  # noqa: E402
@@ -75,14 +76,7 @@ def main() -> int:
             profiling.set()
             with httpx.Client(base_url=base, timeout=60) as client:
                 started = time.perf_counter()
-                for i in range(args.requests):
-                    if i % 2 == 0:
-                        cursor = cursors[(i // 2) % len(cursors)]
-                        params = {"period": MONTH, "limit": "500", **({"cursor": cursor} if cursor else {})}
-                        r = client.get("/payroll/lines", params=params, headers={"Authorization": tokens["payroll"]})
-                    else:
-                        r = client.get(f"/runs/{run_id}/results", headers={"Authorization": tokens["rep"]})
-                    r.raise_for_status()
+                alternate(client, args.requests, MONTH, cursors, run_id, tokens)
                 elapsed = time.perf_counter() - started
             for profile in profiles:
                 profile.disable()

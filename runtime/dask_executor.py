@@ -70,7 +70,7 @@ def scheduler_address(given: str | None) -> str | None:
 def local_workers() -> int:
     """Worker processes of a LocalCluster: `MERIT_WORKERS` (0 or 1: none), else one per core."""
     forced = os.environ.get("MERIT_WORKERS", "").strip()
-    if forced.isdigit():
+    if forced.isascii() and forced.isdigit():  # not "²", which isdigit() but int() refuses
         return int(forced)
     if forced:
         raise MeritInputError.at("MERIT_WORKERS", forced, "give a whole number of worker processes (0 or 1: none)")

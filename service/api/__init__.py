@@ -11,7 +11,6 @@ built, not with this package, so a noun's models can use `service.api.inputs` wi
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service import environment
 from service.api import errors, openapi, ui
 from service.api.deps import DB, Settings, access_refusal
 from service.api.gate import BODY_SLACK, Gate
@@ -30,17 +30,18 @@ DEFAULT_MAX_UPLOAD_BYTES = 512 * 1024 * 1024  # MERIT_MAX_UPLOAD_BYTES: a fact f
 DEFAULT_MAX_ROWS = 5_000_000  # MERIT_MAX_IMPORT_ROWS: rows of one fact import (checked in bounded passes)
 DEFAULT_MAX_POLICY_BYTES = 256 * 1024
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024  # any other body (JSON requests): far above any real one
-DEFAULT_ASYNC_REP_MONTHS = 20_000  # above this a POST /runs, simulation or sweep answers 202 (a job)
-DEFAULT_JOB_WORKERS = 2  # threads running background jobs in each server process
+DEFAULT_ASYNC_REP_MONTHS = environment.ASYNC_REP_MONTHS.default  # above this a POST answers 202 (a job)
+DEFAULT_JOB_WORKERS = environment.JOB_WORKERS.default  # threads running background jobs in each server process
 log = logging.getLogger("merit.api")
 
 
-SEPARATE_DUTIES_VARIABLE = "MERIT_SEPARATE_DUTIES"
+SEPARATE_DUTIES_VARIABLE = environment.SEPARATE_DUTIES
 
 
 def duties_separated() -> bool:
-    """Whether `MERIT_SEPARATE_DUTIES` asks for separation of duties (1/true/yes/on)."""
-    return os.environ.get(SEPARATE_DUTIES_VARIABLE, "").strip().lower() in ("1", "true", "yes", "on")
+    """Whether `MERIT_SEPARATE_DUTIES` asks for separation of duties (1/true/yes/on; 0/false/no/off
+    or unset: not; anything else is refused)."""
+    return environment.flag(SEPARATE_DUTIES_VARIABLE)
 
 
 def _utc_now() -> datetime:
@@ -114,6 +115,7 @@ def create_app(
     from service.statements import views as statement_views
     from service.tokens import views as tokens
 
+    environment.check()  # a variable it cannot mean: refused in words, before anything starts
     engine = make_engine(database_url)
     app = FastAPI(
         title="Merit",
@@ -128,13 +130,11 @@ def create_app(
         max_rows=max_rows,
         max_policy_bytes=max_policy_bytes,
         separate_duties=duties_separated() if separate_duties is None else separate_duties,
-        async_rep_months=_setting(async_rep_months, "MERIT_ASYNC_REP_MONTHS", DEFAULT_ASYNC_REP_MONTHS),
+        async_rep_months=_setting(async_rep_months, environment.ASYNC_REP_MONTHS),
     )
     app.state.db_engine = engine
     settings = app.state.merit
-    app.state.jobs = JobRunner(
-        settings.sessions, settings.clock, _setting(job_workers, "MERIT_JOB_WORKERS", DEFAULT_JOB_WORKERS)
-    )
+    app.state.jobs = JobRunner(settings.sessions, settings.clock, _setting(job_workers, environment.JOB_WORKERS))
     try:
         app.state.jobs.recover()
     except DBAPIError as exc:  # not migrated yet (no jobs table): nothing to take over
@@ -172,9 +172,7 @@ def create_app(
     return app
 
 
-def _setting(given: int | None, variable: str, default: int) -> int:
-    """A number given to create_app, else from the environment, else the default."""
-    if given is not None:
-        return given
-    raw = os.environ.get(variable, "").strip()
-    return int(raw) if raw.isdigit() else default
+def _setting(given: int | None, variable: environment.Count) -> int:
+    """A number given to create_app, else from the environment (refused in words when it cannot be
+    meant), else the default."""
+    return given if given is not None else environment.count(variable)

@@ -35,10 +35,24 @@ def _styles(html: str) -> list[str]:
     return [_hash(body) for tag, body in _INLINE.findall(html) if tag == "style"]
 
 
+COMMON = "// merit:common.js"
+"""Where a page's inline script takes what both pages share (`service/ui/common.js`: the API's
+problems, getJson/postJson, the DOM helpers), so each page stays one self-contained file."""
+
+
+def _source(name: str) -> str:
+    folder = resources.files("service.ui")
+    html = folder.joinpath(name).read_text(encoding="utf-8")
+    line = next((ln for ln in html.splitlines(keepends=True) if ln.startswith(COMMON)), None)
+    if line is None:
+        return html
+    return html.replace(line, folder.joinpath("common.js").read_text(encoding="utf-8"), 1)
+
+
 @lru_cache(maxsize=2)
 def page(name: str = "index.html") -> tuple[bytes, str]:
     """The page's bytes and its Content-Security-Policy (hashes of its inline script and style)."""
-    html = resources.files("service.ui").joinpath(name).read_text(encoding="utf-8")
+    html = _source(name)
     scripts = [_hash(body) for tag, body in _INLINE.findall(html) if tag == "script"]
     styles = _styles(html)
     frames = []

@@ -17,15 +17,13 @@ deadline comes from the environment: `MERIT_SERVE_HEADER_TIMEOUT` (seconds; `mer
 from __future__ import annotations
 
 import asyncio
-import os
 from typing import Any
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from service.cli.server import HEADER_TIMEOUT_VARIABLE
+from service import environment
 
-DEFAULT_HEADER_TIMEOUT = 10.0
 _WHY = b"the request line and headers did not arrive in time\n"
 #: What a client that sent part of a request is told before the connection closes.
 TIMED_OUT = (
@@ -36,8 +34,7 @@ TIMED_OUT = (
 
 def header_timeout() -> float:
     """The deadline in seconds from `MERIT_SERVE_HEADER_TIMEOUT` (default 10; checked by the CLI)."""
-    text = os.environ.get(HEADER_TIMEOUT_VARIABLE, "")
-    return float(text) if text else DEFAULT_HEADER_TIMEOUT
+    return environment.header_timeout()
 
 
 class HeaderDeadlineProtocol(H11Protocol):

@@ -70,13 +70,12 @@ def _workers(text: str) -> int:
 
 def _seconds(text: str) -> float:
     """An argparse type: a timeout in seconds, more than 0 and at most an hour."""
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = -1.0
-    if not 0 < seconds <= 3600:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (more than 0, at most 3600)")
-    return seconds
+    from service.environment import seconds_problem
+
+    problem = seconds_problem(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return float(text)
 
 
 def _database_url(text: str) -> str:
@@ -159,16 +158,14 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from service import environment
     from service.api import create_app
     from service.db import upgrade
 
     url = _url(args)
     if args.header_timeout is not None:
         os.environ[HEADER_TIMEOUT_VARIABLE] = repr(args.header_timeout)  # read by each worker's protocol
-    try:
-        _seconds(os.environ.get(HEADER_TIMEOUT_VARIABLE) or "10")  # a bad value in the environment: said now
-    except argparse.ArgumentTypeError as err:
-        raise MeritInputError([Problem("environment", None, None, HEADER_TIMEOUT_VARIABLE, str(err))]) from None
+    environment.check()  # every variable the service reads, said now: not a traceback, not a silent default
     upgrade(url)
     if args.workers == 1:
         uvicorn.run(create_app(url), host=args.host, port=args.port, log_level="info", http=HTTP_PROTOCOL)
@@ -190,7 +187,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 SERVE_URL_VARIABLE = "MERIT_SERVE_DATABASE_URL"
 #: uvicorn's h11 protocol with a deadline for request headers (by name: the module imports uvicorn).
 HTTP_PROTOCOL = "service.cli.httpprotocol:HeaderDeadlineProtocol"
-HEADER_TIMEOUT_VARIABLE = "MERIT_SERVE_HEADER_TIMEOUT"
+HEADER_TIMEOUT_VARIABLE = "MERIT_SERVE_HEADER_TIMEOUT"  # = service.environment.HEADER_TIMEOUT
 
 
 def app_for_worker() -> Any:

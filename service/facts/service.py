@@ -99,6 +99,7 @@ def store_import(
         periods=sorted(facts.periods),
         columns=list(facts.columns),
         regions=sorted({r.region for r in facts.rows if r.region}),
+        rep_ids=sorted({r.rep_id for r in facts.rows if r.rep_id}),
         data=data,
         read_options=None if options is None or options.plain else options.as_dict(),
         created_at=at,

@@ -12,6 +12,7 @@ was last given and never receives a line twice nor misses one.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import threading
 from collections import OrderedDict
@@ -111,6 +112,7 @@ class Page:
     more: bool  # whether lines after `next` were already final when the page was read
 
 
+@functools.lru_cache(maxsize=1024)  # per line of a page: a handful of distinct periods
 def paid_in(period: str) -> str:
     """The pay period of a line of `period` (not an adjustment's): a month's lines are paid in that
     month's payroll, a quarter's own lines in the payroll of its last month."""

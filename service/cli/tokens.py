@@ -37,7 +37,8 @@ def add_commands(
         "--region", action="append", default=[], help="a manager's region (repeatable); one a fact import names"
     )
     create.add_argument("--new-region", action="store_true", help="accept regions no fact import names yet")
-    create.add_argument("--rep-id", default=None, help="a rep token's own rep_id")
+    create.add_argument("--rep-id", default=None, help="a rep token's own rep_id; one a fact import names")
+    create.add_argument("--new-rep", action="store_true", help="accept a rep_id no fact import names yet")
     create.add_argument("--name", required=True, help="who holds the token")
     create.add_argument("--expires", default=None, help="a lifetime: 90d, 12h, 2w (default: never expires)")
     database_option(create)
@@ -122,6 +123,7 @@ def cmd_create(args: argparse.Namespace) -> int:
                 rep_id=args.rep_id,
                 expires=args.expires,
                 new_region=args.new_region,
+                new_rep=args.new_rep,
             )
     finally:
         engine.dispose()

@@ -39,19 +39,20 @@ from service.facts.service import import_dict
 NO_PAYMENTS = b"deal_id,paid_on,amount\n"  # a deals file checked alone: against no payments
 
 
-def _check(data: bytes, filename: str, kind: str, limits: SheetLimits) -> tuple[int, list[str], list[str]]:
-    """(rows, periods, regions) of a deal file checked on its own; MeritInputError with its problems."""
+def _check(data: bytes, filename: str, kind: str, limits: SheetLimits) -> tuple[int, list[str], list[str], list[str]]:
+    """(rows, periods, regions, rep ids) of a deal file checked on its own; MeritInputError with its problems."""
     if kind == "deals":
         book = load_deal_book(data, filename, NO_PAYMENTS, "no-payments.csv", limits)
-        return len(book.deals), [], []
+        reps = {d.rep_id for d in book.deals} | {rep for d in book.deals for rep, _ in d.shares}
+        return len(book.deals), [], [], sorted(reps)
     if kind == "payments":
         read = read_file(data, filename, PAYMENTS, limits)
         read.raise_problems()
-        return len(read.rows), [], []
+        return len(read.rows), [], [], []
     rows, _, _ = load_targets(data, filename, (), limits)
     periods = sorted({str(r.values["period"]) for r in rows})
     regions = sorted({str(r.values["region"]) for r in rows if r.values.get("region")})
-    return len(rows), periods, regions
+    return len(rows), periods, regions, sorted({r.rep_id for r in rows if r.rep_id})
 
 
 def store_deal_file(
@@ -68,7 +69,7 @@ def store_deal_file(
     every problem of the file (nothing stored)."""
     release(db)  # reading a large file takes a while: hold no database lock meanwhile
     try:
-        count, periods, regions = _check(data, filename, kind, replace(SheetLimits(), data_rows=max_rows))
+        count, periods, regions, rep_ids = _check(data, filename, kind, replace(SheetLimits(), data_rows=max_rows))
     except MeritInputError as err:
         raise ApiError(
             422,
@@ -87,6 +88,7 @@ def store_deal_file(
         periods=periods,
         columns=[],
         regions=regions,
+        rep_ids=rep_ids,
         kind=kind,
         data=data,
         created_at=at,
@@ -166,6 +168,7 @@ def credited_import(
         periods=sorted(facts.periods),
         columns=list(facts.columns),
         regions=sorted({r.region for r in facts.rows if r.region}),
+        rep_ids=sorted({r.rep_id for r in facts.rows if r.rep_id}),
         kind="credited",
         credited_from=origin,
         data=data,

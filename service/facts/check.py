@@ -43,6 +43,7 @@ class Checked:
     periods: list[str]
     columns: list[str]
     regions: list[str]
+    rep_ids: list[str]  # the reps the rows name (a token's --rep-id is checked against them)
     notes: tuple[str, ...]
 
 
@@ -87,6 +88,7 @@ def check_facts(data: bytes, filename: str, options: ReadOptions, part_bytes: in
         periods=sorted({m for p in found for m in p.periods}),
         columns=found[0].columns,
         regions=sorted({r for p in found for r in p.regions}),
+        rep_ids=sorted({r for p in found for r in p.rep_ids}),
         notes=tuple(notes),
     )
 
@@ -101,5 +103,6 @@ def _summary(facts: FactSet) -> Checked:
         periods=list(facts.periods),
         columns=list(facts.columns),
         regions=sorted({r.region for r in facts.rows if r.region}),
+        rep_ids=sorted({r.rep_id for r in facts.rows if r.rep_id}),
         notes=tuple(facts.notes),
     )

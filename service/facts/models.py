@@ -23,7 +23,8 @@ class FactImport(Base):
     row_count: Mapped[int] = mapped_column(Integer)
     periods: Mapped[list[str]] = mapped_column(JSON)  # "YYYY-MM", sorted
     columns: Mapped[list[str]] = mapped_column(JSON)  # column names, as in the file
-    regions: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)  # sorted; null before 0011
+    regions: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)  # sorted; null before 0010
+    rep_ids: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)  # sorted; null before 0016
     #: facts (null), deals, payments, targets (files facts are credited from), or credited: the
     #: facts a run derived from a deal set, whose ids and threshold `credited_from` names.
     kind: Mapped[str | None] = mapped_column(String(20), nullable=True)

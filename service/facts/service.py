@@ -90,6 +90,7 @@ def store_import(
         periods=facts.periods,
         columns=facts.columns,
         regions=facts.regions,
+        rep_ids=facts.rep_ids,
         data=data,
         read_options=None if options is None or options.plain else options.as_dict(),
         created_at=at,

@@ -12,6 +12,7 @@ was last given and never receives a line twice nor misses one.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,7 +22,9 @@ from typing import Any
 from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
+from engine.periods import months_of, parse_month, parse_period
 from service.adjustments.feedinfo import RECOVERY, FeedDetails, feed_details
+from service.adjustments.models import Adjustment
 from service.bodycache import BodyCache
 from service.runs.models import Run, RunLine
 from service.runs.states import RunState
@@ -55,7 +58,9 @@ FIELDS = (
 period, `settled` `paid` or, for a rep whose net delta is negative, `balance`: owed, not deducted
 now), or `recovery` (a clawback deducted from this payout). Payroll pays the sum of `amount` over
 all lines except `settled: balance` ones; the sum over `payout` and `adjustment` lines of a rep and
-a period is what the latest evaluation of that period says."""
+a period is what the latest evaluation of that period says. Every line has a `pay_period`, the month
+whose payroll pays it: a month's lines that month, a quarter's own lines its last month, the lines
+of an adjustment run (its recoveries included) the adjustment's `pay_period`."""
 _EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 _LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 
@@ -106,12 +111,17 @@ class Page:
     more: bool  # whether lines after `next` were already final when the page was read
 
 
-FeedRun = tuple[int, datetime, str, str, str, str]
-"""A finalized run in the feed: (id, finalized_at, policy id, policy version, policy and facts sha256)."""
+FeedRun = tuple[int, datetime, str, str, str, str, str | None]
+"""A finalized run in the feed: (id, finalized_at, policy id, policy version, policy and facts sha256,
+the pay period of an adjustment run or None)."""
 
 
 _FEED_RUNS = (  # built once: a statement built per request cost more than running it
-    select(Run.id, Run.finalized_at, Run.policy_id, Run.policy_version, Run.policy_sha256, Run.facts_sha256)
+    select(
+        *(Run.id, Run.finalized_at, Run.policy_id, Run.policy_version, Run.policy_sha256, Run.facts_sha256),
+        Adjustment.pay_period,
+    )
+    .outerjoin(Adjustment, Adjustment.run_id == Run.id)
     .where(Run.status == RunState.FINALIZED, Run.superseded_by_id.is_(None))
     .where(
         or_(
@@ -132,10 +142,32 @@ def feed_runs(db: Session, after: Position | None) -> list[FeedRun]:
     return [tuple(row) for row in rows]  # type: ignore[misc]
 
 
+@functools.lru_cache(maxsize=1024)  # per line of a page: a handful of distinct periods
+def paid_in(period: str) -> str:
+    """The pay period of a line of `period` (not an adjustment's): a month's lines are paid in that
+    month's payroll, a quarter's own lines in the payroll of its last month."""
+    parsed = parse_period(period)
+    return str(months_of(parsed)[-1])
+
+
+def _pays_in(pay_period: str) -> list[str]:
+    """The line periods paid in `pay_period` (a month): itself, and the quarter it ends."""
+    month = parse_month(pay_period)
+    quarter = month.quarter
+    return [str(month), str(quarter)] if quarter.months[-1] == month else [str(month)]
+
+
 def page(
-    db: Session, periods: Sequence[str] | None, after: Position | None, limit: int, runs: list[FeedRun] | None = None
+    db: Session,
+    periods: Sequence[str] | None,
+    after: Position | None,
+    limit: int,
+    pay_period: str | None = None,
+    runs: list[FeedRun] | None = None,
 ) -> Page:
-    """Up to `limit` lines after `after` (from `runs`, else `feed_runs`), as row tuples, not ORM objects.
+    """Up to `limit` lines after `after` (from `runs`, else `feed_runs`), as row tuples, not ORM
+    objects; with `pay_period` only the lines paid in that month's payroll (`paid_in`; an
+    adjustment run's lines: its own `pay_period`).
 
     Keyset reads on indexes, never a sort of the whole feed: the finalized runs from the cursor's
     run on (a small table), then each run's lines after the cursor's line by the (run_id, id)
@@ -147,8 +179,10 @@ def page(
     lines: list[dict[str, Any]] = []
     position = at
     more = False
-    for run_id, finalized_at, policy_id, policy_version, policy_sha, facts_sha in runs:
+    for run_id, finalized_at, policy_id, policy_version, policy_sha, facts_sha, adjustment_pays in runs:
         assert finalized_at is not None  # finalized runs only
+        if pay_period and adjustment_pays is not None and adjustment_pays != pay_period:
+            continue  # an adjustment paid in another month's payroll
         first = at.row_id if (finalized_at, run_id) == (at.finalized_at, at.run_id) else 0
         stmt = (
             select(*_LINE_COLUMNS)
@@ -158,6 +192,8 @@ def page(
         )
         if periods:
             stmt = stmt.where(RunLine.period.in_(periods))
+        if pay_period and adjustment_pays is None:
+            stmt = stmt.where(RunLine.period.in_(_pays_in(pay_period)))
         rows = conn.execute(stmt).all()
         found = feed_details(conn, run_id) if rows else None  # what an adjustment run corrects
         for row_id, line_id, period, rep_id, name, region, component, label, amount in rows:
@@ -177,7 +213,7 @@ def page(
                     "component": component,
                     "label": label,
                     "amount": amount,
-                    **_provenance(found, rep_id, component, policy_sha, facts_sha),
+                    **_provenance(found, rep_id, period, component, policy_sha, facts_sha),
                 }
             )
             position = Position(finalized_at, run_id, row_id)
@@ -190,10 +226,16 @@ _NO_ADJUSTMENT = dict.fromkeys(FIELDS[FIELDS.index("pay_period") :])
 
 
 def _provenance(
-    found: FeedDetails | None, rep_id: str, component: str, policy_sha: str, facts_sha: str
+    found: FeedDetails | None, rep_id: str, period: str, component: str, policy_sha: str, facts_sha: str
 ) -> dict[str, Any]:
-    """A line's kind, settlement and, for an adjustment, what it corrects and who approved it."""
-    extra: dict[str, Any] = {**_NO_ADJUSTMENT, "policy_sha256": policy_sha, "facts_sha256": facts_sha}
+    """A line's kind, settlement, pay period and, for an adjustment, what it corrects and who approved it."""
+    pays = found.adjustment["pay_period"] if found else paid_in(period)
+    extra: dict[str, Any] = {
+        **_NO_ADJUSTMENT,
+        "pay_period": pays,
+        "policy_sha256": policy_sha,
+        "facts_sha256": facts_sha,
+    }
     if component == RECOVERY:
         return {"kind": "recovery", "settled": "paid", **extra}
     if found is None:

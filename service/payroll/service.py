@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from engine.periods import Month, months_of, parse_period
+from engine.periods import Month, months_of, parse_month, parse_period
 from engine.problems import Problem
 from service.api.csvsafe import write_rows
 from service.api.errors import ApiError
@@ -35,23 +35,41 @@ def _periods(period: str) -> list[str]:
     return [str(p), *(str(m) for m in months_of(p))]
 
 
+def _pay_period(text: str) -> str:
+    try:
+        return str(parse_month(text))
+    except ValueError as exc:
+        message = f"pay_period: {exc} (the month whose payroll pays the lines)"
+        raise ApiError(
+            422, "invalid-request", message, [Problem("request", None, None, "pay_period", message)]
+        ) from exc
+
+
 def lines(
-    db: Session, full_pages: FullPages, period: str | None, cursor: str | None, limit: int, format: str
+    db: Session,
+    full_pages: FullPages,
+    period: str | None,
+    cursor: str | None,
+    limit: int,
+    format: str,
+    pay_period: str | None = None,
 ) -> tuple[bytes, dict[str, str]]:
-    """One page of payout lines as (body, headers); full pages come from `full_pages` once cached."""
+    """One page of payout lines as (body, headers); full pages come from `full_pages` once cached.
+    `period` keeps the lines of a month or quarter, `pay_period` those paid in a month's payroll."""
     try:
         after = decode_cursor(cursor) if cursor else None
     except CursorInvalid as exc:
         raise ApiError(422, "invalid-request", str(exc), [Problem("request", None, None, "cursor", str(exc))]) from exc
     periods = _periods(period) if period else None
-    key = (tuple(periods or ()), after, limit, format)
+    pays = _pay_period(pay_period) if pay_period is not None else None
+    key = (tuple(periods or ()), pays, after, limit, format)
     cached = full_pages.get(key)  # a full page with lines after it: it can never change
     if cached is None:
         runs = feed_runs(db, after)
         current = (*key, tuple(run[0] for run in runs))  # a page read from these runs is fixed too
         cached = full_pages.get(current)
         if cached is None:
-            found = page(db, periods, after, limit, runs)
+            found = page(db, periods, after, limit, pays, runs)
             cached = _encoded(found, format, period)
             full_pages.put(key if found.more else current, *cached)
     if period is None:

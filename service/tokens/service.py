@@ -6,7 +6,8 @@ by `issue_token` only: lists and the audit log show the token's id, name, grant 
 
 A manager's region must be one HR has imported (a fact import's rows, or a run's reps): a token
 for "Esat" would admit its holder to nothing, silently. A region nobody imported yet is accepted
-only when the caller confirms it (`--new-region`, `"new_region": true`).
+only when the caller confirms it (`--new-region`, `"new_region": true`). A rep token's rep_id is
+checked the same way against the rep ids imports and runs name (`--new-rep`, `"new_rep": true`).
 """
 
 from __future__ import annotations
@@ -74,6 +75,26 @@ def region_problems(db: Session, regions: Sequence[str], new_region: bool, confi
     ]
 
 
+def known_rep_ids(db: Session) -> set[str]:
+    """Every rep_id some import's rows name (and, for imports older than that record, their runs')."""
+    found: set[str] = set()
+    for listed in db.scalars(select(FactImport.rep_ids).where(FactImport.rep_ids.is_not(None))):
+        found.update(listed or [])
+    found.update(r for r in db.scalars(select(RunRep.rep_id).distinct()) if r)
+    return found
+
+
+def rep_id_problems(db: Session, rep_id: str, new_rep: bool, confirm: str) -> list[Problem]:
+    """A problem when no import names `rep_id`, unless the caller confirmed it (`confirm` says how)."""
+    if new_rep or rep_id in known_rep_ids(db):
+        return []
+    message = (
+        f"no fact import has rep_id {rep_id!r}; check the spelling (rep ids are exact, e.g. R001), "
+        f"or confirm a rep not imported yet with {confirm}"
+    )
+    return [Problem("token", None, None, "rep_id", message)]
+
+
 def token_dict(row: ApiToken, now: datetime) -> dict[str, Any]:
     """A token as lists show it: never its secret, nor its hash."""
     return {
@@ -133,9 +154,12 @@ def issue_token(
     new_region: bool = False,
     confirm: str = "--new-region",
     actor: tuple[str, str, int | None] = (*CLI_ACTOR, None),
+    new_rep: bool = False,
+    confirm_rep: str = "--new-rep",
 ) -> tuple[str, ApiToken]:
     """Create the token and audit it (by `actor`: name, role, token id); commits. Returns (secret, row).
-    Refuses with every problem at once: the grant's, the lifetime's, each region no import names."""
+    Refuses with every problem at once: the grant's, the lifetime's, each region (a manager's) or
+    the rep_id (a rep's) no import names, unless confirmed."""
     problems = check_grant(role, regions, rep_id, name)
     expires_at = None
     if expires is not None:
@@ -145,6 +169,8 @@ def issue_token(
             problems += err.problems
     if role == "manager" and all(r.strip() for r in regions):
         problems += region_problems(session, regions, new_region, confirm)
+    if role == "rep" and rep_id is not None and rep_id.strip():
+        problems += rep_id_problems(session, rep_id, new_rep, confirm_rep)
     if problems:
         raise MeritInputError(problems)
     token, row = create_token(

@@ -24,6 +24,7 @@ class TokenRequest(Input):
     rep_id: Annotated[str | None, Field(max_length=100)] = None
     expires: Annotated[str | None, Field(max_length=20, description="a lifetime: 90d, 12h, 2w")] = None
     new_region: Annotated[bool, Field(description="confirm regions no fact import names yet")] = False
+    new_rep: Annotated[bool, Field(description="confirm a rep_id no fact import names yet")] = False
 
 
 @router.get("/tokens")
@@ -55,6 +56,8 @@ def create_token(body: TokenRequest, request: Request, who: HR, db: DB) -> dict[
         new_region=body.new_region,
         confirm='"new_region": true',
         actor=(who.name, who.role, who.token_id),
+        new_rep=body.new_rep,
+        confirm_rep='"new_rep": true',
     )
     return {**service.token_dict(row, at), "token": secret}
 

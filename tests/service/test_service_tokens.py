@@ -3,7 +3,8 @@
 HR lists, issues and revokes tokens over HTTP (`/tokens`, hr only, audited) as with `merit token`.
 An expired token is a 401 saying when it expired; a revoked one when it was revoked; an unknown
 one that tokens belong to the database they were made in. `last_used_at` moves at most once a
-minute. A manager's region must be one a fact import names, unless confirmed as new. Both databases.
+minute. A manager's region, a rep's rep_id must be one a fact import names, unless confirmed as new.
+Both databases.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def test_a_token_expires_with_a_reason_and_records_its_last_use_once_a_minute(
 def test_hr_revokes_a_token_audited_and_it_is_refused_saying_when(
     app_client: TestClient, tokens: Tokens, clock: Clock
 ) -> None:
-    body = _make(app_client, tokens, role="rep", name="张三", rep_id="R1").json()
+    body = _make(app_client, tokens, role="rep", name="张三", rep_id="R1", new_rep=True).json()
     secret, tid = body["token"], body["id"]
     assert body["expires_at"] is None  # no --expires: never
     assert app_client.get("/runs", headers=_bearer(secret)).status_code == 200
@@ -143,6 +144,32 @@ def test_a_managers_region_must_be_imported_or_confirmed_new(
         'or confirm a region not imported yet with "new_region": true'
         for r in ("Esat", "Nrth")
     ]
+
+
+def test_a_reps_rep_id_must_be_imported_or_confirmed_new(app_client: TestClient, tokens: Tokens) -> None:
+    early = _make(app_client, tokens, role="rep", name="李四", rep_id="R2")
+    assert early.status_code == 422
+    [problem] = early.json()["problems"]
+    assert problem["field"] == "rep_id" and problem["message"] == (
+        "no fact import has rep_id 'R2'; check the spelling (rep ids are exact, e.g. R001), "
+        'or confirm a rep not imported yet with "new_rep": true'
+    )
+    assert _make(app_client, tokens, role="rep", name="李四", rep_id="R2", new_rep=True).status_code == 201
+
+    assert import_facts(app_client, tokens).status_code == 201  # AUGUST: R1, R2, R3
+    assert _make(app_client, tokens, role="rep", name="王五", rep_id="R3").status_code == 201
+    typo = _make(app_client, tokens, role="rep", name="王五", rep_id="r3", expires="0d")
+    assert typo.status_code == 422
+    assert [(p["field"], p["message"].split(";")[0]) for p in typo.json()["problems"]] == [
+        ("expires", "'0d' is not a lifetime: write a count and a unit, e.g. 90d (days), 12h (hours), 2w (weeks)"),
+        ("rep_id", "no fact import has rep_id 'r3'"),
+    ]  # every problem at once
+    # a deals import names its reps too, those of the split shares included
+    deals = b"deal_id,rep_id,signed_on,amount,product_line,shares\nD1,R5,2026-08-03,100.00,,R5:50%;R6:50%\n"
+    files = {"file": ("deals.csv", deals, "text/csv")}
+    stored = app_client.post("/fact-imports", files=files, data={"kind": "deals"}, headers=tokens["hr"])
+    assert stored.status_code == 201, stored.text
+    assert _make(app_client, tokens, role="rep", name="钱六", rep_id="R6").status_code == 201
 
 
 # ---------------------------------------------------------------- the command line
@@ -215,6 +242,21 @@ def test_merit_token_create_list_revoke(tmp_path: Path) -> None:
     assert missing.returncode == 1
     assert missing.stderr.splitlines()[1] == "error: token: id: there is no token 99 (`merit token list` shows them)"
 
+    # a rep's rep_id: checked against the imports as a region is (AUGUST names R1, R2, R3)
+    rep = ("token", "create", "--role", "rep", "--name", "李四", *db)
+    assert _merit(*rep, "--rep-id", "R2", cwd=tmp_path).returncode == 0
+    typo = _merit(*rep, "--rep-id", "R02", cwd=tmp_path)
+    assert (
+        typo.returncode == 1
+        and typo.stdout == ""
+        and typo.stderr.splitlines()[1:]
+        == [
+            "error: token: rep_id: no fact import has rep_id 'R02'; check the spelling (rep ids are exact, e.g. R001), "
+            "or confirm a rep not imported yet with --new-rep"
+        ]
+    )
+    assert _merit(*rep, "--rep-id", "R02", "--new-rep", cwd=tmp_path).returncode == 0
+
     listed = _merit("token", "list", *db, cwd=tmp_path)
     assert listed.returncode == 0 and secret not in listed.stdout
     rows = [line.split("\t") for line in listed.stdout.splitlines()]
@@ -227,6 +269,8 @@ def test_merit_token_create_list_revoke(tmp_path: Path) -> None:
         ("2", "revoked", "manager", "王经理", "East"),
         ("3", "active", "hr", "HR", "-"),
         ("4", "active", "manager", "赵经理", "South"),
+        ("5", "active", "rep", "李四", "R2"),
+        ("6", "active", "rep", "李四", "R02"),
     ]
     created, expires, used = (datetime.fromisoformat(v) for v in rows[1][5:8])
     assert expires - created == timedelta(weeks=2)

@@ -171,7 +171,7 @@ def follow_payments(db: Session, who: Principal, at: datetime, payment_import_id
     """Each paid month the new payments credit late: an adjustment asked for at once (or pending)."""
     new = db.get(FactImport, payment_import_id)
     assert new is not None and new.kind == "payments"
-    found: list[LateCredit] = []
+    found: list[dict[str, Any]] = []
     for month, base in sorted(_bases(db).items()):
         facts = db.get(FactImport, base.fact_import_id)
         assert facts is not None and facts.credited_from is not None
@@ -209,13 +209,16 @@ def follow_payments(db: Session, who: Principal, at: datetime, payment_import_id
             reason=row.reason, pay_period=None,
         )  # fmt: skip
         row_id = row.id
+        reclose = None
         try:
-            create_adjustment(db, who, at, request)  # links the late credit to its run
+            made = create_adjustment(db, who, at, request)  # links the late credit to its run
+            reclose = made.get("quarter_reclose")
         except ApiError as err:
             db.rollback()
             pending = db.get(LateCredit, row_id)
             assert pending is not None
             pending.problem = f"{err.kind}: {err.detail}"
             db.commit()
-        found.append(db.get(LateCredit, row_id))  # type: ignore[arg-type]
-    return [late_credit_dict(r) for r in found]
+        doc = late_credit_dict(db.get(LateCredit, row_id))  # type: ignore[arg-type]
+        found.append({**doc, "quarter_reclose": reclose} if reclose else doc)
+    return found

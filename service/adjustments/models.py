@@ -11,8 +11,9 @@ deduction from a later payout); a rep's balance is their sum. Money is a decimal
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db.base import Base, UTCDateTime
@@ -32,6 +33,7 @@ class Adjustment(Base):
     reason: Mapped[str] = mapped_column(Text)
     requested_by: Mapped[str] = mapped_column(String(200))
     approved_by: Mapped[str | None] = mapped_column(String(200), nullable=True)  # who finalized it
+    month_runs: Mapped[Any] = mapped_column(JSON, nullable=True)  # a re-close: [[month, facts run id], ...]
 
 
 class BalanceEntry(Base):

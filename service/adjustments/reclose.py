@@ -82,15 +82,18 @@ def is_reclose(db: Session, period: str, fact_import_id: int | None) -> bool:
     return True
 
 
-def reclose_inputs(db: Session, period: str) -> tuple[list[tuple[FactsSnapshot, list[str]]], FactsSnapshot]:
-    """Each month's latest facts (imports and their months), and the snapshot a run of them stores."""
+def reclose_inputs(
+    db: Session, period: str
+) -> tuple[list[tuple[FactsSnapshot, list[str]]], FactsSnapshot, list[list[Any]]]:
+    """Each month's latest facts (imports and their months), the snapshot a run of them stores,
+    and the (month, facts run) pairs the re-close records."""
     runs = corrected.facts_runs(db, month_runs(db, parse_period(period)))
     by_import: dict[int, list[str]] = {}
     for r in runs:
         by_import.setdefault(r.fact_import_id, []).append(r.period)
     sources = [(snapshot(import_for(db, i)), months) for i, months in sorted(by_import.items())]
     last = sources[-1][0]
-    return sources, FactsSnapshot(last.id, "", last.filename, b"", last.options)
+    return sources, FactsSnapshot(last.id, "", last.filename, b"", last.options), [[r.period, r.id] for r in runs]
 
 
 def evaluate_reclose(

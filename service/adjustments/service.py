@@ -193,9 +193,9 @@ def create_adjustment(db: Session, who: Principal, at: datetime, req: Adjustment
     _refuse_open(db, period)
     quarter = reclose.guard_quarter(db, period)
     policy = _policy(db, req, original)
-    sources = None
+    sources, read_months = None, None
     if reclose.is_reclose(db, period, req.fact_import_id):
-        sources, facts = reclose.reclose_inputs(db, period)
+        sources, facts, read_months = reclose.reclose_inputs(db, period)
     else:
         facts = snapshot(import_for(db, req.fact_import_id or original.fact_import_id))
     seq = next_seq(db, period)
@@ -208,6 +208,8 @@ def create_adjustment(db: Session, who: Principal, at: datetime, req: Adjustment
         if quarter is not None:
             lock_quarter(db, quarter)  # closes and adjustments of one quarter: one writer at a time
             reclose.guard_quarter(db, period)
+        if sources is not None and reclose.reclose_inputs(db, period)[2] != read_months:
+            raise ApiError(409, "conflict", f"a month of {period} was corrected while re-closing; retry the request")
         _refuse_open(db, period)
         if next_seq(db, period) != seq:
             raise ApiError(409, "adjustment-conflict", f"{period} was adjusted concurrently; reload and retry")
@@ -232,6 +234,7 @@ def create_adjustment(db: Session, who: Principal, at: datetime, req: Adjustment
             pay_period=pay_period,
             reason=req.reason,
             requested_by=who.name,
+            month_runs=read_months,
         )
         db.add(adj)
         db.flush()

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -50,17 +51,20 @@ def lock_quarter(db: Session, quarter: str) -> None:
         db.execute(select(func.pg_advisory_xact_lock(key)))
 
 
-def facts_runs(db: Session, month_runs: list[Run]) -> list[Run]:
-    """Per month, the run whose facts say what the month pays now: its latest finalized adjustment,
-    else its month run (the runs' order kept)."""
+def facts_runs(db: Session, month_runs: list[Run], before: datetime | None = None) -> list[Run]:
+    """Per month, the run whose facts say what the month pays now (or paid at `before`): its latest
+    finalized adjustment, else its month run (the runs' order kept)."""
     out = []
     for run in month_runs:
-        latest = db.scalars(
+        stmt = (
             select(Run)
             .join(Adjustment, Adjustment.run_id == Run.id)
             .where(Adjustment.period == run.period, Run.status == RunState.FINALIZED)
             .order_by(Run.finalized_at.desc(), Run.id.desc())
-        ).first()
+        )
+        if before is not None:
+            stmt = stmt.where(Run.finalized_at <= before)
+        latest = db.scalars(stmt).first()
         out.append(latest or run)
     return out
 
@@ -125,3 +129,12 @@ def reclose_state(db: Session, quarter: str) -> dict[str, Any] | None:
         "months_with_open_adjustments": sorted({p for p, _ in waiting}),
         "request": {"policy_id": close_run.policy_id, "period": quarter, "reason": "re-close after corrected months"},
     }
+
+
+def reclose_pairs(db: Session, run: Run) -> list[tuple[str, int]] | None:
+    """For a re-close (an adjustment of a closed quarter): (month, facts run id) as it read them;
+    None for any other run."""
+    adj = db.get(Adjustment, run.id)
+    if adj is None or not adj.month_runs:
+        return None
+    return [(month, run_id) for month, run_id in adj.month_runs]

@@ -258,13 +258,15 @@ def close(
 
 
 def close_sources(db: Session, run: Run) -> list[tuple[FactsSnapshot, list[str]]] | None:
-    """The imports (and their months) a close run was evaluated from, as `close` read them; None
-    for any other run. A statement or notice of a close evaluates these again (`combined_facts`)."""
+    """The imports (and their months) a close run, or a re-close, was evaluated from, as they were
+    read; None for any other run. A statement or notice of a close evaluates these again (`combined_facts`)."""
     row = db.scalar(select(PeriodClose).where(PeriodClose.run_id == run.id))
-    if row is None:
+    # a re-close (an adjustment of a closed quarter) records the months it read the same way
+    pairs = corrected.reclose_pairs(db, run) if row is None else [(m, i) for m, i in row.month_runs]
+    if pairs is None:
         return None
     by_import: dict[int, list[str]] = defaultdict(list)
-    for month, run_id in row.month_runs:
+    for month, run_id in pairs:
         month_run = db.get(Run, run_id)
         if month_run is not None:
             by_import[month_run.fact_import_id].append(month)

@@ -135,6 +135,9 @@ def test_a_month_corrected_after_the_close_re_closes_the_quarter(
     assert owed_by_period(lines, "R3", Q3) == Decimal("1000.00")
     state = app_client.get(f"/payroll/periods/{Q3}", headers=tokens["payroll"]).json()
     assert state["reclose"]["needed"] is False
+    # the re-close replays from the months' facts it read (July's corrected, August's and September's first)
+    replay = app_client.get(f"/runs/{res.json()['run']['id']}/replay", headers=tokens["hr"]).json()
+    assert replay["identical"] is True and replay["inputs_identical"] is True, replay
 
 
 def test_a_quarter_of_month_runs_is_closed_not_adjusted(app_client: TestClient, tokens: Tokens, clock: Clock) -> None:

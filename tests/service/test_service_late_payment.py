@@ -140,3 +140,58 @@ def test_a_late_credit_waits_visibly_while_another_adjustment_is_open(
         first["adjustment_run_id"],
         made.json()["run"]["id"],
     ]
+
+
+QUARTER_TARGETS = "rep_id,name,region,period,target,new_customers,leads,follow_ups\n" + "".join(
+    f"{rep},{name},East,{month},100000.00,5,40,40\n"
+    for month in ("2026-07", "2026-08", "2026-09")
+    for rep, name in (("R1", "张三"), ("R2", "李四"))
+)
+QUARTER_DEALS = b"""deal_id,rep_id,signed_on,amount,product_line,shares
+D1,R1,2026-07-03,100000.00,,
+D2,R2,2026-08-01,50000.00,,
+"""
+QUARTER_PAID = b"""deal_id,paid_on,amount
+D1,2026-07-10,20000.00
+D2,2026-08-05,15000.00
+"""
+
+
+def test_a_late_payment_into_a_closed_quarter_adjusts_the_month_and_asks_to_re_close(
+    app_client: TestClient, tokens: Tokens, clock: Clock
+) -> None:
+    hr = tokens["hr"]
+    url = "/policies/sales-incentive-deals/versions/2026-Q3"
+    assert app_client.put(url, content=POLICY, headers={**hr, "Content-Type": "application/yaml"}).status_code == 201
+    ids = {
+        "deal_import_id": upload(app_client, tokens, "deals", QUARTER_DEALS)["id"],
+        "payment_import_id": upload(app_client, tokens, "payments", QUARTER_PAID)["id"],
+        "target_import_id": upload(app_client, tokens, "targets", QUARTER_TARGETS.encode())["id"],
+    }
+    # As paid: D1 20% (not credited); D2 15000 / 50000 = 30% on 08-05 -> R2 August 50000 = 50%, no tier.
+    # Every month pays 0.00; the quarter ranks R2 50000 1st (5000.00), R1 0 2nd (3000.00): 8000.00.
+    runs = {}
+    for month in ("2026-07", "2026-08", "2026-09"):
+        res = app_client.post("/runs", json={"policy_id": "sales-incentive-deals", "period": month, **ids}, headers=hr)
+        assert res.status_code == 201 and res.json()["totals"]["payout"] == "0.00", res.text
+        runs[month] = finalized(app_client, tokens, clock, res.json()["id"])["id"]
+    closed = app_client.post("/runs", json={"policy_id": "sales-incentive-deals", "period": "2026-Q3"}, headers=hr)
+    assert closed.status_code == 201 and closed.json()["totals"]["payout"] == "8000.00", closed.text
+    finalized(app_client, tokens, clock, closed.json()["id"])
+
+    [late] = upload(app_client, tokens, "payments", LATE_JULY)["late_credits"]
+    # D1 30% on 07-28 -> R1 July 100000 = 100%: 2000.00 + 1000.00 (East 50%, no team award)
+    assert (late["period"], late["state"], late["original_run_id"]) == ("2026-07", "adjusted", runs["2026-07"])
+    assert late["quarter_reclose"]["period"] == "2026-Q3"
+    run = app_client.get(late["links"]["adjustment_run"], headers=hr).json()
+    assert run["totals"]["payout"] == "3000.00"
+    finalized(app_client, tokens, clock, run["id"])
+    state = app_client.get("/payroll/periods/2026-Q3", headers=tokens["payroll"]).json()
+    assert state["reclose"]["needed"] is True
+    res = app_client.post("/adjustments", json=state["reclose"]["request"], headers=hr)
+    assert res.status_code == 201, res.text
+    # Re-closed: R1 100000 1st 5000 (+2000.00), R2 50000 2nd 3000 (-2000.00)
+    assert [(x["rep_id"], x["period"], x["component"], x["delta"]) for x in res.json()["lines"]] == [
+        ("R1", "2026-Q3", "award:quarterly_top3", "2000.00"),
+        ("R2", "2026-Q3", "award:quarterly_top3", "-2000.00"),
+    ]

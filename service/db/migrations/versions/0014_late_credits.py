@@ -1,4 +1,5 @@
-"""late_credits: a payments import that credits an already finalized month late (issue 12).
+"""late_credits: a payments import that credits an already finalized month late (issue 12);
+adjustments.month_runs: the months' facts runs a re-close of a closed quarter read.
 
 The month is never rewritten: the service asks for an adjustment of it at once; a row without an
 adjustment run is a late credit still pending (shown by `GET /payroll/periods/{period}`).
@@ -37,8 +38,12 @@ def upgrade() -> None:
         sa.Column("created_by", sa.String(200), nullable=False),
     )
     op.create_index("ix_late_credits_period", "late_credits", ["period"])
+    with op.batch_alter_table("adjustments") as batch:
+        batch.add_column(sa.Column("month_runs", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("adjustments") as batch:
+        batch.drop_column("month_runs")
     op.drop_index("ix_late_credits_period", table_name="late_credits")
     op.drop_table("late_credits")

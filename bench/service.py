@@ -188,6 +188,8 @@ def _through_http(base: str, tokens: dict[str, str], facts: Path, phases: dict[s
         out["progress"] = progress
         run_id = int(job["result"].rsplit("/", 1)[1])
         out["run"] = c.get(job["result"], headers=hr).json()["totals"]
+        head = c.head(f"/runs/{run_id}/results", headers=hr)
+        out["results_json_mb"] = round(int(head.headers.get("content-length", 0)) / 2**20, 1)
         done = _timed(phases, "publish")
         c.post(f"/runs/{run_id}/publish", headers=hr).raise_for_status()
         done()

@@ -14,7 +14,17 @@ from decimal import Decimal
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from service_testkit import AUGUST, Clock, Tokens, facts_csv, import_facts, policy_text, put_policy, serve_in_thread
+from service_testkit import (
+    AUGUST,
+    Clock,
+    Tokens,
+    draft_run,
+    facts_csv,
+    import_facts,
+    policy_text,
+    put_policy,
+    serve_in_thread,
+)
 from sqlalchemy import func, select
 
 from engine.facts import ReadOptions, load_facts
@@ -22,10 +32,12 @@ from engine.problems import MeritInputError
 from engine.sheetcells import SheetLimits
 from service.api import create_app
 from service.db import make_engine, make_sessionmaker
+from service.db.guard import StoredValueRefused
 from service.engine_gate import evaluate_run, parse_policy, reporting
 from service.facts import check
 from service.jobs.models import Job
 from service.jobs.progress import JobProgress
+from service.runs.bulk import LINE_COLUMNS, store_rows
 from service.runs.models import RunLine, RunRep
 
 REPS = 3000
@@ -209,3 +221,26 @@ def test_a_job_shows_its_rep_months_done(database_url: str, clock: Clock, tokens
         assert job["state"] == "succeeded", job
         assert job["progress"] == {"done": 9000, "total": 9000}
         assert all(done <= total and total in (1, 9000) for done, total in seen)
+
+
+def test_a_value_the_table_cannot_hold_stops_the_bulk_insert_and_nothing_stays(
+    app_client: TestClient, tokens: Tokens
+) -> None:
+    run_id = draft_run(app_client, tokens)["id"]
+    sessions = app_client.app.state.merit.sessions  # type: ignore[attr-defined]
+
+    def line(i: int, rep_id: str) -> tuple[object, ...]:
+        return (f"x{i:031d}", run_id, rep_id, None, None, "2026-09", "commission", "提成", "1.00")
+
+    # 6,000 good rows (more than one SQLite batch, and sent down the COPY) and then a rep id of 150
+    rows = [line(i, f"Z{i}") for i in range(6000)] + [line(6000, "Z" * 150)]
+    with sessions() as db:
+        before = db.scalar(select(func.count()).select_from(RunLine))
+        with pytest.raises(StoredValueRefused) as refused:
+            store_rows(db, RunLine, LINE_COLUMNS, rows)
+        assert refused.value.column == "run_lines.rep_id"
+        db.rollback()
+        assert db.scalar(select(func.count()).select_from(RunLine)) == before
+    with sessions() as db:  # the connection is usable again, and the good rows alone go in
+        assert store_rows(db, RunLine, LINE_COLUMNS, rows[:-1]) == 6000
+        db.rollback()

@@ -183,9 +183,10 @@ def _through_http(base: str, tokens: dict[str, str], facts: Path, phases: dict[s
                 break
             time.sleep(0.2)
         done()
-        if job["state"] != "succeeded":
-            raise SystemExit(f"the run failed: {json.dumps(job['error'])[:2000]}")
         out["progress"] = progress
+        if job["state"] != "succeeded":
+            out["run_error"] = job["error"]
+            return out
         run_id = int(job["result"].rsplit("/", 1)[1])
         out["run"] = c.get(job["result"], headers=hr).json()["totals"]
         head = c.head(f"/runs/{run_id}/results", headers=hr)
@@ -299,8 +300,9 @@ def main() -> int:
             try:
                 with _peak(lambda: server.pid) as server_peak:
                     report |= _through_http(base, tokens, facts, phases)
-                    report |= _last_page(base, tokens, url, report["run_id"], phases)
-                if args.explain and not args.sqlite:
+                    if "run_id" in report:
+                        report |= _last_page(base, tokens, url, report["run_id"], phases)
+                if args.explain and not args.sqlite and "run_id" in report:
                     report["explain"] = _explain(url, report["run_id"], report["last_id"])
             finally:
                 server.terminate()
@@ -309,6 +311,8 @@ def main() -> int:
             cleanup()
         report["seconds"] = phases
         service_seconds = phases["import"] + phases["evaluate_store"]
+        if "run_error" in report:
+            report["server_log_tail"] = (tmp / "server.log").read_text(errors="replace")[-1500:]
         report["import_evaluate_store_s"] = round(service_seconds, 2)
         report["peak_rss_mb"] = {
             "server": round(server_peak[0]),

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import resource
 import socket
 import subprocess
@@ -52,9 +53,16 @@ MONTH = "2026-08"
 
 
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free loopback port in 20000..29999 (clear of the ephemeral range other tools pick from)."""
+    for _ in range(100):
+        port = random.randint(20000, 29999)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise SystemExit("no free port in 20000..29999")
 
 
 def _tree_rss_mb(pid: int) -> float:

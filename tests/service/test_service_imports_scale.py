@@ -35,6 +35,8 @@ from service.db import make_engine, make_sessionmaker
 from service.db.guard import StoredValueRefused
 from service.engine_gate import evaluate_run, parse_policy, reporting
 from service.facts import check
+from service.facts import service as facts_service
+from service.facts.models import FactImport
 from service.jobs.models import Job
 from service.jobs.progress import JobProgress
 from service.runs.bulk import LINE_COLUMNS, store_rows
@@ -244,3 +246,27 @@ def test_a_value_the_table_cannot_hold_stops_the_bulk_insert_and_nothing_stays(
     with sessions() as db:  # the connection is usable again, and the good rows alone go in
         assert store_rows(db, RunLine, LINE_COLUMNS, rows[:-1]) == 6000
         db.rollback()
+
+
+def test_a_large_stored_file_is_read_back_in_pieces(
+    app_client: TestClient, tokens: Tokens, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(facts_service, "PIECE", 1000)  # bytes per piece: the files below take several
+    assert put_policy(app_client, tokens).status_code == 201
+    sessions = app_client.app.state.merit.sessions  # type: ignore[attr-defined]
+    data = facts_csv(_rows(100))  # 100 reps at 105%: 100 x 3100 = 310,000.00 (as above)
+    for size in (3000, len(data)):  # exactly three pieces (the last one read back empty), and not a multiple
+        body = data[:size]
+        body = body[: body.rfind(b"\n") + 1] + b"\n" * (size - body.rfind(b"\n") - 1)  # whole rows, blank padding
+        assert len(body) == size
+        imp = import_facts(app_client, tokens, body, f"f{size}.csv")
+        assert imp.status_code == 201, imp.text
+        with sessions() as db:
+            assert facts_service.import_bytes(db.get(FactImport, imp.json()["id"])) == body
+    run = app_client.post(
+        "/runs",
+        json={"policy_id": "sales-incentive", "period": "2026-08", "fact_import_id": imp.json()["id"]},
+        headers=tokens["hr"],
+    )
+    assert run.status_code == 201, run.text
+    assert run.json()["totals"] == {"reps": 100, "payout": "310000.00"}

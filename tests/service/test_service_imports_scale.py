@@ -270,3 +270,31 @@ def test_a_large_stored_file_is_read_back_in_pieces(
     )
     assert run.status_code == 201, run.text
     assert run.json()["totals"] == {"reps": 100, "payout": "310000.00"}
+
+
+_TOTALS = ",2026-08,300000000,315000000,315000000,15000,120000,120000,30000\n"
+_WHOLE_FILE_CASES = {
+    "labelled totals row": lambda b: b + f",合计,{_TOTALS}".encode(),
+    "unlabelled totals row": lambda b: b + f",,{_TOTALS}".encode(),
+    "blank region": lambda b: b.replace(b"R00010,rep10,East,", b"R00010,rep10,,"),
+    "region spelled twice": lambda b: b.replace(b"R00010,rep10,East,", b"R00010,rep10,east,"),
+    "rep id in two cases": lambda b: b + b"r00010,x,East,2026-08,100000,105000,105000,5,40,40,10\n",
+}
+
+
+@pytest.mark.parametrize("drop_totals", [False, True])
+@pytest.mark.parametrize("case", sorted(_WHOLE_FILE_CASES))
+def test_checks_of_the_whole_file_say_the_same_in_passes(case: str, drop_totals: bool) -> None:
+    """What only the whole file shows (totals rows, a blank or differently spelled region, a rep
+    id in two cases) is found, or dropped, exactly as one pass finds it."""
+    data = _WHOLE_FILE_CASES[case](facts_csv(_rows()))
+    options = ReadOptions(drop_totals=drop_totals)
+
+    def outcome(read: Callable[[], object]) -> object:
+        try:
+            return read()
+        except MeritInputError as err:
+            return err.problems
+
+    one = outcome(lambda: check._summary(load_facts(data, "f.csv", options=options)))
+    assert outcome(lambda: check.check_facts(data, "f.csv", options, PART)) == one

@@ -7,7 +7,9 @@ the pass size tiny (`PART_BYTES`) so that a 3,000-row file is read in several pa
 
 from __future__ import annotations
 
+import hashlib
 import time
+import zlib
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -39,8 +41,9 @@ from service.facts import service as facts_service
 from service.facts.models import FactImport
 from service.jobs.models import Job
 from service.jobs.progress import JobProgress
+from service.runs import models as run_models
 from service.runs.bulk import LINE_COLUMNS, store_rows
-from service.runs.models import RunLine, RunRep
+from service.runs.models import Run, RunLine, RunRep
 
 REPS = 3000
 PART = 30_000  # bytes per pass: the 3,000-row file (~130 KB) is read in about five passes
@@ -298,3 +301,24 @@ def test_checks_of_the_whole_file_say_the_same_in_passes(case: str, drop_totals:
 
     one = outcome(lambda: check._summary(load_facts(data, "f.csv", options=options)))
     assert outcome(lambda: check.check_facts(data, "f.csv", options, PART)) == one
+
+
+def test_large_results_are_stored_compressed_and_read_back_byte_for_byte(
+    app_client: TestClient, tokens: Tokens, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(run_models, "PACK_ABOVE", 100)  # AUGUST's results JSON is far over 100 bytes
+    run_id = draft_run(app_client, tokens)["id"]
+    hr = tokens["hr"]
+    body = app_client.get(f"/runs/{run_id}/results", headers=hr)
+    assert body.status_code == 200 and body.content.startswith(b"{")
+    assert (
+        hashlib.sha256(body.content).hexdigest()
+        == app_client.get(f"/runs/{run_id}", headers=hr).json()["results_sha256"]
+    )
+    assert body.json()["totals"]["payout"] == "10350.00"  # R1 3100 + R2 0 + R3 7250 (service_testkit)
+    sessions = app_client.app.state.merit.sessions  # type: ignore[attr-defined]
+    with sessions() as db:
+        stored = db.scalar(select(Run.results_blob).where(Run.id == run_id))
+        assert stored is not None and stored[:1] == b"x" and zlib.decompress(stored) == body.content
+    replay = app_client.get(f"/runs/{run_id}/replay", headers=hr)
+    assert replay.status_code == 200 and replay.json()["identical"] is True, replay.text[:300]

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import resource
 import socket
 import subprocess
@@ -52,9 +53,16 @@ MONTH = "2026-08"
 
 
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free loopback port in 20000..29999 (clear of the ephemeral range other tools pick from)."""
+    for _ in range(100):
+        port = random.randint(20000, 29999)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise SystemExit("no free port in 20000..29999")
 
 
 def _tree_rss_mb(pid: int) -> float:
@@ -183,11 +191,14 @@ def _through_http(base: str, tokens: dict[str, str], facts: Path, phases: dict[s
                 break
             time.sleep(0.2)
         done()
-        if job["state"] != "succeeded":
-            raise SystemExit(f"the run failed: {json.dumps(job['error'])[:2000]}")
         out["progress"] = progress
+        if job["state"] != "succeeded":
+            out["run_error"] = job["error"]
+            return out
         run_id = int(job["result"].rsplit("/", 1)[1])
         out["run"] = c.get(job["result"], headers=hr).json()["totals"]
+        head = c.head(f"/runs/{run_id}/results", headers=hr)
+        out["results_json_mb"] = round(int(head.headers.get("content-length", 0)) / 2**20, 1)
         done = _timed(phases, "publish")
         c.post(f"/runs/{run_id}/publish", headers=hr).raise_for_status()
         done()
@@ -297,8 +308,9 @@ def main() -> int:
             try:
                 with _peak(lambda: server.pid) as server_peak:
                     report |= _through_http(base, tokens, facts, phases)
-                    report |= _last_page(base, tokens, url, report["run_id"], phases)
-                if args.explain and not args.sqlite:
+                    if "run_id" in report:
+                        report |= _last_page(base, tokens, url, report["run_id"], phases)
+                if args.explain and not args.sqlite and "run_id" in report:
                     report["explain"] = _explain(url, report["run_id"], report["last_id"])
             finally:
                 server.terminate()
@@ -307,6 +319,8 @@ def main() -> int:
             cleanup()
         report["seconds"] = phases
         service_seconds = phases["import"] + phases["evaluate_store"]
+        if "run_error" in report:
+            report["server_log_tail"] = (tmp / "server.log").read_text(errors="replace")[-1500:]
         report["import_evaluate_store_s"] = round(service_seconds, 2)
         report["peak_rss_mb"] = {
             "server": round(server_peak[0]),

@@ -17,8 +17,8 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import LargeBinary, func, select
+from sqlalchemy.orm import Session, object_session
 
 from engine.facts import ReadOptions
 from engine.problems import MeritInputError, Problem
@@ -118,6 +118,26 @@ def _options_detail(options: ReadOptions | None) -> dict[str, Any]:
     if options is None or options.plain:
         return {}
     return {"read_options": options.as_dict()}
+
+
+PIECE = 64 * 1024 * 1024  # bytes of a stored file read at a time
+
+
+def import_bytes(row: FactImport) -> bytes:
+    """The import's bytes; a large file is read in 64 MiB pieces: PostgreSQL writes a bytea value
+    out as hex text, twice its size, and cannot write one over 1 GiB (a 512 MiB file) at all."""
+    db = object_session(row)
+    if db is None or row.size <= PIECE or "data" in row.__dict__:
+        return row.data
+    pieces: list[bytes] = []
+    while True:
+        start = len(pieces) * PIECE + 1  # substr counts from 1, in bytes for a blob or bytea
+        piece = db.scalar(
+            select(func.substr(FactImport.data, start, PIECE, type_=LargeBinary)).where(FactImport.id == row.id)
+        )
+        pieces.append(bytes(piece or b""))
+        if len(pieces[-1]) < PIECE:
+            return b"".join(pieces)
 
 
 def list_imports(db: Session) -> dict[str, Any]:

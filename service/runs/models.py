@@ -8,10 +8,12 @@ the same month from both reaching payroll, even under concurrency.
 
 from __future__ import annotations
 
+import zlib
 from datetime import datetime
 
 from pydantic import BaseModel, Field
 from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.api.inputs import Id, Input
@@ -36,7 +38,9 @@ class Run(Base):
     status: Mapped[RunState] = mapped_column(RunStateType())  # service.runs.states
     rep_count: Mapped[int] = mapped_column(Integer)
     total_payout: Mapped[str] = mapped_column(String(40))  # decimal string, two places
-    results_json: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    #: the engine's results JSON as stored: the bytes, or zlib-compressed above PACK_ABOVE (see
+    #: `results_json`, through which every reader and writer goes)
+    results_blob: Mapped[bytes] = mapped_column("results_json", LargeBinary, deferred=True)
     results_sha256: Mapped[str] = mapped_column(String(64))
     results_csv: Mapped[str] = mapped_column(Text, deferred=True)
     objection_days: Mapped[int] = mapped_column(Integer)
@@ -49,6 +53,40 @@ class Run(Base):
     finalized_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"), nullable=True)
     superseded_by_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"), nullable=True)
+
+    @hybrid_property
+    def results_json(self) -> bytes:
+        """The engine's results JSON, byte for byte (unpacked when it was stored compressed)."""
+        return unpacked(self.results_blob)
+
+    @results_json.inplace.setter
+    def _results_json_set(self, value: bytes) -> None:
+        self.results_blob = packed(value)
+
+    @results_json.inplace.expression
+    @classmethod
+    def _results_json_column(cls) -> Any:  # in a query: the stored bytes
+        return cls.results_blob
+
+    @results_json.inplace.update_expression
+    @classmethod
+    def _results_json_update(cls, value: Any) -> list[tuple[Any, Any]]:
+        return [(cls.results_blob, value)]
+
+
+PACK_ABOVE = 64 * 1024 * 1024
+"""Results JSON over this many bytes is stored zlib-compressed: ~1 KB per rep-month makes a
+million rep-months' document ~1 GB, which neither a PostgreSQL bytea nor a SQLite blob can hold
+(1 GB each); compressed it is a tenth of that. A JSON document starts with `{`, a zlib stream
+with `x` (0x78): the stored bytes say which they are, so smaller runs are stored as before."""
+
+
+def packed(document: bytes) -> bytes:
+    return zlib.compress(document, 1) if len(document) > PACK_ABOVE else document
+
+
+def unpacked(stored: bytes) -> bytes:
+    return zlib.decompress(stored) if stored[:1] == b"x" else stored
 
 
 class RunRep(Base):

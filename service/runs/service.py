@@ -30,7 +30,7 @@ from service.db.session import commit, release
 from service.deals.service import credited_import
 from service.engine_gate import EvaluatedRun, Policy, PolicyLibrary, evaluate_run, load_facts, money_text
 from service.facts.models import FactImport
-from service.facts.service import import_for
+from service.facts.service import import_bytes, import_for
 from service.policies.service import get_version, load_policy, versions_of
 from service.replay.shadow import evaluate_shadow, shadow_policy, store_shadow
 from service.runs.bulk import store_lines
@@ -124,7 +124,7 @@ class FactsSnapshot:
 
 def snapshot(imp: FactImport) -> FactsSnapshot:
     """The import's bytes and read options, detached from the session."""
-    return FactsSnapshot(imp.id, imp.sha256, imp.filename, imp.data, ReadOptions.from_dict(imp.read_options))
+    return FactsSnapshot(imp.id, imp.sha256, imp.filename, import_bytes(imp), ReadOptions.from_dict(imp.read_options))
 
 
 def evaluate_import(

@@ -7,14 +7,26 @@ the pass size tiny (`PART_BYTES`) so that a 3,000-row file is read in several pa
 
 from __future__ import annotations
 
+import hashlib
 import time
+import zlib
 from collections.abc import Callable
 from decimal import Decimal
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from service_testkit import AUGUST, Clock, Tokens, facts_csv, import_facts, policy_text, put_policy, serve_in_thread
+from service_testkit import (
+    AUGUST,
+    Clock,
+    Tokens,
+    draft_run,
+    facts_csv,
+    import_facts,
+    policy_text,
+    put_policy,
+    serve_in_thread,
+)
 from sqlalchemy import func, select
 
 from engine.facts import ReadOptions, load_facts
@@ -22,11 +34,16 @@ from engine.problems import MeritInputError
 from engine.sheetcells import SheetLimits
 from service.api import create_app
 from service.db import make_engine, make_sessionmaker
+from service.db.guard import StoredValueRefused
 from service.engine_gate import evaluate_run, parse_policy, reporting
 from service.facts import check
+from service.facts import service as facts_service
+from service.facts.models import FactImport
 from service.jobs.models import Job
 from service.jobs.progress import JobProgress
-from service.runs.models import RunLine, RunRep
+from service.runs import models as run_models
+from service.runs.bulk import LINE_COLUMNS, store_rows
+from service.runs.models import Run, RunLine, RunRep
 
 REPS = 3000
 PART = 30_000  # bytes per pass: the 3,000-row file (~130 KB) is read in about five passes
@@ -209,3 +226,99 @@ def test_a_job_shows_its_rep_months_done(database_url: str, clock: Clock, tokens
         assert job["state"] == "succeeded", job
         assert job["progress"] == {"done": 9000, "total": 9000}
         assert all(done <= total and total in (1, 9000) for done, total in seen)
+
+
+def test_a_value_the_table_cannot_hold_stops_the_bulk_insert_and_nothing_stays(
+    app_client: TestClient, tokens: Tokens
+) -> None:
+    run_id = draft_run(app_client, tokens)["id"]
+    sessions = app_client.app.state.merit.sessions  # type: ignore[attr-defined]
+
+    def line(i: int, rep_id: str) -> tuple[object, ...]:
+        return (f"x{i:031d}", run_id, rep_id, None, None, "2026-09", "commission", "提成", "1.00")
+
+    # 6,000 good rows (more than one SQLite batch, and sent down the COPY) and then a rep id of 150
+    rows = [line(i, f"Z{i}") for i in range(6000)] + [line(6000, "Z" * 150)]
+    with sessions() as db:
+        before = db.scalar(select(func.count()).select_from(RunLine))
+        with pytest.raises(StoredValueRefused) as refused:
+            store_rows(db, RunLine, LINE_COLUMNS, rows)
+        assert refused.value.column == "run_lines.rep_id"
+        db.rollback()
+        assert db.scalar(select(func.count()).select_from(RunLine)) == before
+    with sessions() as db:  # the connection is usable again, and the good rows alone go in
+        assert store_rows(db, RunLine, LINE_COLUMNS, rows[:-1]) == 6000
+        db.rollback()
+
+
+def test_a_large_stored_file_is_read_back_in_pieces(
+    app_client: TestClient, tokens: Tokens, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(facts_service, "PIECE", 1000)  # bytes per piece: the files below take several
+    assert put_policy(app_client, tokens).status_code == 201
+    sessions = app_client.app.state.merit.sessions  # type: ignore[attr-defined]
+    data = facts_csv(_rows(100))  # 100 reps at 105%: 100 x 3100 = 310,000.00 (as above)
+    for size in (3000, len(data)):  # exactly three pieces (the last one read back empty), and not a multiple
+        body = data[:size]
+        body = body[: body.rfind(b"\n") + 1] + b"\n" * (size - body.rfind(b"\n") - 1)  # whole rows, blank padding
+        assert len(body) == size
+        imp = import_facts(app_client, tokens, body, f"f{size}.csv")
+        assert imp.status_code == 201, imp.text
+        with sessions() as db:
+            assert facts_service.import_bytes(db.get(FactImport, imp.json()["id"])) == body
+    run = app_client.post(
+        "/runs",
+        json={"policy_id": "sales-incentive", "period": "2026-08", "fact_import_id": imp.json()["id"]},
+        headers=tokens["hr"],
+    )
+    assert run.status_code == 201, run.text
+    assert run.json()["totals"] == {"reps": 100, "payout": "310000.00"}
+
+
+_TOTALS = ",2026-08,300000000,315000000,315000000,15000,120000,120000,30000\n"
+_WHOLE_FILE_CASES = {
+    "labelled totals row": lambda b: b + f",合计,{_TOTALS}".encode(),
+    "unlabelled totals row": lambda b: b + f",,{_TOTALS}".encode(),
+    "blank region": lambda b: b.replace(b"R00010,rep10,East,", b"R00010,rep10,,"),
+    "region spelled twice": lambda b: b.replace(b"R00010,rep10,East,", b"R00010,rep10,east,"),
+    "rep id in two cases": lambda b: b + b"r00010,x,East,2026-08,100000,105000,105000,5,40,40,10\n",
+}
+
+
+@pytest.mark.parametrize("drop_totals", [False, True])
+@pytest.mark.parametrize("case", sorted(_WHOLE_FILE_CASES))
+def test_checks_of_the_whole_file_say_the_same_in_passes(case: str, drop_totals: bool) -> None:
+    """What only the whole file shows (totals rows, a blank or differently spelled region, a rep
+    id in two cases) is found, or dropped, exactly as one pass finds it."""
+    data = _WHOLE_FILE_CASES[case](facts_csv(_rows()))
+    options = ReadOptions(drop_totals=drop_totals)
+
+    def outcome(read: Callable[[], object]) -> object:
+        try:
+            return read()
+        except MeritInputError as err:
+            return err.problems
+
+    one = outcome(lambda: check._summary(load_facts(data, "f.csv", options=options)))
+    assert outcome(lambda: check.check_facts(data, "f.csv", options, PART)) == one
+
+
+def test_large_results_are_stored_compressed_and_read_back_byte_for_byte(
+    app_client: TestClient, tokens: Tokens, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(run_models, "PACK_ABOVE", 100)  # AUGUST's results JSON is far over 100 bytes
+    run_id = draft_run(app_client, tokens)["id"]
+    hr = tokens["hr"]
+    body = app_client.get(f"/runs/{run_id}/results", headers=hr)
+    assert body.status_code == 200 and body.content.startswith(b"{")
+    assert (
+        hashlib.sha256(body.content).hexdigest()
+        == app_client.get(f"/runs/{run_id}", headers=hr).json()["results_sha256"]
+    )
+    assert body.json()["totals"]["payout"] == "10350.00"  # R1 3100 + R2 0 + R3 7250 (service_testkit)
+    sessions = app_client.app.state.merit.sessions  # type: ignore[attr-defined]
+    with sessions() as db:
+        stored = db.scalar(select(Run.results_blob).where(Run.id == run_id))
+        assert stored is not None and stored[:1] == b"x" and zlib.decompress(stored) == body.content
+    replay = app_client.get(f"/runs/{run_id}/replay", headers=hr)
+    assert replay.status_code == 200 and replay.json()["identical"] is True, replay.text[:300]

@@ -39,7 +39,17 @@ def _money(value: Decimal | None) -> str:
 
 
 def _texts(values: list[str] | tuple[str, ...]) -> str:
-    return "[" + ",".join(map(_text, values)) + "]"
+    if not values:
+        return "[]"
+    try:
+        return '["' + '","'.join(map(_string_body, values)) + '"]'
+    except TypeError:  # not every value a text
+        return "[" + ",".join(map(_text, values)) + "]"
+
+
+def _string_body(value: str) -> str:
+    """A text's JSON string without its quotes."""
+    return _string(value)[1:-1]
 
 
 def _flags(flags: Mapping[str, bool]) -> str:

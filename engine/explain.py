@@ -10,12 +10,38 @@ lives here with the rest.
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import lru_cache
 
-from engine.lines import Derived
+from engine.lines import Derived, Line
 from engine.metrics import Ratio, format_ratio, percent
 from engine.policy import EligibilityRule, GroupAward, Policy, RankAward, Tier
 from engine.rules import Rule
 from engine.tiers import commission_for, marginal_slices, money_text
+
+_percent = lru_cache(maxsize=1024)(percent)  # a tier's rate: the same few for every line
+
+
+class Shown(Derived):
+    """`Derived` for writing a line out: each metric's text is formatted once and shared by the
+    line's `metrics` and its explanation (the light, tier and score sentences show the same values)."""
+
+    __slots__ = ("_texts",)
+
+    def __init__(self, line: Line) -> None:
+        super().__init__(line)
+        self._texts: dict[str, str | None] | None = None
+
+    def metric_texts(self) -> dict[str, str | None]:
+        """Every metric's value as output writes it (None: not available)."""
+        if self._texts is None:
+            self._texts = {k: None if v is None else format_ratio(v) for k, v in self.metrics.items()}
+        return self._texts
+
+
+def ratio_text(d: Derived, name: str) -> str:
+    """`format_ratio(d.metrics[name])`, formatted once per line when `d` is `Shown`."""
+    text = d.metric_texts().get(name) if isinstance(d, Shown) else None
+    return format_ratio(d.metrics[name]) if text is None else text  # type: ignore[arg-type]
 
 
 def with_value(rule: Rule, subject: str, value: str) -> str:
@@ -28,9 +54,8 @@ def with_value(rule: Rule, subject: str, value: str) -> str:
 def light(d: Derived, rule: Rule, _: object) -> str:
     """Which warning band the line's metric fell in."""
     metric = d.line.context.policy.warning.metric  # type: ignore[union-attr]
-    v = d.metrics[metric]
     verdict = f"light {d.line.light}" if d.line.light else "no light (outside every band)"
-    return f"{with_value(rule, metric, format_ratio(v))} -> {verdict}"  # type: ignore[arg-type]
+    return f"{with_value(rule, metric, ratio_text(d, metric))} -> {verdict}"
 
 
 def tier(d: Derived, rule: Rule, reached: Tier | None) -> str:
@@ -40,7 +65,7 @@ def tier(d: Derived, rule: Rule, reached: Tier | None) -> str:
     assert c is not None
     basis = d.metrics[c.basis]
     how = commission_text(policy, reached, d.numbers[c.base], basis)  # type: ignore[arg-type]
-    return f"{with_value(rule, c.basis, format_ratio(basis))} -> {how}"  # type: ignore[arg-type]
+    return f"{with_value(rule, c.basis, ratio_text(d, c.basis))} -> {how}"
 
 
 def commission_text(policy: Policy, reached: Tier | None, base: Decimal, basis: Ratio) -> str:
@@ -52,12 +77,12 @@ def commission_text(policy: Policy, reached: Tier | None, base: Decimal, basis: 
     money = commission_for(policy, reached, base, basis)
     if c.mode == "marginal":
         parts = [
-            f"{percent(t.rate)} of {money_text(Decimal(s.numerator) / Decimal(s.denominator))}"
+            f"{_percent(t.rate)} of {money_text(Decimal(s.numerator) / Decimal(s.denominator))}"
             for t, s in marginal_slices(c, reached, base, basis)
         ]
         text = f"marginal: {' + '.join(parts)} = {money_text(money.uncapped)}"
     else:
-        text = f"{percent(reached.rate)} of {money_text(base)} = {money_text(money.uncapped)}"
+        text = f"{_percent(reached.rate)} of {money_text(base)} = {money_text(money.uncapped)}"
     if money.commission != money.uncapped:
         text += f", capped at {money_text(money.commission)}"
     return f"tier {reached.id} ({reached.label}): {text}, bonus {money_text(money.bonus)}"
@@ -67,7 +92,8 @@ def rating(d: Derived, rule: Rule, _: object) -> str:
     """The score, how it adds up, and the rating band it fell in."""
     score = d.score
     assert score is not None
-    return f"score {score.display} = ({score.parts()}) x 100; {rule.text} -> rating {d.line.rating or 'none'}"
+    texts = d.metric_texts() if isinstance(d, Shown) else None
+    return f"score {score.display} = ({score.parts(texts)}) x 100; {rule.text} -> rating {d.line.rating or 'none'}"
 
 
 def eligibility(_: Derived, rule: Rule, arg: tuple[EligibilityRule, tuple[object, ...]]) -> str:

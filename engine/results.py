@@ -10,13 +10,15 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from engine import resultjson
+from engine.explain import Shown
 from engine.labels import Labels
-from engine.lines import ZERO, Derived, Line, metric_reads
+from engine.lines import ZERO, Line, metric_reads
 from engine.metrics import format_ratio, metric_value
 from engine.policy import Policy
 from engine.tiers import money_text
@@ -26,7 +28,7 @@ CONTRACT_VERSION = "1"
 
 #: Which deals credited a result line (facts credited from deals, `engine.crediting`):
 #: (rep_id, period) -> (the credits as JSON objects, one explanation sentence each).
-CreditNotes = Callable[[str, str], tuple[list[dict[str, str | None]], list[str]]]
+CreditNotes = resultjson.CreditNotes
 
 
 @dataclass(frozen=True)
@@ -112,13 +114,17 @@ class Evaluation:
         """The CSV in pieces of a few thousand lines: streamable, never the whole file in memory."""
         if header:
             yield self.csv_header()
-        batch: list[str] = []
-        for text in self.csv_lines():
-            batch.append(text)
-            if len(batch) == lines_per_chunk:
-                yield "".join(batch)
-                batch.clear()
-        yield "".join(batch)
+        policy = (self.policy.id, self.policy.version, self.policy.sha256)
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        results = self.results
+        for start in range(0, len(results), lines_per_chunk):
+            w.writerows([csv_row(ln, policy) for ln in results[start : start + lines_per_chunk]])
+            yield buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
+        if not results:
+            yield ""
 
     @classmethod
     def csv_header(cls) -> str:
@@ -188,8 +194,9 @@ def json_head(policy: Policy, period: str, facts_sha256: str) -> str:
 def json_result_lines(lines: Iterable[Line], first: bool = True, credited: CreditNotes | None = None) -> Iterator[str]:
     """One result per line, comma-separated; `first=False`: results precede these (a partition's);
     `credited`: the deals that credited each line."""
+    json_line = resultjson.json_line  # `line_dict` as text, without building it
     for i, ln in enumerate(lines):
-        yield ("," if i or not first else "") + _dumps(line_dict(ln, credited)) + "\n"
+        yield ("," if i or not first else "") + json_line(ln, credited) + "\n"
 
 
 def json_tail(totals: dict[str, Any]) -> str:
@@ -257,9 +264,8 @@ def csv_row(ln: Line, policy: tuple[str, str, str]) -> list[str]:
 def line_dict(ln: Line, credited: CreditNotes | None = None) -> dict[str, Any]:
     """One result line as the JSON contract writes it, explanation included (derived once per line);
     with `credited`, also the deals that credited it."""
-    derived = Derived(ln)  # numbers, metrics and score computed once for the line and its explanation
+    derived = Shown(ln)  # numbers, metrics and score computed once for the line and its explanation
     numbers = derived.numbers
-    metrics = derived.metrics
     score = derived.score
     d: dict[str, Any] = {
         "rep_id": ln.rep_id,
@@ -269,7 +275,7 @@ def line_dict(ln: Line, credited: CreditNotes | None = None) -> dict[str, Any]:
         "period": ln.period,
         "target": _money(numbers.get("target")),
         "actual": _money(numbers.get("actual")),
-        "metrics": {k: (None if v is None else format_ratio(v)) for k, v in metrics.items()},
+        "metrics": dict(derived.metric_texts()),
         "light": ln.light,
         "tier": ln.tier,
         "commission": money_text(ln.commission),

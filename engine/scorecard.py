@@ -29,14 +29,16 @@ class Score:
     card: Scorecard
     values: tuple[Ratio, ...]
 
-    def parts(self) -> str:
-        """The sum in words, for the explanation; a capped KPI says so, or the sum would not add up."""
+    def parts(self, texts: Mapping[str, str | None] | None = None) -> str:
+        """The sum in words, for the explanation; a capped KPI says so, or the sum would not add up.
+        `texts`: the metrics' values already formatted (`format_ratio`), by metric name."""
         words = []
-        for kpi, v in zip(self.card.kpis, self.values, strict=True):
-            part = f"{kpi.metric} {format_ratio(v)}/{kpi.target}"
-            if kpi.cap is not None and v.compare(EXACT.multiply(kpi.cap, kpi.target)) > 0:
-                part += f" capped at {percent(kpi.cap)}"
-            words.append(f"{part} x {percent(kpi.weight)}")
+        for (metric, over, bound, capped, weight), v in zip(_scoring(self.card).words, self.values, strict=True):
+            shown = None if texts is None else texts.get(metric)
+            part = f"{metric} {format_ratio(v) if shown is None else shown}{over}"
+            if bound is not None and v.compare(bound) > 0:
+                part += capped
+            words.append(part + weight)
         return " + ".join(words)
 
 
@@ -52,12 +54,16 @@ def score_of(card: Scorecard, metrics: Mapping[str, Ratio | None]) -> Score | No
 
 def score_value(card: Scorecard, metrics: Mapping[str, Ratio | None]) -> Ratio | None:
     """The score the rating is decided on; None when a KPI's metric is not available."""
+    return _scoring(card).value(metrics)
+
+
+def _scoring(card: Scorecard) -> Scoring:
     scoring = _SCORINGS.get(id(card))
     if scoring is None or scoring.card is not card:
         if len(_SCORINGS) > 64:  # a process that has seen many policy versions
             _SCORINGS.clear()
         scoring = _SCORINGS[id(card)] = Scoring(card)
-    return scoring.value(metrics)
+    return scoring
 
 
 _SCORINGS: dict[int, Scoring] = {}  # by id: the Scoring keeps its card alive, so the id stays its
@@ -74,6 +80,17 @@ class Scoring:
         self.card = card
         self.kpis = tuple((k.metric, k.target, k.weight, k.cap) for k in card.kpis)
         self.lowers = tuple(r.lower for r in card.ratings)
+        #: per KPI, the constant words of `Score.parts`: metric, "/target", cap bound, " capped at ...", " x weight"
+        self.words = tuple(
+            (
+                k.metric,
+                f"/{k.target}",
+                None if k.cap is None else EXACT.multiply(k.cap, k.target),
+                "" if k.cap is None else f" capped at {percent(k.cap)}",
+                f" x {percent(k.weight)}",
+            )
+            for k in card.kpis
+        )
 
     def value(self, metrics: Mapping[str, Ratio | None]) -> Ratio | None:
         """The score's value for one line's metrics (None: a KPI metric not available); exact near a rating bound."""

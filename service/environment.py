@@ -47,7 +47,13 @@ JOB_WORKERS = Count("MERIT_JOB_WORKERS", 2, 1, 64, "background-job threads per s
 ASYNC_REP_MONTHS = Count(
     "MERIT_ASYNC_REP_MONTHS", 20_000, 0, 1_000_000_000, "rep-months above which a POST becomes a job, 0: always"
 )
-COUNTS = (JOB_WORKERS, ASYNC_REP_MONTHS)
+MAX_UPLOAD_BYTES = Count(
+    "MERIT_MAX_UPLOAD_BYTES", 512 * 1024 * 1024, 1, 1 << 40, "bytes of one upload, spooled to disk while read"
+)
+MAX_IMPORT_ROWS = Count(
+    "MERIT_MAX_IMPORT_ROWS", 5_000_000, 1, 1_000_000_000, "rows of one fact import (checked in bounded passes)"
+)
+COUNTS = (JOB_WORKERS, ASYNC_REP_MONTHS, MAX_UPLOAD_BYTES, MAX_IMPORT_ROWS)
 
 
 def _refused(name: str, message: str) -> MeritInputError:

@@ -26,8 +26,8 @@ from service.api.deps import DB, Settings, access_refusal
 from service.api.gate import BODY_SLACK, Gate
 from service.db import make_engine, make_read_sessionmaker, make_sessionmaker
 
-DEFAULT_MAX_UPLOAD_BYTES = 512 * 1024 * 1024  # MERIT_MAX_UPLOAD_BYTES: a fact file, spooled to disk while read
-DEFAULT_MAX_ROWS = 5_000_000  # MERIT_MAX_IMPORT_ROWS: rows of one fact import (checked in bounded passes)
+DEFAULT_MAX_UPLOAD_BYTES = environment.MAX_UPLOAD_BYTES.default  # a fact file, spooled to disk while read
+DEFAULT_MAX_ROWS = environment.MAX_IMPORT_ROWS.default  # rows of one fact import (checked in bounded passes)
 DEFAULT_MAX_POLICY_BYTES = 256 * 1024
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024  # any other body (JSON requests): far above any real one
 DEFAULT_ASYNC_REP_MONTHS = environment.ASYNC_REP_MONTHS.default  # above this a POST answers 202 (a job)
@@ -97,8 +97,6 @@ def create_app(
     here, when the app is built. `max_upload_bytes` (else MERIT_MAX_UPLOAD_BYTES, else 512 MiB) and
     `max_rows` (else MERIT_MAX_IMPORT_ROWS, else 5,000,000) bound a fact import.
     """
-    max_upload_bytes = _setting(max_upload_bytes, "MERIT_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES)
-    max_rows = _setting(max_rows, "MERIT_MAX_IMPORT_ROWS", DEFAULT_MAX_ROWS)
     from service.adjustments import views as adjustments
     from service.api import observe
     from service.audit import views as audit
@@ -116,6 +114,8 @@ def create_app(
     from service.tokens import views as tokens
 
     environment.check()  # a variable it cannot mean: refused in words, before anything starts
+    max_upload_bytes = _setting(max_upload_bytes, environment.MAX_UPLOAD_BYTES)
+    max_rows = _setting(max_rows, environment.MAX_IMPORT_ROWS)
     engine = make_engine(database_url)
     app = FastAPI(
         title="Merit",

@@ -189,8 +189,12 @@ def follow_payments(db: Session, who: Principal, at: datetime, payment_import_id
             credited, credits = credited_import(
                 db, who, at, policy, (origin["deals"], merged_imp.id, origin["targets"])
             )
-        except (ApiError, MeritInputError):
-            db.rollback()  # the set cannot be credited with these payments: the month stays as paid
+        except (ApiError, MeritInputError) as err:
+            db.rollback()  # the set cannot be credited with these payments: said, the month stays as paid
+            listed = (err.problems or []) if isinstance(err, ApiError) else [p.as_dict() for p in err.problems]
+            problems = [str(p.get("message", p)) for p in listed][:10]
+            said = "; ".join(([err.detail] if isinstance(err, ApiError) else []) + problems)
+            found.append({"period": month, "state": "refused", "payment_import_id": new.id, "problem": said})
             continue
         if _month_records(credited, month) == _month_records(facts, month):
             db.rollback()  # the new payments credit no paid month of this set differently

@@ -195,3 +195,16 @@ def test_a_late_payment_into_a_closed_quarter_adjusts_the_month_and_asks_to_re_c
         ("R1", "2026-Q3", "award:quarterly_top3", "2000.00"),
         ("R2", "2026-Q3", "award:quarterly_top3", "-2000.00"),
     ]
+
+
+def test_a_late_payment_that_cannot_be_credited_is_said_in_the_answer(
+    app_client: TestClient, tokens: Tokens, clock: Clock
+) -> None:
+    paid_july(app_client, tokens, clock)
+    # D1 was paid 20000.00; 90000.00 more is 110000.00 > its contract 100000.00: the set cannot be
+    # credited, nothing is adjusted, and the answer says why (not a silent skip)
+    imp = upload(app_client, tokens, "payments", b"deal_id,paid_on,amount\nD1,2026-07-29,90000.00\n")
+    [said] = imp["late_credits"]
+    assert (said["period"], said["state"]) == ("2026-07", "refused")
+    assert "more than its contract amount" in said["problem"], said
+    assert app_client.get("/adjustments", headers=tokens["hr"]).json()["adjustments"] == []

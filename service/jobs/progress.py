@@ -45,7 +45,7 @@ class JobProgress:
 
         def advance(done: int) -> None:
             self.done = base + min(max(done, 0), total)
-            self._write(force=False)
+            self._write(force=done >= total)  # the last chunk is always written
 
         return advance
 

@@ -20,7 +20,7 @@ from decimal import Decimal
 from itertools import repeat
 from types import MappingProxyType
 
-from engine.factrow import COUNT_COLUMNS, FactRow, fact_row
+from engine.factrow import COUNT_COLUMNS, FactRow, fact_rows
 from engine.factrows import RowChecker, _month
 from engine.facttotals import _TOTALS_WORD, looks_like_totals
 from engine.factvalues import plain_text
@@ -119,9 +119,8 @@ class ColumnReader:
             return None  # a rep's second row for a month: the row path names both rows
         intern = sys.intern
         reps = tuple(map(intern, reps))
-        return list(
-            map(fact_row, reps, periods, targets, actuals, names, regions, lines, managers, numbers, unknown, rows)  # type: ignore[arg-type]
-        )
+        columns_of_rows = (reps, periods, targets, actuals, names, regions, lines, managers, numbers, unknown, rows)
+        return fact_rows(len(rows), columns_of_rows)  # type: ignore[arg-type]  # texts: None was answered above
 
     def _first_rows(
         self, reps: Sequence[str], texts: Sequence[str], periods: Sequence[Month], rows: Sequence[int]

@@ -79,22 +79,26 @@ def json_line(ln: Line, credited: CreditNotes | None = None) -> str:
     numbers = shown.numbers
     texts = shown.metric_texts()
     score = shown.score
-    metrics = ",".join(f"{_string(k)}:{_text(v)}" for k, v in texts.items())
+    metrics = ",".join([f"{_string(k)}:{'null' if v is None else _string(v)}" for k, v in texts.items()])
     explanation = shown.explanation()
     credits = ""
     if credited is not None:
         notes, sentences = credited(ln.rep_id, ln.period)
         explanation += sentences
         credits = ',"credited":' + _dumps(notes)
+    s = _string  # the identity and decided fields are texts or None (`Line`)
+    name, region, product_line, light, tier, rating = ln.name, ln.region, ln.product_line, ln.light, ln.tier, ln.rating
     out = [
-        f'{{"rep_id":{_text(ln.rep_id)},"name":{_text(ln.name)},"region":{_text(ln.region)}',
-        f',"product_line":{_text(ln.product_line)},"period":{_text(ln.period)}',
+        f'{{"rep_id":{s(ln.rep_id)},"name":{"null" if name is None else s(name)}',
+        f',"region":{"null" if region is None else s(region)}',
+        f',"product_line":{"null" if product_line is None else s(product_line)},"period":{s(ln.period)}',
         f',"target":{_money(numbers.get("target"))},"actual":{_money(numbers.get("actual"))}',
-        f',"metrics":{{{metrics}}},"light":{_text(ln.light)},"tier":{_text(ln.tier)}',
+        f',"metrics":{{{metrics}}},"light":{"null" if light is None else s(light)}',
+        f',"tier":{"null" if tier is None else s(tier)}',
         f',"commission":"{money_text(ln.commission)}","bonus":"{money_text(ln.bonus)}","awards":{_awards(ln)}',
-        f',"total":"{money_text(ln.total)}","score":{"null" if score is None else _string(str(score.display))}',
-        f',"rating":{_text(ln.rating)},"flags":{_flags(ln.flags)},"warnings":{_texts(ln.warnings)}',
-        f',"rules_fired":{_texts(ln.rules)},"explanation":{_texts(explanation)}',
+        f',"total":"{money_text(ln.total)}","score":{"null" if score is None else s(str(score.display))}',
+        f',"rating":{"null" if rating is None else s(rating)},"flags":{_flags(ln.flags)}',
+        f',"warnings":{_texts(ln.warnings)},"rules_fired":{_texts(ln.rules)},"explanation":{_texts(explanation)}',
         credits,
     ]
     mom = ln.mom

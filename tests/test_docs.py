@@ -161,7 +161,7 @@ def walkthroughs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Walkthro
     started = {doc: _start(doc, tmp_path_factory.mktemp(Path(doc).stem)) for doc in DOCS}
     for _, proc in started.values():
         try:
-            proc.wait(timeout=300)
+            proc.wait(timeout=900)  # minutes on a busy 2-core machine: the walkthroughs run dozens of commands
         except subprocess.TimeoutExpired:  # the shell and the servers it started: its own process group
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()

@@ -366,6 +366,24 @@ def test_amounts_shown_as_a_whole_yuan_number_format_are_hinted_never_changed() 
     assert not any("none has cents" in n for n in load_facts(exact, "exact.csv").notes)
 
 
+def test_amounts_written_with_their_decimals_are_not_hinted_as_rounded() -> None:
+    """`¥800,000.00` and `840,000.00` (a LibreOffice sheet from HR's CSV) show a format that keeps the
+    cents, even when every amount of the month is whole: nothing can have been lost, so no note."""
+    rows = [
+        [*r[:6], f"¥{Decimal(r[6]):,.2f}", f"{Decimal(r[7]):,.2f}", f"{Decimal(r[8]):,.2f}", *r[9:]]
+        for r in august()
+        if r[0] != "R004"  # R004's 181,071.36 has cents: without it every amount is whole
+    ]
+    data = "\n".join(",".join(f'"{v}"' for v in r) for r in [english_header(), *rows]).encode()
+    facts = load_facts(data, "decimals.csv")
+    assert all(r.actual == r.actual.to_integral_value() for r in facts.rows)
+    assert not any("none has cents" in n for n in facts.notes)
+    wb = openpyxl.Workbook()
+    for r in [english_header(), *rows]:
+        wb.active.append(r)
+    assert not any("none has cents" in n for n in load_facts(xlsx_bytes(wb), "decimals.xlsx").notes)
+
+
 def test_a_region_spelled_two_ways_is_refused_not_split_into_two_groups() -> None:
     rows = august()
     rows[3][2] = rows[3][2].lower()  # R004 "east" among "East"

@@ -39,7 +39,7 @@ _PATTERNS = {  # fullmatch over a column's texts joined with "\n" (and one more 
 }
 _LONGEST = 16  # characters of a number: a longer one may be float noise (`float_noise`), which `check` rounds
 _ZERO = re.compile(r"^[0.]+$", re.MULTILINE)  # a target of 0 (refused by `check`)
-_CENTS = re.compile(r"\.[0-9]*[1-9]")  # an amount with cents (`RowChecker.display_rounded`)
+_CENTS = re.compile(r"\.[0-9]")  # an amount written with decimals (`RowChecker.display_rounded`)
 #: printable ASCII, no space at either end, at most 100 characters: `fast`'s rep_id, already stripped
 _REP_IDS = re.compile(r"(?:[!-~](?:[ -~]{0,98}[!-~])?\n)*")
 #: the same or blank: a name, region, ... that `fast` takes as it is (`plain_text`, at most 100 characters)

@@ -21,6 +21,7 @@ import yaml
 
 from engine.factrow import REQUIRED_COLUMNS, STANDARD_NUMBER_COLUMNS, STANDARD_TEXT_COLUMNS
 from engine.factsources import Table, Value, is_blank, located
+from engine.mojibake import mojibake_hint
 from engine.problems import MeritInputError, Problem
 from engine.sheetcells import column_letters
 
@@ -284,6 +285,9 @@ def _header_hint(table: Table, position: Mapping[str, int], header_names: Header
     if all(n in position for n in REQUIRED_COLUMNS):
         return ""
     cells = [raw for _, raw in table.header]
+    garbled = mojibake_hint(cells, lambda text: header_names.lookup(header_key(text)) is not None)
+    if garbled:
+        return garbled
     for sep in (";", "\t", "|"):
         if any(sep in c for c in cells) and all(n in " ".join(cells).lower() for n in REQUIRED_COLUMNS):
             shown = "tab" if sep == "\t" else repr(sep)

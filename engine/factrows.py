@@ -72,7 +72,7 @@ class _NumberCells:
         if (self.non_negative and number < 0) or (self.whole and number != number.to_integral_value()):
             return None
         self.grouped = self.grouped or "," in text
-        self.cents = self.cents or number != number.to_integral_value()
+        self.cents = self.cents or number != number.to_integral_value() or "." in text  # `.00`: decimals shown
         if self.remembering:
             if len(self.cache) < _CACHE_LIMIT:
                 self.cache[text] = number
@@ -133,7 +133,8 @@ class RowChecker:
 
     def display_rounded(self) -> bool:
         """Amounts written as a number format shows them (840,000) and never with cents: what Excel's
-        CSV keeps of a sheet formatted `#,##0`, whose cents were in the cells but not in the file."""
+        CSV keeps of a sheet formatted `#,##0`, whose cents were in the cells but not in the file.
+        An amount written with its decimals (`800,000.00`) shows a format that keeps them: no hint."""
         cells = [c for c in (getattr(self, "fast_target", None), getattr(self, "fast_actual", None)) if c]
         grouped = self.grouped or any(c.grouped for c in cells)
         cents = self.cents or any(c.cents for c in cells)
@@ -317,7 +318,8 @@ class RowChecker:
             self.noise += 1
         if number is not None and name in ("target", "actual", "collected"):
             self.grouped = self.grouped or (isinstance(value, str) and "," in value)
-            self.cents = self.cents or number != number.to_integral_value()
+            shown = isinstance(value, str) and "." in value  # `¥800,000.00`: the format shows the decimals
+            self.cents = self.cents or shown or number != number.to_integral_value()
         return number
 
     def _required_amount(self, name: str) -> Decimal | None:

@@ -366,6 +366,24 @@ def test_amounts_shown_as_a_whole_yuan_number_format_are_hinted_never_changed() 
     assert not any("none has cents" in n for n in load_facts(exact, "exact.csv").notes)
 
 
+def test_amounts_written_with_their_decimals_are_not_hinted_as_rounded() -> None:
+    """`¥800,000.00` and `840,000.00` (a LibreOffice sheet from HR's CSV) show a format that keeps the
+    cents, even when every amount of the month is whole: nothing can have been lost, so no note."""
+    rows = [
+        [*r[:6], f"¥{Decimal(r[6]):,.2f}", f"{Decimal(r[7]):,.2f}", f"{Decimal(r[8]):,.2f}", *r[9:]]
+        for r in august()
+        if r[0] != "R004"  # R004's 181,071.36 has cents: without it every amount is whole
+    ]
+    data = "\n".join(",".join(f'"{v}"' for v in r) for r in [english_header(), *rows]).encode()
+    facts = load_facts(data, "decimals.csv")
+    assert all(r.actual == r.actual.to_integral_value() for r in facts.rows)
+    assert not any("none has cents" in n for n in facts.notes)
+    wb = openpyxl.Workbook()
+    for r in [english_header(), *rows]:
+        wb.active.append(r)
+    assert not any("none has cents" in n for n in load_facts(xlsx_bytes(wb), "decimals.xlsx").notes)
+
+
 def test_a_region_spelled_two_ways_is_refused_not_split_into_two_groups() -> None:
     rows = august()
     rows[3][2] = rows[3][2].lower()  # R004 "east" among "East"
@@ -428,3 +446,39 @@ def test_a_worker_that_sees_only_its_reps_steps_aside_when_the_whole_file_looks_
         with pytest.raises(MeritInputError) as info:
             load_facts(data, "facts.csv", reps=lambda rep_id: rep_id > "R010")  # none of the rows in question
         assert "the whole file needs checking in one process" in str(info.value)
+
+
+# --- a UTF-8 CSV converted to a workbook in the wrong character set -----------------------------
+
+
+def test_a_workbook_converted_from_utf8_read_as_western_says_so_not_map_with_columns() -> None:
+    """`soffice --headless --convert-to xlsx lo-august-utf8.csv` under a C locale reads the CSV as
+    Windows-1252: 工号 is stored as 'å·¥å\uf18f·' (U+F18F is LibreOffice's stand-in for the undefined
+    byte 0x8F). Telling HR to map such headers with --columns would leave every name garbled; the
+    problem must say the file was read in the wrong character set and how to open it as UTF-8."""
+    found = problems((OFFICE / "lo-august-utf8-read-as-western.xlsx").read_bytes(), "lo-august.xlsx")
+    assert [field for _, _, field, _ in found] == ["actual", "period", "rep_id", "target"]
+    for _, _, _, message in found:
+        assert "headers not recognised" not in message and "--columns" not in message
+        assert "is '工号' written in UTF-8 and read as Western (Windows-1252/ISO-8859-1)" in message
+        assert "Unicode (UTF-8)" in message
+
+
+def test_headers_read_as_gbk_are_named_too_and_unknown_names_are_not_mojibake() -> None:
+    def workbook(header: list[str]) -> bytes:
+        wb = openpyxl.Workbook()
+        wb.active.append(header)
+        wb.active.append(["R001", "2026-08", 800000, 840000])
+        return xlsx_bytes(wb)
+
+    # 工号 as UTF-8 bytes e5 b7 a5 e5 8f b7 read as GBK: 宸ュ彿; 月份 -> 鏈堜唤
+    garbled = [h.encode("utf-8").decode("gb18030") for h in ("工号", "月份")]
+    assert garbled == ["宸ュ彿", "鏈堜唤"]
+    found = problems(workbook([*garbled, "target", "actual"]), "gbk.xlsx")
+    assert {field for _, _, field, _ in found} == {"rep_id", "period"}
+    assert all("'宸ュ彿' is '工号' written in UTF-8 and read as Chinese (GBK/GB18030)" in m for *_, m in found)
+    # a genuine unknown Chinese header keeps the --columns advice
+    found = problems(workbook(["人员代码", "月份", "目标", "实际"]), "own.xlsx")
+    assert [(field, "headers not recognised: 人员代码 — map them with --columns" in m) for _, _, field, m in found] == [
+        ("rep_id", True)
+    ]

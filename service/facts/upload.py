@@ -55,6 +55,9 @@ def _bad_request(message: str) -> ApiError:
     return ApiError(422, "invalid-request", message, [Problem("request", None, None, "file", message)])
 
 
+_COLUMNS_LIMIT = 64 * 1024  # bytes of a column map
+
+
 async def _read_limited(upload: UploadFile, limit: int) -> bytes:
     """The file's bytes, read in one piece from where the multipart parser spooled them.
 
@@ -104,12 +107,18 @@ async def receive_file(request: Request, limit: int) -> tuple[bytes, str, str | 
                 raise _too_large(limit)
             yield chunk
 
-    parser = MultiPartParser(request.headers, limited(), max_files=1, max_fields=20)
+    # two files at most: `file`, and `columns` sent as a file (`curl -F columns=@map.yaml`)
+    parser = MultiPartParser(request.headers, limited(), max_files=2, max_fields=20)
     try:
         form = await parser.parse()
     except MultiPartException as exc:
-        raise _bad_request(f"the multipart body cannot be read: {exc.message}") from exc
+        why = exc.message
+        if why.startswith("Too many files"):
+            why += " ('file', and 'columns' may be a file; send 'kind', 'sheet' and 'drop_totals' as text fields)"
+        raise _bad_request(f"the multipart body cannot be read: {why}") from exc
     try:
+        if len(form.getlist("file")) > 1:
+            raise _bad_request("the multipart field 'file' is given more than once: send one file per import")
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise _bad_request("the multipart field 'file' (a file) is missing")
@@ -117,7 +126,7 @@ async def receive_file(request: Request, limit: int) -> tuple[bytes, str, str | 
         kind = form.get("kind") or "facts"
         if kind not in KINDS:
             raise _bad_request(f"the form field 'kind' must be one of {', '.join(KINDS)}")
-        options = _read_options(form)
+        options = _read_options(form, await _columns_file(form))
         if kind != "facts" and not options.plain:
             raise _bad_request("sheet, columns and drop_totals read a fact file; a deal file takes none of them")
         return data, upload.filename or "upload", upload.content_type, options, str(kind)
@@ -125,8 +134,20 @@ async def receive_file(request: Request, limit: int) -> tuple[bytes, str, str | 
         await form.close()
 
 
-def _read_options(form: Any) -> ReadOptions:
-    """The form fields `sheet`, `columns` (the YAML of a column map) and `drop_totals`."""
+async def _columns_file(form: Any) -> str | None:
+    """The column map sent as a file part (`-F columns=@map.yaml`), as text; None when it is not a file."""
+    part = form.get("columns")
+    if not isinstance(part, UploadFile):
+        return None
+    raw = await part.read(_COLUMNS_LIMIT + 1)
+    try:
+        return raw.decode("utf-8-sig") if len(raw) <= _COLUMNS_LIMIT else "\0"
+    except UnicodeDecodeError:
+        return "\0"  # refused below as not short text
+
+
+def _read_options(form: Any, columns_file: str | None = None) -> ReadOptions:
+    """The form fields `sheet`, `columns` (the YAML of a column map, as text or as a file) and `drop_totals`."""
 
     def text(name: str) -> str | None:
         value = form.get(name)
@@ -134,10 +155,12 @@ def _read_options(form: Any) -> ReadOptions:
             return None if value is None else "\0"  # a file where text belongs: refused below
         return str(value)
 
-    sheet, columns, drop = text("sheet"), text("columns"), (text("drop_totals") or "").strip().lower()
+    columns = columns_file if columns_file is not None else text("columns")
+    sheet, drop = text("sheet"), (text("drop_totals") or "").strip().lower()
     for name, value in (("sheet", sheet), ("columns", columns)):
-        if value is not None and ("\0" in value or len(value) > (200 if name == "sheet" else 64 * 1024)):
-            raise _bad_request(f"the form field {name!r} must be short text")
+        if value is not None and ("\0" in value or len(value) > (200 if name == "sheet" else _COLUMNS_LIMIT)):
+            what = "short text" if name == "sheet" else "UTF-8 YAML text of at most 64 KiB (as a field or a file)"
+            raise _bad_request(f"the form field {name!r} must be {what}")
     if drop not in ("", "true", "false", "1", "0", "yes", "no"):
         raise _bad_request("the form field 'drop_totals' must be true or false")
     try:

@@ -48,6 +48,7 @@ class Publication:
     timezone: str
     status: str = "published"  # published | finalized | superseded
     superseded_by: int | None = None
+    corrected_by: int | None = None  # a finalized run's period corrected since: the latest adjustment run
 
 
 def notice_document(ev: Evaluation, pub: Publication, lang: str, *, hr: bool, reps: set[str] | None = None) -> Document:
@@ -94,6 +95,10 @@ def notice_document(ev: Evaluation, pub: Publication, lang: str, *, hr: bool, re
 
 
 def _status(w: Wording, pub: Publication) -> str:
+    if pub.status == "finalized" and pub.corrected_by is not None:
+        return w.say(
+            "finalized, then corrected after payment by adjustment run %(run)s: see its notice", run=pub.corrected_by
+        )
     if pub.status == "finalized":
         return w.say("finalized: paid as published")
     if pub.status == "superseded":

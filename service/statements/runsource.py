@@ -22,6 +22,7 @@ from contextlib import AbstractContextManager
 from datetime import UTC
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.evaluation import evaluate
@@ -31,7 +32,7 @@ from engine.lines import Line
 from engine.problems import MeritInputError
 from engine.results import Evaluation, line_dict
 from engine.tiers import money_text
-from service.db.models import FactImport, PolicyContent, Run  # not service.runs.models: see below
+from service.db.models import Adjustment, FactImport, PolicyContent, Run  # not service.runs.models: see below
 from service.runs.scope import BY_REP, parsed_results
 from service.statements.notice import Publication, zone
 
@@ -131,8 +132,28 @@ def publication_of(db: Session, run: Run, timezone: str) -> Publication:
     aware = closed_at if closed_at.tzinfo is not None else closed_at.replace(tzinfo=UTC)
     closed = aware.astimezone(zone(timezone)).date()
     return Publication(
-        run.id, run.published_at, run.objection_deadline, closed, timezone, run.status, run.superseded_by_id
+        run.id,
+        run.published_at,
+        run.objection_deadline,
+        closed,
+        timezone,
+        run.status,
+        run.superseded_by_id,
+        corrected_by(db, run),
     )
+
+
+def corrected_by(db: Session, run: Run) -> int | None:
+    """The latest finalized adjustment run of a finalized run's period made after it, else None: its
+    notice no longer says what was paid (an adjustment or a quarter's re-close paid the difference)."""
+    if run.status != "finalized" or run.finalized_at is None:
+        return None
+    later = (
+        select(func.max(Adjustment.run_id))
+        .join(Run, Run.id == Adjustment.run_id)
+        .where(Adjustment.period == run.period, Run.status == "finalized", Adjustment.run_id > run.id)
+    )
+    return db.scalar(later)
 
 
 def run_notice_from_database(database_url: str, run_id: int, lang: str, fmt: str, timezone: str) -> bytes:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import datetime
+import os
 import shutil
 import subprocess
 import tempfile
@@ -78,9 +79,9 @@ def hidden(path: Path) -> None:
     wb.save(path)
 
 
-def convert(source: Path, target: str, out: Path) -> Path:
+def convert(source: Path, target: str, out: Path, env: dict[str, str] | None = None) -> Path:
     subprocess.run(["soffice", "--headless", "--convert-to", target, "--outdir", str(out), str(source)],
-                   check=True, capture_output=True, timeout=120)  # fmt: skip
+                   check=True, capture_output=True, timeout=120, env=env)  # fmt: skip
     return next(p for p in out.iterdir() if p.suffix != source.suffix or p.name != source.name)
 
 
@@ -105,6 +106,18 @@ def main() -> None:
         out = Path(tmp) / "hidden"
         out.mkdir()
         shutil.copy(convert(base, "ods", out), HERE / "lo-hidden.ods")
+        western(Path(tmp))
+
+
+def western(tmp: Path) -> None:
+    """The UTF-8 CSV converted to .xlsx as `soffice --convert-to xlsx FILE.csv` does it under a C locale:
+    read as Windows-1252, so every Chinese cell is mojibake (员工编号 -> å‘˜å·¥ç¼–å·)."""
+    source = tmp / "lo-august-utf8-read-as-western.csv"
+    shutil.copy(HERE / "lo-august-utf8.csv", source)
+    out = tmp / "western"
+    out.mkdir()
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp), "LANG": "C"}
+    shutil.copy(convert(source, "xlsx", out, env), HERE / "lo-august-utf8-read-as-western.xlsx")
 
 
 if __name__ == "__main__":

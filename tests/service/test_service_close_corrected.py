@@ -139,6 +139,21 @@ def test_a_month_corrected_after_the_close_re_closes_the_quarter(
     replay = app_client.get(f"/runs/{res.json()['run']['id']}/replay", headers=tokens["hr"]).json()
     assert replay["identical"] is True and replay["inputs_identical"] is True, replay
 
+    # The first close's notice named R3 2nd (3000.00) and said "paid as published"; since the re-close
+    # paid R3 -2000.00 it must send readers to the correcting run, and so must July's month run's.
+    def status(run_id: int, lang: str = "en") -> str:
+        r = app_client.get(f"/runs/{run_id}/notice?lang={lang}", headers=tokens["hr"])
+        assert r.status_code == 200, r.text
+        return r.text
+
+    reclose_run = res.json()["run"]["id"]
+    assert f"corrected after payment by adjustment run {reclose_run}: see its notice" in status(closed["id"])
+    assert f"已由调整核算 {reclose_run} 更正" in status(closed["id"], "zh-CN")
+    july_run = july.json()["run"]["id"]
+    assert f"corrected after payment by adjustment run {july_run}: see its notice" in status(runs["2026-07"])
+    assert "finalized: paid as published" in status(runs["2026-08"])  # August was never corrected
+    assert "finalized: paid as published" in status(reclose_run)
+
 
 def test_a_quarter_of_month_runs_is_closed_not_adjusted(app_client: TestClient, tokens: Tokens, clock: Clock) -> None:
     paid_months(app_client, tokens, clock)

@@ -112,3 +112,32 @@ def test_rep_ids_differing_only_by_case_are_refused_and_nothing_stored(app_clien
          " different reps; write the id one way"),
     ]  # fmt: skip
     assert nothing_stored(app_client, tokens)
+
+
+def test_the_columns_map_may_be_sent_as_a_file_as_curl_f_at_sends_it(app_client: TestClient, tokens: Tokens) -> None:
+    """`curl -F file=@业绩.xlsx -F columns=@map.yaml` sends the map as a second file part: it was
+    refused with the parser's 'Too many files. Maximum number of files is 1.' on the field 'file'."""
+    data = AUGUST.replace(b"actual", "业绩".encode())
+    the_map = ("map.yaml", "columns:\n  业绩: actual\n".encode(), "application/yaml")
+    r = app_client.post(
+        "/fact-imports", files={"file": ("august.csv", data, "text/csv"), "columns": the_map}, headers=tokens["hr"]
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["rows"] == 3
+    [entry] = app_client.get("/audit", headers=tokens["hr"]).json()["entries"]
+    assert entry["detail"]["read_options"]["columns"] == {"业绩": "actual"}
+    # a map that is not UTF-8 is refused as the field, not as a parser error
+    gbk = ("map.yaml", "columns:\n  业绩: actual\n".encode("gbk"), "application/yaml")
+    r = app_client.post(
+        "/fact-imports", files={"file": ("august.csv", data, "text/csv"), "columns": gbk}, headers=tokens["hr"]
+    )
+    assert r.status_code == 422 and "'columns' must be UTF-8 YAML text" in r.json()["problems"][0]["message"]
+    # two fact files in one import are refused, never one of them silently dropped
+    two = [("file", ("a.csv", data, "text/csv")), ("file", ("b.csv", data, "text/csv"))]
+    r = app_client.post("/fact-imports", files=two, headers=tokens["hr"])
+    assert r.status_code == 422 and "'file' is given more than once" in r.json()["problems"][0]["message"]
+    # a third file part says which fields may be files
+    three = [*two[:1], ("columns", the_map), ("sheet", ("s.txt", b"x", "text/plain"))]
+    r = app_client.post("/fact-imports", files=three, headers=tokens["hr"])
+    assert r.status_code == 422 and "'columns' may be a file" in r.json()["problems"][0]["message"]
+    assert len(app_client.get("/fact-imports", headers=tokens["hr"]).json()["fact_imports"]) == 1

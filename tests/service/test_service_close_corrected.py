@@ -154,6 +154,20 @@ def test_a_month_corrected_after_the_close_re_closes_the_quarter(
     assert "finalized: paid as published" in status(runs["2026-08"])  # August was never corrected
     assert "finalized: paid as published" in status(reclose_run)
 
+    # A what-if on the finalized figures reads each month's latest facts: July the correction's import
+    # (R2 130000), never the re-close's own fact_import_id (the first figures of the quarter file).
+    def simulated_on(month: str) -> dict[str, Any]:
+        body = {"baseline": {"policy_id": "sales-incentive"}, "period": month, "from_finalized_runs": True}
+        r = app_client.post("/simulations", json=body, headers=tokens["hr"])
+        assert r.status_code == 201, r.text
+        facts: dict[str, Any] = r.json()["facts"]
+        return facts
+
+    july_facts = simulated_on("2026-07")
+    assert july_facts["run_ids"] == [july_run]
+    assert july_facts["fact_import_ids"] == [july.json()["run"]["fact_import_id"]]
+    assert simulated_on("2026-08")["run_ids"] == [runs["2026-08"]]
+
 
 def test_a_quarter_of_month_runs_is_closed_not_adjusted(app_client: TestClient, tokens: Tokens, clock: Clock) -> None:
     paid_months(app_client, tokens, clock)

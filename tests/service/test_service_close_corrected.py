@@ -90,6 +90,7 @@ def test_a_quarter_closes_on_its_corrected_months(app_client: TestClient, tokens
     assert owed_by_period(lines, "R2", Q3) == Decimal("5000.00")
     state = app_client.get(f"/payroll/periods/{Q3}", headers=tokens["payroll"]).json()
     assert state["state"] == "closed" and state["reclose"]["needed"] is False
+    assert state["reclose"]["request"] is None  # nothing to re-close: no request to send (it would be a 409)
 
 
 def test_a_month_corrected_after_the_close_re_closes_the_quarter(
@@ -134,7 +135,7 @@ def test_a_month_corrected_after_the_close_re_closes_the_quarter(
     assert owed_by_period(lines, "R1", Q3) == Decimal("3000.00")
     assert owed_by_period(lines, "R3", Q3) == Decimal("1000.00")
     state = app_client.get(f"/payroll/periods/{Q3}", headers=tokens["payroll"]).json()
-    assert state["reclose"]["needed"] is False
+    assert state["reclose"]["needed"] is False and state["reclose"]["request"] is None
     # the re-close replays from the months' facts it read (July's corrected, August's and September's first)
     replay = app_client.get(f"/runs/{res.json()['run']['id']}/replay", headers=tokens["hr"]).json()
     assert replay["identical"] is True and replay["inputs_identical"] is True, replay

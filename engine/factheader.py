@@ -265,7 +265,10 @@ def check_header(table: Table, extras: tuple[str, ...], names: HeaderMap) -> Col
         hint = _header_hint(table, position, names)
         if not hint and unknown:
             shown = ", ".join(raws[col] for col, _ in unknown[:10]) + (", ..." if len(unknown) > 10 else "")
-            hint = f"; headers not recognised: {shown} — map them with --columns (docs/facts-from-excel.md)"
+            hint = (
+                f"; headers not recognised: {shown} — map them with --columns"
+                " (API: the form field columns; docs/facts-from-excel.md)"
+            )
         if not hint.startswith(" ("):
             table.problems.extend(found)
         for name in REQUIRED_COLUMNS:

@@ -109,11 +109,11 @@ def test_a_missing_required_column_names_the_headers_not_recognised() -> None:
     found = messages(july("", header))
     assert found == [
         "required column 'actual' is missing; headers not recognised: 人员代号, 考评指标值, 业绩 — map them with"
-        " --columns (docs/facts-from-excel.md)",
+        " --columns (API: the form field columns; docs/facts-from-excel.md)",
         "required column 'rep_id' is missing; headers not recognised: 人员代号, 考评指标值, 业绩 — map them with"
-        " --columns (docs/facts-from-excel.md)",
+        " --columns (API: the form field columns; docs/facts-from-excel.md)",
         "required column 'target' is missing; headers not recognised: 人员代号, 考评指标值, 业绩 — map them with"
-        " --columns (docs/facts-from-excel.md)",
+        " --columns (API: the form field columns; docs/facts-from-excel.md)",
         "column '人员代号' is not a column Merit reads: did you mean 'rep_id'? (人员代号 is one character from"
         " 人员编号; rename the header, or if it is something else map it to another name with --columns)",
         "column '考评指标值' is not a column Merit reads: did you mean 'target'? (考评指标值 contains 指标; rename the"

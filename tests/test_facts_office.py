@@ -269,7 +269,7 @@ def test_company_column_map_and_title_row() -> None:
     # 员工号, 考核月 and 考核目标 are built-in names; 业绩 (a score? the sales?) is the company's to say
     assert problems(data, "facts.csv") == [
         (1, None, "actual", "required column 'actual' is missing; headers not recognised: 业绩 — map them with"
-         " --columns (docs/facts-from-excel.md)")
+         " --columns (API: the form field columns; docs/facts-from-excel.md)")
     ]  # fmt: skip
     mapping = {"员工号": "rep_id", "考核月": "period", "考核目标": "target", "业绩": "actual"}
     assert_right_payout(load_facts(data, "facts.csv", options=ReadOptions(columns=mapping)))

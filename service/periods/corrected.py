@@ -127,7 +127,12 @@ def reclose_state(db: Session, quarter: str) -> dict[str, Any] | None:
         "needed": bool(corrected),
         "months_corrected_since": sorted(corrected),
         "months_with_open_adjustments": sorted({p for p, _ in waiting}),
-        "request": {"policy_id": close_run.policy_id, "period": quarter, "reason": "re-close after corrected months"},
+        # only when due: sent while nothing was corrected it is a 409 nothing-to-adjust
+        "request": (
+            {"policy_id": close_run.policy_id, "period": quarter, "reason": "re-close after corrected months"}
+            if corrected
+            else None
+        ),
     }
 
 

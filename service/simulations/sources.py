@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from engine.facts import FactSet
 from engine.periods import months_of, parse_period
 from engine.problems import MeritInputError, Problem
+from service.adjustments.models import Adjustment
 from service.api.errors import ApiError
 from service.auth import Principal
 from service.engine_gate import Policy, load_facts
@@ -90,7 +91,13 @@ def facts_source(
         .where(Run.status == RunState.FINALIZED, Run.superseded_by_id.is_(None), Run.id.not_in(closes))
         .order_by(Run.id)
     ).all()
+    # A quarter's re-close (an adjustment recording the month runs it read) reads each month's latest
+    # facts from those runs, which are in `runs` themselves; its own fact_import_id is not the months'.
+    ids = [run.id for run in runs]
+    reclosed = {a.run_id for a in db.scalars(select(Adjustment).where(Adjustment.run_id.in_(ids))) if a.month_runs}
     for run in runs:  # the newest finalized run covering a month wins (publication allows only one)
+        if run.id in reclosed:
+            continue
         for covered in months_of(parse_period(run.period)):
             if str(covered) in wanted:
                 holder[str(covered)] = run

@@ -90,6 +90,7 @@ def test_a_quarter_closes_on_its_corrected_months(app_client: TestClient, tokens
     assert owed_by_period(lines, "R2", Q3) == Decimal("5000.00")
     state = app_client.get(f"/payroll/periods/{Q3}", headers=tokens["payroll"]).json()
     assert state["state"] == "closed" and state["reclose"]["needed"] is False
+    assert state["reclose"]["request"] is None  # nothing to re-close: no request to send (it would be a 409)
 
 
 def test_a_month_corrected_after_the_close_re_closes_the_quarter(
@@ -134,7 +135,7 @@ def test_a_month_corrected_after_the_close_re_closes_the_quarter(
     assert owed_by_period(lines, "R1", Q3) == Decimal("3000.00")
     assert owed_by_period(lines, "R3", Q3) == Decimal("1000.00")
     state = app_client.get(f"/payroll/periods/{Q3}", headers=tokens["payroll"]).json()
-    assert state["reclose"]["needed"] is False
+    assert state["reclose"]["needed"] is False and state["reclose"]["request"] is None
     # the re-close replays from the months' facts it read (July's corrected, August's and September's first)
     replay = app_client.get(f"/runs/{res.json()['run']['id']}/replay", headers=tokens["hr"]).json()
     assert replay["identical"] is True and replay["inputs_identical"] is True, replay
@@ -153,6 +154,20 @@ def test_a_month_corrected_after_the_close_re_closes_the_quarter(
     assert f"corrected after payment by adjustment run {july_run}: see its notice" in status(runs["2026-07"])
     assert "finalized: paid as published" in status(runs["2026-08"])  # August was never corrected
     assert "finalized: paid as published" in status(reclose_run)
+
+    # A what-if on the finalized figures reads each month's latest facts: July the correction's import
+    # (R2 130000), never the re-close's own fact_import_id (the first figures of the quarter file).
+    def simulated_on(month: str) -> dict[str, Any]:
+        body = {"baseline": {"policy_id": "sales-incentive"}, "period": month, "from_finalized_runs": True}
+        r = app_client.post("/simulations", json=body, headers=tokens["hr"])
+        assert r.status_code == 201, r.text
+        facts: dict[str, Any] = r.json()["facts"]
+        return facts
+
+    july_facts = simulated_on("2026-07")
+    assert july_facts["run_ids"] == [july_run]
+    assert july_facts["fact_import_ids"] == [july.json()["run"]["fact_import_id"]]
+    assert simulated_on("2026-08")["run_ids"] == [runs["2026-08"]]
 
 
 def test_a_quarter_of_month_runs_is_closed_not_adjusted(app_client: TestClient, tokens: Tokens, clock: Clock) -> None:

@@ -19,6 +19,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from engine.periods import Month, Period, months_of
+from service.periods.corrected import reclose_state
 from service.periods.models import PeriodClose
 from service.runs.models import PeriodClaim, Run, RunLine
 from service.runs.service import iso_utc
@@ -118,7 +119,8 @@ def period_state(db: Session, period: Period) -> dict[str, Any]:
         "period": key,
         "kind": "quarter",
         **own,
-        "final": own["state"] == CLOSED and all(m["final"] for m in docs),
+        # a month corrected since the close makes the quarter's own lines due for a re-close: not final
+        "final": own["state"] == CLOSED and all(m["final"] for m in docs) and not _reclose_due(db, key),
         "months": docs,
     }
 
@@ -135,3 +137,8 @@ def with_final_lines(db: Session, doc: dict[str, Any]) -> dict[str, Any]:
     if "months" in doc:
         out["months"] = [with_final_lines(db, m) for m in doc["months"]]
     return out
+
+
+def _reclose_due(db: Session, quarter: str) -> bool:
+    due = reclose_state(db, quarter)
+    return bool(due and due["needed"])

@@ -89,7 +89,7 @@ def test_a_quarter_closes_on_its_corrected_months(app_client: TestClient, tokens
     assert owed_by_period(lines, "R2", "2026-07") == Decimal("7400.00")
     assert owed_by_period(lines, "R2", Q3) == Decimal("5000.00")
     state = app_client.get(f"/payroll/periods/{Q3}", headers=tokens["payroll"]).json()
-    assert state["state"] == "closed" and state["reclose"]["needed"] is False
+    assert state["state"] == "closed" and state["reclose"]["needed"] is False and state["final"] is True
     assert state["reclose"]["request"] is None  # nothing to re-close: no request to send (it would be a 409)
 
 
@@ -115,6 +115,7 @@ def test_a_month_corrected_after_the_close_re_closes_the_quarter(
     finalized(app_client, tokens, clock, july.json()["run"]["id"])
     state = app_client.get(f"/payroll/periods/{Q3}", headers=tokens["payroll"]).json()
     assert state["reclose"]["needed"] is True and state["reclose"]["months_corrected_since"] == ["2026-07"]
+    assert state["final"] is False  # the quarter's prizes are about to change: payroll must not settle them
 
     with_facts = adjust(app_client, tokens, Q3, quarter(130000), "facts given")
     assert with_facts.status_code == 422 and with_facts.json()["problems"][0]["field"] == "fact_import_id"
@@ -136,6 +137,7 @@ def test_a_month_corrected_after_the_close_re_closes_the_quarter(
     assert owed_by_period(lines, "R3", Q3) == Decimal("1000.00")
     state = app_client.get(f"/payroll/periods/{Q3}", headers=tokens["payroll"]).json()
     assert state["reclose"]["needed"] is False and state["reclose"]["request"] is None
+    assert state["final"] is True
     # the re-close replays from the months' facts it read (July's corrected, August's and September's first)
     replay = app_client.get(f"/runs/{res.json()['run']['id']}/replay", headers=tokens["hr"]).json()
     assert replay["identical"] is True and replay["inputs_identical"] is True, replay

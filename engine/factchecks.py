@@ -193,7 +193,7 @@ class TableWatch:
             fold = plain.casefold()
             if self.reps(fold) and self.folds.setdefault(fold, plain) != plain:
                 self.case_clash = True
-            mine = self.seen[rep] = self.reps(rep)
+            mine = self.seen[rep] = self.reps(plain)  # as the checker keys it (NFKC): Ｒ1 is R1's pass
         self._texts(text_at)
         return mine
 

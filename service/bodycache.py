@@ -16,14 +16,22 @@ from typing import Generic, TypeVar
 T = TypeVar("T")
 
 
+ENTRY = 256
+"""Bytes an entry is charged besides its body and key weight: its key, tuple and dict slot. Without
+it, empty bodies (an empty feed page is ~90 bytes) under keys as large as a feed's list of runs
+held far more than the budget."""
+
+
 class BodyCache(Generic[T]):
-    """Values with a body (bytes) first, by key, up to `budget` bytes of bodies; the least recently
-    used go first. A body over an eighth of the budget is not kept. Safe from any thread."""
+    """Values with a body (bytes) first, by key, up to `budget` bytes of bodies, keys (`weight`) and
+    `ENTRY` each; the least recently used go first. A body over an eighth of the budget is not
+    kept. Safe from any thread."""
 
     def __init__(self, budget: int = 32 * 1024 * 1024) -> None:
         self.budget = budget
         self.used = 0
         self.pages: OrderedDict[Hashable, tuple[bytes, T]] = OrderedDict()
+        self.charged: dict[Hashable, int] = {}
         self.lock = threading.Lock()
 
     def get(self, key: Hashable) -> tuple[bytes, T] | None:
@@ -33,17 +41,20 @@ class BodyCache(Generic[T]):
                 self.pages.move_to_end(key)
             return found
 
-    def put(self, key: Hashable, body: bytes, extra: T) -> None:
-        if len(body) > self.budget // 8:
+    def put(self, key: Hashable, body: bytes, extra: T, weight: int = 0) -> None:
+        """Keep `body` under `key`; `weight`: the bytes the key holds beyond a few small values."""
+        cost = len(body) + weight + ENTRY
+        if cost > self.budget // 8:
             return
         with self.lock:
             if key in self.pages:
                 return
             self.pages[key] = (body, extra)
-            self.used += len(body)
+            self.charged[key] = cost
+            self.used += cost
             while self.used > self.budget:
-                _, (old, _) = self.pages.popitem(last=False)
-                self.used -= len(old)
+                old, _ = self.pages.popitem(last=False)
+                self.used -= self.charged.pop(old)
 
     def __len__(self) -> int:
         return len(self.pages)

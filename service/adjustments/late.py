@@ -200,6 +200,8 @@ def follow_payments(db: Session, who: Principal, at: datetime, payment_import_id
             db.rollback()  # the new payments credit no paid month of this set differently
             continue
         moved = {c.deal_id for c in credits.credits if str(c.month) == month}
+        _, before = credited_import(db, who, at, policy, (origin["deals"], origin["payments"], origin["targets"]))
+        moved |= {c.deal_id for c in before.credits if str(c.month) == month}  # a credit moving out names its deal
         late = sorted({d for d, day, _ in added if str(Month(day.year, day.month)) == month or d in moved})
         row = LateCredit(
             period=month, payment_import_id=new.id, credited_import_id=credited.id, original_run_id=base.id,

@@ -81,8 +81,8 @@ def check_facts(data: bytes, filename: str, options: ReadOptions, part_bytes: in
         merged.omitted.update(omitted)
         raise merged
     notes: list[str] = []
-    for part in found:
-        notes.extend(n for n in part.notes if n not in notes)
+    for part in found:  # a hint about every amount holds for the file only when every pass gave it
+        notes.extend(n for n in part.notes if n not in notes and (not n.startswith(_EVERY) or _in_all(found, n)))
     return Checked(
         rows=sum(p.rows for p in found),
         periods=sorted({m for p in found for m in p.periods}),
@@ -91,6 +91,14 @@ def check_facts(data: bytes, filename: str, options: ReadOptions, part_bytes: in
         rep_ids=sorted({r for p in found for r in p.rep_ids}),
         notes=tuple(notes),
     )
+
+
+_EVERY = ("every target and actual", "every actual is", "the amounts are written with thousands separators")
+"""The notes `engine.facts` makes of all of a file's amounts (`amount_hints`, display rounding)."""
+
+
+def _in_all(found: list[Checked], note: str) -> bool:
+    return all(note in part.notes for part in found)
 
 
 def _in_range(splits: list[str], k: int) -> Callable[[str], bool]:

@@ -71,7 +71,7 @@ def lines(
         if cached is None:
             found = page(db, periods, after, limit, pays, runs)
             cached = _encoded(found, format, period)
-            full_pages.put(key if found.more else current, *cached)
+            full_pages.put(key if found.more else current, *cached, weight=0 if found.more else 64 * len(runs))
     if period is None:
         return cached
     return _with_state(cached, period_state(db, parse_period(period)), format)

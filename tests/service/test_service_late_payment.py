@@ -208,3 +208,42 @@ def test_a_late_payment_that_cannot_be_credited_is_said_in_the_answer(
     assert (said["period"], said["state"]) == ("2026-07", "refused")
     assert "more than its contract amount" in said["problem"], said
     assert app_client.get("/adjustments", headers=tokens["hr"]).json()["adjustments"] == []
+
+
+MOVING_DEALS = b"""deal_id,rep_id,signed_on,amount,product_line,shares
+D1,R1,2026-07-03,100000.00,,
+D2,R2,2026-07-20,100000.00,,
+"""
+MOVING_PAID = b"""deal_id,paid_on,amount
+D2,2026-07-25,20000.00
+D2,2026-08-05,15000.00
+"""
+
+
+def test_a_late_payment_moving_a_credit_out_of_a_month_names_the_deal_there_too(
+    app_client: TestClient, tokens: Tokens, clock: Clock
+) -> None:
+    """As paid: D2 20000 on 07-25 = 20%, 35000 on 08-05 = 35% -> credited August: R2 August 100000 /
+    100000 = 100% -> 2% x 100000 = 2000.00 + 1000.00 = 3000.00; July pays 0.00. A late 10000.00 on
+    07-28 makes D2 30% in July: July +3000.00, August -3000.00. Before, August's late credit named
+    no deal ([""]) and its reason no payment: the adjustment taking 3000.00 back said not why."""
+    hr = tokens["hr"]
+    url = "/policies/sales-incentive-deals/versions/2026-Q3"
+    assert app_client.put(url, content=POLICY, headers={**hr, "Content-Type": "application/yaml"}).status_code == 201
+    ids = {
+        "deal_import_id": upload(app_client, tokens, "deals", MOVING_DEALS)["id"],
+        "payment_import_id": upload(app_client, tokens, "payments", MOVING_PAID)["id"],
+        "target_import_id": upload(app_client, tokens, "targets", TARGETS)["id"],
+    }
+    for month, paid in (("2026-07", "0.00"), ("2026-08", "3000.00")):
+        res = app_client.post("/runs", json={"policy_id": "sales-incentive-deals", "period": month, **ids}, headers=hr)
+        assert res.status_code == 201 and res.json()["totals"]["payout"] == paid, res.text
+        finalized(app_client, tokens, clock, res.json()["id"])
+    late = upload(app_client, tokens, "payments", b"deal_id,paid_on,amount\nD2,2026-07-28,10000.00\n")["late_credits"]
+    assert [(x["period"], x["state"], x["deals"]) for x in late] == [
+        ("2026-07", "adjusted", ["D2"]),
+        ("2026-08", "adjusted", ["D2"]),
+    ]
+    assert "deal D2 paid 2026-07-28 10000.00" in late[1]["reason"]
+    payouts = [app_client.get(x["links"]["adjustment_run"], headers=hr).json()["totals"]["payout"] for x in late]
+    assert payouts == ["3000.00", "-3000.00"]

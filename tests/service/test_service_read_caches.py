@@ -5,8 +5,13 @@ after HR read it), and each caller gets their own view, byte for byte what they 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from fastapi.testclient import TestClient
 from service_testkit import Clock, Tokens, draft_run
+
+from service.bodycache import ENTRY
+from service.payroll.feed import Position, encode_cursor
 
 
 def test_the_same_last_page_shows_a_run_finalized_since(app_client: TestClient, tokens: Tokens, clock: Clock) -> None:
@@ -54,3 +59,25 @@ def test_a_results_view_follows_the_status_and_the_caller(app_client: TestClient
     header, *rows = east_csv.lstrip("\ufeff").splitlines()
     rep = header.split(",").index("rep_id")
     assert [row.split(",")[rep] for row in rows] == ["R1", "R2"]
+
+
+def test_empty_feed_pages_under_many_cursors_stay_within_the_cache_budget(
+    app_client: TestClient, tokens: Tokens, clock: Clock
+) -> None:
+    """A page that is not full is kept under its cursor and the list of runs it was read from; an
+    empty one is ~90 bytes. Before, only bodies counted against the budget: 600 cursors before a
+    pay period nothing is paid in kept 600 entries (their keys, holding the runs, uncounted), so
+    a payroll client stepping its cursor grew the server's memory without bound."""
+    run = draft_run(app_client, tokens)
+    assert app_client.post(f"/runs/{run['id']}/publish", headers=tokens["hr"]).status_code == 200
+    clock.advance(days=4)
+    assert app_client.post(f"/runs/{run['id']}/finalize", headers=tokens["hr"]).status_code == 200
+    cache = app_client.app.state.merit.full_pages  # type: ignore[attr-defined]
+    cache.budget = 64 * 1024
+    for i in range(600):
+        cursor = encode_cursor(Position(datetime(2000, 1, 1, tzinfo=UTC) + timedelta(microseconds=i), 0, 0))
+        page = app_client.get(
+            "/payroll/lines", params={"pay_period": "1999-01", "cursor": cursor}, headers=tokens["payroll"]
+        )
+        assert page.status_code == 200 and page.json()["lines"] == []
+    assert len(cache) * ENTRY <= cache.budget  # each entry is charged at least its key's overhead

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import decimal
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, cast
@@ -81,13 +81,16 @@ class Stage:
         self.columns: dict[str, list[Decimal | None]] = {c: [] for c in plan.cross_columns}
         self.metrics: dict[str, list[Ratio | None]] = {m: [] for m in plan.cross_metrics}
 
-    def add(self, lines: list[Line], numbers: Sequence[Numbers], metrics: Sequence[Metrics]) -> None:
-        """A chunk of lines, decided on their own, with what the cross-line phase will read of them."""
+    def add(
+        self, lines: list[Line], columns: Mapping[str, list[Decimal | None]], metrics: Mapping[str, list[Ratio | None]]
+    ) -> None:
+        """A chunk of lines, decided on their own, with what the cross-line phase will read of them
+        (a column's or a metric's values, per line)."""
         self.lines.extend(lines)
         for name, column in self.columns.items():
-            column.extend([n.get(name) for n in numbers])
+            column.extend(columns[name])
         for name, values in self.metrics.items():
-            values.extend([m.get(name) for m in metrics])
+            values.extend(metrics[name])
 
 
 class CrossLine:
@@ -284,12 +287,12 @@ class CrossLine:
         decider = Decider(self.cp, question, [self.cache.memo(("slot-keys", s), dict) for s in scales])
         columns = [self._condition_column(c.value, stage, rank) for c in rule_def.conditions]
         flag = rule_def.id
-        for line, values in zip(stage.lines, zip(*columns, strict=True), strict=True):
-            if None in values:
+        rules = decider.rules_for(columns)
+        for line, rule, values in zip(stage.lines, rules, zip(*columns, strict=True), strict=True):
+            if rule is None:
                 line.flags = self._flag(line.flags, flag, False)
                 line.warn(f"{flag}: a condition's value is not available; not eligible")
                 continue
-            rule = decider.rule_for(values)
             line.flags = self._flag(line.flags, flag, bool(rule.outcome))
             if self.explain:
                 line.why += (Fired(rule, explain.eligibility, (rule_def, values)),)

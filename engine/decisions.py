@@ -10,9 +10,12 @@ only look decisions up, which is also how a columnar evaluator would join them (
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
+import numpy as np
+
+from engine.colnum import LIMIT
 from engine.compiler import NONE, CompiledPolicy
 from engine.lines import Fired, Render
 from engine.metrics import Ratio
@@ -83,6 +86,45 @@ class Decider:
         if rule is None:
             rule = self._seen[keys] = self.book.decide(self.question, keys)
         return rule
+
+    def rules_for(self, columns: Sequence[Sequence[Any]]) -> list[Rule | None]:
+        """`rule_for` of every line at once, a column of values per slot (None where a line's value
+        is None): the keys a slot at a time, the rule engine asked once per distinct keys."""
+        slots = [self._keys_of(slot, values) for slot, values in enumerate(columns)]
+        seen = self._seen
+        out: list[Rule | None] = []
+        for keys in zip(*slots, strict=True):
+            if None in keys:
+                out.append(None)
+                continue
+            rule = seen.get(keys)
+            if rule is None:
+                rule = seen[keys] = self.book.decide(self.question, keys)
+            out.append(rule)
+        return out
+
+    def _keys_of(self, slot: int, values: Sequence[Any]) -> list[int | None]:
+        """One slot's key per line: whole numbers against whole thresholds by one sorted search
+        (`Scale.key_of_int`'s bisect, for the column); anything else value by value, remembered."""
+        scale = self.scales[slot]
+        whole = [int(t) for t in scale.thresholds if t == t.to_integral_value() and abs(t) < LIMIT]
+        if len(whole) == len(scale.thresholds) and all(
+            (type(v) is int and abs(v) < LIMIT) or v is None for v in values
+        ):
+            bounds = np.array(whole, dtype=np.int64)
+            ints = np.array([0 if v is None else v for v in values], dtype=np.int64)
+            at = np.searchsorted(bounds, ints, side="left")
+            equal = (at < len(bounds)) & (bounds[np.minimum(at, len(bounds) - 1)] == ints) if len(bounds) else at < 0
+            keys: list[int | None] = [*(2 * at + equal).tolist()]
+            for i, v in enumerate(values):
+                if v is None:
+                    keys[i] = None
+            return keys
+        memo = self.slot_keys[slot]
+        return [
+            None if v is None else k if (k := memo.get(v)) is not None else memo.setdefault(v, _key(scale, v))
+            for v in values
+        ]
 
 
 def _key(scale: Scale, value: Any) -> int:

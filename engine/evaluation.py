@@ -22,26 +22,30 @@ fired; the words are written by `engine.explain` only when output reads them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
 from engine import explain as words
-from engine.across import CrossLine, Metrics, Numbers, Stage
-from engine.columns import Measured, measure_column, number_columns, quarter_groups
+from engine.across import CrossLine, Numbers, Stage
+from engine.colmoney import flat_commissions
+from engine.colnum import Columns, Frame
+from engine.colscore import score_keys
+from engine.columns import number_columns, quarter_groups
 from engine.compiler import NONE, CompiledPolicy, compiled
 from engine.crossline import Combined, Partial
 from engine.decisions import Decided, decided
 from engine.factcache import FactsCache, cache_for
 from engine.facts import FactSet
-from engine.lines import NO_FLAGS, ZERO, AwardLine, Context, Fired, Line, Render, row_numbers, sum_rows
-from engine.metrics import Ratio, format_ratio
+from engine.linecolumns import LineColumns
+from engine.lines import NO_FLAGS, ZERO, AwardLine, Context, Fired, Line, Render, sum_rows
+from engine.metrics import format_ratio
 from engine.periods import Month, Period, Quarter, months_of, parse_period
 from engine.plan import Plan
 from engine.policy import Policy, PolicyLibrary, Tier
 from engine.problems import MeritInputError, Problem
 from engine.results import Evaluation
-from engine.rules import Rule, Scale
+from engine.rules import Rule
 from engine.tiers import commission_for, flat_payer
 
 NO_FLAGS_ITEMS: tuple[tuple[str, bool], ...] = ()  # keeps NO_FLAGS (and its id) among the flags
@@ -49,7 +53,7 @@ CHUNK = 8192  # lines decided together by an evaluation that keeps no columns
 Progress = Callable[[int], None]  # called with the number of rep-months evaluated so far
 
 
-class Evaluator(CrossLine):
+class Evaluator(CrossLine, LineColumns):
     """One evaluation: a compiled policy, the facts, and what is decided period by period."""
 
     def __init__(
@@ -86,6 +90,9 @@ class Evaluator(CrossLine):
         self._light = self._question("light", words.light) if p.warning is not None else None
         self._tier = self._question("tier", words.tier, self._tier_of) if p.commission is not None else None
         self._rating = self._question("rating", words.rating) if p.scorecard is not None else None
+        self._flat_pay = flat_payer(p)
+        self._last: Frame | None = None
+        self._months: dict[str, Columns] = {}  # each month's columns, converted once (its chunks, the quarter)
 
     def _question(self, question: str, render: Render, arg: Callable[[Rule], Any] = lambda rule: None) -> Decided:
         return decided(self.cp, question, render, arg)
@@ -97,57 +104,41 @@ class Evaluator(CrossLine):
         """One tuple per distinct sequence of shared records (most lines repeat a handful)."""
         return self._whys.setdefault(why, why)
 
-    # ------------------------------------------------------------ per-line columns
-    def _keys(self, period: str, source: Hashable, scale: Scale, values: Sequence[Ratio | None]) -> list[int | None]:
-        """Each line's comparison key on a question's scale (None: no value); `source` names
-        what the values are (a metric and its definition, or the scorecard)."""
-        key = ("keys", period, source, scale.thresholds)
-        return self.cache.column(key, values, lambda v: None if v is None else scale.key(v))
-
-    def _metric_keys(self, period: str, name: str, scale: Scale, values: Sequence[Ratio | None]) -> list[int | None]:
-        return self._keys(period, (name, self.policy.metrics.get(name)), scale, values)
-
-    def _measured(self, plan: Plan, period: str, numbers: Sequence[Numbers]) -> list[Measured]:
-        return self.cache.columns(
-            ("metrics", period, plan.metrics_signature), numbers, lambda n: measure_column(plan, n)
-        )
-
     # ------------------------------------------------------------ per-line decisions
-    def _lights(self, period: str, lines: list[Line], metrics: Sequence[Metrics]) -> list[Fired | None]:
+    def _lights(self, period: str, lines: list[Line], items: Sequence[Any]) -> list[Fired | None]:
         decided = self._light
         if decided is None:
             return [None] * len(lines)
         metric = self.policy.warning.metric  # type: ignore[union-attr]
-        values = [m.get(metric) for m in metrics]
         out: list[Fired | None] = []
         records, outcomes = decided.records, decided.outcomes
-        for line, key, v in zip(lines, self._metric_keys(period, metric, decided.scale, values), values, strict=True):
+        keys = self._metric_keys(period, metric, decided.scale, items)
+        for i, (line, key) in enumerate(zip(lines, keys, strict=True)):
             if key is None:
                 out.append(None)
                 continue
             light = outcomes[key]
             if light is None:
+                v = self._ratios(metric, items[i : i + 1])[0]
                 line.warn(f"{metric} {format_ratio(v)} is outside every warning band")  # type: ignore[arg-type]
             else:
                 line.light = light
             out.append(records[key])
         return out
 
-    def _commissions(
-        self, period: str, lines: list[Line], numbers: Sequence[Numbers], metrics: Sequence[Metrics]
-    ) -> list[Fired | None]:
+    def _commissions(self, period: str, lines: list[Line], items: Sequence[Any]) -> list[Fired | None]:
         c, decided = self.policy.commission, self._tier
         if c is None or decided is None:
             return [None] * len(lines)
-        basis_of = [m.get(c.basis) for m in metrics]
-        keys = self._metric_keys(period, c.basis, decided.scale, basis_of)
+        keys = self._metric_keys(period, c.basis, decided.scale, items)
+        present = self._frame(items).column(c.base).present.tolist()
         policy, records, flat, bonuses = self.policy, decided.records, c.mode == "flat", self._bonus
-        pay = flat_payer(policy)
         out: list[Fired | None] = []
-        for line, key, nums, basis in zip(lines, keys, numbers, basis_of, strict=True):
-            base = nums.get(c.base)
-            if key is None or base is None:
-                line.warn(f"no commission: {c.basis if basis is None else c.base} not available")
+        paid: list[int] = []
+        rates: list[Decimal] = []
+        for i, (line, key) in enumerate(zip(lines, keys, strict=True)):
+            if key is None or not present[i]:
+                line.warn(f"no commission: {c.basis if key is None else c.base} not available")
                 out.append(None)
                 continue
             record = records[key]
@@ -157,19 +148,35 @@ class Evaluator(CrossLine):
                 continue  # no tier reached: no commission, no bonus
             line.tier = tier.id
             if flat:
-                line.commission = pay(tier.rate, base)
                 line.bonus = bonuses[tier.id]
+                paid.append(i)
+                rates.append(tier.rate)
             else:
+                base, basis = self._numbers(items[i]).get(c.base), self._ratios(c.basis, items[i : i + 1])[0]
                 line.commission, line.bonus, _ = commission_for(policy, tier, base, basis)  # type: ignore[arg-type]
+        if paid:
+            amounts = flat_commissions(policy, self._frame(items).column(c.base), paid, rates)
+            for i, rate, amount in zip(paid, rates, amounts, strict=True):
+                if amount is None:  # left to the per-line way (a base not above 0)
+                    amount = self._flat_pay(rate, self._numbers(items[i])[c.base])  # type: ignore[arg-type]
+                lines[i].commission = amount
         return out
 
-    def _ratings(self, plan: Plan, period: str, lines: list[Line], metrics: Sequence[Metrics]) -> list[Fired | None]:
+    def _ratings(self, plan: Plan, period: str, lines: list[Line], items: Sequence[Any]) -> list[Fired | None]:
         """Score lines of the scorecard's own period only: monthly KPI targets are not quarterly ones."""
         scoring, decided = plan.scoring, self._rating
         if scoring is None or decided is None:
             return [None] * len(lines)
-        scores = self.cache.column(("score", period, scoring.card), metrics, scoring.value)
-        keys = self._keys(period, ("score", scoring.card), decided.scale, scores)
+        scale = decided.scale
+
+        def compute(todo: list[Any]) -> list[int | None]:
+            def per_line(i: int) -> int | None:
+                score = scoring.value(self.context.metrics_of(self._numbers(todo[i])))
+                return None if score is None else scale.key(score)
+
+            return score_keys(self._frame(todo), scoring.card, self.policy.metrics, scale, per_line)
+
+        keys = self.cache.columns(("score-keys", period, scoring.card, scale.thresholds), items, compute)
         out: list[Fired | None] = []
         records, outcomes = decided.records, decided.outcomes
         for line, key in zip(lines, keys, strict=True):
@@ -211,22 +218,21 @@ class Evaluator(CrossLine):
             ("previous", period), lambda: {r.rep_id: r.actual for r in self.facts.for_month(month.previous())}
         )
         stage = Stage(plan, period)
+        whole = self._months[period] = Columns(rows)
         for start, end in self._chunks(len(rows)):
             part = rows[start:end]
-            numbers: Sequence[Numbers] = self.cache.column(("numbers", period), part, row_numbers)
-            measured = self._measured(plan, period, numbers)
-            metrics = [m for m, _ in measured]
+            self._last = Frame(part, self.columns, ((whole, start),))
             lines = []
-            for row, (_, warnings) in zip(part, measured, strict=True):
+            for row, warnings in zip(part, self._warnings(plan, period, part), strict=True):
                 line = Line(row.rep_id, row.name, row.region, row.product_line, row.manager_id, period, context, row)
                 line.warnings = warnings
                 line.previous_actual = previous.get(row.rep_id)
                 lines.append(line)
-            lights = self._lights(period, lines, metrics)
-            tiers = self._commissions(period, lines, numbers, metrics)
-            ratings = self._ratings(plan, period, lines, metrics)
+            lights = self._lights(period, lines, part)
+            tiers = self._commissions(period, lines, part)
+            ratings = self._ratings(plan, period, lines, part)
             self._reasons(lines, lights, tiers, ratings)
-            stage.add(lines, numbers, metrics)
+            self._staged(stage, lines, part)
             self._report(len(lines))
         self._cross(stage)
         return stage.lines
@@ -239,28 +245,30 @@ class Evaluator(CrossLine):
         base_facts = None if base is None else self.cache.base.facts  # type: ignore[union-attr]
         groups = self.cache.memo(("quarter", period), lambda: quarter_groups(self.facts, quarter, base_facts, base))
         # each rep's month lines: when every month has every rep (no positions kept), side by side
+        aligned = bool(groups) and not groups[0][1]
         by_rep = list(
-            zip(*per_month, strict=True)
-            if groups and not groups[0][1]
-            else (tuple(per_month[mi][i] for mi, i in g[1]) for g in groups)
+            zip(*per_month, strict=True) if aligned else (tuple(per_month[mi][i] for mi, i in g[1]) for g in groups)
         )
         columns, keep = self.columns, self.cache.keep
         stage = Stage(plan, period)
         for start, end in self._chunks(len(groups)):
             part = groups[start:end]
-            numbers: Sequence[Numbers] = self.cache.column(
-                ("numbers", period, columns), [g[2] for g in part], lambda rows: sum_rows(rows, columns)
+            items = [g[2] for g in part]
+            sources = [(self._months[str(m)], start) for m in quarter.months] if aligned else []
+            self._last = Frame(items, columns, sources)
+            numbers: Sequence[Numbers | None] = (
+                self.cache.column(("numbers", period, columns), items, lambda rows: sum_rows(rows, columns))
+                if keep
+                else [None] * len(part)
             )
-            measured = self._measured(plan, period, numbers)
-            metrics = [m for m, _ in measured]
             lines = []
-            for (rep_id, _, _, notes), (_, warnings), totals, months in zip(
-                part, measured, numbers, by_rep[start:end], strict=True
+            for (rep_id, _, _, notes), warnings, totals, months in zip(
+                part, self._warnings(plan, period, items), numbers, by_rep[start:end], strict=True
             ):
                 last = months[-1]
                 line = Line(
                     rep_id, last.name, last.region, last.product_line, last.manager_id, period, context,
-                    months=months, totals=totals if keep else None,
+                    months=months, totals=totals,
                 )  # fmt: skip
                 line.warnings = notes + warnings if notes else warnings
                 commission = bonus = ZERO
@@ -272,10 +280,10 @@ class Evaluator(CrossLine):
                         awards += m.awards
                 line.commission, line.bonus, line.awards = commission, bonus, awards
                 lines.append(line)
-            lights = self._lights(period, lines, metrics)
-            ratings = self._ratings(plan, period, lines, metrics)
+            lights = self._lights(period, lines, items)
+            ratings = self._ratings(plan, period, lines, items)
             self._reasons(lines, lights, ratings)
-            stage.add(lines, numbers, metrics)
+            self._staged(stage, lines, items)
         self._cross(stage)
         return stage.lines
 

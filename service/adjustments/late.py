@@ -28,6 +28,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.dealfiles import read_file
@@ -167,12 +168,54 @@ def _reason(new: FactImport, month: str, added: list[Paid], late: list[str], bas
     )
 
 
+def _adjust(db: Session, who: Principal, at: datetime, row_id: int) -> dict[str, Any]:
+    """Ask for the adjustment that makes late credit `row_id` (committed); pending with the problem
+    when it cannot be made now. The late credit's document (with a quarter's re-close hint)."""
+    row = db.get(LateCredit, row_id)
+    base = db.get(Run, row.original_run_id) if row is not None else None
+    assert row is not None and base is not None
+    request = AdjustmentRequest(
+        policy_id=base.policy_id, period=row.period, fact_import_id=row.credited_import_id,
+        version=base.policy_version, reason=row.reason, pay_period=None,
+    )  # fmt: skip
+    reclose = None
+    try:
+        made = create_adjustment(db, who, at, request)  # links the late credit to its run
+        reclose = made.get("quarter_reclose")
+    except ApiError as err:
+        db.rollback()
+        pending = db.get(LateCredit, row_id)
+        assert pending is not None
+        if pending.adjustment_run_id is None:
+            pending.problem = f"{err.kind}: {err.detail}"
+            db.commit()
+    doc = late_credit_dict(db.get(LateCredit, row_id))  # type: ignore[arg-type]
+    return {**doc, "quarter_reclose": reclose} if reclose else doc
+
+
+def _recorded(db: Session, who: Principal, at: datetime, import_id: int, month: str) -> dict[str, Any] | None:
+    """The late credit this import already made of `month` (a follow-up interrupted, run again): its
+    adjustment asked for again when the interruption came before it; None when there is none."""
+    row = db.scalars(
+        select(LateCredit).where(LateCredit.payment_import_id == import_id, LateCredit.period == month)
+    ).first()
+    if row is None:
+        return None
+    if row.adjustment_run_id is None and row.problem is None:
+        return _adjust(db, who, at, row.id)
+    return late_credit_dict(row)
+
+
 def follow_payments(db: Session, who: Principal, at: datetime, payment_import_id: int) -> list[dict[str, Any]]:
-    """Each paid month the new payments credit late: an adjustment asked for at once (or pending)."""
+    """Each paid month the new payments credit late: an adjustment asked for at once (or pending).
+    Idempotent: run again (after a crash) it makes no second late credit nor adjustment of a month."""
     new = db.get(FactImport, payment_import_id)
     assert new is not None and new.kind == "payments"
     found: list[dict[str, Any]] = []
     for month, base in sorted(_bases(db).items()):
+        if (again := _recorded(db, who, at, new.id, month)) is not None:
+            found.append(again)
+            continue
         facts = db.get(FactImport, base.fact_import_id)
         assert facts is not None and facts.credited_from is not None
         origin = facts.credited_from
@@ -209,22 +252,10 @@ def follow_payments(db: Session, who: Principal, at: datetime, payment_import_id
             created_by=who.name,
         )  # fmt: skip
         db.add(row)
-        db.commit()
-        request = AdjustmentRequest(
-            policy_id=base.policy_id, period=month, fact_import_id=credited.id, version=base.policy_version,
-            reason=row.reason, pay_period=None,
-        )  # fmt: skip
-        row_id = row.id
-        reclose = None
         try:
-            made = create_adjustment(db, who, at, request)  # links the late credit to its run
-            reclose = made.get("quarter_reclose")
-        except ApiError as err:
-            db.rollback()
-            pending = db.get(LateCredit, row_id)
-            assert pending is not None
-            pending.problem = f"{err.kind}: {err.detail}"
             db.commit()
-        doc = late_credit_dict(db.get(LateCredit, row_id))  # type: ignore[arg-type]
-        found.append({**doc, "quarter_reclose": reclose} if reclose else doc)
+        except IntegrityError:  # another process following this import recorded it first
+            db.rollback()
+            continue
+        found.append(_adjust(db, who, at, row.id))
     return found

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db.base import Base, UTCDateTime
@@ -61,6 +61,8 @@ class LateCredit(Base):
     """
 
     __tablename__ = "late_credits"
+    # one late credit per payments import and month: a follow-up run again after a crash adds none
+    __table_args__ = (Index("uq_late_credits_import_period", "payment_import_id", "period", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     period: Mapped[str] = mapped_column(String(7), index=True)  # the month credited late
@@ -73,3 +75,21 @@ class LateCredit(Base):
     problem: Mapped[str | None] = mapped_column(Text, nullable=True)  # why no adjustment yet (pending)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by: Mapped[str] = mapped_column(String(200))
+
+
+class LateFollowUp(Base):
+    """A payments import whose late credits are still to be followed (`service.adjustments.follow`).
+
+    Stored in the transaction that stores the payments import and deleted once its follow-up has
+    recorded every late credit it makes, so a crash in between leaves it here: the next start, the
+    next payments import or `GET /payroll/periods/{period}` follows it again. `owner` is the
+    process following it (host:pid, as a job's); another live process's marker is left to it.
+    """
+
+    __tablename__ = "late_follow_ups"
+
+    payment_import_id: Mapped[int] = mapped_column(ForeignKey("fact_imports.id"), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200))
+    token_id: Mapped[int] = mapped_column(Integer)  # who imported it: the adjustment is asked for in their name
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -21,6 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import environment
+from service.adjustments import follow as late_follow
 from service.api import errors, openapi, ui
 from service.api.deps import DB, Settings, access_refusal
 from service.api.gate import BODY_SLACK, Gate
@@ -139,6 +140,10 @@ def create_app(
         app.state.jobs.recover()
     except DBAPIError as exc:  # not migrated yet (no jobs table): nothing to take over
         log.warning("background jobs not recovered: %s", str(exc.orig).splitlines()[:1])
+    try:  # payments imports a crash left unfollowed: their late credits, now
+        late_follow.follow_left(settings.sessions, settings.clock(), starting=True)
+    except DBAPIError as exc:  # not migrated yet: nothing to follow
+        log.warning("late credits not followed: %s", str(exc.orig).splitlines()[:1])
     errors.install(app, access_refusal)
     openapi.install(app)
     for module in (

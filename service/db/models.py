@@ -7,7 +7,7 @@ The Alembic migrations create exactly this schema; a test compares the two.
 
 from __future__ import annotations
 
-from service.adjustments.models import Adjustment, BalanceEntry, LateCredit
+from service.adjustments.models import Adjustment, BalanceEntry, LateCredit, LateFollowUp
 from service.audit.models import AuditEntry
 from service.db.base import Base, UTCDateTime
 from service.facts.models import FactImport
@@ -29,6 +29,7 @@ __all__ = [
     "FactImport",
     "Job",
     "LateCredit",
+    "LateFollowUp",
     "Objection",
     "PeriodClaim",
     "PeriodClose",

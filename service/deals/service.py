@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import socket
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -29,6 +31,7 @@ from engine.facts import FactSet
 from engine.policy import Policy
 from engine.problems import MeritInputError, Problem
 from engine.sheetcells import SheetLimits
+from service.adjustments.models import LateFollowUp
 from service.api.errors import ApiError
 from service.audit import service as audit
 from service.auth import Principal
@@ -98,6 +101,13 @@ def store_deal_file(
     db.flush()
     target = f"fact-import:{row.id}"
     audit.record(db, who, at, "facts.import", target, after=sha, filename=filename, rows=count, kind=kind)
+    if kind == "payments":  # its late credits are to be followed: said in this very transaction
+        owner = f"{socket.gethostname()}:{os.getpid()}"  # as a job's owner (service.jobs.service)
+        db.add(
+            LateFollowUp(
+                payment_import_id=row.id, owner=owner, token_id=who.token_id, created_by=who.name, created_at=at
+            )
+        )
     commit(db)
     return import_dict(row)
 

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from service.adjustments.late import follow_payments
+from service.adjustments.follow import follow_import, follow_left
 from service.api.deps import DB, HR, settings
 from service.api.inputs import Id
 from service.deals.service import store_deal_file
@@ -36,7 +36,9 @@ async def create_import(request: Request, who: HR, db: DB) -> dict[str, Any]:
         def store() -> dict[str, Any]:
             doc = store_deal_file(db, who, at, data, filename, content_type, cfg.max_rows, kind)
             if kind == "payments":  # a payment crediting a paid month late: its adjustment, at once
-                doc["late_credits"] = follow_payments(db, who, at, doc["id"])
+                db.rollback()  # (the import is committed with its marker) no read transaction held
+                follow_left(cfg.sessions, at)  # earlier imports a crash or a failure left unfollowed
+                doc["late_credits"] = follow_import(db, who, at, doc["id"])
             return doc
 
         return await run_in_threadpool(store)

@@ -23,7 +23,7 @@ from service.api.csvsafe import filter_results_csv
 from service.api.errors import ApiError
 from service.auth import Principal
 from service.bodycache import BodyCache
-from service.runs.models import Run, RunRep
+from service.runs.models import Run, RunRep, unpacked
 from service.runs.scope import BY_REP, manager_csv_reps, manager_lines, parsed_results, rep_line
 from service.runs.states import RunState
 
@@ -109,7 +109,7 @@ def _cut(db: Session, who: Principal, run_id: int, period: str, sha256: str, as_
     headers = {"ETag": f'"{sha256}"'} if keep is None else {}
 
     def stored_json() -> bytes:
-        return bytes(db.scalars(select(Run.results_json).where(Run.id == run_id)).one())
+        return unpacked(bytes(db.scalars(select(Run.results_blob).where(Run.id == run_id)).one()))
 
     if as_csv:
         if keep is not None and who.role == "manager":

@@ -61,11 +61,12 @@ def main() -> int:
     args = ap.parse_args()
     root = args.root.resolve()
     sys.path[:0] = [str(root), str(root / "bench")]
-    from load import MONTH, _cursors, _database, _finalized_month, _free_port, _tokens
+    from load import MONTH, _cursors, _finalized_month, _free_port, _tokens
+    from scratchdb import scratch_database
 
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        url, cleanup = _database(args.database_url, tmp)
+        url, cleanup = scratch_database(args.database_url, tmp, "cpu")
         tokens = _tokens(url)
         port = _free_port()
         base = f"http://127.0.0.1:{port}"

@@ -18,7 +18,6 @@ import json
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,27 +25,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.insert(0, str(ROOT))
+from bench.scratchdb import scratch_database  # noqa: E402
 
 MONTH = "2026-08"
-
-
-def _database(url: str | None, tmp: Path) -> tuple[str, Any]:
-    if url is None:
-        return f"sqlite:///{tmp / 'feed.db'}", lambda: None
-    from sqlalchemy import create_engine, make_url, text
-
-    schema = f"merit_feed_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-
-    def drop() -> None:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-    scoped = make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
-    return scoped.render_as_string(hide_password=False), drop
 
 
 def _runs(db: Any, count: int) -> list[int]:
@@ -96,7 +77,7 @@ def main() -> int:
 
     report: dict[str, Any] = {"database": "sqlite" if args.sqlite else "postgresql", "lines": args.lines}
     with tempfile.TemporaryDirectory() as tmp_name:
-        url, cleanup = _database(None if args.sqlite else args.database_url, Path(tmp_name))
+        url, cleanup = scratch_database(None if args.sqlite else args.database_url, Path(tmp_name), "feed")
         try:
             upgrade(url)
             engine = make_engine(url)

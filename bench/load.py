@@ -30,7 +30,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from scratchdb import scratch_database  # noqa: E402
 from synth import write_facts  # noqa: E402
 
 MONTH = "2026-08"
@@ -63,26 +63,6 @@ def _tree_rss_mb(pid: int) -> float:
         except (OSError, ValueError):
             continue
     return round(total / 2**20, 1)
-
-
-def _database(url: str | None, tmp: Path) -> tuple[str, Any]:
-    """(database URL to serve, cleanup) - a SQLite file, or a fresh schema on PostgreSQL."""
-    if url is None:
-        return f"sqlite:///{tmp / 'load.db'}", lambda: None
-    from sqlalchemy import create_engine, make_url, text
-
-    schema = f"merit_load_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-
-    def drop() -> None:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-    scoped = make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
-    return scoped.render_as_string(hide_password=False), drop
 
 
 def _tokens(url: str) -> dict[str, str]:
@@ -261,7 +241,7 @@ def main() -> int:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        url, cleanup = _database(args.database_url, tmp)
+        url, cleanup = scratch_database(args.database_url, tmp, "load")
         port = _free_port()
         base = f"http://127.0.0.1:{port}"
         tokens = _tokens(url)

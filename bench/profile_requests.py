@@ -32,7 +32,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from cpu_per_request import alternate  # noqa: E402  (the same requests as the CPU measure)
-from load import MONTH, _cursors, _database, _finalized_month, _free_port, _tokens  # noqa: E402
+from load import MONTH, _cursors, _finalized_month, _free_port, _tokens  # noqa: E402
+from scratchdb import scratch_database  # noqa: E402
 
 from service.api import create_app  # noqa: E402
 
@@ -56,7 +57,7 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        url, cleanup = _database(args.database_url, tmp)
+        url, cleanup = scratch_database(args.database_url, tmp, "cpu")
         tokens = _tokens(url)
         app = create_app(url)
         port = _free_port()

@@ -1,7 +1,7 @@
 """Imports at scale, small: a CSV checked in passes over ranges of reps, bulk-stored run lines,
 job progress from the evaluation, and the import limits as settings (SQLite and PostgreSQL).
 
-The large sizes (a million rows) are measured by bench/service.py, not here: these tests make
+The large sizes (a million rows) are measured by bench/service_month.py, not here: these tests make
 the pass size tiny (`PART_BYTES`) so that a 3,000-row file is read in several passes.
 """
 

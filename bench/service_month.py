@@ -1,7 +1,7 @@
 """Benchmark: import + evaluate + store an N-row month through the HTTP API, beside `merit evaluate`.
 
-    python bench/service.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test --rows 1000000
-    python bench/service.py --sqlite --rows 100000
+    python bench/service_month.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test --rows 1000000
+    python bench/service_month.py --sqlite --rows 100000
 
 Starts a real `merit serve` (one worker) on loopback, on a fresh schema of the PostgreSQL
 database given (dropped afterwards) or on a SQLite file (`--sqlite`), and times, through HTTP:
@@ -34,7 +34,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # this file is named like the `service` package: its own folder must not come first on the path
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.insert(0, str(ROOT))
-
+from bench.scratchdb import scratch_database  # noqa: E402
 from bench.synth import write_facts  # noqa: E402
 
 MONTH = "2026-08"
@@ -99,26 +98,6 @@ def _peak(pid: Callable[[], int | None]) -> Iterator[list[float]]:
     finally:
         stop.set()
         thread.join()
-
-
-def _database(url: str | None, tmp: Path) -> tuple[str, Callable[[], None]]:
-    """(database URL to serve, cleanup): a SQLite file, or a fresh schema on PostgreSQL."""
-    if url is None:
-        return f"sqlite:///{tmp / 'bench.db'}", lambda: None
-    from sqlalchemy import create_engine, make_url, text
-
-    schema = f"merit_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-
-    def drop() -> None:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-    scoped = make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
-    return scoped.render_as_string(hide_password=False), drop
 
 
 def _tokens(url: str) -> dict[str, str]:
@@ -296,7 +275,7 @@ def main() -> int:
         tmp = Path(tmp_name)
         facts = tmp / "facts.csv"
         write_facts(facts, args.rows, months=(MONTH,))
-        url, cleanup = _database(None if args.sqlite else args.database_url, tmp)
+        url, cleanup = scratch_database(None if args.sqlite else args.database_url, tmp, "bench")
         phases: dict[str, float] = {}
         report: dict[str, Any] = {"database": "sqlite" if args.sqlite else "postgresql", "rows": args.rows}
         report["file_mb"] = round(facts.stat().st_size / 2**20, 1)
